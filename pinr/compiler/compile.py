@@ -1,0 +1,247 @@
+r"""Compile a :class:`~pinr.Problem` into loss terms.
+
+Per condition, the compiler collects the *derivative atoms* of the unknowns (``u``, ``u_x``,
+``u_xy``, ...), recognises linear combinations of second derivatives whose coefficients do
+not involve the unknowns (``u_xx + u_yy``, ``u_tt - c^2 Δu``, ``A(x) u_xx + B(x) u_yy``) as
+one *combo* each — a derivative engine may compute a combo in one pass — and lambdifies
+what remains into a torch function of (coordinates, normals, data, atoms, combos).
+
+Parameters are substituted by value and exact constants are evaluated numerically before
+lambdification (``sympy.lambdify(..., "torch")`` cannot raise a Python float to a power).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import sympy
+import torch
+from sympy.core.function import AppliedUndef
+
+from ..symbolic.expressions import DataFunction, FieldFunction, Parameter, normal_symbol
+
+__all__ = ["Atom", "Combo", "CompiledExpression", "CompiledTerm", "CompiledProblem",
+           "compile_problem", "compile_expressions"]
+
+
+@dataclass(frozen=True)
+class Atom:
+    """Derivative of output channel ``component``: ``orders[i]`` times along coordinate ``i``."""
+
+    component: int
+    orders: tuple[int, ...]
+
+    @property
+    def order(self) -> int:
+        return sum(self.orders)
+
+
+@dataclass(frozen=True)
+class Combo:
+    r"""``Σ_k c_k(x) ∂^{orders_k} u_component`` over second derivatives; ``coefficients`` index
+    the expression's coefficient functions."""
+
+    component: int
+    orders: tuple[tuple[int, ...], ...]
+    coefficients: tuple[int, ...]
+
+
+def _numeric(expr, params: Mapping[str, float]):
+    subs = {p: params.get(p.name, p.value) for p in expr.atoms(Parameter)}
+    return sympy.N(expr.xreplace(subs)) if subs else sympy.N(expr)
+
+
+def _atom_of(app_or_derivative, fields: Sequence[str], coords) -> Atom:
+    if isinstance(app_or_derivative, sympy.Derivative):
+        f = app_or_derivative.expr
+        counts = dict.fromkeys(coords, 0)
+        for v, n in app_or_derivative.variable_count:
+            counts[v] += int(n)
+        orders = tuple(counts[c] for c in coords)
+    else:
+        f = app_or_derivative
+        orders = (0,) * len(coords)
+    return Atom(fields.index(f.func.__name__), orders)
+
+
+@dataclass
+class CompiledExpression:
+    """Torch evaluation of residual-like expressions given atom values.
+
+    ``fn(coords (d×(N,)), normals, data, atoms, combos)`` returns a list of ``(N,)`` tensors;
+    ``coef_fn(coords, normals, data)`` returns the combos' coefficient values.
+    """
+
+    exprs: tuple
+    coords: tuple
+    atoms: tuple[Atom, ...]
+    combos: tuple[Combo, ...]
+    data: tuple[DataFunction, ...]
+    uses_normals: bool
+    fn: object = field(repr=False)
+    coef_fn: object = field(repr=False)
+    n_coefficients: int = 0
+    symbolic: tuple = field(default=(), repr=False)
+    atom_symbols: tuple = field(default=(), repr=False)
+    combo_symbols: tuple = field(default=(), repr=False)
+    coefficient_exprs: tuple = field(default=(), repr=False)
+
+    @property
+    def max_order(self) -> int:
+        orders = [a.order for a in self.atoms] + [2 for _ in self.combos]
+        return max(orders, default=0)
+
+    def inputs(self, points: torch.Tensor, normals: torch.Tensor | None):
+        """Coordinate columns, normal columns and interpolated data at ``points`` ``(N, d)``."""
+        cols = [points[:, i] for i in range(points.shape[1])]
+        if self.uses_normals:
+            if normals is None:
+                raise ValueError("this expression uses normals (dn) but the points come without normals")
+            ncols = [normals[:, i] for i in range(normals.shape[1])]
+        else:
+            ncols = [points[:, 0] * 0.0] * len(self.coords)
+        dvals = []
+        for app in self.data:
+            idx = [self.coords.index(a) for a in app.args]
+            dvals.append(app.func.source.interpolate(points[:, idx], app.func.channel))
+        return cols, ncols, dvals
+
+    def coefficients(self, points, normals) -> list:
+        if not self.combos:
+            return []
+        cols, ncols, dvals = self.inputs(points, normals)
+        n = points.shape[0]
+        return [_as_column(c, n, points) for c in self.coef_fn(*cols, *ncols, *dvals)]
+
+    def __call__(self, points, normals, atom_values: Sequence[torch.Tensor], combo_values: Sequence[torch.Tensor] = ()):
+        """Residuals ``(n_exprs, N)``."""
+        cols, ncols, dvals = self.inputs(points, normals)
+        out = self.fn(*cols, *ncols, *dvals, *atom_values, *combo_values)
+        n = points.shape[0]
+        return torch.stack([_as_column(r, n, points) for r in out])
+
+
+def _as_column(value, n, like):
+    if isinstance(value, torch.Tensor):
+        return value.expand(n) if value.dim() == 0 or value.shape[0] != n else value
+    return torch.full((n,), float(value), dtype=like.dtype, device=like.device)
+
+
+def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Sequence, params: Mapping[str, float],
+                        collapse: bool = True) -> CompiledExpression:
+    """Compile scalar sympy expressions of the fields, their derivatives, coordinates and data."""
+    coords = tuple(coords)
+    exprs = [_numeric(sympy.sympify(e), params) for e in exprs]
+    atoms: dict[Atom, sympy.Symbol] = {}
+
+    def atom_symbol(a: Atom) -> sympy.Symbol:
+        if a not in atoms:
+            atoms[a] = sympy.Dummy(f"a{len(atoms)}")
+        return atoms[a]
+
+    replaced = []
+    data_apps: dict = {}
+    for e in exprs:
+        mapping = {}
+        for d in e.atoms(sympy.Derivative):
+            if isinstance(d.expr, FieldFunction):
+                mapping[d] = atom_symbol(_atom_of(d, fields, coords))
+        e = e.xreplace(mapping)
+        mapping = {}
+        for a in e.atoms(AppliedUndef):
+            if isinstance(a, FieldFunction):
+                mapping[a] = atom_symbol(_atom_of(a, fields, coords))
+            elif isinstance(a, DataFunction):
+                mapping[a] = data_apps.setdefault(a, sympy.Dummy(f"d{len(data_apps)}"))
+            else:
+                raise ValueError(f"unknown function {a} in {e}")
+        replaced.append(e.xreplace(mapping))
+
+    # collapse linear combinations of second derivatives into combos
+    combos: list[Combo] = []
+    combo_syms: list[sympy.Symbol] = []
+    coef_exprs: list = []
+    all_atom_syms = set(atoms.values())
+    if collapse:
+        second = {a: s for a, s in atoms.items() if a.order == 2}
+        for i, e in enumerate(replaced):
+            by_comp: dict[int, list[Atom]] = {}
+            for a, s in second.items():
+                if e.has(s):
+                    by_comp.setdefault(a.component, []).append(a)
+            for comp, group in sorted(by_comp.items()):
+                if len(group) < 2:
+                    continue
+                group.sort(key=lambda a: a.orders, reverse=True)
+                syms = [second[a] for a in group]
+                coefs = [sympy.diff(e, s) for s in syms]
+                if any(c.free_symbols & all_atom_syms for c in coefs):
+                    continue  # nonlinear in the unknowns: leave the atoms separate
+                rest = e.xreplace({s: 0 for s in syms})
+                idx = []
+                for c in coefs:
+                    coef_exprs.append(c)
+                    idx.append(len(coef_exprs) - 1)
+                combo = Combo(comp, tuple(a.orders for a in group), tuple(idx))
+                sym = sympy.Dummy(f"c{len(combos)}")
+                combos.append(combo)
+                combo_syms.append(sym)
+                e = rest + sym
+            replaced[i] = e
+        # atoms that survive only inside combos are no longer needed
+        used = set().union(*(e.free_symbols for e in replaced)) if replaced else set()
+        atoms = {a: s for a, s in atoms.items() if s in used}
+
+    normals = [normal_symbol(c) for c in coords]
+    uses_normals = any(e.free_symbols & set(normals) for e in replaced) or \
+        any(sympy.sympify(c).free_symbols & set(normals) for c in coef_exprs)
+    data_list = list(data_apps)
+    args = [*coords, *normals, *data_apps.values(), *atoms.values(), *combo_syms]
+    fn = sympy.lambdify(args, replaced, modules="torch", cse=True)
+    cargs = [*coords, *normals, *data_apps.values()]
+    coef_fn = sympy.lambdify(cargs, coef_exprs, modules="torch", cse=True) if coef_exprs else None
+    return CompiledExpression(tuple(exprs), coords, tuple(atoms), tuple(combos), tuple(data_list),
+                              bool(uses_normals), fn, coef_fn, len(coef_exprs), tuple(replaced),
+                              tuple(atoms.values()), tuple(combo_syms), tuple(coef_exprs))
+
+
+@dataclass
+class CompiledTerm:
+    """One loss term: a condition's residuals on its region, weight and reduction."""
+
+    name: str
+    region: object
+    weight: float
+    batch: int | None
+    method: str | None
+    reduction: str
+    expression: CompiledExpression
+
+    def reduce(self, residuals: torch.Tensor) -> torch.Tensor:
+        """Reduce residuals ``(n_residuals, N)`` to a scalar: mean square, mean absolute or sum of squares."""
+        if self.reduction == "mse":
+            return residuals.square().mean(dim=1).sum()
+        if self.reduction == "mae":
+            return residuals.abs().mean(dim=1).sum()
+        return residuals.square().sum()
+
+
+@dataclass
+class CompiledProblem:
+    problem: object
+    terms: tuple[CompiledTerm, ...]
+
+    @property
+    def max_order(self) -> int:
+        return max(t.expression.max_order for t in self.terms)
+
+
+def compile_problem(problem, *, collapse: bool = True) -> CompiledProblem:
+    """Compile every condition of ``problem`` into a :class:`CompiledTerm`."""
+    terms = []
+    for c in problem.conditions:
+        expr = compile_expressions(c.eq.residuals, fields=problem.fields, coords=problem.domain.coords,
+                                   params=problem.params, collapse=collapse)
+        terms.append(CompiledTerm(c.name, c.on, c.weight, c.batch, c.method, c.reduction, expr))
+    return CompiledProblem(problem, tuple(terms))

@@ -1,0 +1,14 @@
+"""Domains and regions (see :mod:`pinr.domains.base`)."""
+
+from .base import AbstractDomain as AbstractDomain
+from .base import AbstractRegion as AbstractRegion
+from .base import Samples as Samples
+from .shapes import Ball as Ball
+from .shapes import Box as Box
+from .shapes import Disk as Disk
+from .shapes import Grid as Grid
+from .shapes import Interval as Interval
+from .shapes import PointCloud as PointCloud
+from .shapes import Rectangle as Rectangle
+from .shapes import SpaceTime as SpaceTime
+from .shapes import TimeInterval as TimeInterval

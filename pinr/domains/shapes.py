@@ -1,0 +1,473 @@
+"""Concrete domains: boxes (Interval, Rectangle, Box), pixel grids, disks and balls, time
+intervals, space-time products and point clouds."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..symbolic.expressions import Coordinate, TimeCoordinate
+from .base import AbstractDomain, AbstractRegion, Samples, unit_samples
+
+__all__ = ["Interval", "Rectangle", "Box", "Grid", "Disk", "Ball", "TimeInterval", "SpaceTime", "PointCloud"]
+
+
+def _check_range(name: str, value) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise TypeError(f"axis {name!r} must be given as a (low, high) pair of numbers, got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
+        raise ValueError(f"axis {name!r} must satisfy low < high with finite numbers, got ({lo}, {hi})")
+    return lo, hi
+
+
+# --------------------------------------------------------------------------------------- boxes
+class _BoxInterior(AbstractRegion):
+    name = "interior"
+
+    def __init__(self, domain: "_AbstractBox"):
+        self.domain = domain
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        if method == "grid":
+            raise ValueError(f"{self}: method 'grid' needs a pr.Grid domain; use 'uniform' or 'sobol'")
+        b = torch.as_tensor(self.domain.bounds, dtype=dtype, device=device)
+        u = unit_samples(n, self.domain.dim, method=method, generator=generator, dtype=dtype, device=device)
+        return Samples(b[:, 0] + u * (b[:, 1] - b[:, 0]))
+
+
+class _BoxBoundary(AbstractRegion):
+    """The boundary of a box, or one of its sides ``"x-"``, ``"x+"``, ... (normals point outward)."""
+
+    has_normals = True
+
+    def __init__(self, domain: "_AbstractBox", sides: tuple[str, ...]):
+        self.domain = domain
+        self.sides = sides
+        self.name = "boundary" if len(sides) == 2 * domain.dim else f'boundary["{sides[0]}"]'
+
+    def __getitem__(self, side: str) -> "_BoxBoundary":
+        valid = self.domain.side_names()
+        if side not in valid:
+            raise KeyError(f"{self.domain!r} has no side {side!r}; valid sides are {valid}")
+        return _BoxBoundary(self.domain, (side,))
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        dom = self.domain
+        d = dom.dim
+        b = torch.as_tensor(dom.bounds, dtype=dtype, device=device)
+        ext = b[:, 1] - b[:, 0]
+        names = [c.name for c in dom.coords]
+        # measure of each side (length/area of the face; 1 for the end points of an interval)
+        meas = []
+        for s in self.sides:
+            axis = names.index(s[:-1])
+            meas.append(float(torch.prod(torch.cat([ext[:axis], ext[axis + 1:]]))) if d > 1 else 1.0)
+        p = torch.tensor(meas, dtype=torch.float64)
+        gdev = generator.device if generator is not None else "cpu"
+        which = torch.multinomial(p / p.sum(), n, replacement=True, generator=generator) if len(self.sides) > 1 \
+            else torch.zeros(n, dtype=torch.long)
+        which = which.to(gdev)
+        u = unit_samples(n, d, method=method, generator=generator, dtype=dtype, device=device)
+        pts = b[:, 0] + u * ext
+        normals = torch.zeros(n, d, dtype=dtype, device=device)
+        which = which.to(device)
+        for k, s in enumerate(self.sides):
+            axis, sign = names.index(s[:-1]), (1.0 if s[-1] == "+" else -1.0)
+            mask = which == k
+            pts[:, axis] = torch.where(mask, b[axis, 1] if sign > 0 else b[axis, 0], pts[:, axis])
+            normals[:, axis] = torch.where(mask, torch.as_tensor(sign, dtype=dtype, device=device), normals[:, axis])
+        return Samples(pts, normals)
+
+
+class _AbstractBox(AbstractDomain):
+    """An axis-aligned box with named coordinates, in keyword order."""
+
+    def __init__(self, **axes):
+        if not axes:
+            raise ValueError(f"{type(self).__name__} needs named axes, e.g. x=(-1, 1)")
+        for name in axes:
+            if not name.isidentifier():
+                raise ValueError(f"axis name must be an identifier, got {name!r}")
+        self._axes = {k: _check_range(k, v) for k, v in axes.items()}
+        self._coords = tuple(Coordinate(k) for k in self._axes)
+
+    @property
+    def coords(self):
+        return self._coords
+
+    @property
+    def bounds(self):
+        return np.array(list(self._axes.values()), dtype=np.float64)
+
+    @property
+    def interior(self):
+        return _BoxInterior(self)
+
+    @property
+    def boundary(self):
+        return _BoxBoundary(self, self.side_names())
+
+    def side_names(self) -> tuple[str, ...]:
+        return tuple(f"{c.name}{s}" for c in self._coords for s in "-+")
+
+    def _key(self):
+        return tuple(self._axes.items())
+
+    def __repr__(self):
+        args = ", ".join(f"{k}=({lo:g}, {hi:g})" for k, (lo, hi) in self._axes.items())
+        return f"{type(self).__name__}({args})"
+
+
+class Interval(_AbstractBox):
+    """1-D interval, ``Interval(x=(0, 1))``."""
+
+    def __init__(self, **axes):
+        if len(axes) != 1:
+            raise ValueError(f"Interval takes exactly one axis such as x=(0, 1), got {list(axes)}")
+        super().__init__(**axes)
+
+
+class Rectangle(_AbstractBox):
+    """2-D rectangle, ``Rectangle(x=(-1, 1), y=(-1, 1))``."""
+
+    def __init__(self, **axes):
+        if len(axes) != 2:
+            raise ValueError(f"Rectangle takes exactly two axes such as x=(-1, 1), y=(-1, 1), got {list(axes)}")
+        super().__init__(**axes)
+
+
+class Box(_AbstractBox):
+    """Axis-aligned box of any dimension, ``Box(x=(-1, 1), y=(-1, 1), z=(-1, 1))``."""
+
+
+class _GridInterior(_BoxInterior):
+    default_method = "grid"
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        if method != "grid":
+            return super()._sample(n, method=method, generator=generator, dtype=dtype, device=device)
+        pts = self.domain.points(dtype=dtype, device=device)
+        if n >= pts.shape[0]:
+            return Samples(pts)
+        gdev = generator.device if generator is not None else "cpu"
+        idx = torch.randperm(pts.shape[0], generator=generator, device=gdev)[:n].to(device)
+        return Samples(pts[idx])
+
+
+class Grid(_AbstractBox):
+    """A pixel/voxel lattice over a box: ``Grid((256, 256), x=(-1, 1), y=(-1, 1))``.
+
+    Cells are centred: along an axis with ``n`` cells on ``(lo, hi)`` the centres are
+    ``lo + (i + 1/2)(hi - lo)/n``. Arrays on a grid are indexed like the coordinates
+    (``array[ix, iy]``, "ij" indexing). The interior samples all cell centres (full batch),
+    or a random subset when fewer points are asked for; ``method="uniform"`` samples the box.
+    """
+
+    def __init__(self, shape: Sequence[int], **axes):
+        super().__init__(**axes)
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != len(axes) or any(s < 1 for s in shape):
+            raise ValueError(f"Grid shape {shape} must have one positive size per axis {list(axes)}")
+        self.shape = shape
+
+    @property
+    def interior(self):
+        return _GridInterior(self)
+
+    @property
+    def spacing(self) -> np.ndarray:
+        b = self.bounds
+        return (b[:, 1] - b[:, 0]) / np.array(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def points(self, *, dtype=torch.float32, device=None) -> torch.Tensor:
+        """All cell centres ``(prod(shape), n_coords)`` in C order of the grid's array."""
+        axes = [torch.as_tensor(a, dtype=dtype, device=device) for a in self.lattice(self.shape)]
+        mesh = torch.meshgrid(*axes, indexing="ij")
+        return torch.stack([m.reshape(-1) for m in mesh], dim=-1)
+
+    def _key(self):
+        return (self.shape, *super()._key())
+
+    def __repr__(self):
+        args = ", ".join(f"{k}=({lo:g}, {hi:g})" for k, (lo, hi) in self._axes.items())
+        return f"Grid({self.shape}, {args})"
+
+
+# -------------------------------------------------------------------------------- disks, balls
+class _BallInterior(AbstractRegion):
+    name = "interior"
+
+    def __init__(self, domain):
+        self.domain = domain
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        if method == "grid":
+            raise ValueError(f"{self}: method 'grid' needs a pr.Grid domain; use 'uniform' or 'sobol'")
+        d = self.domain.dim
+        u = unit_samples(n, d, method=method, generator=generator, dtype=dtype, device=device)
+        direction = _sphere_directions(u[:, 1:], d)
+        r = self.domain.radius * u[:, :1] ** (1.0 / d)
+        return Samples(torch.as_tensor(self.domain.center, dtype=dtype, device=device) + r * direction)
+
+
+class _BallBoundary(AbstractRegion):
+    name = "boundary"
+    has_normals = True
+
+    def __init__(self, domain):
+        self.domain = domain
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        if method == "grid":
+            raise ValueError(f"{self}: method 'grid' needs a pr.Grid domain; use 'uniform' or 'sobol'")
+        d = self.domain.dim
+        u = unit_samples(n, d - 1, method=method, generator=generator, dtype=dtype, device=device)
+        nrm = _sphere_directions(u, d)
+        c = torch.as_tensor(self.domain.center, dtype=dtype, device=device)
+        return Samples(c + self.domain.radius * nrm, nrm)
+
+
+def _sphere_directions(u: torch.Tensor, d: int) -> torch.Tensor:
+    """Area-uniform unit vectors in R^d (d = 2, 3) from unit-cube samples ``(n, d-1)``."""
+    if d == 2:
+        th = 2 * math.pi * u[:, 0]
+        return torch.stack([torch.cos(th), torch.sin(th)], dim=-1)
+    z = 1 - 2 * u[:, 0]
+    phi = 2 * math.pi * u[:, 1]
+    s = torch.sqrt(torch.clamp(1 - z * z, min=0))
+    return torch.stack([s * torch.cos(phi), s * torch.sin(phi), z], dim=-1)
+
+
+class _AbstractBall(AbstractDomain):
+    _names: tuple[str, ...]
+
+    def __init__(self, center: Sequence[float] = None, radius: float = 1.0):
+        d = len(self._names)
+        center = (0.0,) * d if center is None else tuple(float(c) for c in center)
+        if len(center) != d:
+            raise ValueError(f"{type(self).__name__} center must have {d} coordinates, got {center}")
+        radius = float(radius)
+        if not radius > 0:
+            raise ValueError(f"{type(self).__name__} radius must be positive, got {radius}")
+        self.center, self.radius = center, radius
+        self._coords = tuple(Coordinate(k) for k in self._names)
+
+    @property
+    def coords(self):
+        return self._coords
+
+    @property
+    def bounds(self):
+        c = np.array(self.center)
+        return np.stack([c - self.radius, c + self.radius], axis=-1)
+
+    @property
+    def interior(self):
+        return _BallInterior(self)
+
+    @property
+    def boundary(self):
+        return _BallBoundary(self)
+
+    def contains(self, points):
+        p = np.asarray(points)
+        return np.linalg.norm(p - np.array(self.center), axis=-1) <= self.radius + 1e-12
+
+    def _key(self):
+        return (self.center, self.radius)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(center={self.center}, radius={self.radius:g})"
+
+
+class Disk(_AbstractBall):
+    """Disk ``{|x - center| <= radius}`` in the plane with coordinates (x, y)."""
+
+    _names = ("x", "y")
+
+
+class Ball(_AbstractBall):
+    """Ball ``{|x - center| <= radius}`` in space with coordinates (x, y, z)."""
+
+    _names = ("x", "y", "z")
+
+
+# ---------------------------------------------------------------------------------- space-time
+class _TimeInterior(AbstractRegion):
+    name = "interior"
+
+    def __init__(self, domain):
+        self.domain = domain
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        t0, t1 = self.domain.t0, self.domain.t1
+        if method == "grid":
+            method = "uniform"
+        u = unit_samples(n, 1, method=method, generator=generator, dtype=dtype, device=device)
+        return Samples(t0 + (t1 - t0) * u)
+
+
+class _TimeStart(AbstractRegion):
+    name = "initial"
+
+    def __init__(self, domain):
+        self.domain = domain
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        return Samples(torch.full((n, 1), self.domain.t0, dtype=dtype, device=device))
+
+
+class TimeInterval(AbstractDomain):
+    """Time interval ``[t0, t1]``; multiply a spatial domain by it to get a space-time domain."""
+
+    def __init__(self, t0: float = 0.0, t1: float = 1.0, *, name: str = "t"):
+        self.t0, self.t1 = _check_range(name, (t0, t1))
+        self._coords = (TimeCoordinate(name),)
+
+    @property
+    def coords(self):
+        return self._coords
+
+    @property
+    def bounds(self):
+        return np.array([[self.t0, self.t1]])
+
+    @property
+    def interior(self):
+        return _TimeInterior(self)
+
+    @property
+    def boundary(self):
+        return _TimeStart(self)
+
+    @property
+    def initial(self):
+        return _TimeStart(self)
+
+    def _key(self):
+        return (self.t0, self.t1, self._coords[0].name)
+
+    def __repr__(self):
+        return f"TimeInterval({self.t0:g}, {self.t1:g})"
+
+
+class _SpaceTimeRegion(AbstractRegion):
+    def __init__(self, domain: "SpaceTime", space_region: AbstractRegion, time_region: AbstractRegion, name: str):
+        self.domain, self.space_region, self.time_region, self.name = domain, space_region, time_region, name
+        self.has_normals = space_region.has_normals
+        self.default_method = "uniform"
+
+    def __getitem__(self, side):
+        return _SpaceTimeRegion(self.domain, self.space_region[side], self.time_region,
+                                f'boundary["{side}"]')
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        s = self.space_region.sample(n, method=method, generator=generator, dtype=dtype, device=device)
+        t = self.time_region.sample(n, method=method, generator=generator, dtype=dtype, device=device)
+        normals = None
+        if s.normals is not None:
+            normals = torch.cat([s.normals, torch.zeros_like(t.points)], dim=-1)
+        return Samples(torch.cat([s.points, t.points], dim=-1), normals)
+
+
+class SpaceTime(AbstractDomain):
+    """Product ``space * TimeInterval(t0, t1)``; coordinates are the spatial ones, then time."""
+
+    def __init__(self, space: AbstractDomain, time: TimeInterval):
+        self.space, self.time_interval = space, time
+
+    @property
+    def coords(self):
+        return self.space.coords + self.time_interval.coords
+
+    @property
+    def bounds(self):
+        return np.concatenate([self.space.bounds, self.time_interval.bounds])
+
+    @property
+    def interior(self):
+        return _SpaceTimeRegion(self, self.space.interior, self.time_interval.interior, "interior")
+
+    @property
+    def boundary(self):
+        return _SpaceTimeRegion(self, self.space.boundary, self.time_interval.interior, "boundary")
+
+    @property
+    def initial(self):
+        return _SpaceTimeRegion(self, self.space.interior, self.time_interval.initial, "initial")
+
+    def contains(self, points):
+        p = np.asarray(points)
+        return self.space.contains(p[:, :-1]) & self.time_interval.contains(p[:, -1:])
+
+    def _key(self):
+        return (self.space, self.time_interval)
+
+    def __repr__(self):
+        return f"{self.space!r} * {self.time_interval!r}"
+
+
+# --------------------------------------------------------------------------------- point cloud
+class _CloudPoints(AbstractRegion):
+    name = "surface"
+
+    def __init__(self, domain: "PointCloud"):
+        self.domain = domain
+        self.has_normals = domain.normals is not None
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        gdev = generator.device if generator is not None else "cpu"
+        m = self.domain.points.shape[0]
+        idx = torch.randint(0, m, (n,), generator=generator, device=gdev).cpu().numpy()
+        pts = torch.as_tensor(self.domain.points[idx], dtype=dtype, device=device)
+        nrm = None
+        if self.domain.normals is not None:
+            nrm = torch.as_tensor(self.domain.normals[idx], dtype=dtype, device=device)
+        return Samples(pts, nrm)
+
+
+class PointCloud(_AbstractBox):
+    """Points ``(n_points, d)`` (d = 2 or 3) with optional unit normals, inside their bounding box.
+
+    ``cloud.surface`` samples the given points (with normals); ``cloud.interior`` samples the
+    bounding box enlarged by ``margin`` of its extent.
+    """
+
+    def __init__(self, points, normals=None, *, margin: float = 0.1):
+        pts = np.asarray(points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] not in (2, 3) or pts.shape[0] == 0:
+            raise ValueError(f"PointCloud points must have shape (n_points, 2 or 3), got {pts.shape}")
+        if not np.isfinite(pts).all():
+            raise ValueError("PointCloud points contain NaN or infinite coordinates; remove them first")
+        if normals is not None:
+            normals = np.asarray(normals, dtype=np.float64)
+            if normals.shape != pts.shape:
+                raise ValueError(f"PointCloud normals must have the points' shape {pts.shape}, got {normals.shape}")
+            lengths = np.linalg.norm(normals, axis=-1, keepdims=True)
+            if not np.isfinite(normals).all() or (lengths == 0).any():
+                raise ValueError("PointCloud normals contain NaN or zero vectors")
+            normals = normals / lengths
+        lo, hi = pts.min(0), pts.max(0)
+        pad = margin * np.maximum(hi - lo, 1e-12).max()
+        names = ("x", "y", "z")[: pts.shape[1]]
+        super().__init__(**{k: (a - pad, b + pad) for k, a, b in zip(names, lo, hi)})
+        self.points, self.normals = pts, normals
+
+    @property
+    def surface(self):
+        return _CloudPoints(self)
+
+    def _key(self):
+        return (id(self),)
+
+    def __repr__(self):
+        return f"PointCloud({self.points.shape[0]} points, normals={'yes' if self.normals is not None else 'no'})"

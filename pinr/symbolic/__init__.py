@@ -1,0 +1,18 @@
+"""pinr's problem language (sympy underneath)."""
+
+from .data import Data as Data
+from .expressions import D as D
+from .expressions import Parameter as Parameter
+from .expressions import div as div
+from .expressions import dn as dn
+from .expressions import dot as dot
+from .expressions import dt as dt
+from .expressions import grad as grad
+from .expressions import lap as lap
+from .expressions import norm as norm
+from .problem import Boundary as Boundary
+from .problem import Condition as Condition
+from .problem import Eq as Eq
+from .problem import Equation as Equation
+from .problem import Initial as Initial
+from .problem import Problem as Problem

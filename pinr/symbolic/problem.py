@@ -1,0 +1,408 @@
+r"""Equations, conditions on regions, and the frozen, validated :class:`Problem`."""
+
+from __future__ import annotations
+
+import io
+import keyword
+import tokenize
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
+import sympy
+from sympy.core.function import AppliedUndef
+
+from ..errors import ProblemError
+from . import expressions as ex
+from .expressions import DataFunction, FieldFunction, NormalComponent, Parameter
+from .printing import to_latex, to_text
+
+__all__ = ["Eq", "Equation", "Condition", "Initial", "Boundary", "Problem", "REDUCTIONS"]
+
+REDUCTIONS = {"mse": "mse", "mean_square": "mse", "mae": "mae", "mean_abs": "mae", "sse": "sse", "sum": "sse"}
+
+
+class Equation:
+    r"""``lhs = rhs`` between scalars or equally long vectors; residuals are ``lhs - rhs`` entries."""
+
+    __slots__ = ("lhs", "rhs", "residuals")
+
+    def __init__(self, lhs, rhs=0):
+        lhs, rhs = ex.as_expr(lhs), ex.as_expr(rhs)
+        lv, rv = ex.flatten(lhs), ex.flatten(rhs)
+        if len(rv) == 1 and len(lv) > 1 and not isinstance(rhs, sympy.MatrixBase):
+            rv = rv * len(lv)
+        if len(lv) != len(rv):
+            raise ValueError(f"Eq: left side has {len(lv)} entries but right side has {len(rv)}: {lhs} = {rhs}")
+        object.__setattr__(self, "lhs", lhs)
+        object.__setattr__(self, "rhs", rhs)
+        object.__setattr__(self, "residuals", tuple(sympy.sympify(a - b) for a, b in zip(lv, rv)))
+
+    def __setattr__(self, *_):
+        raise AttributeError("Equation is immutable")
+
+    def __str__(self):
+        return f"{to_text(self.lhs)} = {to_text(self.rhs)}"
+
+    __repr__ = __str__
+
+    def latex(self) -> str:
+        return f"{to_latex(self.lhs)} = {to_latex(self.rhs)}"
+
+
+def Eq(lhs, rhs=0) -> Equation:
+    r"""The equation ``lhs = rhs`` (vectors allowed: one residual per entry)."""
+    return Equation(lhs, rhs)
+
+
+class Condition:
+    r"""Equation ``eq`` required on ``region`` with loss weight ``weight``.
+
+    ``on`` is a region object, or one of the strings ``"interior"``, ``"boundary"``,
+    ``"initial"``, a side such as ``"x-"``; strings are resolved against the problem's domain.
+    ``batch`` points are drawn per step (default: the solver's), by ``method`` ("uniform",
+    "sobol", "grid"); ``reduction`` is "mse" (default), "mae" or "sse" (sum of squares).
+    """
+
+    __slots__ = ("eq", "on", "weight", "name", "batch", "method", "reduction")
+
+    def __init__(self, eq: Equation, *, on, weight: float = 1.0, name: str | None = None,
+                 batch: int | None = None, method: str | None = None, reduction: str = "mse"):
+        if not isinstance(eq, Equation):
+            raise TypeError(f"Condition takes an equation made with pr.Eq(lhs, rhs), got {type(eq).__name__}: {eq!r}")
+        weight = float(weight)
+        if not weight >= 0:
+            raise ValueError(f"Condition weight must be >= 0, got {weight}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"unknown reduction {reduction!r}; choose one of {sorted(set(REDUCTIONS))}")
+        if batch is not None and (not isinstance(batch, int) or batch < 1):
+            raise ValueError(f"Condition batch must be a positive integer, got {batch!r}")
+        for k, v in dict(eq=eq, on=on, weight=weight, name=name, batch=batch, method=method,
+                         reduction=REDUCTIONS[reduction]).items():
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, *_):
+        raise AttributeError("Condition is immutable")
+
+    def replace(self, **changes) -> "Condition":
+        kw = {k: getattr(self, k) for k in self.__slots__ if k != "eq"}
+        kw.update(changes)
+        return Condition(changes.get("eq", self.eq), **{k: v for k, v in kw.items() if k != "eq"})
+
+    def __repr__(self):
+        return f"Condition({self.eq}, on={self.on!r}, weight={self.weight:g})"
+
+
+def Initial(eq: Equation, **options) -> Condition:
+    """Condition at the initial time (``on="initial"``)."""
+    return Condition(eq, on="initial", **options)
+
+
+def Boundary(eq: Equation, on=None, **options) -> Condition:
+    """Condition on the boundary, or on one side (``on="x-"``) or boundary region."""
+    return Condition(eq, on="boundary" if on is None else on, **options)
+
+
+def _resolve_region(domain, on):
+    if not isinstance(on, str):
+        return on
+    if on in ("interior", "boundary", "initial"):
+        return getattr(domain, on)
+    if on.startswith("boundary[") and on.endswith("]"):
+        on = on[len("boundary["):-1].strip("'\"")
+    return domain.boundary[on]
+
+
+class Problem:
+    r"""A physics-informed problem: a domain, unknown fields, equations and conditions on regions.
+
+    Frozen and validated on construction. ``equations`` hold on ``domain.interior``;
+    ``conditions`` are :class:`Condition` objects. ``params`` overrides :class:`Parameter`
+    values by name. ``exact`` optionally gives the true solution per field component (sympy
+    expressions of the coordinates or ``pr.Data``), used as the reference; ``align`` says how
+    solutions are compared when the answer is defined only up to a constant ("constant") or an
+    affine map ("affine"). ``defaults`` are solver settings that suit the problem.
+    """
+
+    def __init__(self, domain, equations: Sequence[Equation] = (), conditions: Sequence[Condition] = (), *,
+                 params: Mapping[str, float] | None = None, exact=None, align: str | None = None,
+                 name: str = "problem", defaults: Mapping | None = None, description: str = "",
+                 image: bool = False, source: Mapping | None = None):
+        from ..domains.base import AbstractDomain
+
+        if not isinstance(domain, AbstractDomain):
+            raise TypeError(f"Problem: first argument must be a pr domain (Rectangle, Grid, ...), got {type(domain).__name__}")
+        if isinstance(equations, Equation):
+            equations = [equations]
+        if isinstance(conditions, Condition):
+            conditions = [conditions]
+        conds = []
+        for i, eq in enumerate(equations):
+            if not isinstance(eq, Equation):
+                raise TypeError(f"equations[{i}] must be made with pr.Eq(lhs, rhs), got {type(eq).__name__}: {eq!r}")
+            conds.append(Condition(eq, on=domain.interior, name="pde" if len(equations) == 1 else f"pde{i}"))
+        for i, c in enumerate(conditions):
+            if not isinstance(c, Condition):
+                raise TypeError(f"conditions[{i}] must be a pr.Condition (or pr.Initial / pr.Boundary), got {type(c).__name__}")
+            try:
+                region = _resolve_region(domain, c.on)
+            except (KeyError, ValueError) as err:
+                raise ProblemError(f"condition {c.eq}: cannot place it on {c.on!r}: {err}") from None
+            term = c.name or (region.name if isinstance(c.on, str) else getattr(region, "name", f"cond{i}"))
+            conds.append(c.replace(on=region, name=term))
+        if not conds:
+            raise ProblemError("Problem has no equations and no conditions; give at least one pr.Eq")
+        # unique term names
+        seen: dict[str, int] = {}
+        named = []
+        for c in conds:
+            n = c.name
+            if n in seen:
+                seen[n] += 1
+                n = f"{n}{seen[n]}"
+            else:
+                seen[n] = 0
+            named.append(c.replace(name=n))
+        conds = named
+
+        self._set("domain", domain)
+        self._set("conditions", tuple(conds))
+        self._set("name", str(name))
+        self._set("description", str(description))
+        self._set("image", bool(image))
+        if align not in (None, "constant", "affine"):
+            raise ValueError(f"align must be None, 'constant' or 'affine', got {align!r}")
+        self._set("align", align)
+        self._set("defaults", MappingProxyType(dict(defaults or {})))
+        self._set("source", MappingProxyType(dict(source or {})))
+
+        parameters: dict[str, Parameter] = {}
+        exprs = [r for c in conds for r in c.eq.residuals]
+        for p in ex.iter_atoms(exprs, Parameter):
+            if p.name in parameters and parameters[p.name].value != p.value:
+                raise ProblemError(f"two parameters are named {p.name!r} with different values "
+                                   f"({parameters[p.name].value} and {p.value}); rename one")
+            parameters[p.name] = p
+        values = {k: p.value for k, p in sorted(parameters.items())}
+        for k, v in (params or {}).items():
+            if k not in values:
+                raise ProblemError(f"params: {k!r} is not a parameter of this problem; "
+                                   f"its parameters are {sorted(values) or 'none'}")
+            values[k] = float(v)
+        self._set("params", MappingProxyType(values))
+
+        fields: dict[str, FieldFunction] = {}
+        for e in exprs:
+            for a in e.atoms(AppliedUndef):
+                if isinstance(a, FieldFunction):
+                    fields.setdefault(a.func.__name__, a)
+        if not fields:
+            raise ProblemError("the problem has no unknown field; make one with domain.field('u') and use it")
+        ordered = sorted(fields.values(), key=lambda a: (a.func.field_name, a.func.component))
+        self._set("fields", tuple(a.func.__name__ for a in ordered))
+        self._set("field_apps", tuple(ordered))
+        for c in conds:
+            self._validate_condition(c)
+        self._set("exact", self._validate_exact(exact))
+
+    # ------------------------------------------------------------------ validation helpers
+    def _set(self, k, v):
+        object.__setattr__(self, k, v)
+
+    def __setattr__(self, *_):
+        raise AttributeError("Problem is frozen; build a new one (e.g. with problem.with_params(...))")
+
+    def _validate_condition(self, c: Condition):
+        from ..domains.base import AbstractRegion
+
+        region = c.on
+        if not isinstance(region, AbstractRegion):
+            raise ProblemError(f"condition {c.eq}: `on` must be a region such as domain.boundary, got {region!r}")
+        if region.domain != self.domain:
+            raise ProblemError(f"condition {c.eq} is placed on {region!r}, a region of another domain; "
+                               f"use a region of this problem's domain {self.domain!r}")
+        coords = set(self.domain.coords)
+        for r in c.eq.residuals:
+            apps = {a for a in r.atoms(AppliedUndef)}
+            if not any(isinstance(a, FieldFunction) for a in apps):
+                raise ProblemError(f"condition '{c.name}': {c.eq} involves no unknown field; "
+                                   f"write it in terms of the fields {list(self.fields)}")
+            if sympy.simplify(r) == 0:
+                raise ProblemError(f"condition '{c.name}': {c.eq} is trivially true (its residual is 0)")
+            for a in apps:
+                if isinstance(a, FieldFunction) and tuple(a.args) != tuple(self.domain.coords):
+                    raise ProblemError(f"field {a} is defined over {a.args} but the domain's coordinates are "
+                                       f"{self.domain.coords}; make fields with this domain's .field()")
+                if isinstance(a, DataFunction) and not set(a.args) <= coords:
+                    raise ProblemError(f"data {a.func.__name__} lives on coordinates {a.args} not all in the domain's "
+                                       f"{self.domain.coords}")
+                if not isinstance(a, (FieldFunction, DataFunction)):
+                    raise ProblemError(f"condition '{c.name}': unknown function {a.func.__name__!r} in {c.eq}; "
+                                       "unknowns come from domain.field(), data from pr.Data()")
+            for d in r.atoms(sympy.Derivative):
+                if isinstance(d.expr, DataFunction):
+                    raise ProblemError(f"condition '{c.name}': derivative of data {d.expr.func.__name__} is not "
+                                       "supported; differentiate the array yourself and pass it as pr.Data")
+                if not isinstance(d.expr, FieldFunction):
+                    raise ProblemError(f"condition '{c.name}': {d} differentiates an expression; "
+                                       "expand it so derivatives act on fields directly")
+                for v, _ in d.variable_count:
+                    if v not in coords:
+                        raise ProblemError(f"condition '{c.name}': derivative by {v}, which is not a coordinate "
+                                           f"of the domain {self.domain.coords}")
+            for s in r.free_symbols:
+                if s in coords or isinstance(s, Parameter):
+                    continue
+                if isinstance(s, NormalComponent):
+                    if not region.has_normals:
+                        raise ProblemError(f"condition '{c.name}' uses the normal {s} (via dn) on {region!r}, "
+                                           "which has no normals; put it on a boundary region")
+                    continue
+                raise ProblemError(f"condition '{c.name}': {c.eq} uses the undeclared symbol {s}; declare it as "
+                                   f"pr.Parameter('{s}', value) or use a coordinate of the domain "
+                                   f"{tuple(str(c) for c in self.domain.coords)}")
+
+    def _validate_exact(self, exact):
+        if exact is None:
+            return None
+        if not isinstance(exact, Mapping):
+            items = ex.flatten(exact)
+            if len(items) != len(self.fields):
+                raise ProblemError(f"exact has {len(items)} entries but the problem has fields {list(self.fields)}")
+            exact = dict(zip(self.fields, items))
+        out = {}
+        coords = set(self.domain.coords)
+        for k, v in exact.items():
+            if k not in self.fields:
+                raise ProblemError(f"exact: {k!r} is not a field; fields are {list(self.fields)}")
+            v = sympy.sympify(v)
+            for s in v.free_symbols:
+                if s not in coords and not isinstance(s, Parameter):
+                    raise ProblemError(f"exact solution for {k} uses the undeclared symbol {s}")
+            out[k] = v
+        missing = set(self.fields) - set(out)
+        if missing:
+            raise ProblemError(f"exact is missing fields {sorted(missing)}")
+        return MappingProxyType(out)
+
+    # ---------------------------------------------------------------------------- views
+    @property
+    def n_outputs(self) -> int:
+        return len(self.fields)
+
+    @property
+    def coords(self):
+        return self.domain.coords
+
+    @property
+    def equations(self) -> tuple[Equation, ...]:
+        return tuple(c.eq for c in self.conditions if c.on == self.domain.interior and c.name.startswith("pde"))
+
+    def replace(self, **changes) -> "Problem":
+        """A copy with constructor arguments changed (``params``, ``name``, ``defaults``, ...)."""
+        kw = dict(params=self.params, exact=self.exact, align=self.align, name=self.name,
+                  defaults=self.defaults, description=self.description, image=self.image, source=self.source)
+        kw.update(changes)
+        return Problem(self.domain, conditions=self.conditions, **kw)
+
+    def with_params(self, **values) -> "Problem":
+        """A copy with parameter values overridden."""
+        return self.replace(params={**self.params, **values})
+
+    def __str__(self):
+        lines = [f"Problem '{self.name}' on {self.domain!r}", f"  unknowns: {', '.join(self.fields)}"]
+        if self.params:
+            lines.append("  parameters: " + ", ".join(f"{k} = {v:g}" for k, v in self.params.items()))
+        for c in self.conditions:
+            lines.append(f"  [{c.name}] {c.eq}   on {c.on.name}   (weight {c.weight:g})")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<Problem '{self.name}': {len(self.conditions)} terms, fields {list(self.fields)}>"
+
+    def _repr_latex_(self) -> str:
+        rows = [rf"{c.eq.latex()} & \text{{on {c.on.name.replace('_', ' ')}}}" for c in self.conditions]
+        return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
+
+    # ------------------------------------------------------------------------ strings
+    @classmethod
+    def from_strings(cls, domain, equations: Sequence[str] = (), conditions: Sequence = (), *,
+                     fields: Mapping[str, int] | Sequence[str] = ("u",), params: Mapping[str, float] | None = None,
+                     data: Mapping | None = None, **options) -> "Problem":
+        r"""Parse a problem written as strings, e.g.
+
+        ``Problem.from_strings(domain, ["lap(u) = -2*pi**2*sin(pi*x)*sin(pi*y)"],
+        [("u = 0", "boundary")])``.
+
+        Strings are parsed by sympy over a closed namespace: the domain's coordinates, the
+        ``fields``, ``params`` (name → value), ``data`` (name → ``pr.Data`` expression), pinr's
+        operators (dt, D, grad, div, lap, dn, norm, dot) and elementary functions. Each
+        condition is ``(equation, region)`` with region a name ("boundary", "initial", "x-")
+        or a region object, or a dict of :class:`Condition` keywords with key ``eq``.
+        """
+        if isinstance(fields, Mapping):
+            field_specs = dict(fields)
+        else:
+            field_specs = {f: 1 for f in fields}
+        ns: dict[str, object] = {c.name: c for c in domain.coords}
+        for name, comps in field_specs.items():
+            ns[name] = domain.field(name, comps)
+        for name, value in (params or {}).items():
+            ns[name] = Parameter(name, value)
+        for name, value in (data or {}).items():
+            ns[name] = value
+        ns.update(_STRING_FUNCTIONS)
+
+        def parse_eq(text):
+            if not isinstance(text, str):
+                raise TypeError(f"expected an equation string such as 'lap(u) = f', got {type(text).__name__}")
+            parts = text.replace("==", "=").split("=")
+            if len(parts) != 2:
+                raise ValueError(f"equation {text!r} must contain exactly one '='")
+            return Eq(_parse(parts[0], ns, text), _parse(parts[1], ns, text))
+
+        eqs = [parse_eq(e) for e in equations]
+        conds = []
+        for c in conditions:
+            if isinstance(c, Mapping):
+                kw = dict(c)
+                conds.append(Condition(parse_eq(kw.pop("eq")), **kw))
+            else:
+                text, on, *rest = c
+                kw = rest[0] if rest else {}
+                conds.append(Condition(parse_eq(text), on=on, **kw))
+        return cls(domain, eqs, conds, **options)
+
+
+_STRING_FUNCTIONS = {
+    "dt": ex.dt, "D": ex.D, "grad": ex.grad, "div": ex.div, "lap": ex.lap, "dn": ex.dn,
+    "norm": ex.norm, "dot": ex.dot,
+    "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "exp": sympy.exp, "log": sympy.log,
+    "sqrt": sympy.sqrt, "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh, "abs": sympy.Abs,
+    "Abs": sympy.Abs, "atan2": sympy.atan2, "pi": sympy.pi, "E": sympy.E, "I": sympy.I,
+}
+
+
+def _parse(text: str, ns: Mapping, whole: str):
+    from sympy.parsing.sympy_parser import parse_expr, standard_transformations, convert_xor
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, IndentationError) as err:
+        raise ValueError(f"cannot parse {whole!r}: {err}") from None
+    for tok in tokens:
+        if tok.type == tokenize.NAME:
+            if tok.string.startswith("_") or keyword.iskeyword(tok.string):
+                raise ValueError(f"{whole!r}: {tok.string!r} is not allowed in a problem string")
+            if tok.string not in ns:
+                raise ProblemError(f"{whole!r} uses the undeclared name {tok.string!r}; known names are "
+                                   f"{sorted(k for k in ns if k not in _STRING_FUNCTIONS)} and the functions "
+                                   f"{sorted(_STRING_FUNCTIONS)}; declare parameters with params={{...}}")
+        if tok.type == tokenize.OP and tok.string in (".", ";", ":", "{", "}", "@", "lambda"):
+            raise ValueError(f"{whole!r}: the operator {tok.string!r} is not allowed in a problem string")
+    closed_globals = {"__builtins__": {}, "Integer": sympy.Integer, "Float": sympy.Float,
+                      "Rational": sympy.Rational, "Symbol": sympy.Symbol}
+    try:
+        return parse_expr(text, local_dict=dict(ns), global_dict=closed_globals,
+                          transformations=standard_transformations + (convert_xor,))
+    except (SyntaxError, TypeError) as err:
+        raise ValueError(f"cannot parse {whole!r}: {err}") from None
