@@ -1,0 +1,56 @@
+"""Base class of backbones and the network wrapper that normalises inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import primitives as P
+
+__all__ = ["AbstractBackbone", "Network"]
+
+
+class AbstractBackbone(nn.Module):
+    """A pointwise map ``(N, in_features) → (N, out_features)`` written with pinr primitives.
+
+    Because it is built from jet-aware primitives, ``forward`` accepts a tensor or a
+    :class:`~pinr.derivatives.jet.Jet`. Progressive backbones override ``on_step``.
+    """
+
+    supports_jet: bool = True
+    registry_name: str = ""
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+
+    def on_step(self, step: int, total: int) -> None:
+        """Training-progress hook, called by the solver before each step."""
+
+
+class Network(nn.Module):
+    r"""Affine map of the domain's bounding box onto :math:`[-1, 1]^d`, then a backbone.
+
+    The scaling is part of the network, so derivatives with respect to the problem's own
+    coordinates come out right by the chain rule in either engine.
+    """
+
+    def __init__(self, backbone: nn.Module, bounds: np.ndarray):
+        super().__init__()
+        self.backbone = backbone
+        b = torch.as_tensor(np.asarray(bounds, dtype=np.float64))
+        center, half = (b[:, 0] + b[:, 1]) / 2, (b[:, 1] - b[:, 0]) / 2
+        self.register_buffer("scale_weight", torch.diag(1.0 / half))
+        self.register_buffer("scale_bias", -center / half)
+        self.supports_jet = bool(getattr(backbone, "supports_jet", False))
+
+    def forward(self, x):
+        z = P.linear(x, self.scale_weight.to(x.dtype if isinstance(x, torch.Tensor) else x.data.dtype),
+                     self.scale_bias.to(x.dtype if isinstance(x, torch.Tensor) else x.data.dtype))
+        return self.backbone(z)
+
+    def on_step(self, step: int, total: int) -> None:
+        hook = getattr(self.backbone, "on_step", None)
+        if hook is not None:
+            hook(step, total)

@@ -1,0 +1,56 @@
+r"""Plain MLP with ReLU, tanh or softplus, and optional NeRF positional encoding
+:math:`\gamma(x) = [x, \sin(2^k\pi x), \cos(2^k\pi x)]_{k<L}`."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import primitives as P
+from .base import AbstractBackbone
+from .registry import register_backbone
+
+__all__ = ["MLP"]
+
+
+@register_backbone("mlp")
+class MLP(AbstractBackbone):
+    """MLP with ``depth`` hidden layers of ``width`` (default 4 × 256, tanh) and a linear head.
+
+    ``encoding_levels`` L > 0 prepends NeRF's positional encoding with frequencies
+    :math:`2^k\\pi`, k < L (the raw input is kept). Weights use Xavier-uniform init for tanh
+    and Kaiming-uniform otherwise; biases are zero.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 4,
+                 activation: str = "tanh", encoding_levels: int = 0):
+        super().__init__(in_features, out_features)
+        if activation not in ("relu", "tanh", "softplus", "sin", "sigmoid", "gaussian"):
+            raise ValueError(f"mlp activation must be relu, tanh, softplus, sin, sigmoid or gaussian, got {activation!r}")
+        self.encoding = None
+        n_in = in_features
+        if encoding_levels > 0:
+            eye = torch.eye(in_features)
+            B = torch.cat([eye * (2.0 ** k) / 2.0 for k in range(encoding_levels)])  # 2π·(2^k/2)·x = 2^k π x
+            self.encoding = P.FourierEncoding(B, include_input=True)
+            n_in = in_features * (1 + 2 * encoding_levels)
+        sizes = [n_in] + [width] * depth
+        self.layers = torch.nn.ModuleList(P.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.act = P.Activation(activation)
+        self.head = P.Linear(sizes[-1], out_features)
+        gain = torch.nn.init.calculate_gain("tanh") if activation == "tanh" else math.sqrt(2.0)
+        with torch.no_grad():
+            for layer in [*self.layers, self.head]:
+                if activation == "tanh":
+                    torch.nn.init.xavier_uniform_(layer.weight, gain=gain if layer is not self.head else 1.0)
+                else:
+                    torch.nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
+                torch.nn.init.zeros_(layer.bias)
+
+    def forward(self, x):
+        if self.encoding is not None:
+            x = self.encoding(x)
+        for layer in self.layers:
+            x = self.act(layer(x))
+        return self.head(x)

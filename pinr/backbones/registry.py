@@ -1,0 +1,66 @@
+"""The backbone registry: a dict, a decorator, a builder and a listing."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+from torch import nn
+
+__all__ = ["register_backbone", "build_backbone", "available_backbones", "backbone_options"]
+
+_BACKBONES: dict[str, type[nn.Module]] = {}
+
+
+def register_backbone(name: str) -> Callable[[type], type]:
+    """Class decorator registering a backbone under ``name``."""
+
+    def deco(cls):
+        if name in _BACKBONES and _BACKBONES[name] is not cls:
+            raise ValueError(f"backbone {name!r} is already registered to {_BACKBONES[name].__name__}")
+        _BACKBONES[name] = cls
+        cls.registry_name = name
+        return cls
+
+    return deco
+
+
+def available_backbones() -> list[str]:
+    """Names of the registered backbones, sorted."""
+    _load_builtin()
+    return sorted(_BACKBONES)
+
+
+def backbone_options(name: str) -> dict[str, object]:
+    """Keyword options of backbone ``name`` with their defaults."""
+    cls = _lookup(name)
+    sig = inspect.signature(cls.__init__)
+    return {k: p.default for k, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def build_backbone(name: str, in_features: int, out_features: int, **options) -> nn.Module:
+    """Build backbone ``name`` mapping ``(N, in_features)`` to ``(N, out_features)``.
+
+    Unknown names raise ``ValueError`` listing the registered ones; unknown options raise
+    ``TypeError`` listing the backbone's options.
+    """
+    cls = _lookup(name)
+    valid = backbone_options(name)
+    bad = sorted(set(options) - set(valid))
+    if bad:
+        raise TypeError(f"backbone {name!r} has no option {', '.join(map(repr, bad))}; its options are "
+                        + ", ".join(f"{k}={v!r}" for k, v in valid.items()))
+    if not isinstance(in_features, int) or in_features < 1 or not isinstance(out_features, int) or out_features < 1:
+        raise ValueError(f"in_features and out_features must be positive integers, got {in_features}, {out_features}")
+    return cls(in_features, out_features, **options)
+
+
+def _lookup(name: str) -> type:
+    _load_builtin()
+    if name not in _BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; available backbones: {', '.join(sorted(_BACKBONES))}")
+    return _BACKBONES[name]
+
+
+def _load_builtin():
+    from . import ff, mlp, siren  # noqa: F401  (registration side effect)

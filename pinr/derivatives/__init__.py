@@ -1,0 +1,17 @@
+r"""Derivative engines: compute derivative atoms of a network's outputs at points.
+
+Both engines compute the same quantities and are held equal in float64 by the tests:
+
+- ``jet`` (default for built-in backbones): forward-mode Taylor propagation through the
+  network (:mod:`pinr.derivatives.jet`); up to second order; the training backward is an
+  ordinary first-order backward, so ``torch.compile`` applies.
+- ``autograd`` (reference, fallback): nested reverse mode with a per-batch cache; any order,
+  any ``nn.Module``.
+"""
+
+from .engines import ENGINES as ENGINES
+from .engines import AbstractEngine as AbstractEngine
+from .engines import AutogradEngine as AutogradEngine
+from .engines import JetEngine as JetEngine
+from .engines import get_engine as get_engine
+from .engines import select_engine as select_engine

@@ -1,0 +1,167 @@
+"""The ``autograd`` and ``jet`` derivative engines behind one interface."""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Sequence
+
+import torch
+
+from ..compiler.compile import Atom, Combo
+
+__all__ = ["AbstractEngine", "AutogradEngine", "JetEngine", "ENGINES", "get_engine", "select_engine"]
+
+log = logging.getLogger(__name__)
+
+
+class AbstractEngine(abc.ABC):
+    """Computes derivative atoms and combos of ``model(points)``.
+
+    ``evaluate`` returns ``(atom_values, combo_values)``, lists of ``(N,)`` tensors, for points
+    ``(N, d)``; ``coefficients[k]`` is coefficient ``k`` of the combos (a float or ``(N,)``).
+    """
+
+    name: str
+    max_order: int
+
+    @abc.abstractmethod
+    def evaluate(self, model, points: torch.Tensor, atoms: Sequence[Atom], combos: Sequence[Combo] = (),
+                 coefficients: Sequence = ()) -> tuple[list[torch.Tensor], list[torch.Tensor]]: ...
+
+
+class AutogradEngine(AbstractEngine):
+    r"""Nested reverse mode: :math:`\partial_i u` by ``torch.autograd.grad(create_graph=True)``.
+
+    Each ``autograd.grad`` call returns the whole gradient ``(N, d)`` of one scalar channel,
+    which is cached, so ``u_x`` and ``u_y`` cost one backward pass and ``u_xx``, ``u_xy`` reuse
+    it. Channels are differentiated separately (true per-channel Jacobians).
+    """
+
+    name = "autograd"
+    max_order = 64
+
+    def evaluate(self, model, points, atoms, combos=(), coefficients=()):
+        needs = any(a.order for a in atoms) or bool(combos)
+        with torch.enable_grad():
+            x = points.detach().requires_grad_(True) if needs else points
+            out = model(x)
+            values: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
+            grads: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
+
+            def get(c: int, orders: tuple[int, ...]) -> torch.Tensor:
+                if not any(orders):
+                    return out[:, c]
+                key = (c, orders)
+                if key in values:
+                    return values[key]
+                i = max(k for k, o in enumerate(orders) if o)
+                parent = orders[:i] + (orders[i] - 1,) + orders[i + 1:]
+                g = grads.get((c, parent))
+                if g is None:
+                    y = get(c, parent)
+                    (g,) = torch.autograd.grad(y, x, torch.ones_like(y), create_graph=True, allow_unused=True)
+                    if g is None:
+                        g = torch.zeros_like(x)
+                    grads[(c, parent)] = g
+                values[key] = g[:, i]
+                return values[key]
+
+            atom_values = [get(a.component, a.orders) for a in atoms]
+            combo_values = []
+            for cb in combos:
+                total = 0
+                for orders, k in zip(cb.orders, cb.coefficients):
+                    total = total + coefficients[k] * get(cb.component, orders)
+                combo_values.append(total)
+        return atom_values, combo_values
+
+
+class JetEngine(AbstractEngine):
+    r"""Forward-mode Taylor jets (:class:`pinr.derivatives.jet.Jet`) through jet-aware backbones.
+
+    The needed first-derivative axes are seeded once; every second-order atom and every combo
+    is one stream, so a Laplacian costs a single extra slot whatever the dimension.
+    """
+
+    name = "jet"
+    max_order = 2
+
+    def evaluate(self, model, points, atoms, combos=(), coefficients=()):
+        from .jet import Jet
+
+        if not getattr(model, "supports_jet", False):
+            raise TypeError(f"{type(model).__name__} is not built from pinr's jet-aware primitives; "
+                            "use engine='autograd'")
+        high = [a for a in atoms if a.order > 2]
+        if high:
+            raise ValueError(f"the jet engine computes derivatives up to second order; {high[0]} needs "
+                             f"order {high[0].order}: use engine='autograd'")
+        d = points.shape[1]
+        axes = sorted({i for a in atoms for i in range(d) if a.orders[i]}
+                      | {i for cb in combos for o in cb.orders for i in range(d) if o[i]})
+        pos = {ax: k for k, ax in enumerate(axes)}
+
+        def pair(orders):
+            idx = [i for i in range(d) for _ in range(orders[i])]
+            return pos[idx[0]], pos[idx[1]]
+
+        streams, stream_of = [], {}
+        for a in atoms:
+            if a.order == 2:
+                key = ("atom", a.orders)
+                if key not in stream_of:
+                    p, q = pair(a.orders)
+                    stream_of[key] = len(streams)
+                    streams.append(((p, q, 1.0),))
+        combo_streams = []
+        for cb in combos:
+            terms = tuple((*pair(o), coefficients[k]) for o, k in zip(cb.orders, cb.coefficients))
+            combo_streams.append(len(streams))
+            streams.append(terms)
+        jet = Jet.seed(points, axes, streams)
+        out = model(jet)
+        atom_values = []
+        for a in atoms:
+            if a.order == 0:
+                atom_values.append(out.value[:, a.component])
+            elif a.order == 1:
+                (i,) = [k for k in range(d) if a.orders[k]]
+                atom_values.append(out.first[pos[i], :, a.component])
+            else:
+                atom_values.append(out.second[stream_of[("atom", a.orders)], :, a.component])
+        combo_values = [out.second[s, :, cb.component] for s, cb in zip(combo_streams, combos)]
+        return atom_values, combo_values
+
+
+ENGINES = {"autograd": AutogradEngine, "jet": JetEngine}
+
+
+def get_engine(name: str) -> AbstractEngine:
+    """Engine by name; an unknown name lists the valid ones."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown derivative engine {name!r}; choose one of {sorted(ENGINES)} (or 'auto')")
+    return ENGINES[name]()
+
+
+def select_engine(model, requested: str = "auto", *, max_order: int = 0) -> AbstractEngine:
+    """``jet`` for jet-aware models and derivatives up to second order, else ``autograd``.
+
+    ``requested`` forces an engine; forcing ``jet`` on a model that cannot take jets raises.
+    """
+    if requested != "auto":
+        engine = get_engine(requested)
+        if engine.name == "jet" and not getattr(model, "supports_jet", False):
+            raise ValueError(f"engine='jet' needs a backbone built from pinr's primitives; "
+                             f"{type(model).__name__} is not — use engine='autograd' or 'auto'")
+        if max_order > engine.max_order:
+            raise ValueError(f"engine {engine.name!r} computes derivatives up to order {engine.max_order}, "
+                             f"the problem needs order {max_order}; use engine='autograd'")
+        return engine
+    if getattr(model, "supports_jet", False) and max_order <= JetEngine.max_order:
+        return JetEngine()
+    if not getattr(model, "supports_jet", False):
+        log.info("model %s is not jet-aware; using the autograd engine", type(model).__name__)
+    else:
+        log.info("derivatives of order %d exceed the jet engine's 2; using the autograd engine", max_order)
+    return AutogradEngine()
