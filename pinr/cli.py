@@ -1,0 +1,128 @@
+"""Command line: ``pinr list | solve | bench``."""
+
+from __future__ import annotations
+
+import ast
+import datetime as _dt
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="pinr: physics-informed problems with implicit neural representations.")
+list_app = typer.Typer(no_args_is_help=True, help="List problems or backbones.")
+app.add_typer(list_app, name="list")
+
+
+def _parse_value(text: str):
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _parse_pairs(pairs: list[str], flag: str) -> dict:
+    out = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise typer.BadParameter(f"{flag} takes key=value, got {p!r}", param_hint=flag)
+        k, v = p.split("=", 1)
+        out[k.strip()] = _parse_value(v.strip())
+    return out
+
+
+@list_app.command("problems")
+def list_problems():
+    """Catalogue problems and their parameters."""
+    from pinr.problems import available_problems, problem_params
+
+    for name in available_problems():
+        params = ", ".join(f"{k}={v!r}" for k, v in problem_params(name).items())
+        typer.echo(f"{name:16s} {params}")
+
+
+@list_app.command("backbones")
+def list_backbones():
+    """Registered backbones and their options."""
+    from pinr.backbones import available_backbones, backbone_options
+
+    for name in available_backbones():
+        opts = ", ".join(f"{k}={v!r}" for k, v in backbone_options(name).items())
+        typer.echo(f"{name:8s} {opts}")
+
+
+@app.command()
+def solve(
+    problem: Annotated[str, typer.Argument(help="catalogue problem name (see `pinr list problems`)")],
+    backbone: Annotated[Optional[str], typer.Option(help="backbone name (default: the problem's)")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="training steps (default: the problem's)")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="peak learning rate")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 or auto")] = "auto",
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    dtype: Annotated[str, typer.Option(help="float32 or float64")] = "float32",
+    engine: Annotated[str, typer.Option(help="derivative engine: auto, jet or autograd")] = "auto",
+    solver: Annotated[str, typer.Option(help="pinn or fd (finite-difference reference)")] = "pinn",
+    batch: Annotated[Optional[int], typer.Option(help="points per condition per step")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/PROBLEM-BACKBONE-TIME)")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="continue the run in this directory")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value (repeatable)")] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", help="backbone option key=value (repeatable)")] = None,
+    compile: Annotated[bool, typer.Option(help="torch.compile the training step")] = False,
+    tf32: Annotated[bool, typer.Option(help="allow TF32 matmuls on CUDA")] = False,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+):
+    """Solve a catalogue problem, write a run directory and print the final metrics."""
+    import pinr as pr
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    params = _parse_pairs(set_, "--set")
+    options = _parse_pairs(option, "--option")
+    try:
+        prob = pr.problems.get(problem, **params)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        typer.secho(f"error: {err}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    if resume is not None:
+        cfg_path = Path(resume) / "config.json"
+        if not cfg_path.exists():
+            typer.secho(f"error: --resume {resume}: no config.json there", fg="red", err=True)
+            raise typer.Exit(2)
+        out = Path(resume)
+    if out is None:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{problem}-{backbone or prob.defaults.get('backbone', 'siren') if solver == 'pinn' else 'fd'}-{stamp}"
+    kw = {}
+    if solver == "pinn":
+        kw = dict(backbone=backbone, steps=steps, lr=lr, device=device, seed=seed, dtype=dtype, engine=engine,
+                  batch=batch, resume=resume, compile=compile, tf32=tf32, progress=progress)
+        if options:
+            kw["backbone_options"] = options
+    try:
+        pr.solve(prob, solver=solver, out=out, **kw)
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError) as err:
+        typer.secho(f"error: {err}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    except FloatingPointError as err:
+        typer.secho(f"training diverged: {err}", fg="red", err=True)
+        raise typer.Exit(3) from None
+    metrics = json.loads((out / "metrics.json").read_text())
+    typer.echo(f"outputs: {out}")
+    for k, v in metrics.items():
+        typer.echo(f"  {k:14s} {v:.6g}" if isinstance(v, float) else f"  {k:14s} {v}")
+
+
+def main():  # entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

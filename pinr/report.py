@@ -1,0 +1,119 @@
+"""Run-directory outputs: metrics, field exports and plots, each file written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .io import save_npz, write_json
+from .plotting import plot_fields, plot_loss_curves, plot_metric_curve
+
+__all__ = ["write_run", "field_panels"]
+
+
+def _display(a: np.ndarray, lo: float, hi: float, image: bool) -> np.ndarray:
+    """Grid array ``(nx, ny[, C])`` → picture ``(ny, nx[, C])`` with y up; images scaled to [0, 1]."""
+    a = np.swapaxes(a, 0, 1)
+    if image:
+        a = (a - lo) / max(hi - lo, 1e-12)
+        if a.ndim == 3 and a.shape[-1] == 1:
+            a = a[..., 0]
+    return a
+
+
+def field_panels(problem, pred: np.ndarray, ref: np.ndarray | None, aligned: np.ndarray | None = None) -> dict:
+    """Panels for :func:`~pinr.plotting.plot_fields`: per field, prediction, reference, error."""
+    panels = {}
+    image = problem.image and pred.ndim == 3 and pred.shape[-1] in (1, 3)
+    lo, hi = (float(ref.min()), float(ref.max())) if ref is not None else (float(pred.min()), float(pred.max()))
+    shown = aligned if aligned is not None else pred
+    if image:
+        panels["prediction"] = _display(shown, lo, hi, True)
+        if ref is not None:
+            panels["reference"] = _display(ref, lo, hi, True)
+            err = np.abs(shown - ref).mean(axis=-1)
+            panels["|error|"] = np.swapaxes(err, 0, 1)
+        return panels
+    for c, name in enumerate(problem.fields):
+        panels[f"{name} (pinr)"] = _display(shown[..., c], lo, hi, False)
+        if ref is not None:
+            panels[f"{name} (reference)"] = _display(ref[..., c], lo, hi, False)
+            panels[f"{name} error"] = _display(shown[..., c] - ref[..., c], lo, hi, False)
+    return panels
+
+
+def _slice(a: np.ndarray, dims: int) -> np.ndarray:
+    """Reduce a ``dims``-D field array to 2-D (or 1-D) by taking middle slices (last time)."""
+    while dims > 2:
+        a = a[..., a.shape[dims - 1] - 1, :] if dims == a.ndim - 1 else a.take(a.shape[dims - 1] // 2, axis=dims - 1)
+        dims -= 1
+    return a
+
+
+def write_run(out: Path, problem, solution, ref, *, solver: str, seconds: float, trainer=None) -> dict:
+    """Write metrics.json, solution.pt, fields.npz and the plots into ``out``; return the metrics."""
+    from pinr.api import compare
+    from pinr.metrics import affine_align
+    from pinr.solvers import NeuralSolution
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    grid = ref.grid if ref is not None else solution.grid
+    pts = grid.points(dtype=torch.float64)
+    pred = solution(pts).detach().cpu().double().numpy().reshape(*grid.shape, -1)
+    refv = ref(pts).detach().cpu().double().numpy().reshape(*grid.shape, -1) if ref is not None else None
+    metrics: dict = {"problem": problem.name, "solver": solver, "seconds": round(seconds, 3)}
+    aligned = None
+    if ref is not None:
+        metrics.update({k: v for k, v in compare(solution, ref, problem=problem).items()})
+        if problem.align == "affine":
+            aligned = affine_align(pred, refv)[0]
+        elif problem.align == "constant":
+            aligned = pred + (refv - pred).mean()
+    if trainer is not None:
+        h = trainer.history
+        metrics.update({"steps": trainer.steps, "backbone": trainer.backbone_name, "engine": trainer.engine.name,
+                        "device": str(trainer.device), "final_loss": h["loss"][-1] if h["loss"] else None,
+                        "train_seconds": round(trainer.seconds, 3),
+                        "ms_per_step": round(1000 * trainer.seconds / max(trainer.steps, 1), 3)})
+        for k, v in h.items():
+            if k.startswith("loss/") and v:
+                metrics[k] = v[-1]
+    write_json(out / "metrics.json", metrics)
+    arrays = {"coords_" + c.name: a for c, a in zip(grid.coords, grid.lattice(grid.shape))}
+    arrays["prediction"] = pred
+    if refv is not None:
+        arrays["reference"] = refv
+    save_npz(out / "fields.npz", **arrays)
+    if isinstance(solution, NeuralSolution):
+        solution.save(out / "solution.pt")
+
+    dims = len(grid.shape)
+    b = grid.bounds
+    if dims == 1:
+        panels = {f"{n} (pinr)": pred[:, c] for c, n in enumerate(problem.fields)}
+        if refv is not None:
+            panels.update({f"{n} (reference)": refv[:, c] for c, n in enumerate(problem.fields)})
+            panels.update({f"{n} error": pred[:, c] - refv[:, c] for c, n in enumerate(problem.fields)})
+        plot_fields(out / "fields.png", panels, extent=(b[0, 0], b[0, 1]), suptitle=problem.name)
+    else:
+        p2 = _slice(pred, dims)
+        r2 = _slice(refv, dims) if refv is not None else None
+        a2 = _slice(aligned, dims) if aligned is not None else None
+        panels = field_panels(problem, p2, r2, a2)
+        errs = {k for k in panels if "error" in k and "|" not in k}
+        plot_fields(out / "fields.png", panels, extent=(b[0, 0], b[0, 1], b[1, 0], b[1, 1]),
+                    suptitle=f"{problem.name}" + (f" (after {problem.align} alignment)" if aligned is not None else ""),
+                    symmetric=errs, cmap="gray" if problem.image else "viridis")
+    if trainer is not None and trainer.history["step"]:
+        h = trainer.history
+        curves = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("loss/")}
+        curves["total"] = h["loss"]
+        plot_loss_curves(out / "loss.png", curves, steps=h["step"])
+        v = trainer.validation
+        key = "psnr" if "psnr" in v and problem.image else "rel_l2"
+        if len(v.get("step", [])) > 1 and key in v:
+            plot_metric_curve(out / f"validation_{key}.png", v["step"], v[key], name=key)
+    return metrics

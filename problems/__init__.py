@@ -1,0 +1,56 @@
+"""The catalogue of built-in problems: ``get(name, **params)`` and ``available_problems()``.
+
+Each entry is a function returning a :class:`~pinr.Problem` with good defaults and its
+reference (an exact solution or a statement the FD solver lowers).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+__all__ = ["register_problem", "get", "available_problems", "problem_params"]
+
+_PROBLEMS: dict[str, Callable] = {}
+
+
+def register_problem(name: str):
+    """Decorator registering a problem builder under ``name``."""
+
+    def deco(fn):
+        if name in _PROBLEMS and _PROBLEMS[name] is not fn:
+            raise ValueError(f"problem {name!r} is already registered")
+        _PROBLEMS[name] = fn
+        return fn
+
+    return deco
+
+
+def _load():
+    from . import poisson_image, regression  # noqa: F401  (registration side effect)
+
+
+def available_problems() -> list[str]:
+    """Names of the catalogue's problems, sorted."""
+    _load()
+    return sorted(_PROBLEMS)
+
+
+def problem_params(name: str) -> dict[str, object]:
+    """Parameters of problem ``name`` with their defaults."""
+    _load()
+    if name not in _PROBLEMS:
+        raise ValueError(f"unknown problem {name!r}; available problems: {', '.join(sorted(_PROBLEMS))}")
+    sig = inspect.signature(_PROBLEMS[name])
+    return {k: p.default for k, p in sig.parameters.items()}
+
+
+def get(name: str, **params):
+    """Build catalogue problem ``name``; unknown names and parameters raise, listing the valid ones."""
+    valid = problem_params(name)
+    bad = sorted(set(params) - set(valid))
+    if bad:
+        raise TypeError(f"problem {name!r} has no parameter {', '.join(map(repr, bad))}; its parameters are "
+                        + ", ".join(f"{k}={v!r}" for k, v in valid.items()))
+    problem = _PROBLEMS[name](**params)
+    return problem.replace(source={"name": name, "params": dict(params)})

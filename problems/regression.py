@@ -1,0 +1,50 @@
+r"""Fitting problems: a field equals data (zero derivatives).
+
+``image``: fit a bundled real image (or any image file) on its pixel grid,
+:math:`u(x, y) = I(x, y)` with :math:`(x, y) \in [-1, 1]^2` at the pixel centres and
+intensities scaled to :math:`[-1, 1]`. PSNR is reported on that range (``data_range`` 2),
+which equals the usual PSNR of the [0, 1] image; SSIM as well.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pinr import Data, Eq, Grid, Problem
+from pinr.images import load_image
+
+from . import register_problem
+
+__all__ = ["image", "image_to_grid", "grid_to_image", "image_grid"]
+
+
+def image_grid(shape_hw: tuple[int, int]) -> Grid:
+    """Pixel grid of an ``(H, W)`` image: x across columns in [-1, 1], y up the rows, aspect kept."""
+    h, w = shape_hw
+    if w >= h:
+        return Grid((w, h), x=(-1.0, 1.0), y=(-h / w, h / w))
+    return Grid((w, h), x=(-w / h, w / h), y=(-1.0, 1.0))
+
+
+def image_to_grid(img: np.ndarray) -> np.ndarray:
+    """Image ``(H, W[, C])`` (row 0 at the top) → grid array ``(W, H[, C])`` indexed ``[ix, iy]``, y up."""
+    return np.swapaxes(img[::-1], 0, 1)
+
+
+def grid_to_image(a: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`image_to_grid`."""
+    return np.swapaxes(a, 0, 1)[::-1]
+
+
+@register_problem("image")
+def image(image: str = "camera", size: int = 256, gray: bool | None = None) -> Problem:
+    """Fit image ``image`` (a bundled name such as camera, astronaut, coffee, ascent, or a path)
+    resized to ``size``² (SIREN's image-fitting experiment; RGB images give 3 fields)."""
+    img = load_image(image, size=size, gray=gray) * 2.0 - 1.0
+    grid = image_grid(img.shape[:2])
+    target = Data("I", image_to_grid(img), on=grid)
+    channels = 1 if img.ndim == 2 else img.shape[-1]
+    u = grid.field("u", components=channels)
+    return Problem(grid, [Eq(u, target)], name="image", exact=target, image=True,
+                   description=f"fit {image} ({img.shape[1]}×{img.shape[0]}, {channels} channel(s))",
+                   defaults={"steps": 500, "lr": 1e-4, "backbone": "siren"})

@@ -1,0 +1,148 @@
+r"""Finite-difference reference solutions lowered from the same :class:`~pinr.Problem`.
+
+First version: stationary problems on 2-D boxes (or grids) whose conditions all hold on the
+interior and are linear in the unknown with constant coefficients, of three kinds:
+
+- **no derivatives** (fitting): :math:`a\,u = f(x)` gives :math:`u = f/a` at the cell centres;
+- **gradient** (Poisson from a gradient field): :math:`\nabla u = g` is solved in the least-
+  squares sense with forward differences on the staggered grid,
+  :math:`\min_u \|\nabla_h u - g\|^2 \iff \Delta_h u = \operatorname{div}_h g` (Neumann), where
+  :math:`g_x` is read at the x-faces and :math:`g_y` at the y-faces between cell centres;
+- **Laplacian**: :math:`c\,\Delta u = f` with the 5-point Neumann Laplacian.
+
+Both Poisson kinds are solved exactly by the DCT (:mod:`pinr.solvers.fd_poisson`) and fix the
+free constant by a zero mean. Anything else raises ``NotImplementedError`` naming what is
+unsupported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+import torch
+
+from pinr.compiler import compile_problem
+
+from .fd_poisson import poisson_from_gradient, solve_neumann_poisson
+from .solution import GridSolution, grid_of
+
+__all__ = ["FDSolver"]
+
+
+class FDSolver:
+    """Finite-difference reference for ``problem`` on its grid (or ``resolution`` cells along the
+    longest side of its box)."""
+
+    def __init__(self, problem, *, resolution: int | None = None):
+        self.problem = problem
+        self.grid = grid_of(problem.domain, resolution if resolution is not None else
+                            (None if hasattr(problem.domain, "shape") else 256))
+
+    def solve(self) -> GridSolution:
+        problem = self.problem
+        if problem.domain.time is not None:
+            raise NotImplementedError(f"FD reference for time-dependent problems ({problem.name!r}) is not "
+                                      "implemented yet; only stationary problems on boxes are lowered")
+        compiled = compile_problem(problem)
+        for t in compiled.terms:
+            if t.region.name != "interior":
+                raise NotImplementedError(f"FD lowering of conditions on {t.region!r} (term '{t.name}') is not "
+                                          "implemented yet; state the problem by interior equations")
+        linear = [self._linear(t) for t in compiled.terms]
+        kinds = {k for terms in linear for k, *_ in terms}
+        if kinds == {"value"}:
+            return self._solve_values(linear)
+        if problem.n_outputs != 1:
+            raise NotImplementedError("FD lowering of derivative equations handles one scalar field; "
+                                      f"this problem has {list(problem.fields)}")
+        if problem.domain.dim != 2:
+            raise NotImplementedError(f"FD Poisson lowering needs a 2-D domain, got {problem.domain.dim}-D")
+        if kinds == {"first"}:
+            return self._solve_gradient(linear)
+        if kinds == {"laplacian"}:
+            return self._solve_laplacian(linear)
+        raise NotImplementedError(f"FD lowering of a mixture of {sorted(kinds)} terms is not implemented; "
+                                  "supported: u = f, grad(u) = g, lap(u) = f")
+
+    # ------------------------------------------------------------------------ analysis
+    def _linear(self, term):
+        """Split each residual as ``a·atom + rest(x)``; returns (kind, atom, a, residual index, term)."""
+        e = term.expression
+        out = []
+        for i, r in enumerate(e.symbolic):
+            syms = [s for s in (*e.atom_symbols, *e.combo_symbols) if r.has(s)]
+            if len(syms) != 1:
+                raise NotImplementedError(f"FD lowering: residual {e.exprs[i]} of term '{term.name}' couples "
+                                          f"{len(syms)} derivative atoms; supported forms are u = f, "
+                                          "grad(u) = g, lap(u) = f")
+            (s,) = syms
+            a = sympy.diff(r, s)
+            if a.free_symbols:
+                raise NotImplementedError(f"FD lowering: coefficient {a} in term '{term.name}' is not a constant "
+                                          "(nonlinear or variable-coefficient terms are not lowered yet)")
+            a = float(a)
+            if s in e.atom_symbols:
+                atom = e.atoms[e.atom_symbols.index(s)]
+                kind = {0: "value", 1: "first"}.get(atom.order)
+                if kind is None:
+                    raise NotImplementedError(f"FD lowering: derivative of order {atom.order} alone in term "
+                                              f"'{term.name}' is not supported")
+            else:
+                combo = e.combos[e.combo_symbols.index(s)]
+                coefs = [float(sympy.sympify(e.coefficient_exprs[k])) if not
+                         sympy.sympify(e.coefficient_exprs[k]).free_symbols else None for k in combo.coefficients]
+                if sorted(combo.orders) != [(0, 2), (2, 0)] or coefs[0] is None or coefs[0] != coefs[1]:
+                    raise NotImplementedError(f"FD lowering: only the Laplacian is supported among second-order "
+                                              f"operators, got {e.exprs[i]} in term '{term.name}'")
+                atom, a, kind = combo, a * coefs[0], "laplacian"
+            out.append((kind, atom, a, i, term))
+        return out
+
+    def _rest(self, term, index: int, points: np.ndarray) -> np.ndarray:
+        """``rest(x)`` of residual ``index`` at points ``(N, d)`` (atoms set to zero)."""
+        e = term.expression
+        p = torch.as_tensor(points, dtype=torch.float64)
+        zeros = [torch.zeros(p.shape[0], dtype=torch.float64)] * len(e.atoms)
+        czeros = [torch.zeros(p.shape[0], dtype=torch.float64)] * len(e.combos)
+        return e(p, None, zeros, czeros)[index].numpy()
+
+    # ------------------------------------------------------------------------- solvers
+    def _solve_values(self, linear):
+        g = self.grid
+        pts = g.points(dtype=torch.float64).numpy()
+        values = np.full((pts.shape[0], self.problem.n_outputs), np.nan)
+        for terms in linear:
+            for _, atom, a, i, term in terms:
+                values[:, atom.component] = -self._rest(term, i, pts) / a
+        missing = [f for c, f in enumerate(self.problem.fields) if np.isnan(values[:, c]).all()]
+        if missing:
+            raise NotImplementedError(f"FD lowering: no equation determines {missing}")
+        return GridSolution(values.reshape(*g.shape, -1), g, fields=self.problem.fields,
+                            metadata={"solver": "fd", "kind": "values"})
+
+    def _solve_gradient(self, linear):
+        g = self.grid
+        (nx, ny), (hx, hy) = g.shape, g.spacing
+        xs, ys = g.lattice(g.shape)
+        faces = {0: (xs[:-1] + hx / 2, ys), 1: (xs, ys[:-1] + hy / 2)}
+        comps: dict[int, np.ndarray] = {}
+        for terms in linear:
+            for _, atom, a, i, term in terms:
+                axis = atom.orders.index(1)
+                fx, fy = faces[axis]
+                X, Y = np.meshgrid(fx, fy, indexing="ij")
+                vals = -self._rest(term, i, np.stack([X.ravel(), Y.ravel()], -1)) / a
+                comps[axis] = vals.reshape(X.shape).T  # fd_poisson arrays are (ny, nx)
+        if set(comps) != {0, 1}:
+            raise NotImplementedError("FD lowering of a gradient equation needs both components (u_x and u_y)")
+        u = poisson_from_gradient(comps[0], comps[1], hx, hy).T
+        return GridSolution(u, g, fields=self.problem.fields, metadata={"solver": "fd", "kind": "gradient"})
+
+    def _solve_laplacian(self, linear):
+        g = self.grid
+        (hx, hy) = g.spacing
+        pts = g.points(dtype=torch.float64).numpy()
+        ((_, _, a, i, term),) = [t for terms in linear for t in terms]
+        f = (-self._rest(term, i, pts) / a).reshape(g.shape)
+        u = solve_neumann_poisson(f.T, hx, hy).T
+        return GridSolution(u, g, fields=self.problem.fields, metadata={"solver": "fd", "kind": "laplacian"})

@@ -1,0 +1,198 @@
+r"""Solutions: callables on points ``(N, d) → (N, n_fields)`` from a network or from an array on a grid."""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pinr.backbones import Network, build_backbone
+from pinr.compiler import compile_expressions
+from pinr.derivatives import select_engine
+from pinr.domains import Grid
+from pinr.io import save_torch
+from pinr.symbolic.data import DataSource
+from pinr.symbolic.expressions import Coordinate, TimeCoordinate, flatten
+
+__all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "ExactSolution", "load", "grid_of"]
+
+FORMAT = "pinr-solution-1"
+
+
+def grid_of(domain, shape: int | Sequence[int] | None = None) -> Grid:
+    """The lattice on which fields of ``domain`` are plotted and compared.
+
+    A :class:`~pinr.domains.Grid` domain gives its own cells; otherwise ``shape`` (an int
+    resolution along the longest side, default 128, or a full shape) over the bounding box.
+    """
+    if shape is None and isinstance(domain, Grid):
+        return domain
+    if shape is None:
+        shape = 128
+    if isinstance(shape, int):
+        shape = domain.default_grid_shape(shape)
+    axes = {c.name: tuple(b) for c, b in zip(domain.coords, domain.bounds)}
+    return Grid(tuple(shape), **axes)
+
+
+class AbstractSolution(abc.ABC):
+    """A solution of a problem: ``solution(points)`` gives ``(N, n_fields)`` field values."""
+
+    fields: tuple[str, ...]
+    coords: tuple
+    bounds: np.ndarray
+    grid: Grid
+
+    @abc.abstractmethod
+    def _values(self, points: torch.Tensor) -> torch.Tensor: ...
+
+    def __call__(self, points):
+        """Field values ``(N, n_fields)`` at ``points`` ``(N, d)``; numpy in, numpy out."""
+        is_np = not isinstance(points, torch.Tensor)
+        p = torch.as_tensor(np.asarray(points, dtype=np.float64) if is_np else points)
+        if p.ndim != 2 or p.shape[1] != len(self.coords):
+            raise ValueError(f"points must have shape (n_points, {len(self.coords)}) for coordinates "
+                             f"{tuple(str(c) for c in self.coords)}, got {tuple(p.shape)}")
+        out = self._values(p)
+        return out.detach().cpu().numpy() if is_np else out
+
+    def on_grid(self, shape: int | Sequence[int] | None = None) -> np.ndarray:
+        """Values on the solution's grid (or a lattice of ``shape``): array ``(*grid_shape, n_fields)``."""
+        g = self.grid if shape is None else grid_of(self.grid, shape)
+        pts = g.points(dtype=torch.float64)
+        vals = torch.cat([self._values(chunk).detach().cpu() for chunk in torch.split(pts, 65536)])
+        return vals.double().numpy().reshape(*g.shape, len(self.fields))
+
+
+class NeuralSolution(AbstractSolution):
+    """A trained network (input scaling + backbone) and what is needed to rebuild it."""
+
+    def __init__(self, network: Network, *, fields, coords, grid: Grid, backbone: str, options: dict,
+                 problem=None, metadata: dict | None = None):
+        self.network, self.fields, self.coords, self.grid = network, tuple(fields), tuple(coords), grid
+        self.bounds = grid.bounds
+        self.backbone, self.options, self.problem = backbone, dict(options), problem
+        self.metadata = dict(metadata or {})
+
+    @property
+    def _param(self):
+        return next(self.network.parameters())
+
+    def _values(self, points):
+        p = points.to(dtype=self._param.dtype, device=self._param.device)
+        with torch.no_grad():
+            return torch.cat([self.network(c) for c in torch.split(p, 65536)])
+
+    def evaluate(self, expr, points, *, engine: str = "auto", params=None) -> np.ndarray:
+        r"""Evaluate ``expr`` — any expression of the fields, their derivatives and the coordinates,
+        scalar or vector — at ``points`` ``(N, d)``; returns ``(N, n_entries)``.
+
+        ``engine`` is "jet", "autograd" or "auto" (jet when the backbone allows it).
+        """
+        exprs = flatten(expr)
+        compiled = compile_expressions(exprs, fields=self.fields, coords=self.coords,
+                                       params=dict(params or (self.problem.params if self.problem else {})))
+        eng = select_engine(self.network, engine, max_order=compiled.max_order)
+        is_np = not isinstance(points, torch.Tensor)
+        p = torch.as_tensor(np.asarray(points, dtype=np.float64) if is_np else points)
+        p = p.to(dtype=self._param.dtype, device=self._param.device)
+        if compiled.uses_normals:
+            raise ValueError("expressions with dn() need normals; evaluate them on a boundary through the solver")
+        coefs = compiled.coefficients(p, None)
+        av, cv = eng.evaluate(self.network, p, compiled.atoms, compiled.combos, coefs)
+        out = compiled(p, None, av, cv).T.detach()
+        return out.cpu().numpy() if is_np else out
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save weights and everything needed to rebuild the network (see :func:`load`)."""
+        state = {
+            "format": FORMAT, "backbone": self.backbone, "options": self.options,
+            "fields": list(self.fields),
+            "coords": [(c.name, isinstance(c, TimeCoordinate)) for c in self.coords],
+            "grid_shape": list(self.grid.shape), "bounds": self.grid.bounds.tolist(),
+            "dtype": str(self._param.dtype).replace("torch.", ""),
+            "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
+            "metadata": self.metadata,
+        }
+        return save_torch(path, state)
+
+    def to(self, device) -> "NeuralSolution":
+        self.network.to(device)
+        return self
+
+    def __repr__(self):
+        return f"NeuralSolution({self.backbone}, fields={list(self.fields)}, grid={self.grid.shape})"
+
+
+def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
+    """Load a solution saved with :meth:`NeuralSolution.save` (or a run directory's ``solution.pt``)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "solution.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no saved solution at {path}")
+    state = torch.load(path, map_location=device, weights_only=False)
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a pinr solution (expected format {FORMAT!r})")
+    coords = tuple(TimeCoordinate(n) if t else Coordinate(n) for n, t in state["coords"])
+    axes = {c.name: tuple(b) for c, b in zip(coords, state["bounds"])}
+    grid = Grid(tuple(state["grid_shape"]), **axes)
+    backbone = build_backbone(state["backbone"], len(coords), len(state["fields"]), **state["options"])
+    net = Network(backbone, grid.bounds).to(dtype=getattr(torch, state["dtype"]))
+    net.load_state_dict(state["state_dict"])
+    net.to(device).eval()
+    return NeuralSolution(net, fields=state["fields"], coords=coords, grid=grid, backbone=state["backbone"],
+                          options=state["options"], metadata=state.get("metadata"))
+
+
+class GridSolution(AbstractSolution):
+    """Values ``(*grid.shape, n_fields)`` at the cells of a grid, interpolated multilinearly between them."""
+
+    def __init__(self, values: np.ndarray, grid: Grid, *, fields, coords=None, metadata=None):
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape == grid.shape:
+            values = values[..., None]
+        if values.shape[:-1] != grid.shape or values.shape[-1] != len(fields):
+            raise ValueError(f"values of shape {values.shape} do not match grid {grid.shape} with "
+                             f"{len(fields)} fields")
+        self.values, self.grid, self.fields = values, grid, tuple(fields)
+        self.coords = tuple(coords) if coords is not None else grid.coords
+        self.bounds = grid.bounds
+        self.metadata = dict(metadata or {})
+        self._source = DataSource("solution", values, grid)
+
+    def _values(self, points):
+        p = points.to(torch.float64)
+        return torch.stack([self._source.interpolate(p, c) for c in range(len(self.fields))], dim=-1)
+
+    def on_grid(self, shape=None):
+        if shape is None:
+            return self.values.copy()
+        return super().on_grid(shape)
+
+    def __repr__(self):
+        return f"GridSolution(fields={list(self.fields)}, grid={self.grid.shape})"
+
+
+class ExactSolution(AbstractSolution):
+    """A problem's exact solution (sympy expressions or data), evaluated at points."""
+
+    def __init__(self, problem, *, shape=None):
+        if problem.exact is None:
+            raise ValueError(f"problem {problem.name!r} has no exact solution; use the FD reference")
+        self.problem, self.fields, self.coords = problem, problem.fields, problem.domain.coords
+        self.grid = grid_of(problem.domain, shape)
+        self.bounds = self.grid.bounds
+        self._compiled = compile_expressions([problem.exact[f] for f in self.fields], fields=self.fields,
+                                             coords=self.coords, params=problem.params)
+
+    def _values(self, points):
+        p = points.to(torch.float64)
+        return self._compiled(p, None, [], []).T
+
+    def __repr__(self):
+        return f"ExactSolution({self.problem.name!r})"
