@@ -1,0 +1,126 @@
+"""PINN solver: accuracy on an exact solution, exact resume, divergence guard, atomic outputs."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import pinr as pr
+from pinr import Eq, lap, pi, sin
+from pinr.errors import DivergenceError
+from pinr.solvers import PINNSolver
+
+SMALL_SIREN = dict(width=32, depth=2, omega0=3.0, omega_hidden=3.0)
+
+
+def poisson_1d():
+    d = pr.Interval(x=(0, 1))
+    (x,) = d.coords
+    u = d.field("u")
+    return pr.Problem(d, [Eq(lap(u), -pi**2 * sin(pi * x))], [pr.Boundary(Eq(u, 0), weight=10.0)],
+                      exact=sin(pi * x), name="poisson-1d")
+
+
+@pytest.mark.parametrize("engine", ["jet", "autograd"])
+def test_poisson_1d_reaches_small_error(engine):
+    """u'' = -π² sin(πx), u(0) = u(1) = 0 has u = sin(πx); 400 Adam steps + 50 L-BFGS in float64."""
+    p = poisson_1d()
+    s = pr.solve(p, backbone="siren", backbone_options=SMALL_SIREN, steps=400, lr=3e-3, batch=128,
+                 lbfgs_steps=50, dtype="float64", engine=engine, progress=False)
+    m = pr.compare(s, pr.reference(p))
+    assert m["rel_l2"] < 2e-3
+    # the PDE residual itself is small at fresh points
+    x = np.linspace(0.05, 0.95, 19)[:, None]
+    u = p.fields[0]
+    res = s.evaluate(lap(p.field_apps[0]), x).ravel() + np.pi**2 * np.sin(np.pi * x.ravel())
+    assert np.abs(res).max() < 0.05 * np.pi**2
+
+
+def test_resume_continues_exactly(tmp_path):
+    p = poisson_1d()
+    kw = dict(backbone="siren", backbone_options=SMALL_SIREN, steps=12, lr=1e-3, batch=64, progress=False,
+              dtype="float64")
+    straight = PINNSolver(p, **kw, out=tmp_path / "a").run()
+    first = PINNSolver(p, **kw, out=tmp_path / "b")
+    first.run(until=5)
+    resumed = PINNSolver(p, **kw, out=tmp_path / "b", resume=tmp_path / "b").run()
+    for (k, a), (_, b) in zip(straight.network.state_dict().items(), resumed.network.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    p = poisson_1d()
+    solver = PINNSolver(p, backbone="siren", backbone_options=SMALL_SIREN, steps=20, batch=32, progress=False,
+                        out=tmp_path, checkpoint_every=4)
+    original = PINNSolver._term_losses
+    calls = {"n": 0}
+
+    def poisoned(self, samples):
+        calls["n"] += 1
+        losses = original(self, samples)
+        return losses * float("nan") if calls["n"] > 9 else losses
+
+    monkeypatch.setattr(PINNSolver, "_term_losses", poisoned)
+    with pytest.raises(DivergenceError, match=r"step 10.*last good checkpoint \(step 8\).*learning rate"):
+        solver.run()
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 8
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_failed_solve_leaves_no_partial_outputs(tmp_path, monkeypatch):
+    p = poisson_1d()
+
+    def boom(self, samples):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(PINNSolver, "_term_losses", boom)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        pr.solve(p, steps=5, out=tmp_path / "run", progress=False)
+    files = {f.name for f in (tmp_path / "run").iterdir()}
+    assert "metrics.json" not in files and not any(f.endswith(".partial") for f in files)
+    assert "config.json" in files  # complete, rewritable for a rerun
+
+
+def test_run_directory_contents(tmp_path):
+    p = pr.problems.get("poisson-image", size=16)
+    pr.solve(p, steps=3, out=tmp_path / "run", progress=False,
+             backbone_options=dict(width=32, depth=1))
+    out = tmp_path / "run"
+    for name in ["config.json", "metrics.json", "checkpoint.pt", "solution.pt", "fields.npz", "fields.png", "loss.png"]:
+        assert (out / name).stat().st_size > 0, name
+    metrics = pr.io.read_json(out / "metrics.json")
+    for key in ["psnr", "rel_l2", "steps", "seconds", "ssim"]:
+        assert key in metrics
+    assert metrics["steps"] == 3 and metrics["align"] == "affine"
+    config = pr.io.read_json(out / "config.json")
+    assert config["problem"] == {"name": "poisson-image", "params": {"size": 16}}
+    with pytest.raises(FileExistsError, match="not empty"):
+        pr.solve(p, steps=3, out=out, progress=False)
+
+
+def test_image_fit_improves_psnr():
+    p = pr.problems.get("image", size=24)
+    ref = pr.reference(p)
+    s0 = pr.solve(p, steps=0, progress=False, backbone_options=dict(width=64, depth=2))
+    s1 = pr.solve(p, steps=150, lr=1e-3, progress=False, backbone_options=dict(width=64, depth=2))
+    assert pr.compare(s1, ref)["psnr"] > pr.compare(s0, ref)["psnr"] + 10
+
+
+def test_rgb_image_has_three_fields():
+    p = pr.problems.get("image", image="astronaut", size=16)
+    assert p.n_outputs == 3
+    s = pr.solve(p, steps=2, progress=False, backbone_options=dict(width=16, depth=1))
+    assert s.on_grid().shape == (16, 16, 3)
+    assert "ssim" in pr.compare(s, pr.reference(p))
+
+
+def test_batch_per_term_and_sampling_methods():
+    p = poisson_1d()
+    solver = PINNSolver(p, steps=1, batch={"pde": 17, "boundary": 5}, progress=False,
+                        backbone_options=SMALL_SIREN)
+    assert [solver._batch_for(t) for t in solver.compiled.terms] == [17, 5]
+    with pytest.raises(ValueError, match="unknown terms"):
+        PINNSolver(p, batch={"nope": 3}, steps=1, progress=False)._batch_for(solver.compiled.terms[0])
