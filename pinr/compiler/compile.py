@@ -47,6 +47,39 @@ class Combo:
     coefficients: tuple[int, ...]
 
 
+def _broadcast(args):
+    like = next((a for a in args if isinstance(a, torch.Tensor)), None)
+    if like is None:
+        return [torch.as_tensor(a) for a in args]
+    return [a if isinstance(a, torch.Tensor) else torch.as_tensor(a, dtype=like.dtype, device=like.device) for a in args]
+
+
+def _max(*args):
+    out, *rest = _broadcast(args)
+    for a in rest:
+        out = torch.maximum(out, a)
+    return out
+
+
+def _min(*args):
+    out, *rest = _broadcast(args)
+    for a in rest:
+        out = torch.minimum(out, a)
+    return out
+
+
+def _heaviside(x, h0=0.5):
+    (x,) = _broadcast([x])
+    return torch.heaviside(x, torch.as_tensor(0.5 if h0 is None else h0, dtype=x.dtype, device=x.device))
+
+
+# functions sympy's torch printer leaves to Python builtins, which reject tensors
+_TORCH_EXTRAS = {"Max": _max, "Min": _min, "max": _max, "min": _min, "amax": _max, "amin": _min,
+                 "Heaviside": _heaviside, "heaviside": _heaviside, "sign": torch.sign, "Abs": torch.abs,
+                 "abs": torch.abs}
+_MODULES = [_TORCH_EXTRAS, "torch"]
+
+
 def _numeric(expr, params: Mapping[str, float]):
     subs = {p: params.get(p.name, p.value) for p in expr.atoms(Parameter)}
     return sympy.N(expr.xreplace(subs)) if subs else sympy.N(expr)
@@ -137,7 +170,7 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
 
     def atom_symbol(a: Atom) -> sympy.Symbol:
         if a not in atoms:
-            atoms[a] = sympy.Dummy(f"a{len(atoms)}")
+            atoms[a] = sympy.Dummy(f"a{len(atoms)}", real=True)
         return atoms[a]
 
     replaced = []
@@ -153,10 +186,16 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
             if isinstance(a, FieldFunction):
                 mapping[a] = atom_symbol(_atom_of(a, fields, coords))
             elif isinstance(a, DataFunction):
-                mapping[a] = data_apps.setdefault(a, sympy.Dummy(f"d{len(data_apps)}"))
+                mapping[a] = data_apps.setdefault(a, sympy.Dummy(f"d{len(data_apps)}", real=True))
             else:
                 raise ValueError(f"unknown function {a} in {e}")
-        replaced.append(e.xreplace(mapping))
+        e = e.xreplace(mapping)
+        if e.has(sympy.I):
+            # complex statement over real unknowns (e.g. u = u_re + I*u_im): one real residual for
+            # the real part and one for the imaginary part
+            replaced.extend(sympy.expand_complex(e).as_real_imag())
+        else:
+            replaced.append(e)
 
     # collapse linear combinations of second derivatives into combos
     combos: list[Combo] = []
@@ -180,9 +219,10 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
                     continue  # nonlinear in the unknowns: leave the atoms separate
                 rest = e.xreplace({s: 0 for s in syms})
                 idx = []
-                for c in coefs:
-                    coef_exprs.append(c)
-                    idx.append(len(coef_exprs) - 1)
+                for c in coefs:  # identical coefficient expressions share an index (and a jet stream)
+                    if c not in coef_exprs:
+                        coef_exprs.append(c)
+                    idx.append(coef_exprs.index(c))
                 combo = Combo(comp, tuple(a.orders for a in group), tuple(idx))
                 sym = sympy.Dummy(f"c{len(combos)}")
                 combos.append(combo)
@@ -198,10 +238,10 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
         any(sympy.sympify(c).free_symbols & set(normals) for c in coef_exprs)
     data_list = list(data_apps)
     args = [*coords, *normals, *data_apps.values(), *atoms.values(), *combo_syms]
-    fn = sympy.lambdify(args, replaced, modules="torch", cse=True)
+    fn = sympy.lambdify(args, replaced, modules=_MODULES, cse=True)
     cargs = [*coords, *normals, *data_apps.values()]
-    coef_fn = sympy.lambdify(cargs, coef_exprs, modules="torch", cse=True) if coef_exprs else None
-    return CompiledExpression(tuple(exprs), coords, tuple(atoms), tuple(combos), tuple(data_list),
+    coef_fn = sympy.lambdify(cargs, coef_exprs, modules=_MODULES, cse=True) if coef_exprs else None
+    return CompiledExpression(tuple(exprs) if len(exprs) == len(replaced) else tuple(replaced), coords, tuple(atoms), tuple(combos), tuple(data_list),
                               bool(uses_normals), fn, coef_fn, len(coef_exprs), tuple(replaced),
                               tuple(atoms.values()), tuple(combo_syms), tuple(coef_exprs))
 

@@ -98,6 +98,9 @@ class JetEngine(AbstractEngine):
             raise ValueError(f"the jet engine computes derivatives up to second order; {high[0]} needs "
                              f"order {high[0].order}: use engine='autograd'")
         d = points.shape[1]
+        if all(a.order == 0 for a in atoms) and not combos:  # nothing to differentiate: plain forward
+            out = model(points)
+            return [out[:, a.component] for a in atoms], []
         axes = sorted({i for a in atoms for i in range(d) if a.orders[i]}
                       | {i for cb in combos for o in cb.orders for i in range(d) if o[i]})
         pos = {ax: k for k, ax in enumerate(axes)}
@@ -115,10 +118,12 @@ class JetEngine(AbstractEngine):
                     stream_of[key] = len(streams)
                     streams.append(((p, q, 1.0),))
         combo_streams = []
-        for cb in combos:
-            terms = tuple((*pair(o), coefficients[k]) for o, k in zip(cb.orders, cb.coefficients))
-            combo_streams.append(len(streams))
-            streams.append(terms)
+        for cb in combos:  # combos that differ only in the channel they read share one stream
+            key = ("combo", cb.orders, cb.coefficients)
+            if key not in stream_of:
+                stream_of[key] = len(streams)
+                streams.append(tuple((*pair(o), coefficients[k]) for o, k in zip(cb.orders, cb.coefficients)))
+            combo_streams.append(stream_of[key])
         jet = Jet.seed(points, axes, streams)
         out = model(jet)
         atom_values = []

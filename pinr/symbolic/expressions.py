@@ -163,11 +163,15 @@ def _map(expr, fn):
 
 
 def dt(u, order: int = 1):
-    r""":math:`\partial_t^{k} u` for ``order`` k >= 1 (elementwise on vectors)."""
+    r""":math:`\partial_t^{k} u` for ``order`` k >= 1 (elementwise on vectors).
+
+    Every operator differentiates with :func:`sympy.diff`, so products with known functions
+    expand by the product rule: ``D(a(x) * D(u, x), x)`` is :math:`a u_{xx} + a' u_x`.
+    """
     if not isinstance(order, int) or order < 1:
         raise ValueError(f"dt order must be a positive integer, got {order!r}")
     t = time_coord_of(u)
-    return _map(u, lambda e: sympy.Derivative(e, (t, order)))
+    return _map(u, lambda e: sympy.diff(e, (t, order)))
 
 
 def D(u, *variables):
@@ -180,7 +184,7 @@ def D(u, *variables):
         sym = v[0] if isinstance(v, tuple) else v
         if sym not in coords:
             raise ValueError(f"D: {sym} is not a coordinate of {u}; its coordinates are {sorted(map(str, coords))}")
-    return _map(u, lambda e: sympy.Derivative(e, *variables))
+    return _map(u, lambda e: sympy.diff(e, *variables))
 
 
 def grad(u):
@@ -188,7 +192,7 @@ def grad(u):
     u = as_expr(u)
     if isinstance(u, sympy.MatrixBase):
         raise ValueError("grad takes a scalar expression; use grad(u[i]) per component of a vector field")
-    return sympy.Matrix([sympy.Derivative(u, c) for c in spatial_coords_of(u)])
+    return sympy.Matrix([sympy.diff(u, c) for c in spatial_coords_of(u)])
 
 
 def div(v):
@@ -199,17 +203,17 @@ def div(v):
     coords = spatial_coords_of(v)
     if len(v) != len(coords):
         raise ValueError(f"div: vector has {len(v)} entries but the domain has {len(coords)} spatial coordinates")
-    return sympy.Add(*[sympy.Derivative(vi, c) for vi, c in zip(v, coords)])
+    return sympy.Add(*[sympy.diff(vi, c) for vi, c in zip(v, coords)])
 
 
 def lap(u):
     r"""Spatial Laplacian :math:`\Delta u = \sum_i \partial_{x_i}^2 u` (elementwise on vectors)."""
-    return _map(u, lambda e: sympy.Add(*[sympy.Derivative(e, (c, 2)) for c in spatial_coords_of(e)]))
+    return _map(u, lambda e: sympy.Add(*[sympy.diff(e, (c, 2)) for c in spatial_coords_of(e)]))
 
 
 def dn(u):
     r"""Outward normal derivative :math:`\partial_n u = n\cdot\nabla u`; only valid on boundary regions."""
-    return _map(u, lambda e: sympy.Add(*[normal_symbol(c) * sympy.Derivative(e, c) for c in spatial_coords_of(e)]))
+    return _map(u, lambda e: sympy.Add(*[normal_symbol(c) * sympy.diff(e, c) for c in spatial_coords_of(e)]))
 
 
 def dot(a, b):

@@ -190,6 +190,11 @@ class Problem:
             values[k] = float(v)
         self._set("params", MappingProxyType(values))
 
+        for c in conds:
+            for r in c.eq.residuals:
+                if r == 0 or (sympy.count_ops(r) <= 40 and sympy.simplify(r) == 0):  # simplify is slow on big ones
+                    raise ProblemError(f"condition '{c.name}': {c.eq} is trivially true (its residual is 0); "
+                                       "state an equation that constrains the unknowns")
         fields: dict[str, FieldFunction] = {}
         for e in exprs:
             for a in e.atoms(AppliedUndef):
@@ -226,8 +231,6 @@ class Problem:
             if not any(isinstance(a, FieldFunction) for a in apps):
                 raise ProblemError(f"condition '{c.name}': {c.eq} involves no unknown field; "
                                    f"write it in terms of the fields {list(self.fields)}")
-            if sympy.simplify(r) == 0:
-                raise ProblemError(f"condition '{c.name}': {c.eq} is trivially true (its residual is 0)")
             for a in apps:
                 if isinstance(a, FieldFunction) and tuple(a.args) != tuple(self.domain.coords):
                     raise ProblemError(f"field {a} is defined over {a.args} but the domain's coordinates are "
@@ -344,6 +347,7 @@ class Problem:
         else:
             field_specs = {f: 1 for f in fields}
         ns: dict[str, object] = {c.name: c for c in domain.coords}
+        ns.update({f"n_{c.name}": ex.normal_symbol(c) for c in domain.coords})
         for name, comps in field_specs.items():
             ns[name] = domain.field(name, comps)
         for name, value in (params or {}).items():
