@@ -120,6 +120,42 @@ def solve(
         typer.echo(f"  {k:14s} {v:.6g}" if isinstance(v, float) else f"  {k:14s} {v}")
 
 
+@app.command()
+def bench(
+    case: Annotated[Optional[list[str]], typer.Option("--case", help="fit, laplacian, wave, eikonal, helmholtz-pml (repeatable; default all)")] = None,
+    engine: Annotated[Optional[list[str]], typer.Option("--engine", help="reference, autograd, jet (repeatable; default all)")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
+    points: Annotated[Optional[int], typer.Option(help="collocation points (default 65,536 on CUDA, 4,096 on CPU)")] = None,
+    backbone: Annotated[str, typer.Option(help="backbone to time")] = "siren",
+    option: Annotated[Optional[list[str]], typer.Option("--option", help="backbone option key=value (repeatable)")] = None,
+    compiled: Annotated[bool, typer.Option("--compile/--no-compile", help="also time torch.compile'd steps")] = True,
+    steps: Annotated[int, typer.Option(help="timed steps per variant (median reported)")] = 10,
+    warmup: Annotated[int, typer.Option(help="untimed warm-up steps (compilation happens here)")] = 3,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="write the records as JSON here")] = None,
+):
+    """Time one training step per case × engine × (eager, compiled), side by side in one run."""
+    from pinr import bench as B
+    from pinr.io import write_json
+
+    try:
+        records = B.run_bench(cases=tuple(case or B.CASES), engines=tuple(engine or B.ENGINES),
+                              compiled=(False, True) if compiled else (False,), points=points, device=device,
+                              backbone=backbone, options=_parse_pairs(option, "--option"), steps=steps,
+                              warmup=warmup)
+    except (ValueError, TypeError) as err:
+        typer.secho(f"error: {err}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    import torch
+
+    dev = records[0].device if records else device
+    name = torch.cuda.get_device_name() if dev.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
+    typer.echo(f"device: {name}, torch {torch.__version__}, backbone {backbone}, points {records[0].points if records else points}")
+    typer.echo(B.format_table(records))
+    if json_path is not None:
+        write_json(json_path, B.records_to_json(records))
+        typer.echo(f"records: {json_path}")
+
+
 def main():  # entry point
     app()
 
