@@ -144,6 +144,7 @@ class PINNSolver:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         self._loss_terms = self._term_losses
+        self._wants_points = bool(getattr(network.backbone, "wants_point_losses", False))
         if self.compile:
             self._loss_terms = torch.compile(self._term_losses, dynamic=False)
 
@@ -155,14 +156,20 @@ class PINNSolver:
             out.append((s.points, s.normals))
         return out
 
-    def _term_losses(self, samples):
-        losses = []
+    def _term_losses(self, samples, with_points: bool = False):
+        """Weighted loss per term ``(n_terms,)``; with ``with_points`` also the per-point squared
+        residuals ``[(N_k,), ...]`` (detached) that adaptive backbones such as SAPE consume."""
+        losses, per_point = [], []
         for term, (pts, normals) in zip(self.compiled.terms, samples):
             e = term.expression
             coefs = e.coefficients(pts, normals)
             av, cv = self.engine.evaluate(self.network, pts, e.atoms, e.combos, coefs)
             res = e(pts, normals, av, cv)
             losses.append(term.weight * term.reduce(res))
+            if with_points:
+                per_point.append(res.detach().square().sum(0))
+        if with_points:
+            return torch.stack(losses), per_point
         return torch.stack(losses)
 
     # ------------------------------------------------------------------------ checkpoints
@@ -239,7 +246,12 @@ class PINNSolver:
                 net.on_step(step, self.steps)
                 samples = self._sample()
                 opt.zero_grad(set_to_none=True)
-                losses = self._loss_terms(samples)
+                if self._wants_points:
+                    losses, per_point = self._loss_terms(samples, with_points=True)
+                    for (pts, _), pl in zip(samples, per_point):
+                        net.observe_point_losses(pts, pl)
+                else:
+                    losses = self._loss_terms(samples)
                 total = losses.sum()
                 total.backward()
                 log_now = (step + 1) % self.log_every == 0 or step + 1 == self.steps or step == self.start_step

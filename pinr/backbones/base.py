@@ -19,6 +19,7 @@ class AbstractBackbone(nn.Module):
     """
 
     supports_jet: bool = True
+    wants_point_losses: bool = False
     registry_name: str = ""
 
     def __init__(self, in_features: int, out_features: int):
@@ -27,6 +28,10 @@ class AbstractBackbone(nn.Module):
 
     def on_step(self, step: int, total: int) -> None:
         """Training-progress hook, called by the solver before each step."""
+
+    def observe_point_losses(self, points: torch.Tensor, losses: torch.Tensor) -> None:
+        """Per-point squared residuals ``(N,)`` at backbone inputs ``points`` ``(N, d)`` (in
+        :math:`[-1, 1]^d`), passed each step when ``wants_point_losses`` is set (SAPE)."""
 
 
 class Network(nn.Module):
@@ -46,11 +51,14 @@ class Network(nn.Module):
         self.supports_jet = bool(getattr(backbone, "supports_jet", False))
 
     def forward(self, x):
-        z = P.linear(x, self.scale_weight.to(x.dtype if isinstance(x, torch.Tensor) else x.data.dtype),
-                     self.scale_bias.to(x.dtype if isinstance(x, torch.Tensor) else x.data.dtype))
-        return self.backbone(z)
+        return self.backbone(P.linear(x, self.scale_weight, self.scale_bias))
 
     def on_step(self, step: int, total: int) -> None:
         hook = getattr(self.backbone, "on_step", None)
         if hook is not None:
             hook(step, total)
+
+    def observe_point_losses(self, points: torch.Tensor, losses: torch.Tensor) -> None:
+        """Forward per-point losses to the backbone, with points mapped to its :math:`[-1, 1]^d` inputs."""
+        z = points.to(self.scale_weight.dtype) @ self.scale_weight.T + self.scale_bias
+        self.backbone.observe_point_losses(z, losses)

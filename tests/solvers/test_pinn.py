@@ -56,9 +56,9 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     original = PINNSolver._term_losses
     calls = {"n": 0}
 
-    def poisoned(self, samples):
+    def poisoned(self, samples, **kw):
         calls["n"] += 1
-        losses = original(self, samples)
+        losses = original(self, samples, **kw)
         return losses * float("nan") if calls["n"] > 9 else losses
 
     monkeypatch.setattr(PINNSolver, "_term_losses", poisoned)
@@ -73,7 +73,7 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 def test_failed_solve_leaves_no_partial_outputs(tmp_path, monkeypatch):
     p = poisson_1d()
 
-    def boom(self, samples):
+    def boom(self, samples, **kw):
         raise RuntimeError("simulated crash")
 
     monkeypatch.setattr(PINNSolver, "_term_losses", boom)
