@@ -32,6 +32,10 @@ from .solution import NeuralSolution, grid_of
 
 __all__ = ["PINNSolver", "SOLVER_DEFAULTS"]
 
+
+def _opt(value, default):
+    return default if value is None else value
+
 log = logging.getLogger(__name__)
 
 SOLVER_DEFAULTS = {
@@ -69,7 +73,10 @@ class PINNSolver:
     ``lbfgs_steps`` (L-BFGS iterations after Adam), ``validate_every`` (steps between metric
     evaluations against ``reference``), ``checkpoint_every`` and ``out`` (a run directory for
     ``checkpoint.pt``), ``resume`` (a checkpoint or run directory to continue exactly),
-    ``compile`` (``torch.compile`` the loss), ``tf32``, ``progress``.
+    ``compile`` (``torch.compile`` the loss), ``tf32``, ``progress``. Time-dependent problems:
+    ``time_window`` (fraction of the steps over which the sampled time interval grows from
+    ``time_window_start`` of it to all of it, as in SIREN's wave experiment) and ``causal``
+    (:math:`\epsilon` of causal weighting over ``causal_chunks`` time bins of the interior term).
     """
 
     def __init__(self, problem, *, backbone: str | None = None, backbone_options: Mapping | None = None,
@@ -79,7 +86,9 @@ class PINNSolver:
                  validate_every: int | None = None, checkpoint_every: int | None = None,
                  out: str | os.PathLike | None = None, resume: str | os.PathLike | None = None,
                  reference=None, compile: bool = False, tf32: bool = False, progress: bool = True,
-                 log_every: int | None = None):
+                 log_every: int | None = None, time_window: float | None = None,
+                 time_window_start: float | None = None, causal: float | None = None,
+                 causal_chunks: int | None = None):
         d = {**SOLVER_DEFAULTS, **dict(problem.defaults)}
         self.problem = problem
         self.backbone_name = backbone or d["backbone"]
@@ -105,6 +114,18 @@ class PINNSolver:
         self.resume = Path(resume) if resume is not None else None
         self.reference = reference
         self.compile, self.tf32, self.progress = bool(compile), bool(tf32), bool(progress)
+        self.time_window = _opt(time_window, d.get("time_window"))
+        self.time_window_start = float(_opt(time_window_start, d.get("time_window_start", 0.1)))
+        self.causal = _opt(causal, d.get("causal"))
+        self.causal_chunks = int(_opt(causal_chunks, d.get("causal_chunks", 16)))
+        time_axis = problem.domain.time is not None
+        if (self.time_window or self.causal) and not time_axis:
+            raise ValueError("time_window and causal weighting need a time axis (space * pr.TimeInterval)")
+        if self.time_window is not None and not 0 < self.time_window <= 1:
+            raise ValueError(f"time_window is the fraction of steps over which the window grows, in (0, 1]; "
+                             f"got {self.time_window}")
+        if not 0 < self.time_window_start <= 1:
+            raise ValueError(f"time_window_start must be in (0, 1], got {self.time_window_start}")
         self.compiled = compile_problem(problem)
         self.history: dict[str, list] = {"step": [], "loss": [], "lr": [], "seconds": []}
         self.validation: dict[str, list] = {"step": []}
@@ -148,13 +169,41 @@ class PINNSolver:
         if self.compile:
             self._loss_terms = torch.compile(self._term_losses, dynamic=False)
 
-    def _sample(self):
+    def _window(self, step: int) -> float:
+        """Fraction of the time interval covered at ``step``: grows linearly from
+        ``time_window_start`` to 1 over the first ``time_window`` fraction of the steps."""
+        if not self.time_window:
+            return 1.0
+        ramp = min(1.0, step / max(1.0, self.time_window * self.steps))
+        return self.time_window_start + (1.0 - self.time_window_start) * ramp
+
+    def _sample(self, step: int | None = None):
         out = []
+        w = self._window(self.steps if step is None else step)
+        t0 = float(self.problem.domain.bounds[-1, 0])
         for term in self.compiled.terms:
             s = term.region.sample(self._batch_for(term), method=term.method, generator=self.generator,
                                    dtype=self.dtype, device=self.device)
-            out.append((s.points, s.normals))
+            pts = s.points
+            if w < 1.0:  # time-window curriculum: squeeze sampled times into [t0, t0 + w (t1 - t0)]
+                pts = torch.cat([pts[:, :-1], t0 + (pts[:, -1:] - t0) * w], dim=-1)
+            out.append((pts, s.normals))
         return out
+
+    def _causal_loss(self, res: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        r"""Causal weighting (Wang, Sankaran & Perdikaris 2022): chunk the sampled times into
+        ``causal_chunks`` bins, :math:`L_i` the mean squared residual in bin i, and
+        :math:`\mathcal L = \frac1M\sum_i w_i L_i` with :math:`w_i = \exp(-\epsilon\sum_{k<i} L_k)` (no gradient)."""
+        sq = res.square().sum(0)
+        lo, hi = t.min().detach(), t.max().detach()
+        m = self.causal_chunks
+        idx = torch.clamp(((t - lo) / torch.clamp(hi - lo, min=1e-12) * m).long(), max=m - 1)
+        sums = torch.zeros(m, dtype=sq.dtype, device=sq.device).index_add(0, idx, sq)
+        counts = torch.zeros(m, dtype=sq.dtype, device=sq.device).index_add(0, idx, torch.ones_like(sq))
+        chunk = sums / torch.clamp(counts, min=1.0)
+        prior = torch.cumsum(chunk.detach(), 0) - chunk.detach()
+        weights = torch.exp(-self.causal * prior)
+        return (weights * chunk).mean()
 
     def _term_losses(self, samples, with_points: bool = False):
         """Weighted loss per term ``(n_terms,)``; with ``with_points`` also the per-point squared
@@ -165,7 +214,10 @@ class PINNSolver:
             coefs = e.coefficients(pts, normals)
             av, cv = self.engine.evaluate(self.network, pts, e.atoms, e.combos, coefs)
             res = e(pts, normals, av, cv)
-            losses.append(term.weight * term.reduce(res))
+            if self.causal and term.region.name == "interior":
+                losses.append(term.weight * self._causal_loss(res, pts[:, -1]))
+            else:
+                losses.append(term.weight * term.reduce(res))
             if with_points:
                 per_point.append(res.detach().square().sum(0))
         if with_points:
@@ -244,7 +296,7 @@ class PINNSolver:
         try:
             for step in range(self.start_step, stop):
                 net.on_step(step, self.steps)
-                samples = self._sample()
+                samples = self._sample(step)
                 opt.zero_grad(set_to_none=True)
                 if self._wants_points:
                     losses, per_point = self._loss_terms(samples, with_points=True)

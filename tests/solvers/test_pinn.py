@@ -124,3 +124,46 @@ def test_batch_per_term_and_sampling_methods():
     assert [solver._batch_for(t) for t in solver.compiled.terms] == [17, 5]
     with pytest.raises(ValueError, match="unknown terms"):
         PINNSolver(p, batch={"nope": 3}, steps=1, progress=False)._batch_for(solver.compiled.terms[0])
+
+
+def heat_problem():
+    d = pr.Interval(x=(0, 1)) * pr.TimeInterval(0, 0.5)
+    x, t = d.coords
+    u = d.field("u")
+    return pr.Problem(d, [Eq(pr.dt(u), 0.1 * lap(u))],
+                      [pr.Initial(Eq(u, sin(pi * x))), pr.Boundary(Eq(u, 0))],
+                      exact=sympy_exp(-0.1 * math.pi**2 * t) * sin(pi * x))
+
+
+def sympy_exp(a):
+    return pr.exp(a)
+
+
+def test_time_window_grows_linearly():
+    p = heat_problem()
+    s = PINNSolver(p, steps=100, time_window=0.5, time_window_start=0.2, progress=False)
+    s._build()
+    assert s._window(0) == pytest.approx(0.2) and s._window(25) == pytest.approx(0.6)
+    assert s._window(50) == 1.0 and s._window(99) == 1.0
+    pts = s._sample(0)[0][0]
+    assert pts[:, -1].max() <= 0.2 * 0.5 + 1e-6  # interior times squeezed into [0, 0.1]
+    assert torch.all(s._sample(0)[1][0][:, -1] == 0)  # initial points stay at t0
+
+
+def test_causal_weights_follow_the_definition():
+    p = heat_problem()
+    s = PINNSolver(p, steps=1, causal=2.0, causal_chunks=2, progress=False)
+    res = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    t = torch.tensor([0.0, 0.1, 0.4, 0.5])
+    l0, l1 = (1 + 4) / 2, (9 + 16) / 2
+    expected = (l0 + math.exp(-2.0 * l0) * l1) / 2
+    assert float(s._causal_loss(res, t)) == pytest.approx(expected)
+
+
+def test_heat_equation_with_window_and_causal_weighting_trains():
+    p = heat_problem()
+    sol = pr.solve(p, backbone="siren", backbone_options=dict(width=32, depth=2, omega0=3.0, omega_hidden=3.0),
+                   steps=300, lr=2e-3, batch=256, time_window=0.5, causal=1.0, progress=False, dtype="float64")
+    assert pr.compare(sol, pr.reference(p))["rel_l2"] < 0.1
+    with pytest.raises(ValueError, match="time axis"):
+        PINNSolver(poisson_1d(), causal=1.0)
