@@ -77,6 +77,7 @@ def solve(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value (repeatable)")] = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", help="backbone option key=value (repeatable)")] = None,
     compile: Annotated[bool, typer.Option(help="torch.compile the training step")] = False,
+    compile_mode: Annotated[Optional[str], typer.Option(help="torch.compile mode, e.g. reduce-overhead (CUDA graphs)")] = None,
     tf32: Annotated[bool, typer.Option(help="allow TF32 matmuls on CUDA")] = False,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ):
@@ -103,7 +104,7 @@ def solve(
     kw = {}
     if solver == "pinn":
         kw = dict(backbone=backbone, steps=steps, lr=lr, device=device, seed=seed, dtype=dtype, engine=engine,
-                  batch=batch, resume=resume, compile=compile, tf32=tf32, progress=progress)
+                  batch=batch, resume=resume, compile=compile_mode or compile, tf32=tf32, progress=progress)
         if options:
             kw["backbone_options"] = options
     try:

@@ -73,7 +73,8 @@ class PINNSolver:
     ``lbfgs_steps`` (L-BFGS iterations after Adam), ``validate_every`` (steps between metric
     evaluations against ``reference``), ``checkpoint_every`` and ``out`` (a run directory for
     ``checkpoint.pt``), ``resume`` (a checkpoint or run directory to continue exactly),
-    ``compile`` (``torch.compile`` the loss), ``tf32``, ``progress``. Time-dependent problems:
+    ``compile`` (``torch.compile`` the loss; a string is the compile mode, e.g. "reduce-overhead"
+    for CUDA graphs when the batch shapes are static), ``tf32``, ``progress``. Time-dependent problems:
     ``time_window`` (fraction of the steps over which the sampled time interval grows from
     ``time_window_start`` of it to all of it, as in SIREN's wave experiment) and ``causal``
     (:math:`\epsilon` of causal weighting over ``causal_chunks`` time bins of the interior term).
@@ -108,12 +109,17 @@ class PINNSolver:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
         self.seed = int(seed)
+        if validate_every is None and reference is not None:
+            validate_every = max(1, self.steps // 10)
         self.validate_every = validate_every
         self.checkpoint_every = checkpoint_every
         self.out = Path(out) if out is not None else None
         self.resume = Path(resume) if resume is not None else None
         self.reference = reference
-        self.compile, self.tf32, self.progress = bool(compile), bool(tf32), bool(progress)
+        if compile not in (False, True, "default", "reduce-overhead", "max-autotune"):
+            raise ValueError(f"compile must be True/False or a torch.compile mode ('default', 'reduce-overhead' "
+                             f"for CUDA graphs, 'max-autotune'), got {compile!r}")
+        self.compile, self.tf32, self.progress = compile, bool(tf32), bool(progress)
         self.time_window = _opt(time_window, d.get("time_window"))
         self.time_window_start = float(_opt(time_window_start, d.get("time_window_start", 0.1)))
         self.causal = _opt(causal, d.get("causal"))
@@ -167,7 +173,8 @@ class PINNSolver:
         self._loss_terms = self._term_losses
         self._wants_points = bool(getattr(network.backbone, "wants_point_losses", False))
         if self.compile:
-            self._loss_terms = torch.compile(self._term_losses, dynamic=False)
+            mode = self.compile if isinstance(self.compile, str) else None
+            self._loss_terms = torch.compile(self._term_losses, dynamic=False, mode=mode)
 
     def _window(self, step: int) -> float:
         """Fraction of the time interval covered at ``step``: grows linearly from
