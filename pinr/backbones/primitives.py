@@ -6,22 +6,19 @@ propagates exact first and second input derivatives (see :mod:`pinr.derivatives.
 built only from these primitives, ``+``, ``-`` and ``*`` (and :class:`torch.nn.Sequential` of
 such modules) therefore gets the jet derivative engine for free.
 
-Activations supply exact :math:`f, f', f''`:
+Activations supply exact :math:`f, f', f''` (:math:`\sigma` is the logistic sigmoid):
 
-========== ========================== ================================ ==========================================
-name       :math:`f(x)`               :math:`f'(x)`                    :math:`f''(x)`
-========== ========================== ================================ ==========================================
-sin        :math:`\sin x`             :math:`\cos x`                   :math:`-\sin x`
-cos        :math:`\cos x`             :math:`-\sin x`                  :math:`-\cos x`
-relu       :math:`\max(x, 0)`         :math:`[x > 0]`                  :math:`0`
-tanh       :math:`\tanh x`            :math:`1 - \tanh^2 x`            :math:`-2\tanh x\,(1 - \tanh^2 x)`
-softplus   :math:`\log(1+e^{\beta x})/\beta` :math:`\sigma(\beta x)`   :math:`\beta\,\sigma(\beta x)(1-\sigma(\beta x))`
-sigmoid    :math:`\sigma(x)`          :math:`\sigma(1-\sigma)`         :math:`\sigma(1-\sigma)(1-2\sigma)`
-sin2       :math:`\sin^2 x`           :math:`\sin 2x`                  :math:`2\cos 2x`
-gaussian   :math:`e^{-x^2}`           :math:`-2x\,e^{-x^2}`            :math:`(4x^2-2)\,e^{-x^2}`
-exp        :math:`e^x`                :math:`e^x`                      :math:`e^x`
-identity   :math:`x`                  :math:`1`                        :math:`0`
-========== ========================== ================================ ==========================================
+* ``sin``: :math:`\sin x,\ \cos x,\ -\sin x`
+* ``cos``: :math:`\cos x,\ -\sin x,\ -\cos x`
+* ``relu``: :math:`\max(x, 0),\ [x > 0],\ 0` (so :math:`f'(0) = 0`)
+* ``tanh``: :math:`t = \tanh x,\ 1 - t^2,\ -2t(1 - t^2)`
+* ``softplus``: :math:`\tfrac1\beta\log(1 + e^{\beta x}),\ \sigma(\beta x),\
+  \beta\,\sigma(\beta x)(1 - \sigma(\beta x))`
+* ``sigmoid``: :math:`\sigma,\ \sigma(1-\sigma),\ \sigma(1-\sigma)(1-2\sigma)`
+* ``sin2``: :math:`\sin^2 x,\ \sin 2x,\ 2\cos 2x`
+* ``gaussian``: :math:`e^{-x^2},\ -2x\,e^{-x^2},\ (4x^2 - 2)\,e^{-x^2}`
+* ``exp``: :math:`e^x,\ e^x,\ e^x`
+* ``identity``: :math:`x,\ 1,\ 0`
 """
 
 from __future__ import annotations
@@ -35,6 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ..derivatives import jet as _jet
 from ..derivatives.jet import Jet
 from ..derivatives.jet import cat as _jet_cat
 
@@ -68,14 +66,58 @@ Derivatives = Callable[[Tensor], "tuple[Tensor, Tensor, Tensor | None, float]"]
 
 
 # ---------------------------------------------------------------------- f, f', f''
-def _sin_derivatives(v: Tensor) -> tuple[Tensor, Tensor, Tensor, float]:
-    s = torch.sin(v)
-    return s, torch.cos(v), s, -1.0
+class _SinCos(torch.autograd.Function):
+    r""":math:`(\sin \omega v,\ k \cos \omega v)` in one node whose backward reuses both:
+    :math:`\bar v = \omega\,\bar s \cos\omega v - \omega k\, \bar c\, \sin\omega v`
+    (autograd through ``sin``/``cos`` would recompute both and scale twice)."""
+
+    @staticmethod
+    def forward(ctx, v, omega, k):
+        u = v * omega if omega != 1.0 else v
+        s, kc = torch.sin(u), torch.cos(u)
+        if k != 1.0:
+            kc = kc * k
+        ctx.save_for_backward(s, kc)
+        ctx.omega, ctx.k = omega, k
+        return s, kc
+
+    @staticmethod
+    def backward(ctx, g_s, g_kc):
+        s, kc = ctx.saved_tensors
+        omega, k = ctx.omega, ctx.k
+        g = None
+        if g_s is not None:
+            g = g_s * kc if omega == k else g_s * (kc * (omega / k))
+        if g_kc is not None:
+            if g is None:
+                g = g_kc * s * (-omega * k)
+            else:
+                g = torch.addcmul(g, g_kc, s, value=-omega * k)
+        return g, None, None
 
 
-def _cos_derivatives(v: Tensor) -> tuple[Tensor, Tensor, Tensor, float]:
-    c = torch.cos(v)
-    return c, -torch.sin(v), c, -1.0
+def _sin_cos(v: Tensor, omega: float = 1.0, k: float = 1.0) -> tuple[Tensor, Tensor]:
+    r""":math:`(\sin \omega v,\ k\cos \omega v)`, shapes of ``v``.
+
+    Eager mode uses :class:`_SinCos`; under :func:`torch.compile` plain operations are traced
+    (see :func:`pinr.derivatives.jet._use_fused`).
+    """
+    if not _jet._use_fused():
+        u = v * omega
+        return torch.sin(u), torch.cos(u) * k
+    return _SinCos.apply(v, float(omega), float(k))
+
+
+def _sin_derivatives(v: Tensor, omega: float = 1.0) -> tuple[Tensor, Tensor, Tensor, float]:
+    r"""Of :math:`\sin \omega v` in ``v``: :math:`(\sin, \omega\cos, \sin, -\omega^2)`."""
+    s, omega_c = _sin_cos(v, omega, omega)
+    return s, omega_c, s, -omega * omega
+
+
+def _cos_derivatives(v: Tensor, omega: float = 1.0) -> tuple[Tensor, Tensor, Tensor, float]:
+    r"""Of :math:`\cos \omega v` in ``v``: :math:`(\cos, -\omega\sin, \cos, -\omega^2)`."""
+    s, c = _sin_cos(v, omega)
+    return c, s * -omega, c, -omega * omega
 
 
 def _relu_derivatives(v: Tensor) -> tuple[Tensor, Tensor, None, float]:
@@ -195,7 +237,7 @@ def identity(x: Field) -> Field:
 
 
 def scale(x: Field, s: float | Tensor) -> Field:
-    r""":math:`s\,x`; ``s`` is a number or a tensor broadcastable to ``(N, W)``, constant in the inputs."""
+    r""":math:`s\,x`; ``s`` is a number or a tensor broadcastable to ``(N, W)``, constant in x."""
     return x * s
 
 
@@ -220,6 +262,9 @@ ACTIVATIONS: dict[str, Callable[[Field], Field]] = {
     "exp": exp,
     "identity": identity,
 }
+
+#: Derivative functions that take ``omega`` themselves (``f(ω v)`` and its ``v``-derivatives).
+_OMEGA_DERIVATIVES = frozenset({"sin", "cos"})
 
 _DERIVATIVES: dict[str, Derivatives | None] = {
     "sin": _sin_derivatives,
@@ -268,12 +313,15 @@ class Activation(nn.Module):
         self.name = name
         self.omega = float(omega)
         self._derivatives = _DERIVATIVES[name]
+        self._fold_omega = name in _OMEGA_DERIVATIVES
 
     def forward(self, x: Field) -> Field:
         omega = self.omega
         if isinstance(x, Jet) and self._derivatives is not None:
             if omega == 1.0:
                 return _chain(x, self._derivatives(x.value))
+            if self._fold_omega:
+                return _chain(x, self._derivatives(x.value, omega))
             f_v, df_v, d2f_v, scale = self._derivatives(x.value * omega)
             return x.chain(f_v, df_v * omega, d2f_v, second_scale=scale * omega * omega)
         return self.fn(x if omega == 1.0 else x * omega)
@@ -316,7 +364,7 @@ class FourierEncoding(nn.Module):
     def forward(self, x: Field) -> Field:
         z = linear(x, (2.0 * math.pi) * self.B)
         if isinstance(z, Jet):
-            s, c = torch.sin(z.value), torch.cos(z.value)
+            s, c = _sin_cos(z.value)
             features = [z.chain(s, c, s, second_scale=-1.0), z.chain(c, -s, c, second_scale=-1.0)]
         else:
             features = [torch.sin(z), torch.cos(z)]
