@@ -34,9 +34,13 @@ __all__ = ["poisson_image"]
 
 
 @register_problem("poisson-image")
-def poisson_image(image: str = "camera", size: int = 128, mode: str = "gradient") -> Problem:
+def poisson_image(image: str = "camera", size: int = 96, mode: str = "gradient") -> Problem:
     """Reconstruct grayscale ``image`` at ``size``² from its gradient (``mode="gradient"``) or
-    Laplacian (``mode="laplacian"``)."""
+    Laplacian (``mode="laplacian"``).
+
+    Defaults (96², 400 Adam steps at 3e-4) finish in about two minutes on a 2-core CPU and reach
+    about 35 dB; the SIREN paper's protocol is ``size=256``, 10,000 steps at ``lr=1e-4`` on a GPU.
+    """
     if mode not in ("gradient", "laplacian"):
         raise ValueError(f"poisson-image mode must be 'gradient' or 'laplacian', got {mode!r}")
     img = load_image(image, size=size, gray=True) * 2.0 - 1.0
@@ -60,4 +64,4 @@ def poisson_image(image: str = "camera", size: int = 128, mode: str = "gradient"
     return Problem(grid, conditions=[Condition(eq, on=grid.interior, weight=1.0 / scale, name=mode)],
                    name="poisson-image", exact=exact, align="affine", image=True,
                    description=f"reconstruct {image} ({size}²) from its {mode}",
-                   defaults={"steps": 300, "lr": 1e-4, "backbone": "siren"})
+                   defaults={"steps": 400, "lr": 3e-4, "backbone": "siren"})
