@@ -44,11 +44,12 @@ def field_panels(problem, pred: np.ndarray, ref: np.ndarray | None, aligned: np.
     return panels
 
 
-def _slice(a: np.ndarray, dims: int) -> np.ndarray:
-    """Reduce a ``dims``-D field array to 2-D (or 1-D) by taking middle slices (last time)."""
-    while dims > 2:
-        a = a[..., a.shape[dims - 1] - 1, :] if dims == a.ndim - 1 else a.take(a.shape[dims - 1] // 2, axis=dims - 1)
-        dims -= 1
+def _slice(a: np.ndarray, dims: int, *, time_last: bool) -> np.ndarray:
+    """A 2-D view of a ``dims``-D grid array ``(*shape, C)``: the last time slice of a time axis,
+    the middle slice of any further spatial axis."""
+    for axis in range(dims - 1, 1, -1):
+        index = a.shape[axis] - 1 if (time_last and axis == dims - 1) else a.shape[axis] // 2
+        a = a.take(index, axis=axis)
     return a
 
 
@@ -99,9 +100,10 @@ def write_run(out: Path, problem, solution, ref, *, solver: str, seconds: float,
             panels.update({f"{n} error": pred[:, c] - refv[:, c] for c, n in enumerate(problem.fields)})
         plot_fields(out / "fields.png", panels, extent=(b[0, 0], b[0, 1]), suptitle=problem.name)
     else:
-        p2 = _slice(pred, dims)
-        r2 = _slice(refv, dims) if refv is not None else None
-        a2 = _slice(aligned, dims) if aligned is not None else None
+        tl = problem.domain.time is not None
+        p2 = _slice(pred, dims, time_last=tl)
+        r2 = _slice(refv, dims, time_last=tl) if refv is not None else None
+        a2 = _slice(aligned, dims, time_last=tl) if aligned is not None else None
         panels = field_panels(problem, p2, r2, a2)
         errs = {k for k in panels if "error" in k and "|" not in k}
         plot_fields(out / "fields.png", panels, extent=(b[0, 0], b[0, 1], b[1, 0], b[1, 1]),

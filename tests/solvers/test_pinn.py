@@ -167,3 +167,10 @@ def test_heat_equation_with_window_and_causal_weighting_trains():
     assert pr.compare(sol, pr.reference(p))["rel_l2"] < 0.1
     with pytest.raises(ValueError, match="time axis"):
         PINNSolver(poisson_1d(), causal=1.0)
+
+
+def test_run_directory_for_space_time_problem(tmp_path):
+    p = heat_problem()
+    pr.solve(p, steps=2, out=tmp_path / "heat", progress=False, backbone_options=dict(width=8, depth=1))
+    for name in ["fields.png", "fields.npz", "metrics.json", "loss.png"]:
+        assert (tmp_path / "heat" / name).stat().st_size > 0
