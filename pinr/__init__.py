@@ -41,6 +41,7 @@ from .backbones import register_backbone as register_backbone
 from . import problems as problems  # noqa: E402  (pinr.problems, installed from problems/)
 from .problems import available_problems as available_problems
 
+from . import geometry as geometry
 from . import metrics as metrics
 from .api import compare as compare
 from .api import reference as reference

@@ -82,6 +82,11 @@ def write_run(out: Path, problem, solution, ref, *, solver: str, seconds: float,
         for k, v in h.items():
             if k.startswith("loss/") and v:
                 metrics[k] = v[-1]
+    if problem.defaults.get("kind") == "sdf" and solver == "pinn":
+        from pinr.geometry import write_sdf_outputs  # mesh .ply/.obj in input units, level sets, slices, render
+
+        metrics.update(write_sdf_outputs(out, solution, problem.defaults["shape"],
+                                         resolution=problem.defaults.get("resolution")))
     write_json(out / "metrics.json", metrics)
     arrays = {"coords_" + c.name: a for c, a in zip(grid.coords, grid.lattice(grid.shape))}
     arrays["prediction"] = pred

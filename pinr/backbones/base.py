@@ -44,7 +44,7 @@ class Network(nn.Module):
     def __init__(self, backbone: nn.Module, bounds: np.ndarray):
         super().__init__()
         self.backbone = backbone
-        b = torch.as_tensor(np.asarray(bounds, dtype=np.float64))
+        b = torch.as_tensor(np.asarray(bounds, dtype=np.float64)).to(torch.get_default_dtype())
         center, half = (b[:, 0] + b[:, 1]) / 2, (b[:, 1] - b[:, 0]) / 2
         self.register_buffer("scale_weight", torch.diag(1.0 / half))
         self.register_buffer("scale_bias", -center / half)

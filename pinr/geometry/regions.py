@@ -1,0 +1,172 @@
+r"""Regions and data that put a shape into a pinr problem.
+
+- :class:`SurfaceRegion`: points on the shape's surface with its outward normals, fresh each
+  step (area-/length-uniform), so ``Eq(grad(u), [n_x, n_y, n_z])`` can hold there;
+- :class:`NearSurfaceRegion`: surface points moved by Laplace noise at a few scales (the
+  SCONE/BACON protocol, default :math:`b = 10^{-1}` and :math:`10^{-3}`, half the batch each);
+- :func:`signed_distance_data`: the shape's signed distance as a data function ``d(x, y, z)``
+  of the coordinates, for supervised fits ``Eq(u, d)`` and as the problem's exact solution.
+
+Regions draw their numpy random numbers from a seed taken from the solver's torch generator,
+so seeded runs repeat and resumed runs continue exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from sympy.core.function import UndefinedFunction
+
+from ..domains.base import AbstractRegion, Samples
+from ..symbolic.expressions import DataFunction
+from .shapes import AbstractShape
+
+__all__ = ["SurfaceRegion", "NearSurfaceRegion", "SignedDistanceSource", "signed_distance_data", "numpy_rng"]
+
+
+def numpy_rng(generator: torch.Generator | None) -> np.random.Generator:
+    """A numpy generator seeded from ``generator`` (torch's default generator when None)."""
+    dev = generator.device if generator is not None else "cpu"
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=dev))
+    return np.random.default_rng(seed)
+
+
+def _check(domain, shape: AbstractShape, what: str):
+    if not isinstance(shape, AbstractShape):
+        raise TypeError(f"{what} takes a pinr.geometry shape, got {type(shape).__name__}")
+    if domain.dim != shape.dim or domain.time is not None:
+        raise ValueError(f"{what}: the {shape.dim}-D shape {shape.name!r} needs a {shape.dim}-D spatial domain, "
+                         f"got {domain!r}")
+
+
+class SurfaceRegion(AbstractRegion):
+    """The surface of ``shape`` inside ``domain``, sampled uniformly with outward unit normals."""
+
+    name = "surface"
+    has_normals = True
+
+    def __init__(self, domain, shape: AbstractShape):
+        _check(domain, shape, "SurfaceRegion")
+        self.domain, self.shape = domain, shape
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        if method != "uniform":
+            raise ValueError(f"{self}: surface points are drawn at random (area-uniform); method must be 'uniform'")
+        pts, nrm = self.shape.sample_surface(n, numpy_rng(generator))
+        return Samples(torch.as_tensor(pts, dtype=dtype).to(device), torch.as_tensor(nrm, dtype=dtype).to(device))
+
+
+class SignedDistanceSource:
+    r"""The exact (or, for point clouds, estimated) signed distance of ``shape`` at points, in
+    the interface of :class:`~pinr.symbolic.data.DataSource` (``interpolate(points, channel)``).
+
+    Values for points a :class:`NearSurfaceRegion` just drew are handed over with the points
+    (no recomputation, on any device); other points are computed on the CPU, and the last few
+    large queries (reference grids) are cached by content.
+    """
+
+    def __init__(self, name: str, shape: AbstractShape):
+        self.name, self.shape = name, shape
+        self._recent: OrderedDict = OrderedDict()
+        self._cache: OrderedDict = OrderedDict()
+
+    @property
+    def channels(self) -> int:
+        return 1
+
+    def remember(self, points: torch.Tensor, values: torch.Tensor) -> None:
+        self._recent[id(points)] = (points, values)
+        while len(self._recent) > 4:
+            self._recent.popitem(last=False)
+
+    def interpolate(self, points: torch.Tensor, channel: int = 0) -> torch.Tensor:
+        for p, v in reversed(self._recent.values()):
+            if p.shape == points.shape and p.device == points.device and p.dtype == points.dtype \
+                    and torch.equal(p, points):
+                return v
+        x = points.detach().to("cpu", torch.float64).numpy()
+        key = None
+        if len(x) > 65536:
+            key = (x.shape, hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16).hexdigest())
+            if key in self._cache:
+                return torch.as_tensor(self._cache[key], dtype=points.dtype).to(points.device)
+        values = self.shape.signed_distance(x)
+        if key is not None:
+            self._cache[key] = values
+            while len(self._cache) > 2:
+                self._cache.popitem(last=False)
+        return torch.as_tensor(values, dtype=points.dtype).to(points.device)
+
+    def __repr__(self):
+        return f"SignedDistance({self.name!r}, {self.shape.name!r})"
+
+
+def signed_distance_data(name: str, shape: AbstractShape, domain):
+    r"""The signed distance of ``shape`` as a data function of ``domain``'s coordinates,
+    e.g. ``d(x, y, z)``; use it in equations (``Eq(u, d)``) or as ``Problem(..., exact=d)``."""
+    _check(domain, shape, "signed_distance_data")
+    source = SignedDistanceSource(name, shape)
+    cls = UndefinedFunction(name, bases=(DataFunction,), __dict__={"source": source, "channel": 0},
+                            pinr_data=id(source))
+    return cls(*domain.coords)
+
+
+def _source_of(data) -> SignedDistanceSource:
+    if isinstance(data, DataFunction) and isinstance(getattr(data.func, "source", None), SignedDistanceSource):
+        return data.func.source
+    raise TypeError(f"expected the data function made by signed_distance_data(...), got {data!r}")
+
+
+class NearSurfaceRegion(AbstractRegion):
+    r"""Points :math:`x_s + \varepsilon` near the surface of ``shape``: :math:`x_s` uniform on the
+    surface, :math:`\varepsilon_i \sim \mathrm{Laplace}(0, b)` per coordinate, the batch split
+    evenly over ``scales`` :math:`b`; points are clipped to the domain's box.
+
+    ``data`` (from :func:`signed_distance_data`) receives the exact signed distances of the
+    drawn points. Shapes whose distance is cheap (analytic) are sampled afresh each step;
+    meshes and point clouds draw from a pool of ``pool`` points computed once.
+    """
+
+    name = "near_surface"
+    has_normals = False
+
+    def __init__(self, domain, shape: AbstractShape, data, *, scales: Sequence[float] = (1e-1, 1e-3),
+                 pool: int = 1 << 18):
+        _check(domain, shape, "NearSurfaceRegion")
+        self.domain, self.shape, self.source = domain, shape, _source_of(data)
+        self.scales = tuple(float(s) for s in scales)
+        if not self.scales or not all(s > 0 for s in self.scales):
+            raise ValueError(f"NearSurfaceRegion scales must be positive numbers, got {scales!r}")
+        self.pool_size = int(pool)
+        self._pool: tuple[np.ndarray, np.ndarray] | None = None
+        from .shapes import _Analytic
+        self._fresh = isinstance(shape, _Analytic)
+
+    def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        pts, _ = self.shape.sample_surface(n, rng)
+        which = np.arange(n) % len(self.scales)
+        noise = rng.laplace(0.0, 1.0, pts.shape) * np.asarray(self.scales)[which][:, None]
+        b = self.domain.bounds
+        return np.clip(pts + noise, b[:, 0], b[:, 1])
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        if method != "uniform":
+            raise ValueError(f"{self}: near-surface points are drawn at random; method must be 'uniform'")
+        rng = numpy_rng(generator)
+        if self._fresh:
+            pts = self._draw(n, rng)
+            values = self.shape.signed_distance(pts)
+        else:
+            if self._pool is None:
+                pool_pts = self._draw(self.pool_size, np.random.default_rng(0))
+                self._pool = (pool_pts, self.shape.signed_distance(pool_pts))
+            idx = rng.integers(0, self.pool_size, n)
+            pts, values = self._pool[0][idx], self._pool[1][idx]
+        points = torch.as_tensor(pts, dtype=dtype).to(device)
+        self.source.remember(points, torch.as_tensor(values, dtype=dtype).to(device))
+        return Samples(points)
+

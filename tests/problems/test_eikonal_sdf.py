@@ -1,0 +1,102 @@
+"""The eikonal-sdf catalogue problem: statement, references, short runs, CLI."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import pinr as pr
+from pinr import geometry as geo
+from pinr.cli import app
+
+FAST_NET = {"width": 64, "depth": 2, "omega0": 5.0, "omega_hidden": 5.0}
+
+
+@pytest.fixture
+def one_thread():
+    """Networks this small train fastest on one thread (and share a busy machine better)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_statement_is_sirens_loss():
+    p = pr.problems.get("eikonal-sdf", shape="circle")
+    terms = {c.name: c for c in p.conditions}
+    assert set(terms) == {"eikonal", "surface", "normals", "off_surface"}
+    assert {k: c.weight for k, c in terms.items()} == {"eikonal": 50.0, "surface": 3000.0, "normals": 100.0,
+                                                        "off_surface": 100.0}
+    assert {c.reduction for c in p.conditions} == {"mae"}
+    assert terms["surface"].on.name == terms["normals"].on.name == "surface"
+    assert terms["eikonal"].on.name == terms["off_surface"].on.name == "interior" and p.params == {"alpha": 100.0}
+    assert "sqrt(u_x**2 + u_y**2) = 1" in str(p) and "[n_x, n_y]" in str(p)
+    assert p.defaults["kind"] == "sdf" and isinstance(p.defaults["shape"], geo.Circle)
+    q = pr.problems.get("eikonal-sdf", shape="torus", surface_weight=1e3, alpha=50)
+    assert q.domain.dim == 3 and q.params["alpha"] == 50 and {c.name: c.weight for c in q.conditions}["surface"] == 1e3
+
+
+def test_exact_reference_is_the_shapes_signed_distance():
+    p = pr.problems.get("eikonal-sdf", shape="star")
+    ref = pr.reference(p, resolution=64)
+    pts = ref.grid.points(dtype=torch.float64).numpy()
+    np.testing.assert_allclose(ref(pts)[:, 0], p.defaults["shape"].signed_distance(pts), atol=1e-12)
+    m = pr.compare(ref, ref)
+    assert m["rel_l2"] == 0.0
+
+
+def test_supervised_mode_and_file_shapes(tmp_path, make_icosphere, rng):
+    p = pr.problems.get("eikonal-sdf", shape="sphere", mode="supervised")
+    (c,) = p.conditions
+    assert c.name == "sdf" and c.on.name == "near_surface" and c.reduction == "mse"
+    v, f = make_icosphere(2, 3.0)
+    geo.write_mesh(tmp_path / "ball.obj", v + 7, f)
+    pm = pr.problems.get("eikonal-sdf", shape=str(tmp_path / "ball.obj"))
+    assert isinstance(pm.defaults["shape"], geo.TriangleMesh) and pm.exact is not None
+    pts, nrm = geo.Sphere(0.5).sample_surface(2000, rng)
+    np.savez(tmp_path / "cloud.npz", points=pts, normals=nrm)
+    pc = pr.problems.get("eikonal-sdf", shape=str(tmp_path / "cloud.npz"))
+    assert pc.exact is None and not pc.defaults["shape"].exact
+    with pytest.raises(ValueError, match="mode"):
+        pr.problems.get("eikonal-sdf", mode="occupancy")
+
+
+def test_short_2d_run_on_a_circle_reaches_a_high_iou(one_thread):
+    p = pr.problems.get("eikonal-sdf", shape="circle", batch=256)
+    sol = pr.solve(p, steps=400, lr=3e-3, backbone="siren", backbone_options=FAST_NET, seed=0, progress=False,
+                   reference_solution=None)
+    assert sol.metadata["engine"] == "jet"
+    m = geo.shape_metrics(sol, p.defaults["shape"], samples=20000)
+    assert m["iou"] > 0.99
+    assert m["chamfer"] < 5e-3
+    assert m["normal_consistency"] > 0.99
+
+
+def test_short_supervised_run_on_a_circle(one_thread):
+    p = pr.problems.get("eikonal-sdf", shape="circle", mode="supervised", batch=256)
+    sol = pr.solve(p, steps=300, lr=1e-3, backbone="siren", backbone_options={**FAST_NET, "omega0": 10.0,
+                   "omega_hidden": 10.0}, seed=0, progress=False, reference_solution=None)
+    m = geo.shape_metrics(sol, p.defaults["shape"], samples=20000)
+    assert m["iou"] > 0.99 and m["chamfer"] < 5e-3
+
+
+def test_cli_solves_a_named_shape_and_a_mesh_file(tmp_path, make_icosphere):
+    runner = CliRunner()
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["solve", "eikonal-sdf", "--set", "shape=ring", "--set", "batch=64", "--steps", "3",
+                            "--out", str(out), "--no-progress", "--option", "width=16", "--option", "depth=1"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "metrics.json").read_text())["problem"] == "eikonal-sdf"
+    v, f = make_icosphere(1, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        geo.write_mesh(tmp_path / "m.stl", v, f)
+    r = runner.invoke(app, ["solve", "eikonal-sdf", "--set", f"shape={tmp_path / 'missing.obj'}", "--out",
+                            str(tmp_path / "x")])
+    assert r.exit_code == 2 and "does not exist" in r.output
+    (tmp_path / "empty.ply").write_text("")
+    r = runner.invoke(app, ["solve", "eikonal-sdf", "--set", f"shape={tmp_path / 'empty.ply'}"])
+    assert r.exit_code == 2 and "empty" in r.output
