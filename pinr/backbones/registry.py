@@ -63,4 +63,4 @@ def _lookup(name: str) -> type:
 
 
 def _load_builtin():
-    from . import ff, mlp, siren  # noqa: F401  (registration side effect)
+    from . import ff, finer, gauss, mlp, pins, sape, scone, siren, wire  # noqa: F401  (registration side effect)
