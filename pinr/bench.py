@@ -170,6 +170,8 @@ def _time_case(case, engine_name, compiled_flag, *, points, device, backbone, op
         av, cv = engine.evaluate(net, p, e.atoms, e.combos, coefs)
         return term.reduce(e(p, None, av, cv))
 
+    if compiled_flag:
+        torch._dynamo.reset()  # each variant compiles afresh, so no recompile limit is shared between them
     fn = torch.compile(loss_fn, dynamic=False) if compiled_flag else loss_fn
 
     def step():
