@@ -56,7 +56,9 @@ CONFIGS: dict[str, dict] = {
     "siren": dict(lr=1e-4, options=dict(width=256, depth=3)),  # SIREN paper
     "scone": dict(lr=1e-4, options=dict()),  # SCONE paper (width 250, omegas 90/60/30/10)
     "finer": dict(lr=5e-4, options=dict()),  # FINER's image-fitting scripts
-    "wire": dict(lr=5e-3, options=dict()),  # WIRE's image-fitting code (omega0 20, sigma0 10)
+    # WIRE's own scripts suggest 5e-3..2e-2, but on CPU checks (128² astronaut, 200 steps) 5e-3
+    # stalled at 14 dB and 1e-3 — SCONE's setting for WIRE — reached 34.8 dB
+    "wire": dict(lr=1e-3, options=dict()),  # omega0 20, sigma0 10
     "gauss": dict(lr=1e-3, options=dict()),  # as compared in FINER (scale 30)
     "ff": dict(lr=1e-3, options=dict(m=128, sigma=10.0)),  # SCONE's Gaussian-RFF baseline
     "sape": dict(lr=1e-3, options=dict(width=210)),  # SAPE's official image task
@@ -125,9 +127,11 @@ def evaluate(network, grid, target: np.ndarray) -> dict[str, float]:
 
 
 def fit(problem, reference, target, name: str, *, steps: int, device, seed: int, evals: int, tf32: bool, compile,
-        plots: Path | None, tag: str) -> dict:
-    """Train backbone ``name`` on ``problem``; returns the table row."""
-    config = CONFIGS.get(name, dict(lr=DEFAULT_LR, options={}))
+        plots: Path | None, tag: str, lr: float | None = None) -> dict:
+    """Train backbone ``name`` on ``problem`` (``lr`` overrides :data:`CONFIGS`); returns the table row."""
+    config = dict(CONFIGS.get(name, dict(lr=DEFAULT_LR, options={})))
+    if lr is not None:
+        config["lr"] = lr
     options = dict(config["options"])
     channels = problem.n_outputs
     if name == "sape":
@@ -174,7 +178,8 @@ def fit(problem, reference, target, name: str, *, steps: int, device, seed: int,
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"cpu, {n} thread{'s' if n != 1 else ''}"
 
 
 def format_table(rows: list[dict]) -> str:
@@ -207,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", nargs="+", default=None, help="bundled image names (default astronaut camera coffee)")
     parser.add_argument("--backbones", nargs="+", default=None, help="default: every registered backbone")
     parser.add_argument("--protocols", nargs="+", default=["full", "sape25"], choices=["full", "sape25"])
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default 5000; quick 20)")
-    parser.add_argument("--size", type=int, default=None, help="image side (default 512; quick 32)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default 5000; quick 10)")
+    parser.add_argument("--size", type=int, default=None, help="image side (default 512; quick 16)")
     parser.add_argument("--evals", type=int, default=None, help="evaluations per run, best PSNR over them "
                         "(default 20; quick 2)")
     parser.add_argument("--compile", default=None, choices=["default", "reduce-overhead", "max-autotune"],
@@ -216,14 +221,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on CUDA (default off: fp32)")
     parser.add_argument("--plots", type=Path, default=None, help="directory for PINs level and SAPE mask plots")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: torch's own; quick: 1, fastest for tiny networks)")
+    parser.add_argument("--lr", nargs="+", default=[], metavar="NAME=LR",
+                        help="learning-rate overrides, e.g. --lr scone=3e-4 wire=5e-3")
     parser.add_argument("--write", action="store_true", help=f"append the table to {RESULTS}")
     args = parser.parse_args(argv)
 
     images = args.images or (["astronaut"] if args.quick else ["astronaut", "camera", "coffee"])
-    steps = args.steps or (20 if args.quick else 5000)
-    size = args.size or (32 if args.quick else 512)
+    steps = args.steps or (10 if args.quick else 5000)
+    size = args.size or (16 if args.quick else 512)
     evals = args.evals or (2 if args.quick else 20)
+    threads = args.threads or (1 if args.quick else None)
+    if threads:
+        torch.set_num_threads(threads)
     backbones = args.backbones or pr.available_backbones()
+    try:
+        lrs = {k: float(v) for k, v in (item.split("=", 1) for item in args.lr)}
+    except ValueError:
+        parser.error(f"--lr takes NAME=LR pairs, got {args.lr}")
     if args.plots is not None:
         args.plots.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -235,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             problem = full if protocol == "full" else subset_problem(full, 0.25, seed=args.seed)
             for name in backbones:
                 row = fit(problem, reference, target, name, steps=steps, device=args.device, seed=args.seed, evals=evals,
-                          tf32=args.tf32, compile=args.compile or False, plots=args.plots, tag=f"{image}_{protocol}")
+                          tf32=args.tf32, compile=args.compile or False, plots=args.plots, tag=f"{image}_{protocol}",
+                          lr=lrs.get(name))
                 row.update(image=image, protocol=protocol)
                 rows.append(row)
                 print(f"{image:>10} {protocol:>6} {name:>6}: {row['params']:>8,} params  PSNR {row['psnr']:6.2f}  "

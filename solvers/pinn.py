@@ -104,7 +104,8 @@ class PINNSolver:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-        self.batch = batch if batch is not None else d.get("batch")
+        # None means "not chosen": grid regions then train on the full grid, others on the default
+        self.batch = batch if batch is not None else problem.defaults.get("batch")
         self.engine_name = engine
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)

@@ -174,3 +174,12 @@ def test_run_directory_for_space_time_problem(tmp_path):
     pr.solve(p, steps=2, out=tmp_path / "heat", progress=False, backbone_options=dict(width=8, depth=1))
     for name in ["fields.png", "fields.npz", "metrics.json", "loss.png"]:
         assert (tmp_path / "heat" / name).stat().st_size > 0
+
+
+def test_grid_terms_default_to_the_full_grid():
+    p = pr.problems.get("poisson-image", size=16)
+    s = PINNSolver(p, steps=1, progress=False)
+    assert [s._batch_for(t) for t in s.compiled.terms] == [256]
+    assert [PINNSolver(p, steps=1, batch=100, progress=False)._batch_for(t) for t in s.compiled.terms] == [100]
+    s1 = PINNSolver(poisson_1d(), steps=1, progress=False)
+    assert s1._batch_for(s1.compiled.terms[0]) == 4096  # non-grid regions: the solver default
