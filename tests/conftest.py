@@ -7,7 +7,9 @@ import torch
 
 matplotlib.use("agg")
 os.environ.setdefault("PINR_FAST", "1")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)) if "PYTEST_XDIST_WORKER" not in os.environ else 1)
+# the test networks are tiny: one thread is fastest and avoids OpenMP spinning when cores are
+# shared (two threads made small-tensor tests up to 100x slower on a busy 2-core machine)
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -14,16 +14,6 @@ from pinr.compiler import Atom, Combo
 from pinr.derivatives import AutogradEngine, JetEngine
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread is fastest, and it avoids OpenMP oversubscription
-    when the cores are shared (two threads made these tests up to 100x slower on a busy box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def x2(n=40, seed=0):
     g = torch.Generator().manual_seed(seed)
     return 2 * torch.rand(n, 2, generator=g, dtype=torch.float64) - 1

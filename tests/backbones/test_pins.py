@@ -13,16 +13,6 @@ from pinr.backbones.pins import level_fields, plot_levels
 from pinr.derivatives.jet import Jet
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread is fastest, and it avoids OpenMP oversubscription
-    when the cores are shared (two threads made these tests up to 100x slower on a busy box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def pins(**options):
     torch.manual_seed(0)
     kw = dict(levels=3, m=12, width=16, depth=2, activation="tanh")

@@ -18,15 +18,6 @@ from pinr.derivatives import AutogradEngine, JetEngine
 from pinr.derivatives.jet import Jet
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread is fastest, and it avoids OpenMP oversubscription
-    when the cores are shared (two threads made these tests up to 100x slower on a busy box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 #: Small options per backbone, for speed; unknown (future) backbones use their defaults.
 SMALL = {
     "siren": dict(width=24, depth=2),

@@ -16,16 +16,6 @@ from pinr.backbones import Network
 from pinr.backbones.sape import SAPE, plot_masks
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread is fastest, and it avoids OpenMP oversubscription
-    when the cores are shared (two threads made these tests up to 100x slower on a busy box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def sape(d=2, **options) -> SAPE:
     torch.manual_seed(0)
     kw = dict(m=5, width=8, depth=1, res=9, blur=3)

@@ -15,15 +15,6 @@ from pinr.cli import app
 FAST_NET = {"width": 64, "depth": 2, "omega0": 5.0, "omega_hidden": 5.0}
 
 
-@pytest.fixture
-def one_thread():
-    """Networks this small train fastest on one thread (and share a busy machine better)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_statement_is_sirens_loss():
     p = pr.problems.get("eikonal-sdf", shape="circle")
     terms = {c.name: c for c in p.conditions}
@@ -64,7 +55,7 @@ def test_supervised_mode_and_file_shapes(tmp_path, make_icosphere, rng):
         pr.problems.get("eikonal-sdf", mode="occupancy")
 
 
-def test_short_2d_run_on_a_circle_reaches_a_high_iou(one_thread):
+def test_short_2d_run_on_a_circle_reaches_a_high_iou():
     p = pr.problems.get("eikonal-sdf", shape="circle", batch=256)
     sol = pr.solve(p, steps=400, lr=3e-3, backbone="siren", backbone_options=FAST_NET, seed=0, progress=False,
                    reference_solution=None)
@@ -75,7 +66,7 @@ def test_short_2d_run_on_a_circle_reaches_a_high_iou(one_thread):
     assert m["normal_consistency"] > 0.99
 
 
-def test_short_supervised_run_on_a_circle(one_thread):
+def test_short_supervised_run_on_a_circle():
     p = pr.problems.get("eikonal-sdf", shape="circle", mode="supervised", batch=256)
     sol = pr.solve(p, steps=300, lr=1e-3, backbone="siren", backbone_options={**FAST_NET, "omega0": 10.0,
                    "omega_hidden": 10.0}, seed=0, progress=False, reference_solution=None)
