@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from pinr.backbones import Network, build_backbone
+from pinr.backbones.base import output_scales
 from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
 from pinr.errors import DivergenceError
@@ -78,6 +79,9 @@ class PINNSolver:
     ``time_window`` (fraction of the steps over which the sampled time interval grows from
     ``time_window_start`` of it to all of it, as in SIREN's wave experiment) and ``causal``
     (:math:`\epsilon` of causal weighting over ``causal_chunks`` time bins of the interior term).
+    ``output_scale`` (a number or one per field) multiplies the network's outputs, so that the
+    backbone works at unit size when the answer's size is far from 1 (the problem states it in
+    ``defaults``, e.g. the wave pulse's amplitude).
     """
 
     def __init__(self, problem, *, backbone: str | None = None, backbone_options: Mapping | None = None,
@@ -89,7 +93,7 @@ class PINNSolver:
                  reference=None, compile: bool = False, tf32: bool = False, progress: bool = True,
                  log_every: int | None = None, time_window: float | None = None,
                  time_window_start: float | None = None, causal: float | None = None,
-                 causal_chunks: int | None = None):
+                 causal_chunks: int | None = None, output_scale=None):
         d = {**SOLVER_DEFAULTS, **dict(problem.defaults)}
         self.problem = problem
         self.backbone_name = backbone or d["backbone"]
@@ -133,6 +137,8 @@ class PINNSolver:
                              f"got {self.time_window}")
         if not 0 < self.time_window_start <= 1:
             raise ValueError(f"time_window_start must be in (0, 1], got {self.time_window_start}")
+        self.output_scale = _opt(output_scale, d.get("output_scale"))
+        output_scales(self.output_scale, problem.n_outputs)  # validate now, not at the first step
         self.compiled = compile_problem(problem)
         self.history: dict[str, list] = {"step": [], "loss": [], "lr": [], "seconds": []}
         self.validation: dict[str, list] = {"step": []}
@@ -159,7 +165,8 @@ class PINNSolver:
         torch.manual_seed(self.seed)
         net = build_backbone(self.backbone_name, self.problem.domain.dim, self.problem.n_outputs,
                              **self.backbone_options)
-        network = Network(net, self.problem.domain.bounds).to(device=self.device, dtype=self.dtype)
+        network = Network(net, self.problem.domain.bounds, self.output_scale).to(device=self.device,
+                                                                                  dtype=self.dtype)
         self.network = network
         self.engine = select_engine(network, self.engine_name, max_order=self.compiled.max_order)
         self.generator = torch.Generator(device=self.device)

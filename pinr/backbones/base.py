@@ -8,7 +8,7 @@ from torch import nn
 
 from . import primitives as P
 
-__all__ = ["AbstractBackbone", "Network"]
+__all__ = ["AbstractBackbone", "Network", "output_scales"]
 
 
 class AbstractBackbone(nn.Module):
@@ -34,24 +34,43 @@ class AbstractBackbone(nn.Module):
         :math:`[-1, 1]^d`), passed each step when ``wants_point_losses`` is set (SAPE)."""
 
 
-class Network(nn.Module):
-    r"""Affine map of the domain's bounding box onto :math:`[-1, 1]^d`, then a backbone.
+def output_scales(value, n_outputs: int) -> torch.Tensor:
+    """``value`` (``None`` → 1, a number, or one positive number per output) as a float64 tensor
+    ``(n_outputs,)``; a clear ``ValueError`` otherwise."""
+    if value is None:
+        return torch.ones(n_outputs, dtype=torch.float64)
+    v = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    if v.ndim != 1 or len(v) not in (1, n_outputs) or not np.all(np.isfinite(v)) or not np.all(v > 0):
+        raise ValueError(f"output_scale must be a positive number or {n_outputs} positive numbers (one per "
+                         f"output), got {value!r}")
+    return torch.as_tensor(np.broadcast_to(v, (n_outputs,)).copy())
 
-    The scaling is part of the network, so derivatives with respect to the problem's own
-    coordinates come out right by the chain rule in either engine.
+
+class Network(nn.Module):
+    r"""Affine map of the domain's bounding box onto :math:`[-1, 1]^d`, then a backbone, whose
+    outputs are multiplied by ``output_scale`` (a number or one per output; default 1).
+
+    Both scalings are part of the network, so derivatives with respect to the problem's own
+    coordinates come out right by the chain rule in either engine. The output scale lets the
+    backbone work at unit size when the answer is much smaller or larger (the wave problem's
+    pulse has amplitude 0.02, below a freshly initialised SIREN's own output).
     """
 
-    def __init__(self, backbone: nn.Module, bounds: np.ndarray):
+    def __init__(self, backbone: nn.Module, bounds: np.ndarray, output_scale=None):
         super().__init__()
         self.backbone = backbone
         b = torch.as_tensor(np.asarray(bounds, dtype=np.float64)).to(torch.get_default_dtype())
         center, half = (b[:, 0] + b[:, 1]) / 2, (b[:, 1] - b[:, 0]) / 2
         self.register_buffer("scale_weight", torch.diag(1.0 / half))
         self.register_buffer("scale_bias", -center / half)
+        n_out = int(getattr(backbone, "out_features", 1))
+        self.register_buffer("output_scale", output_scales(output_scale, n_out))  # float64 until .to(dtype)
         self.supports_jet = bool(getattr(backbone, "supports_jet", False))
 
     def forward(self, x):
-        return self.backbone(P.linear(x, self.scale_weight, self.scale_bias))
+        # the scale is kept in float64 until the module is converted; use it in the working dtype
+        return P.scale(self.backbone(P.linear(x, self.scale_weight, self.scale_bias)),
+                       self.output_scale.to(self.scale_weight.dtype))
 
     def on_step(self, step: int, total: int) -> None:
         hook = getattr(self.backbone, "on_step", None)

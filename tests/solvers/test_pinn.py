@@ -183,3 +183,26 @@ def test_grid_terms_default_to_the_full_grid():
     assert [PINNSolver(p, steps=1, batch=100, progress=False)._batch_for(t) for t in s.compiled.terms] == [100]
     s1 = PINNSolver(poisson_1d(), steps=1, progress=False)
     assert s1._batch_for(s1.compiled.terms[0]) == 4096  # non-grid regions: the solver default
+
+
+@pytest.mark.parametrize("engine", ["jet", "autograd"])
+def test_output_scale_multiplies_values_and_derivatives(tmp_path, engine):
+    """The same weights with ``output_scale`` 0.02 give 0.02 × the values and 0.02 × every
+    derivative the residual uses (so the 1-D Poisson residual at zero source scales exactly);
+    the scale is saved with the solution."""
+    p = poisson_1d()
+    (x,) = p.domain.coords
+    u = p.domain.field("u")
+    plain = PINNSolver(p, steps=0, backbone_options=SMALL_SIREN, progress=False, dtype="float64", engine=engine)
+    scaled = PINNSolver(p, steps=0, backbone_options=SMALL_SIREN, progress=False, dtype="float64", engine=engine,
+                        output_scale=0.02)
+    a, b = plain.run(), scaled.run()
+    pts = torch.linspace(0, 1, 17, dtype=torch.float64)[:, None]
+    assert torch.allclose(b(pts), 0.02 * a(pts), rtol=1e-14, atol=0)
+    assert torch.allclose(b.evaluate(lap(u), pts, engine=engine), 0.02 * a.evaluate(lap(u), pts, engine=engine),
+                          rtol=1e-12, atol=1e-14)
+    loaded = pr.load(b.save(tmp_path / "s.pt"))
+    assert torch.equal(loaded(pts), b(pts))
+    for bad in (0.0, -1.0, float("nan"), [1.0, 2.0]):
+        with pytest.raises(ValueError, match="output_scale"):
+            PINNSolver(p, output_scale=bad)
