@@ -19,24 +19,37 @@ log = logging.getLogger(__name__)
 
 
 def reference(problem, *, resolution: int | None = None):
-    """The trusted answer to ``problem``: its exact solution if it states one, else the
-    finite-difference reference lowered from the same statement (``NotImplementedError`` when
-    the statement is outside what the FD solver lowers)."""
+    """The trusted answer to ``problem``: the problem's own reference when it names one
+    (``defaults["reference"](problem, resolution)``, e.g. Helmholtz's analytic field), else its
+    exact solution if it states one, else the finite-difference reference lowered from the same
+    statement (``NotImplementedError`` when the statement is outside what the FD solver lowers)."""
     from pinr.solvers import ExactSolution, FDSolver
 
+    hook = problem.defaults.get("reference")
+    if hook is not None:
+        return hook(problem, resolution)
     if problem.exact is not None:
         return ExactSolution(problem, shape=resolution)
     return FDSolver(problem, resolution=resolution).solve()
 
 
-def compare(solution, ref, *, problem=None, align: str | None = "auto") -> dict:
-    """Metrics of ``solution`` against ``ref`` on a shared grid: ``rel_l2``, ``max_abs``, ``psnr``
-    (and ``ssim`` for images). The grid is the reference's when it is grid-based, else the
-    solution's. ``align="auto"`` takes the problem's alignment ("constant"/"affine" for
-    answers defined only up to a constant or an affine map)."""
+def compare(solution, ref, *, problem=None, align: str | None = "auto", metric: str = "auto") -> dict:
+    """Metrics of ``solution`` against ``ref``: at least ``rel_l2``, ``max_abs`` and ``psnr``.
+
+    ``metric="auto"`` uses the problem's own metric when it states one
+    (``defaults["metrics"](solution, ref)``, e.g. Helmholtz's complex error on the inner box,
+    the wave's error per time level); ``metric="grid"`` (and problems without their own) compares
+    on a shared grid (plus ``ssim`` for images): the reference's when it is grid-based, else the
+    solution's. ``align="auto"`` takes the problem's alignment ("constant"/"affine" for answers
+    defined only up to a constant or an affine map)."""
     from pinr.solvers import GridSolution
 
+    if metric not in ("auto", "grid"):
+        raise ValueError(f"compare metric must be 'auto' or 'grid', got {metric!r}")
     problem = problem or getattr(solution, "problem", None) or getattr(ref, "problem", None)
+    hook = problem.defaults.get("metrics") if problem is not None and metric == "auto" else None
+    if hook is not None:
+        return dict(hook(solution, ref))
     if align == "auto":
         align = problem.align if problem is not None else None
     grid = ref.grid if isinstance(ref, GridSolution) or not isinstance(solution, GridSolution) else solution.grid

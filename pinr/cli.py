@@ -1,4 +1,4 @@
-"""Command line: ``pinr list | solve | bench``."""
+"""Command line: ``pinr list | solve | validate | bench``."""
 
 from __future__ import annotations
 
@@ -119,6 +119,36 @@ def solve(
     typer.echo(f"outputs: {out}")
     for k, v in metrics.items():
         typer.echo(f"  {k:14s} {v:.6g}" if isinstance(v, float) else f"  {k:14s} {v}")
+
+
+@app.command()
+def validate(
+    problems: Annotated[Optional[list[str]], typer.Argument(help="catalogue problems (default: all)")] = None,
+    backbone: Annotated[Optional[list[str]], typer.Option("--backbone", help="backbone (repeatable; default: each problem's)")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="training steps (default: each problem's)")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 or auto")] = "auto",
+    json_path: Annotated[Path, typer.Option("--json", help="records as JSON (a markdown table goes next to it)")] = Path("validate.json"),
+    md_path: Annotated[Optional[Path], typer.Option("--md", help="markdown table (default: the JSON path with .md)")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value, passed to every problem that has it")] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", help="backbone option key=value (repeatable)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar per run")] = True,
+):
+    """Train each problem with each backbone, compare with its reference (analytic, exact or FD)
+    and print a table of error, time and steps; write JSON and markdown."""
+    from pinr.validate import run_validate
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    md_path = md_path if md_path is not None else json_path.with_suffix(".md")
+    try:
+        records = run_validate(problems or [], backbone or [], steps, device, json_path, md_path,
+                               _parse_pairs(set_, "--set"), backbone_options=_parse_pairs(option, "--option") or None,
+                               progress=progress, echo=typer.echo)
+    except (ValueError, TypeError) as err:
+        typer.secho(f"error: {err}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"records: {json_path}, table: {md_path}")
+    if any(r["error"] for r in records):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -68,7 +68,7 @@ def write_run(out: Path, problem, solution, ref, *, solver: str, seconds: float,
     metrics: dict = {"problem": problem.name, "solver": solver, "seconds": round(seconds, 3)}
     aligned = None
     if ref is not None:
-        metrics.update({k: v for k, v in compare(solution, ref, problem=problem).items()})
+        metrics.update(compare(solution, ref, problem=problem))
         if problem.align == "affine":
             aligned = affine_align(pred, refv)[0]
         elif problem.align == "constant":
@@ -123,4 +123,7 @@ def write_run(out: Path, problem, solution, ref, *, solver: str, seconds: float,
         key = "psnr" if "psnr" in v and problem.image else "rel_l2"
         if len(v.get("step", [])) > 1 and key in v:
             plot_metric_curve(out / f"validation_{key}.png", v["step"], v[key], name=key)
+    plots = problem.defaults.get("plots")
+    if plots is not None:  # the problem's own figures (Helmholtz real/imaginary/modulus, wave snapshots + GIF)
+        plots(out, solution, ref)
     return metrics

@@ -1,18 +1,29 @@
 r"""Finite-difference reference solutions lowered from the same :class:`~pinr.Problem`.
 
-First version: stationary problems on 2-D boxes (or grids) whose conditions all hold on the
-interior and are linear in the unknown with constant coefficients, of three kinds:
+Two paths, chosen from the statement:
 
-- **no derivatives** (fitting): :math:`a\,u = f(x)` gives :math:`u = f/a` at the cell centres;
-- **gradient** (Poisson from a gradient field): :math:`\nabla u = g` is solved in the least-
-  squares sense with forward differences on the staggered grid,
-  :math:`\min_u \|\nabla_h u - g\|^2 \iff \Delta_h u = \operatorname{div}_h g` (Neumann), where
-  :math:`g_x` is read at the x-faces and :math:`g_y` at the y-faces between cell centres;
-- **Laplacian**: :math:`c\,\Delta u = f` with the 5-point Neumann Laplacian.
+- **general lowering** (:mod:`pinr.solvers.fd_lowering`) for linear problems on boxes with
+  boundary and/or initial conditions: variable and complex coefficients, first, second and
+  mixed derivatives, Dirichlet/Neumann/Robin conditions; stationary problems become one
+  sparse LU solve (complex128 when the statement is complex), second order in time is
+  stepped by leapfrog with :math:`\Delta t` from the CFL bound, first order in time by
+  Crank–Nicolson. The grid is a vertex grid (boundary nodes included) of ``resolution``
+  cells along the longest side.
+- **interior-only stationary statements** (no boundary conditions: fitting and Poisson
+  image problems) on the cell-centred grid, of three kinds:
 
-Both Poisson kinds are solved exactly by the DCT (:mod:`pinr.solvers.fd_poisson`) and fix the
-free constant by a zero mean. Anything else raises ``NotImplementedError`` naming what is
-unsupported.
+  - *no derivatives* (fitting): :math:`a\,u = f(x)` gives :math:`u = f/a` at the cell centres;
+  - *gradient* (Poisson from a gradient field): :math:`\nabla u = g` is solved in the least-
+    squares sense with forward differences on the staggered grid,
+    :math:`\min_u \|\nabla_h u - g\|^2 \iff \Delta_h u = \operatorname{div}_h g` (Neumann), where
+    :math:`g_x` is read at the x-faces and :math:`g_y` at the y-faces between cell centres;
+  - *Laplacian*: :math:`c\,\Delta u = f` with the 5-point Neumann Laplacian.
+
+  Both Poisson kinds are solved exactly by the DCT (:mod:`pinr.solvers.fd_poisson`) and fix
+  the free constant by a zero mean.
+
+Anything else (nonlinear terms, unsupported geometry or regions) raises
+``NotImplementedError`` naming what is unsupported.
 """
 
 from __future__ import annotations
@@ -22,7 +33,9 @@ import sympy
 import torch
 
 from pinr.compiler import compile_problem
+from pinr.domains import Grid
 
+from .fd_lowering import lower_stationary, lower_time_dependent
 from .fd_poisson import poisson_from_gradient, solve_neumann_poisson
 from .solution import GridSolution, grid_of
 
@@ -30,39 +43,57 @@ __all__ = ["FDSolver"]
 
 
 class FDSolver:
-    """Finite-difference reference for ``problem`` on its grid (or ``resolution`` cells along the
-    longest side of its box)."""
+    """Finite-difference reference for ``problem``.
 
-    def __init__(self, problem, *, resolution: int | None = None):
+    Options (keyword-only; ``None`` takes ``problem.defaults["fd"]``, then the default):
+    ``resolution`` (cells along the longest side; default the problem's grid, else 256),
+    ``dt`` (time step; default from the CFL bound for leapfrog, ``T/resolution`` for
+    Crank–Nicolson), ``cfl`` (fraction of the leapfrog stability bound, default 0.5),
+    ``slices`` (stored time levels, default 41), ``stride`` (store every ``stride``-th node per
+    spatial axis, default 1).
+    """
+
+    def __init__(self, problem, *, resolution: int | None = None, dt: float | None = None, cfl: float | None = None,
+                 slices: int | None = None, stride: int | None = None):
         self.problem = problem
-        self.grid = grid_of(problem.domain, resolution if resolution is not None else
-                            (None if hasattr(problem.domain, "shape") else 256))
+        opts = dict(problem.defaults.get("fd", {}))
+        unknown = set(opts) - {"resolution", "dt", "cfl", "slices", "stride"}
+        if unknown:
+            raise ValueError(f"problem defaults['fd'] has unknown options {sorted(unknown)}; valid: resolution, dt, "
+                             "cfl, slices, stride")
+        self.resolution = resolution if resolution is not None else opts.get("resolution")
+        self.dt = dt if dt is not None else opts.get("dt")
+        self.cfl = float(cfl if cfl is not None else opts.get("cfl", 0.5))
+        self.slices = int(slices if slices is not None else opts.get("slices", 41))
+        self.stride = int(stride if stride is not None else opts.get("stride", 1))
+        self.grid = grid_of(problem.domain, self.resolution if self.resolution is not None else
+                            (None if isinstance(problem.domain, Grid) else 256))
 
     def solve(self) -> GridSolution:
         problem = self.problem
         if problem.domain.time is not None:
-            raise NotImplementedError(f"FD reference for time-dependent problems ({problem.name!r}) is not "
-                                      "implemented yet; only stationary problems on boxes are lowered")
+            return lower_time_dependent(problem, resolution=self.resolution, dt=self.dt, cfl=self.cfl,
+                                        slices=self.slices, stride=self.stride)
+        if any(c.on.name != "interior" for c in problem.conditions):
+            return lower_stationary(problem, resolution=self.resolution)
         compiled = compile_problem(problem)
-        for t in compiled.terms:
-            if t.region.name != "interior":
-                raise NotImplementedError(f"FD lowering of conditions on {t.region!r} (term '{t.name}') is not "
-                                          "implemented yet; state the problem by interior equations")
         linear = [self._linear(t) for t in compiled.terms]
         kinds = {k for terms in linear for k, *_ in terms}
         if kinds == {"value"}:
             return self._solve_values(linear)
         if problem.n_outputs != 1:
-            raise NotImplementedError("FD lowering of derivative equations handles one scalar field; "
-                                      f"this problem has {list(problem.fields)}")
+            raise NotImplementedError("FD lowering of derivative equations without boundary conditions handles one "
+                                      f"scalar field; this problem has {list(problem.fields)}")
         if problem.domain.dim != 2:
-            raise NotImplementedError(f"FD Poisson lowering needs a 2-D domain, got {problem.domain.dim}-D")
+            raise NotImplementedError(f"FD Poisson lowering without boundary conditions needs a 2-D domain, got "
+                                      f"{problem.domain.dim}-D; state boundary conditions for the general lowering")
         if kinds == {"first"}:
             return self._solve_gradient(linear)
         if kinds == {"laplacian"}:
             return self._solve_laplacian(linear)
-        raise NotImplementedError(f"FD lowering of a mixture of {sorted(kinds)} terms is not implemented; "
-                                  "supported: u = f, grad(u) = g, lap(u) = f")
+        raise NotImplementedError(f"FD lowering of a mixture of {sorted(kinds)} terms without boundary conditions is "
+                                  "not implemented; supported: u = f, grad(u) = g, lap(u) = f, or any linear "
+                                  "statement with boundary conditions")
 
     # ------------------------------------------------------------------------ analysis
     def _linear(self, term):

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from pinr.cli import app
@@ -49,3 +51,33 @@ def test_bad_input_exits_with_message(tmp_path):
     assert r.exit_code != 0 and "key=value" in r.output
     r = runner.invoke(app, ["solve", "poisson-image", "--set", "size=8", "--backbone", "nope", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "available backbones" in r.output
+
+
+def test_validate_prints_a_table_and_writes_json_and_markdown(tmp_path):
+    js = tmp_path / "v.json"
+    args = ["validate", "helmholtz", "--steps", "2", "--set", "k=6", "--set", "variance=4e-3", "--option", "width=16",
+            "--option", "depth=1", "--json", str(js), "--no-progress", "--device", "cpu"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0].split()[:4] == ["problem", "backbone", "steps", "seconds"]
+    (rec,) = json.loads(js.read_text())
+    assert rec["problem"] == "helmholtz" and rec["steps"] == 2 and rec["rel_l2"] > 0
+    assert js.with_suffix(".md").read_text().startswith("| problem |")
+    r = runner.invoke(app, ["validate", "no-such-problem", "--json", str(tmp_path / "x.json")])
+    assert r.exit_code == 2 and "available problems" in r.output and not (tmp_path / "x.json").exists()
+
+
+def test_solve_helmholtz_and_wave_write_their_own_metrics_and_plots(tmp_path):
+    """The problems' metric and plot hooks reach the run directory: Helmholtz's complex
+    inner-box error and real/imaginary/modulus figure; the wave's per-time error, snapshots and GIF."""
+    small = ["--option", "width=16", "--option", "depth=1", "--steps", "2", "--no-progress", "--device", "cpu"]
+    r = runner.invoke(app, ["solve", "helmholtz", "--set", "k=6", "--out", str(tmp_path / "h"), *small])
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "h" / "metrics.json").read_text())
+    assert m["metric"].startswith("complex") and m["rel_l2"] > 0 and "rel_l2_domain" in m
+    assert (tmp_path / "h" / "helmholtz.png").stat().st_size > 0
+    r = runner.invoke(app, ["solve", "wave", "--set", "fd_resolution=32", "--out", str(tmp_path / "w"), *small])
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "w" / "metrics.json").read_text())
+    assert len(m["rel_l2_per_time"]) == len(m["times"]) == 41 and m["times"][-1] == pytest.approx(0.4)
+    assert {"wave_snapshots.png", "wave.gif", "fields.png"} <= {f.name for f in (tmp_path / "w").iterdir()}

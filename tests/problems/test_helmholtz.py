@@ -1,0 +1,67 @@
+"""Helmholtz with a PML: the analytic field, the FD lowering of the same statement, metrics,
+plots and a short PINN run."""
+
+import numpy as np
+import pytest
+
+import pinr as pr
+from pinr.problems.helmholtz import HelmholtzAnalytic, helmholtz_metrics, helmholtz_plots
+from pinr.solvers import FDSolver, GridSolution, PINNSolver
+from pinr.api import reference
+
+
+def test_statement_and_its_references():
+    p = pr.problems.get("helmholtz")
+    assert p.fields == ("u_re", "u_im") and p.params["k"] == 20.0
+    assert [c.name for c in p.conditions] == ["pde", "source", "outer"]
+    ref = p.defaults["reference"](p, 64)
+    assert isinstance(ref, HelmholtzAnalytic) and ref.grid.shape == (64, 64)
+    # the Gaussian source radiates its Fourier transform at k times the point-source field
+    assert abs(ref.far_factor - np.exp(-20.0**2 * 1e-4 / 2)) < 1e-6
+    # near-field table and far-field formula agree where they meet (r = 12σ)
+    r = ref._r_max
+    near, far = ref.complex_values(np.array([[r * (1 - 1e-9), 0.0], [r * (1 + 1e-6), 0.0]]))
+    assert abs(near - far) < 1e-5 * abs(far)
+    with pytest.raises(ValueError, match="slowness"):
+        pr.problems.get("helmholtz", slowness="triangle")
+
+
+def test_fd_lowering_converges_to_the_analytic_field():
+    """The FD system of the statement (PML and outer wall included) approaches the analytic field
+    at second order, on the inner box and over the whole domain (the complex-stretched field)."""
+    p = pr.problems.get("helmholtz")
+    exact = p.defaults["reference"](p)
+    errs, whole = [], []
+    for n in (128, 256):
+        fd = FDSolver(p, resolution=n).solve()
+        assert fd.metadata["system"] == "complex128"
+        m = helmholtz_metrics(fd, exact, resolution=128)
+        errs.append(m["rel_l2"])
+        whole.append(m["rel_l2_domain"])
+    assert errs[1] < 0.01
+    assert 3.6 < errs[0] / errs[1] < 4.6, errs
+    assert 3.6 < whole[0] / whole[1] < 4.6, whole
+
+
+def test_inclusions_take_the_fd_reference_and_metrics_run(tmp_path):
+    p = pr.problems.get("helmholtz", slowness="square", fd_resolution=64)
+    ref = reference(p)
+    assert isinstance(ref, GridSolution) and ref.metadata["solver"] == "fd"
+    assert np.isfinite(ref.values).all() and np.abs(ref.values).max() > 0
+    m = p.defaults["metrics"](ref, ref)
+    assert m["rel_l2"] == 0.0
+    paths = helmholtz_plots(tmp_path, ref, ref, resolution=32)
+    assert all(path.exists() and path.stat().st_size > 0 for path in paths)
+
+
+def test_short_pinn_run_reduces_the_error():
+    """150 Adam steps of a small SIREN on an easy instance (k = 6, wide source) cut the inner-box
+    error against the analytic field by more than a quarter."""
+    p = pr.problems.get("helmholtz", k=6.0, variance=4e-3)
+    ref = p.defaults["reference"](p, 64)
+    small = dict(width=32, depth=2, omega0=10.0, omega_hidden=10.0)
+    errs = []
+    for steps in (0, 150):
+        sol = PINNSolver(p, steps=steps, batch=512, lr=2e-3, backbone_options=small, progress=False, seed=0).run()
+        errs.append(helmholtz_metrics(sol, ref, resolution=64)["rel_l2"])
+    assert errs[1] < 0.75 * errs[0], errs
