@@ -151,8 +151,10 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(
+    ctx: typer.Context,
+    quality: Annotated[Optional[str], typer.Option(help="'images': the image-fitting quality benchmark instead of step timings; further arguments go to it (see --quality images --help)")] = None,
     case: Annotated[Optional[list[str]], typer.Option("--case", help="fit, laplacian, wave, eikonal, helmholtz-pml (repeatable; default all)")] = None,
     engine: Annotated[Optional[list[str]], typer.Option("--engine", help="reference, autograd, jet (repeatable; default all)")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
@@ -160,14 +162,28 @@ def bench(
     backbone: Annotated[str, typer.Option(help="backbone to time")] = "siren",
     option: Annotated[Optional[list[str]], typer.Option("--option", help="backbone option key=value (repeatable)")] = None,
     compiled: Annotated[bool, typer.Option("--compile/--no-compile", help="also time torch.compile'd steps")] = True,
-    steps: Annotated[int, typer.Option(help="timed steps per variant (median reported)")] = 10,
+    steps: Annotated[Optional[int], typer.Option(help="timed steps per variant, median reported (default 10); with --quality: training steps")] = None,
     warmup: Annotated[int, typer.Option(help="untimed warm-up steps (compilation happens here)")] = 3,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="write the records as JSON here")] = None,
 ):
-    """Time one training step per case × engine × (eager, compiled), side by side in one run."""
+    """Time one training step per case × engine × (eager, compiled), side by side in one run; or,
+    with ``--quality images``, fit bundled images with every backbone and report PSNR, SSIM, ms/step."""
     from pinr import bench as B
     from pinr.io import write_json
 
+    if quality is not None:
+        if quality != "images":
+            typer.secho(f"error: --quality {quality!r}: the quality benchmark available is 'images'", fg="red", err=True)
+            raise typer.Exit(2)
+        from pinr.quality import main as quality_main
+
+        argv = list(ctx.args) + (["--device", device] if device != "auto" else []) + \
+            (["--steps", str(steps)] if steps is not None else [])
+        raise typer.Exit(quality_main(argv, prog="pinr bench --quality images"))
+    if ctx.args:
+        typer.secho(f"error: unexpected arguments {ctx.args} (they are for --quality images)", fg="red", err=True)
+        raise typer.Exit(2)
+    steps = 10 if steps is None else steps
     try:
         records = B.run_bench(cases=tuple(case or B.CASES), engines=tuple(engine or B.ENGINES),
                               compiled=(False, True) if compiled else (False,), points=points, device=device,

@@ -81,3 +81,16 @@ def test_solve_helmholtz_and_wave_write_their_own_metrics_and_plots(tmp_path):
     m = json.loads((tmp_path / "w" / "metrics.json").read_text())
     assert len(m["rel_l2_per_time"]) == len(m["times"]) == 41 and m["times"][-1] == pytest.approx(0.4)
     assert {"wave_snapshots.png", "wave.gif", "fields.png"} <= {f.name for f in (tmp_path / "w").iterdir()}
+
+
+def test_bench_quality_images_runs_the_image_benchmark_and_appends_a_table(tmp_path):
+    md = tmp_path / "results.md"
+    r = runner.invoke(app, ["bench", "--quality", "images", "--quick", "--backbones", "gauss", "--protocols", "full",
+                            "--steps", "2", "--size", "8", "--device", "cpu", "--write", str(md)])
+    assert r.exit_code == 0, r.output
+    text = md.read_text()
+    assert "## Image-fitting quality" in text and "| astronaut | full | gauss |" in text and "2 steps, 8² images" in text
+    r = runner.invoke(app, ["bench", "--quality", "audio"])
+    assert r.exit_code == 2 and "'images'" in r.output
+    r = runner.invoke(app, ["bench", "--quick"])
+    assert r.exit_code == 2 and "--quality images" in r.output

@@ -233,7 +233,10 @@ OPTIONS = {
     "scone": dict(width=24, omegas=(30.0, 10.0)),
     "pins": dict(levels=3, m=12, width=16, depth=2, activation="tanh"),
     "sape": dict(m=12, width=24, depth=2, activation="softplus", res=6),
-    "finer": dict(width=24, depth=2),
+    # FINER's scale factor (|z| + 1) is detached by default (as in the paper's code), so its input
+    # derivatives would be those of the network with the factor frozen; with scale_grad=True they
+    # are the network's true derivatives, which these tests compare with finite differences
+    "finer": dict(width=24, depth=2, scale_grad=True),
     "wire": dict(width=24, depth=2),
     "gauss": dict(width=24, depth=2, scale=3.0),
 }
@@ -278,9 +281,7 @@ def _cases(d, pts):
 
 
 @pytest.mark.parametrize("d", [2, 3])
-# FINER's scale factor (|z| + 1) is detached by design (as in the paper's code), so its input
-# derivatives are those of the network with that factor frozen and differ from finite differences.
-@pytest.mark.parametrize("name", sorted(set(OPTIONS) - {"finer"}))
+@pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_jet_equals_autograd(name, d):
     net = _net(name, d)
     pts = _points(d)
@@ -296,9 +297,7 @@ def test_jet_equals_autograd(name, d):
             assert (got - ref).abs().max().item() <= 1e-10 * scale, f"{name} d={d} {kind}"
 
 
-# FINER's scale factor (|z| + 1) is detached by design (as in the paper's code), so its input
-# derivatives are those of the network with that factor frozen and differ from finite differences.
-@pytest.mark.parametrize("name", sorted(set(OPTIONS) - {"finer"}))
+@pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_input_scaling_enters_derivatives(name):
     """Network maps the bounds onto [-1, 1]^d: derivatives w.r.t. the problem's coordinates
     agree with central finite differences of the network (chain rule through the scaling)."""
@@ -316,9 +315,7 @@ def test_input_scaling_enters_derivatives(name):
 
 
 @pytest.mark.parametrize("d", [2, 3])
-# FINER's scale factor (|z| + 1) is detached by design (as in the paper's code), so its input
-# derivatives are those of the network with that factor frozen and differ from finite differences.
-@pytest.mark.parametrize("name", sorted(set(OPTIONS) - {"finer"}))
+@pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_jet_and_autograd_parameter_gradients_agree(name, d):
     pts = _points(d)
     grads = []
