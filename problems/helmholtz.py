@@ -70,47 +70,28 @@ from scipy.integrate import cumulative_trapezoid
 from sympy import Abs, I, Max, exp, pi
 
 from pinr import Condition, D, Eq, Parameter, Problem, Rectangle
-from pinr.domains import AbstractRegion, Samples
-from pinr.domains.base import unit_samples
+from pinr.domains import DiskPatch
 from pinr.solvers.solution import AbstractSolution, grid_of
 
 from . import register_problem
 
 __all__ = ["helmholtz", "HelmholtzAnalytic", "helmholtz_reference", "helmholtz_metrics", "helmholtz_plots",
-           "DiskPatch", "SLOWNESS"]
+           "squared_slowness", "SLOWNESS"]
 
 SLOWNESS = ("uniform", "square", "circle")
 
 
-class DiskPatch(AbstractRegion):
-    """The disk of ``radius`` around ``center`` inside ``domain`` (area-uniform samples): a region
-    for extra collocation points. On a space-time domain the points carry a time column, fixed
-    at ``time`` (e.g. the initial time) or, when ``time`` is ``None``, uniform over the interval."""
-
-    has_normals = False
-
-    def __init__(self, domain, center, radius: float, *, name: str = "source", time: float | None = None):
-        self.domain, self.center, self.radius, self.name = domain, tuple(float(c) for c in center), float(radius), name
-        self.time = None if time is None else float(time)
-
-    def _sample(self, n, *, method, generator, dtype, device):
-        if method == "grid":
-            method = "uniform"
-        spacetime = self.domain.time is not None
-        u = unit_samples(n, 3 if spacetime else 2, method=method, generator=generator, dtype=dtype, device=device)
-        r = self.radius * torch.sqrt(u[:, 0])
-        th = 2 * math.pi * u[:, 1]
-        c = torch.as_tensor(self.center, dtype=dtype, device=device)
-        pts = c + torch.stack([r * torch.cos(th), r * torch.sin(th)], dim=-1)
-        if spacetime:
-            t0, t1 = (float(b) for b in self.domain.bounds[-1])
-            t = torch.full_like(r, self.time) if self.time is not None else t0 + (t1 - t0) * u[:, 2]
-            pts = torch.cat([pts, t[:, None]], dim=-1)
-        return Samples(pts)
-
-    def __repr__(self):
-        at = "" if self.time is None else f", t={self.time:g}"
-        return f"{self.domain!r}.disk(center={self.center}, radius={self.radius:g}{at})"
+def squared_slowness(kind: str, x, y):
+    """Squared slowness :math:`m(x, y)` of the paper's media: 1, or 1/4 (velocity 2) inside the
+    square :math:`|x|, |y| < 0.3` or the disk :math:`r < 0.1`."""
+    if kind not in SLOWNESS:
+        raise ValueError(f"slowness must be one of {SLOWNESS}, got {kind!r}")
+    if kind == "square":
+        return 1 - sympy.Rational(3, 4) * sympy.Heaviside(sympy.Rational(3, 10) - Abs(x)) * \
+            sympy.Heaviside(sympy.Rational(3, 10) - Abs(y))
+    if kind == "circle":
+        return 1 - sympy.Rational(3, 4) * sympy.Heaviside(sympy.Rational(1, 100) - x**2 - y**2)
+    return sympy.Integer(1)
 
 
 @dataclass(frozen=True)
@@ -150,13 +131,7 @@ def helmholtz(k: float = 20.0, slowness: str = "uniform", pml_width: float = 0.5
     L, edge = sympy.nsimplify(pml_width), 1 - sympy.nsimplify(pml_width)
     ex = 1 - I * a0 * (Max(Abs(x) - edge, 0) / L) ** 2
     ey = 1 - I * a0 * (Max(Abs(y) - edge, 0) / L) ** 2
-    if slowness == "square":
-        m = 1 - sympy.Rational(3, 4) * sympy.Heaviside(sympy.Rational(3, 10) - Abs(x)) * \
-            sympy.Heaviside(sympy.Rational(3, 10) - Abs(y))
-    elif slowness == "circle":
-        m = 1 - sympy.Rational(3, 4) * sympy.Heaviside(sympy.Rational(1, 100) - x**2 - y**2)
-    else:
-        m = sympy.Integer(1)
+    m = squared_slowness(slowness, x, y)
     s = complex(source_re, source_im)
     r2 = (x - center[0]) ** 2 + (y - center[1]) ** 2
     f = (source_re + I * source_im) * exp(-r2 / (2 * variance)) / (2 * pi * variance)

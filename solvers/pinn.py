@@ -132,8 +132,8 @@ class PINNSolver:
         time_axis = problem.domain.time is not None
         if (self.time_window or self.causal) and not time_axis:
             raise ValueError("time_window and causal weighting need a time axis (space * pr.TimeInterval)")
-        if self.time_window is not None and not 0 < self.time_window <= 1:
-            raise ValueError(f"time_window is the fraction of steps over which the window grows, in (0, 1]; "
+        if self.time_window is not None and not 0 <= self.time_window <= 1:
+            raise ValueError(f"time_window is the fraction of steps over which the window grows, in [0, 1] (0: off); "
                              f"got {self.time_window}")
         if not 0 < self.time_window_start <= 1:
             raise ValueError(f"time_window_start must be in (0, 1], got {self.time_window_start}")
@@ -200,8 +200,8 @@ class PINNSolver:
             s = term.region.sample(self._batch_for(term), method=term.method, generator=self.generator,
                                    dtype=self.dtype, device=self.device)
             pts = s.points
-            if w < 1.0:  # time-window curriculum: squeeze sampled times into [t0, t0 + w (t1 - t0)]
-                pts = torch.cat([pts[:, :-1], t0 + (pts[:, -1:] - t0) * w], dim=-1)
+            if w < 1.0:  # time-window curriculum: move the samples into [t0, t0 + w (t1 - t0)]
+                pts = term.region.windowed(pts, w, t0)
             out.append((pts, s.normals))
         return out
 

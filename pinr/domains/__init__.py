@@ -3,6 +3,8 @@
 from .base import AbstractDomain as AbstractDomain
 from .base import AbstractRegion as AbstractRegion
 from .base import Samples as Samples
+from .patches import ConePatch as ConePatch
+from .patches import DiskPatch as DiskPatch
 from .shapes import Ball as Ball
 from .shapes import Box as Box
 from .shapes import Disk as Disk

@@ -69,6 +69,13 @@ class AbstractRegion(abc.ABC):
     @abc.abstractmethod
     def _sample(self, n, *, method, generator, dtype, device) -> Samples: ...
 
+    def windowed(self, points: torch.Tensor, fraction: float, t0: float) -> torch.Tensor:
+        """Samples of this region moved into a time window ``[t0, t0 + fraction·(t1 - t0)]``
+        (the solver's time-window curriculum): the time column (last) squeezed linearly.
+        Regions that are fixed in time (initial slices) are left alone by their time column
+        being ``t0``; regions whose shape depends on time override this."""
+        return torch.cat([points[:, :-1], t0 + (points[:, -1:] - t0) * fraction], dim=-1)
+
     def __repr__(self) -> str:
         return f"{self.domain!r}.{self.name}"
 

@@ -295,3 +295,39 @@ def test_grid_lattice_and_default_shape():
     xs, ys = dom.lattice((4, 2))
     np.testing.assert_array_equal(xs, [0.25, 0.75, 1.25, 1.75])
     np.testing.assert_array_equal(ys, [0.25, 0.75])
+
+
+def test_disk_patch_samples_the_disk_uniformly_by_area():
+    d = pr.Rectangle(x=(-1, 1), y=(-1, 1))
+    g = torch.Generator().manual_seed(0)
+    pts = pr.domains.DiskPatch(d, (0.2, -0.1), 0.3).sample(20000, generator=g, dtype=torch.float64).points
+    r = torch.linalg.norm(pts - torch.tensor([0.2, -0.1], dtype=torch.float64), dim=-1)
+    assert float(r.max()) <= 0.3
+    # area-uniform: P(r < 0.15) = 1/4
+    assert abs(float((r < 0.15).double().mean()) - 0.25) < 0.02
+    st = d * pr.TimeInterval(0, 2)
+    at0 = pr.domains.DiskPatch(st, (0, 0), 0.3, time=0.0).sample(100, generator=g).points
+    assert torch.all(at0[:, 2] == 0) and torch.equal(pr.domains.DiskPatch(st, (0, 0), 0.3, time=0.0)
+                                                       .windowed(at0, 0.5, 0.0), at0)
+    with pytest.raises(ValueError, match="radius"):
+        pr.domains.DiskPatch(d, (0, 0), 0.0)
+
+
+def test_cone_patch_follows_the_front_and_shrinks_about_its_apex_in_a_time_window():
+    st = pr.Rectangle(x=(-1, 1), y=(-1, 1)) * pr.TimeInterval(0, 0.4)
+    cone = pr.domains.ConePatch(st, (0.1, 0.0), (1.0, 2.0), 0.05)
+    pts = cone.sample(5000, generator=torch.Generator().manual_seed(1), dtype=torch.float64).points
+    r = torch.linalg.norm(pts[:, :2] - torch.tensor([0.1, 0.0], dtype=torch.float64), dim=-1)
+    t = pts[:, 2]
+    assert torch.all((t >= 0) & (t <= 0.4))
+    assert torch.all(r >= torch.clamp(t - 0.05, min=0) - 1e-12) and torch.all(r <= 2 * t + 0.05 + 1e-12)
+    w = cone.windowed(pts, 0.25, 0.0)
+    rw = torch.linalg.norm(w[:, :2] - torch.tensor([0.1, 0.0], dtype=torch.float64), dim=-1)
+    assert torch.allclose(w[:, 2], 0.25 * t) and torch.allclose(rw, 0.25 * r)  # still inside the cone
+    # the default window squeezes only the time column
+    box = st.interior.sample(10, dtype=torch.float64).points
+    assert torch.equal(st.interior.windowed(box, 0.5, 0.0)[:, :2], box[:, :2])
+    with pytest.raises(ValueError, match="space x time"):
+        pr.domains.ConePatch(pr.Rectangle(x=(-1, 1), y=(-1, 1)), (0, 0), 1.0, 0.1)
+    with pytest.raises(ValueError, match="speeds"):
+        pr.domains.ConePatch(st, (0, 0), (2.0, 1.0), 0.1)

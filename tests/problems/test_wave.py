@@ -3,6 +3,7 @@ animation, and a short PINN run."""
 
 import numpy as np
 import pytest
+import torch
 
 import pinr as pr
 from pinr.problems.wave import wave_metrics, wave_plots
@@ -12,9 +13,16 @@ from pinr.solvers import FDSolver, PINNSolver
 def test_statement_and_training_options():
     p = pr.problems.get("wave")
     assert p.fields == ("u",) and p.domain.time is not None
-    assert p.defaults["time_window"] == 0.5 and p.defaults["fd"]["resolution"] == 1024
+    assert p.defaults["causal"] == 1.0 and p.defaults["fd"]["resolution"] == 1024
+    assert p.defaults["output_scale"] == 0.02  # the network works at the pulse's size
     solver = PINNSolver(p, steps=1, progress=False)
-    assert solver.time_window == 0.5
+    assert solver.causal == 1.0 and not solver.time_window
+    assert PINNSolver(p, steps=1, progress=False, time_window=0.5).time_window == 0.5  # the paper's curriculum
+    # extra equation points follow the front r = c t (within 3/sqrt(beta))
+    (front,) = [c.on for c in p.conditions if c.name == "pde_front"]
+    pts = front.sample(2000, dtype=torch.float64).points
+    r = torch.linalg.norm(pts[:, :2], dim=-1)
+    assert torch.all((r - pts[:, 2]).abs() <= 3 / 1000**0.5 + 1e-12)
     with pytest.raises(ValueError, match="slowness"):
         pr.problems.get("wave", slowness="triangle")
 

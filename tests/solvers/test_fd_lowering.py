@@ -173,7 +173,7 @@ def test_unsupported_statements_name_the_culprit():
 
 
 def test_extra_collocation_region_repeating_an_equation_adds_nothing():
-    from pinr.problems.helmholtz import DiskPatch
+    from pinr.domains import DiskPatch
 
     d = pr.Rectangle(x=(-1, 1), y=(-1, 1))
     x, y = d.coords
