@@ -76,6 +76,7 @@ def solve(
     resume: Annotated[Optional[Path], typer.Option(help="continue the run in this directory")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value (repeatable)")] = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", help="backbone option key=value (repeatable)")] = None,
+    train: Annotated[Optional[list[str]], typer.Option("--train", help="other solver option key=value, e.g. lbfgs_steps=100, time_window=0.5 (repeatable)")] = None,
     compile: Annotated[bool, typer.Option(help="torch.compile the training step")] = False,
     compile_mode: Annotated[Optional[str], typer.Option(help="torch.compile mode, e.g. reduce-overhead (CUDA graphs)")] = None,
     tf32: Annotated[bool, typer.Option(help="allow TF32 matmuls on CUDA")] = False,
@@ -107,6 +108,23 @@ def solve(
                   batch=batch, resume=resume, compile=compile_mode or compile, tf32=tf32, progress=progress)
         if options:
             kw["backbone_options"] = options
+        extra = _parse_pairs(train, "--train")
+        import inspect
+
+        valid = set(inspect.signature(pr.solvers.PINNSolver.__init__).parameters) - {"self", "problem"}
+        unknown = sorted(set(extra) - valid)
+        if unknown:
+            typer.secho(f"error: --train {', '.join(unknown)}: not a solver option; valid: {', '.join(sorted(valid))}",
+                        fg="red", err=True)
+            raise typer.Exit(2)
+        clash = sorted(set(extra) & (set(kw) | {"out", "reference", "backbone_options"}))
+        if clash:
+            typer.secho(f"error: --train {', '.join(clash)}: set these with their own flags", fg="red", err=True)
+            raise typer.Exit(2)
+        kw.update(extra)
+    elif train:
+        typer.secho("error: --train applies to the pinn solver", fg="red", err=True)
+        raise typer.Exit(2)
     try:
         pr.solve(prob, solver=solver, out=out, **kw)
     except (ValueError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError) as err:

@@ -94,3 +94,17 @@ def test_bench_quality_images_runs_the_image_benchmark_and_appends_a_table(tmp_p
     assert r.exit_code == 2 and "'images'" in r.output
     r = runner.invoke(app, ["bench", "--quick"])
     assert r.exit_code == 2 and "--quality images" in r.output
+
+
+def test_train_passes_solver_options_and_rejects_unknown_ones(tmp_path):
+    out = tmp_path / "run"
+    args = ["solve", "poisson-image", "--set", "size=8", "--steps", "2", "--out", str(out), "--no-progress",
+            "--option", "width=8", "--option", "depth=1", "--train", "lbfgs_steps=1", "--train", "output_scale=0.5"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "config.json").read_text())["lbfgs_steps"] == 1
+    r = runner.invoke(app, ["solve", "poisson-image", "--train", "nonsense=1", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "nonsense" in r.output and "time_window" in r.output
+    assert not (tmp_path / "x").exists()
+    r = runner.invoke(app, ["solve", "poisson-image", "--train", "steps=3", "--out", str(tmp_path / "y")])
+    assert r.exit_code == 2 and "own flags" in r.output
