@@ -301,11 +301,15 @@ class Problem:
         return tuple(c.eq for c in self.conditions if c.on == self.domain.interior and c.name.startswith("pde"))
 
     def replace(self, **changes) -> "Problem":
-        """A copy with constructor arguments changed (``params``, ``name``, ``defaults``, ...)."""
-        kw = dict(params=self.params, exact=self.exact, align=self.align, name=self.name,
+        """A copy with constructor arguments changed (``conditions``, ``params``, ``name``,
+        ``defaults``, ...), validated like a new problem."""
+        kw = dict(conditions=self.conditions, params=self.params, exact=self.exact, align=self.align, name=self.name,
                   defaults=self.defaults, description=self.description, image=self.image, source=self.source)
+        unknown = set(changes) - set(kw)
+        if unknown:
+            raise TypeError(f"Problem.replace: unknown fields {sorted(unknown)}; valid: {sorted(kw)}")
         kw.update(changes)
-        return Problem(self.domain, conditions=self.conditions, **kw)
+        return Problem(self.domain, **kw)
 
     def with_params(self, **values) -> "Problem":
         """A copy with parameter values overridden."""

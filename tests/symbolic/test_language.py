@@ -177,6 +177,18 @@ def test_helmholtz_1d_exact_residual_and_params():
     assert wrong.abs().max() > 1.0
 
 
+def test_replace_changes_conditions_and_rejects_unknown_fields():
+    dom = pr.Interval(x=(0, 1))
+    u = dom.field("u")
+    problem = pr.Problem(dom, [Eq(lap(u), 1)], [pr.Boundary(Eq(u, 0), name="wall")], name="p")
+    heavier = problem.replace(conditions=[c.replace(weight=10.0) if c.name == "wall" else c
+                                          for c in problem.conditions])
+    assert [c.weight for c in heavier.conditions] == [1.0, 10.0] and heavier.name == "p"
+    assert [c.weight for c in problem.conditions] == [1.0, 1.0]  # the original is unchanged
+    with pytest.raises(TypeError, match="unknown fields"):
+        problem.replace(colour="red")
+
+
 def test_heat_exact_residual_is_zero():
     dom = pr.Interval(x=(0, 1)) * pr.TimeInterval(0, 0.5)
     x, t = dom.coords
