@@ -126,7 +126,7 @@ def evaluate(network, grid, target: np.ndarray) -> dict[str, float]:
     return {"psnr": psnr, "ssim": value}
 
 
-def fit(problem, reference, target, name: str, *, steps: int, device, seed: int, evals: int, tf32: bool, compile,
+def fit(problem, target, name: str, *, steps: int, device, seed: int, evals: int, tf32: bool, compile,
         plots: Path | None, tag: str, lr: float | None = None) -> dict:
     """Train backbone ``name`` on ``problem`` (``lr`` overrides :data:`CONFIGS`); returns the table row."""
     config = dict(CONFIGS.get(name, dict(lr=DEFAULT_LR, options={})))
@@ -140,20 +140,19 @@ def fit(problem, reference, target, name: str, *, steps: int, device, seed: int,
     # batch: every pixel each step (the solver's int default, 4096, would subsample the grid)
     solver = PINNSolver(problem, backbone=name, backbone_options=options, steps=steps, lr=config["lr"],
                         lr_min=1e-6, batch=problem.domain.size, device=device, seed=seed,
-                        reference=reference,
-                        validate_every=max(1, steps // evals), tf32=tf32, compile=compile, progress=False)
+                        validate_every=max(1, steps // evals), validate_metrics=lambda solution: validate(),
+                        tf32=tf32, compile=compile, progress=False)
     grid = problem.domain
     evaluations: list[tuple[int, float, dict]] = []
 
-    def validate(step: int) -> dict:  # called by the solver at its validation steps
+    def validate() -> dict:  # called by the solver at its validation steps
+        step = solver.start_step
         _sync(solver.device)
         start = time.perf_counter()
         metrics = evaluate(solver.network, grid, target)
         _sync(solver.device)
         evaluations.append((step, time.perf_counter() - start, metrics))
-        return None  # nothing for the solver to print
-
-    solver._validate = validate
+        return {}  # nothing for the solver to print
     solution = solver.run()
     history = solver.history
     first, last = history["step"][0], history["step"][-1]
@@ -247,12 +246,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     rows = []
     for image in images:
         full = pr.problems.get("image", image=image, size=size)
-        reference = pr.reference(full)
-        target = reference.on_grid()
+        target = pr.reference(full).on_grid()
         for protocol in args.protocols:
             problem = full if protocol == "full" else subset_problem(full, 0.25, seed=args.seed)
             for name in backbones:
-                row = fit(problem, reference, target, name, steps=steps, device=args.device, seed=args.seed, evals=evals,
+                row = fit(problem, target, name, steps=steps, device=args.device, seed=args.seed, evals=evals,
                           tf32=args.tf32, compile=args.compile or False, plots=args.plots, tag=f"{image}_{protocol}",
                           lr=lrs.get(name))
                 row.update(image=image, protocol=protocol)

@@ -71,7 +71,10 @@ class PINNSolver:
     decay), ``batch`` (points per condition per step; an int or a mapping term → int; grid
     regions default to the full grid), ``backbone_options``, ``engine`` ("auto", "jet",
     "autograd"), ``device`` (CUDA when available), ``dtype`` ("float32"/"float64"), ``seed``,
-    ``lbfgs_steps`` (L-BFGS iterations after Adam), ``validate_every`` (steps between metric
+    ``lbfgs_steps`` (L-BFGS iterations after Adam), ``validate_metrics`` (a callable
+    ``solution -> dict`` scored at validation steps instead of ``pr.compare`` with ``reference``;
+    its numbers go to ``validation``, the progress log and the validation plot),
+    ``validate_every`` (steps between metric
     evaluations against ``reference``), ``checkpoint_every`` and ``out`` (a run directory for
     ``checkpoint.pt``), ``resume`` (a checkpoint or run directory to continue exactly),
     ``compile`` (``torch.compile`` the loss; a string is the compile mode, e.g. "reduce-overhead"
@@ -88,7 +91,7 @@ class PINNSolver:
                  steps: int | None = None, lr: float | None = None, lr_min: float | None = None,
                  batch: int | Mapping[str, int] | None = None, engine: str = "auto", device=None,
                  dtype="float32", seed: int = 0, lbfgs_steps: int | None = None,
-                 validate_every: int | None = None, checkpoint_every: int | None = None,
+                 validate_every: int | None = None, validate_metrics=None, checkpoint_every: int | None = None,
                  out: str | os.PathLike | None = None, resume: str | os.PathLike | None = None,
                  reference=None, compile: bool = False, tf32: bool = False, progress: bool = True,
                  log_every: int | None = None, time_window: float | None = None,
@@ -114,7 +117,10 @@ class PINNSolver:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
         self.seed = int(seed)
-        if validate_every is None and reference is not None:
+        if validate_metrics is not None and not callable(validate_metrics):
+            raise TypeError(f"validate_metrics must be a callable solution -> dict, got {validate_metrics!r}")
+        self.validate_metrics = validate_metrics
+        if validate_every is None and (reference is not None or validate_metrics is not None):
             validate_every = max(1, self.steps // 10)
         self.validate_every = validate_every
         self.checkpoint_every = checkpoint_every
@@ -280,10 +286,13 @@ class PINNSolver:
     def _validate(self, step: int):
         from pinr.api import compare
 
-        if self.reference is None:
+        if self.reference is None and self.validate_metrics is None:
             return None
         self.network.eval()
-        metrics = compare(self.solution(), self.reference, problem=self.problem)
+        if self.validate_metrics is not None:
+            metrics = dict(self.validate_metrics(self.solution()) or {})
+        else:
+            metrics = compare(self.solution(), self.reference, problem=self.problem)
         self.network.train()
         self.validation["step"].append(step)
         for k, v in metrics.items():
@@ -360,7 +369,7 @@ class PINNSolver:
         if finished and self.lbfgs_steps > 0:
             self._lbfgs()
         self.seconds = elapsed0 + time.perf_counter() - t0
-        if finished and self.reference is not None:
+        if finished:
             self._validate(self.steps)
         if self.out is not None:
             self.save_checkpoint(self.start_step)

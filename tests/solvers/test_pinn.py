@@ -206,3 +206,17 @@ def test_output_scale_multiplies_values_and_derivatives(tmp_path, engine):
     for bad in (0.0, -1.0, float("nan"), [1.0, 2.0]):
         with pytest.raises(ValueError, match="output_scale"):
             PINNSolver(p, output_scale=bad)
+
+
+def test_validate_metrics_callable_replaces_compare():
+    seen = []
+
+    def metric(solution):
+        seen.append(float(solution(torch.tensor([[0.5]]))[0, 0]))
+        return {"u_mid": seen[-1]}
+
+    s = PINNSolver(poisson_1d(), steps=20, validate_metrics=metric, backbone_options=SMALL_SIREN, progress=False)
+    s.run()
+    assert s.validation["step"] == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20] and s.validation["u_mid"] == seen
+    with pytest.raises(TypeError, match="validate_metrics"):
+        PINNSolver(poisson_1d(), validate_metrics=3)
