@@ -17,6 +17,19 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture
+def errors_before_and_after():
+    """``f(problem, metric, backbone_options, steps=150)``: the metric's ``rel_l2`` of the
+    untrained network and after ``steps`` Adam steps (batch 512, lr 2e-3, seed 0)."""
+    from pinr.solvers import PINNSolver
+
+    def run(problem, metric, backbone_options, steps: int = 150):
+        return [metric(PINNSolver(problem, steps=n, batch=512, lr=2e-3, backbone_options=backbone_options,
+                                  progress=False, seed=0).run())["rel_l2"] for n in (0, steps)]
+
+    return run
+
+
 # ---- triangle meshes with known geometry, shared by the geometry and problem tests
 def icosphere(subdivisions: int = 3, radius: float = 1.0):
     """Icosahedron refined ``subdivisions`` times, vertices projected onto the sphere (outward faces)."""

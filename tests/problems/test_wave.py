@@ -54,14 +54,11 @@ def test_metrics_plots_and_animation(tmp_path):
     assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]
 
 
-def test_short_pinn_run_reduces_the_error():
+def test_short_pinn_run_reduces_the_error(errors_before_and_after):
     """A short run of a small SIREN on a wide, slow pulse reduces the error against the FD
     reference."""
     p = pr.problems.get("wave", beta=20.0, t_end=0.2, fd_resolution=64)
     ref = FDSolver(p).solve()
-    small = dict(width=32, depth=2, omega0=5.0, omega_hidden=10.0)
-    errs = []
-    for steps in (0, 150):
-        sol = PINNSolver(p, steps=steps, batch=512, lr=2e-3, backbone_options=small, progress=False, seed=0).run()
-        errs.append(wave_metrics(sol, ref, max_nodes=33)["rel_l2"])
+    errs = errors_before_and_after(p, lambda sol: wave_metrics(sol, ref, max_nodes=33),
+                                   dict(width=32, depth=2, omega0=5.0, omega_hidden=10.0))
     assert errs[1] < 0.75 * errs[0], errs
