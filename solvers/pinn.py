@@ -174,7 +174,8 @@ class PINNSolver:
         network = Network(net, self.problem.domain.bounds, self.output_scale).to(device=self.device,
                                                                                   dtype=self.dtype)
         self.network = network
-        self.engine = select_engine(network, self.engine_name, max_order=self.compiled.max_order)
+        self.engine = select_engine(network, self.engine_name, max_order=self.compiled.max_order,
+                                    compile=bool(self.compile))
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(self.seed)
         self.optimizer = torch.optim.Adam(network.parameters(), lr=self.lr)

@@ -91,7 +91,8 @@ class NeuralSolution(AbstractSolution):
         r"""Evaluate ``expr`` — any expression of the fields, their derivatives and the coordinates,
         scalar or vector — at ``points`` ``(N, d)``; returns ``(N, n_entries)``.
 
-        ``engine`` is "jet", "autograd" or "auto" (jet when the backbone allows it).
+        ``engine`` is "jet", "autograd" or "auto" (:func:`~pinr.derivatives.select_engine`: jet for
+        second derivatives when the backbone allows it, reverse mode for first derivatives).
         """
         exprs = flatten(expr)
         compiled = compile_expressions(exprs, fields=self.fields, coords=self.coords,

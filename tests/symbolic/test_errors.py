@@ -240,6 +240,9 @@ def test_jet_forced_beyond_second_order():
         select_engine(model, "jet", max_order=3)
     assert select_engine(model, "auto", max_order=3).name == "autograd"
     assert select_engine(model, "auto", max_order=2).name == "jet"
+    # first derivatives only: one reverse pass beats a forward stream per input, unless compiled
+    assert select_engine(model, "auto", max_order=1).name == "autograd"
+    assert select_engine(model, "auto", max_order=1, compile=True).name == "jet"
 
 
 def test_operator_misuse(rect):
