@@ -48,7 +48,7 @@ __all__ = ["eikonal_sdf", "sdf_domain"]
 MODES = ("eikonal", "supervised")
 
 #: Solver defaults per dimension. 2-D: a SIREN of 2 hidden layers of 128 at omega 10, Adam at
-#: 1e-3, 1000 steps of 1024 points per term (about a minute on 2 CPU cores; IoU > 0.998 on the
+#: 1e-3, 1000 steps of 1024 points per term (33 s on an idle 2-core CPU; IoU > 0.998 on the
 #: star). 3-D: SIREN's SDF network (3 hidden layers of 256) at omega 10 and 1e-3 for 5000 steps
 #: of 8192 points per term, sized for a GPU. omega 30 at 1e-4 (SIREN's paper values) needs
 #: many more steps: 1000 of them leave spurious zero level sets (IoU 0.27 on the star).
