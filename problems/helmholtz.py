@@ -91,7 +91,9 @@ SLOWNESS = ("uniform", "square", "circle")
 
 def squared_slowness(kind: str, x, y):
     """Squared slowness :math:`m(x, y)` of the paper's media: 1, or 1/4 (velocity 2) inside the
-    square :math:`|x|, |y| < 0.3` or the disk :math:`r < 0.1`."""
+    square :math:`|x|, |y| < 0.3` or the disk :math:`r < 0.1`. The jump is sampled at the FD
+    nodes, so with an inclusion the FD reference should be expected to converge at first order
+    in :math:`h` near the interface (not measured), not the second order of smooth media."""
     if kind not in SLOWNESS:
         raise ValueError(f"slowness must be one of {SLOWNESS}, got {kind!r}")
     if kind == "square":
