@@ -31,11 +31,14 @@ SMALL = {
     "gauss": dict(width=24, depth=2, scale=3.0),
 }
 BACKBONES = pr.available_backbones()
+#: Option variants with their own derivative rules: FINER's scale factor is detached by default
+#: (as in its paper's code); with scale_grad=True its derivatives enter the jet too.
+VARIANTS = {"finer:scale_grad": ("finer", dict(width=24, depth=2, scale_grad=True))}
 BOUNDS = np.array([[-2.0, 3.0], [0.5, 1.5], [0.0, 4.0]])
 
 
 def small(name: str) -> dict:
-    return SMALL.get(name, {})
+    return VARIANTS[name][1] if name in VARIANTS else SMALL.get(name, {})
 
 
 def exercise(backbone, d: int, seed: int = 3) -> None:
@@ -53,7 +56,7 @@ def exercise(backbone, d: int, seed: int = 3) -> None:
 
 def build(name: str, d: int, out: int = 2, seed: int = 0) -> Network:
     torch.manual_seed(seed)
-    backbone = pr.build_backbone(name, d, out, **small(name)).double()
+    backbone = pr.build_backbone(VARIANTS.get(name, (name,))[0], d, out, **small(name)).double()
     exercise(backbone, d)
     return Network(backbone, BOUNDS[:d]).double()
 
@@ -133,7 +136,7 @@ def test_state_dict_round_trip(name):
 
 
 # ------------------------------------------------------------------------ jet == autograd
-@pytest.mark.parametrize("name", BACKBONES)
+@pytest.mark.parametrize("name", BACKBONES + list(VARIANTS))
 @pytest.mark.parametrize("d", [2, 3])
 def test_jet_equals_autograd(name, d):
     net = build(name, d)
@@ -149,7 +152,7 @@ def test_jet_equals_autograd(name, d):
             assert (got - ref).abs().max().item() <= 1e-10 * scale, f"{name} d={d} {kind}"
 
 
-@pytest.mark.parametrize("name", BACKBONES)
+@pytest.mark.parametrize("name", BACKBONES + list(VARIANTS))
 def test_jet_and_autograd_parameter_gradients_agree(name):
     d = 2
     pts = sample(d)

@@ -225,7 +225,8 @@ def test_compile_expressions_substitutes_parameters():
     np.testing.assert_allclose(res[0].numpy(), 5.0 * p[:, 0].numpy(), rtol=1e-15)
 
 
-# ------------------------------------------------------------------- jet == autograd
+# ---------------------------------------- engines through the input scaling and a compiled problem
+# (jet == autograd for every backbone and derivative kind: tests/backbones/test_registry_backbones.py)
 OPTIONS = {
     "siren": dict(width=32, depth=2),
     "ff": dict(m=16, width=32, activation="softplus"),
@@ -258,45 +259,6 @@ def _points(d, n=48, seed=1):
     return b[:, 0] + torch.rand(n, d, generator=g, dtype=torch.float64) * (b[:, 1] - b[:, 0])
 
 
-def _unit(d, *axes):
-    o = [0] * d
-    for a in axes:
-        o[a] += 1
-    return tuple(o)
-
-
-def _cases(d, pts):
-    """(atoms, combos, coefficients) per kind of derivative request."""
-    lap_orders = tuple(_unit(d, i, i) for i in range(d))
-    weights = [torch.cos(pts[:, i]) + 2.0 for i in range(d)]
-    return {
-        "first": ([Atom(0, _unit(d, 0)), Atom(1, _unit(d, 1)), Atom(0, _unit(d, d - 1)), Atom(1, _unit(d))], [], []),
-        "pure_second": ([Atom(0, _unit(d, 0, 0)), Atom(1, _unit(d, d - 1, d - 1))], [], []),
-        "mixed_second": ([Atom(0, _unit(d, 0, 1)), Atom(1, _unit(d, 1, d - 1)), Atom(0, _unit(d, 0))], [], []),
-        "laplacian": ([], [Combo(0, lap_orders, tuple(range(d)))], [1.0] * d),
-        "weighted": ([Atom(1, _unit(d))],
-                     [Combo(1, lap_orders, tuple(range(d))), Combo(0, (_unit(d, 0, 1), _unit(d, 1, 1)), (d, d + 1))],
-                     weights + [0.5, weights[0] * pts[:, 1]]),
-    }
-
-
-@pytest.mark.parametrize("d", [2, 3])
-@pytest.mark.parametrize("name", sorted(OPTIONS))
-def test_jet_equals_autograd(name, d):
-    net = _net(name, d)
-    pts = _points(d)
-    for kind, (atoms, combos, coefs) in _cases(d, pts).items():
-        aj, cj = JetEngine().evaluate(net, pts, atoms, combos, coefs)
-        aa, ca = AutogradEngine().evaluate(net, pts, atoms, combos, coefs)
-        assert len(aj) == len(aa) == len(atoms) and len(cj) == len(ca) == len(combos)
-        for got, ref in zip(aj + cj, aa + ca):
-            assert got.shape == ref.shape == (pts.shape[0],)
-            assert got.dtype == torch.float64
-            scale = ref.abs().max().item()
-            assert scale > 1e-8, f"{name} {kind}: degenerate reference"
-            assert (got - ref).abs().max().item() <= 1e-10 * scale, f"{name} d={d} {kind}"
-
-
 @pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_input_scaling_enters_derivatives(name):
     """Network maps the bounds onto [-1, 1]^d: derivatives w.r.t. the problem's coordinates
@@ -312,28 +274,6 @@ def test_input_scaling_enters_derivatives(name):
         with torch.no_grad():
             fd = (net(pts + e)[:, 0] - net(pts - e)[:, 0]) / (2 * h)
         assert (a - fd).abs().max() <= 1e-6 * max(1.0, fd.abs().max().item())
-
-
-@pytest.mark.parametrize("d", [2, 3])
-@pytest.mark.parametrize("name", sorted(OPTIONS))
-def test_jet_and_autograd_parameter_gradients_agree(name, d):
-    pts = _points(d)
-    grads = []
-    for engine in (JetEngine(), AutogradEngine()):
-        net = _net(name, d)
-        atoms, combos, coefs = [], [], []
-        for a, c, k in _cases(d, pts).values():
-            offset = len(coefs)
-            atoms += a
-            combos += [Combo(cb.component, cb.orders, tuple(i + offset for i in cb.coefficients)) for cb in c]
-            coefs += k
-        av, cv = engine.evaluate(net, pts, atoms, combos, coefs)
-        loss = sum((v**2).mean() for v in av + cv)
-        params = [p for p in net.parameters() if p.requires_grad]
-        grads.append(torch.autograd.grad(loss, params))
-    for gj, ga in zip(*grads):
-        scale = max(ga.abs().max().item(), 1e-30)
-        assert (gj - ga).abs().max().item() <= 1e-10 * max(scale, 1e-6)
 
 
 def test_engines_through_compiled_problem_agree():
