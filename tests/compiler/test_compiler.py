@@ -11,7 +11,7 @@ import torch
 import pinr as pr
 from pinr import D, Eq, lap
 from pinr.backbones import Network
-from pinr.compiler import Atom, Combo, compile_expressions, compile_problem
+from pinr.compiler import Atom, compile_expressions, compile_problem
 from pinr.derivatives import AutogradEngine, JetEngine
 
 PI = sympy.pi
