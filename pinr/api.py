@@ -8,7 +8,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .metrics import field_metrics

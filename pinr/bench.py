@@ -238,7 +238,6 @@ def run_bench(*, cases=CASES, engines=ENGINES, compiled=(False, True), points: i
 
 def format_table(records: list[BenchRecord]) -> str:
     """Markdown table: ms/step and ratios to the reference, to the plain fit step and to the floor."""
-    ref = {(r.case, r.compiled): r.ms_per_step for r in records if r.engine == "reference" and r.ms_per_step}
     ref_eager = {r.case: r.ms_per_step for r in records if r.engine == "reference" and not r.compiled and r.ms_per_step}
     fit = {(r.engine, r.compiled): r.ms_per_step for r in records if r.case == "fit" and r.ms_per_step}
     head = ("| case | engine | compiled | ms/step | peak MB | speed-up vs reference (eager) | × fit step | × fp32 floor |\n"

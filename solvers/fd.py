@@ -153,7 +153,7 @@ class FDSolver:
 
     def _solve_gradient(self, linear):
         g = self.grid
-        (nx, ny), (hx, hy) = g.shape, g.spacing
+        hx, hy = g.spacing
         xs, ys = g.lattice(g.shape)
         faces = {0: (xs[:-1] + hx / 2, ys), 1: (xs, ys[:-1] + hy / 2)}
         comps: dict[int, np.ndarray] = {}

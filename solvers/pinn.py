@@ -10,7 +10,6 @@ with Adam and a cosine learning-rate decay to ``lr_min``, optionally followed by
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import os
@@ -18,7 +17,6 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 

@@ -32,7 +32,6 @@ def test_poisson_1d_reaches_small_error(engine):
     assert m["rel_l2"] < 2e-3
     # the PDE residual itself is small at fresh points
     x = np.linspace(0.05, 0.95, 19)[:, None]
-    u = p.fields[0]
     res = s.evaluate(lap(p.field_apps[0]), x).ravel() + np.pi**2 * np.sin(np.pi * x.ravel())
     assert np.abs(res).max() < 0.05 * np.pi**2
 
