@@ -14,7 +14,6 @@ network represents: use it when the derivatives themselves enter the loss (PDE r
 
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -22,6 +21,7 @@ from ..derivatives.jet import Jet
 from . import primitives as P
 from .base import AbstractBackbone
 from .registry import register_backbone
+from .siren import siren_init_
 
 __all__ = ["Finer"]
 
@@ -57,12 +57,9 @@ class Finer(AbstractBackbone):
         self.layers = torch.nn.ModuleList(P.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.omegas = tuple(float(omega0 if i == 0 else omega_hidden) for i in range(len(self.layers)))
         self.head = P.Linear(width, out_features)
-        with torch.no_grad():
-            for i, layer in enumerate([*self.layers, self.head]):
-                n = layer.in_features
-                bound = 1.0 / n if i == 0 else math.sqrt(6.0 / n) / omega_hidden
-                layer.weight.uniform_(-bound, bound)
-            if first_bias_scale is not None:
+        siren_init_([*self.layers, self.head], omega_hidden)
+        if first_bias_scale is not None:
+            with torch.no_grad():
                 self.layers[0].bias.uniform_(-first_bias_scale, first_bias_scale)
 
     def _stretch(self, w, omega: float):

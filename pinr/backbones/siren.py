@@ -14,7 +14,20 @@ from . import primitives as P
 from .base import AbstractBackbone
 from .registry import register_backbone
 
-__all__ = ["Siren"]
+__all__ = ["Siren", "siren_init_"]
+
+
+def siren_init_(layers, omega_hidden: float, *, biases: bool = False) -> None:
+    r"""SIREN's initialisation, in place: the first layer's weights :math:`U(\pm 1/n)`, the later
+    ones' :math:`U(\pm\sqrt{6/n}/\omega)` with :math:`n` the fan-in; with ``biases`` the biases
+    are drawn like their layer's weights (else PyTorch's default stays)."""
+    with torch.no_grad():
+        for i, layer in enumerate(layers):
+            n = layer.in_features
+            bound = 1.0 / n if i == 0 else math.sqrt(6.0 / n) / omega_hidden
+            layer.weight.uniform_(-bound, bound)
+            if biases:
+                layer.bias.uniform_(-bound, bound)
 
 
 @register_backbone("siren")
@@ -41,13 +54,7 @@ class Siren(AbstractBackbone):
         self.acts = torch.nn.ModuleList(P.Activation("sin", omega=omega0 if i == 0 else omega_hidden)
                                         for i in range(len(self.layers)))
         self.head = P.Linear(width, out_features)
-        with torch.no_grad():
-            for i, layer in enumerate([*self.layers, self.head]):
-                n = layer.in_features
-                bound = 1.0 / n if i == 0 else math.sqrt(6.0 / n) / omega_hidden
-                layer.weight.uniform_(-bound, bound)
-                if bias_init == "weights":
-                    layer.bias.uniform_(-bound, bound)
+        siren_init_([*self.layers, self.head], omega_hidden, biases=bias_init == "weights")
 
     def forward(self, x):
         for layer, act in zip(self.layers, self.acts):
