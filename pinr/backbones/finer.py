@@ -14,7 +14,6 @@ network represents: use it when the derivatives themselves enter the loss (PDE r
 
 from __future__ import annotations
 
-
 import torch
 
 from ..derivatives.jet import Jet
