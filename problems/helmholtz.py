@@ -51,10 +51,10 @@ uniform points, 512 in the source disk, 512 on the wall; weights :math:`1/k^4` o
 Measured on CPU (1 thread, other jobs sharing the 2 cores): the defaults reach an inner-box
 relative L2 of 0.755 in 1500 steps (434 s; ``pinr validate helmholtz``); 4000 steps reach 0.596
 (690 s, still falling); the paper's width 256 reaches 0.683 in 1500 steps (443 s on 2 threads
-of an otherwise idle CPU — more per step, not compared at equal time). Tried and not better
+of an otherwise idle CPU — better per step, not compared at equal time). Tried and not better
 at that budget: Adam at 1e-3 (0.80), :math:`\omega_0 = 15` at 5e-4 (0.77), the source disk
 weighted like the equation (0.91 vs 0.83 at 600 steps), causal weighting by distance from the
-source (0.84). The error sits in the far field: after 600 steps the best complex multiple of
+source (0.84), the residual weighted by :math:`r` to undo the field's decay (0.94 at 900 steps). The error sits in the far field: after 600 steps the best complex multiple of
 the prediction on the ring :math:`0.35 < r < 0.8` is 3× it — the outgoing wave is learned from
 the source outwards, slowly, as with SIREN's own code (0.38 after 5.9k of its 50k steps on a GPU).
 
