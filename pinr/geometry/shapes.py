@@ -462,38 +462,39 @@ class _Combination(_Analytic):
         return [s.signed_distance(points) for j, s in enumerate(self.shapes) if j != i]
 
 
-class Union(_Combination):
+class _Extremum(_Combination):
+    r"""Union (:math:`\phi = \min_i \phi_i`, ``_sign`` +1) or intersection (:math:`\max_i \phi_i`,
+    ``_sign`` −1): one body with the sign flipped. A child's surface point is kept where every
+    other child has it outside (union) or inside (intersection); the box of a union spans the
+    children's boxes, that of an intersection is their overlap."""
+
+    _sign: float
+
+    def signed_distance(self, points):
+        d = np.stack([s.signed_distance(points) for s in self.shapes])
+        return self._sign * np.min(self._sign * d, axis=0)
+
+    def _keep(self, i, points):
+        return np.all([self._sign * d >= 0 for d in self._others(i, points)], axis=0), 1.0
+
+    @property
+    def bounds(self):
+        b = self._sign * np.stack([s.bounds for s in self.shapes])
+        return self._sign * np.stack([b[:, :, 0].min(0), b[:, :, 1].max(0)], -1)
+
+
+class Union(_Extremum):
     r""":math:`A \cup B`: :math:`\phi = \min(\phi_A, \phi_B)` (exact outside the union)."""
 
     _symbol = "|"
-
-    def signed_distance(self, points):
-        return np.min([s.signed_distance(points) for s in self.shapes], axis=0)
-
-    def _keep(self, i, points):
-        return np.all([d >= 0 for d in self._others(i, points)], axis=0), 1.0
-
-    @property
-    def bounds(self):
-        b = np.stack([s.bounds for s in self.shapes])
-        return np.stack([b[:, :, 0].min(0), b[:, :, 1].max(0)], -1)
+    _sign = 1.0
 
 
-class Intersection(_Combination):
+class Intersection(_Extremum):
     r""":math:`A \cap B`: :math:`\phi = \max(\phi_A, \phi_B)` (exact inside the intersection)."""
 
     _symbol = "&"
-
-    def signed_distance(self, points):
-        return np.max([s.signed_distance(points) for s in self.shapes], axis=0)
-
-    def _keep(self, i, points):
-        return np.all([d <= 0 for d in self._others(i, points)], axis=0), 1.0
-
-    @property
-    def bounds(self):
-        b = np.stack([s.bounds for s in self.shapes])
-        return np.stack([b[:, :, 0].max(0), b[:, :, 1].min(0)], -1)
+    _sign = -1.0
 
 
 class Difference(_Combination):
