@@ -137,22 +137,22 @@ def fit(problem, target, name: str, *, steps: int, device, seed: int, evals: int
     if name == "sape":
         options.setdefault("epsilon", sape_epsilon(channels))
         options.setdefault("res", min(128, max(problem.domain.shape)))  # 128², or the image's own
-    # batch: every pixel each step (the solver's int default, 4096, would subsample the grid)
-    solver = PINNSolver(problem, backbone=name, backbone_options=options, steps=steps, lr=config["lr"],
-                        lr_min=1e-6, batch=problem.domain.size, device=device, seed=seed,
-                        validate_every=max(1, steps // evals), validate_metrics=lambda solution: validate(),
-                        tf32=tf32, compile=compile, progress=False)
     grid = problem.domain
     evaluations: list[tuple[int, float, dict]] = []
 
-    def validate() -> dict:  # called by the solver at its validation steps
-        step = solver.start_step
+    def validate(solution) -> dict:  # the solver's validate_metrics hook, at its validation steps
         _sync(solver.device)
         start = time.perf_counter()
-        metrics = evaluate(solver.network, grid, target)
+        metrics = evaluate(solution.network, grid, target)
         _sync(solver.device)
-        evaluations.append((step, time.perf_counter() - start, metrics))
+        evaluations.append((solver.start_step, time.perf_counter() - start, metrics))
         return {}  # nothing for the solver to print
+
+    # every training pixel each step: grid terms take the full grid, FixedPixels all its pixels
+    solver = PINNSolver(problem, backbone=name, backbone_options=options, steps=steps, lr=config["lr"],
+                        lr_min=1e-6, device=device, seed=seed,
+                        validate_every=max(1, steps // evals), validate_metrics=validate,
+                        tf32=tf32, compile=compile, progress=False)
     solution = solver.run()
     history = solver.history
     first, last = history["step"][0], history["step"][-1]
