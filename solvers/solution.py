@@ -144,9 +144,7 @@ def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
     grid = Grid(tuple(state["grid_shape"]), **axes)
     backbone = build_backbone(state["backbone"], len(coords), len(state["fields"]), **state["options"])
     net = Network(backbone, grid.bounds).to(dtype=getattr(torch, state["dtype"]))
-    weights = dict(state["state_dict"])
-    weights.setdefault("output_scale", net.output_scale)  # saved before output scales existed
-    net.load_state_dict(weights)
+    net.load_state_dict(state["state_dict"])
     net.to(device).eval()
     return NeuralSolution(net, fields=state["fields"], coords=coords, grid=grid, backbone=state["backbone"],
                           options=state["options"], metadata=state.get("metadata"))

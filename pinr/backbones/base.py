@@ -72,6 +72,13 @@ class Network(nn.Module):
         return P.scale(self.backbone(P.linear(x, self.scale_weight, self.scale_bias)),
                        self.output_scale.to(self.scale_weight.dtype))
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """As :class:`torch.nn.Module`'s; states saved before output scales existed (solutions,
+        checkpoints) load with the scale 1 they were trained with."""
+        state_dict = dict(state_dict)
+        state_dict.setdefault("output_scale", torch.ones_like(self.output_scale))
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     def on_step(self, step: int, total: int) -> None:
         hook = getattr(self.backbone, "on_step", None)
         if hook is not None:
