@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
+import inspect
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 
@@ -16,6 +17,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="pinr: physics-informed problems with implicit neural representations.")
 list_app = typer.Typer(no_args_is_help=True, help="List problems or backbones.")
 app.add_typer(list_app, name="list")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``message`` in red on stderr and exit with ``code`` (2: bad input, 3: diverged)."""
+    typer.secho(message, fg="red", err=True)
+    raise typer.Exit(code)
 
 
 def _parse_value(text: str):
@@ -91,13 +98,11 @@ def solve(
     try:
         prob = pr.problems.get(problem, **params)
     except (ValueError, TypeError, FileNotFoundError) as err:
-        typer.secho(f"error: {err}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        _fail(f"error: {err}")
     if resume is not None:
         cfg_path = Path(resume) / "config.json"
         if not cfg_path.exists():
-            typer.secho(f"error: --resume {resume}: no config.json there", fg="red", err=True)
-            raise typer.Exit(2)
+            _fail(f"error: --resume {resume}: no config.json there")
         out = Path(resume)
     if out is None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -109,30 +114,22 @@ def solve(
         if options:
             kw["backbone_options"] = options
         extra = _parse_pairs(train, "--train")
-        import inspect
-
         valid = set(inspect.signature(pr.solvers.PINNSolver.__init__).parameters) - {"self", "problem"}
         unknown = sorted(set(extra) - valid)
         if unknown:
-            typer.secho(f"error: --train {', '.join(unknown)}: not a solver option; valid: {', '.join(sorted(valid))}",
-                        fg="red", err=True)
-            raise typer.Exit(2)
+            _fail(f"error: --train {', '.join(unknown)}: not a solver option; valid: {', '.join(sorted(valid))}")
         clash = sorted(set(extra) & (set(kw) | {"out", "reference", "backbone_options"}))
         if clash:
-            typer.secho(f"error: --train {', '.join(clash)}: set these with their own flags", fg="red", err=True)
-            raise typer.Exit(2)
+            _fail(f"error: --train {', '.join(clash)}: set these with their own flags")
         kw.update(extra)
     elif train:
-        typer.secho("error: --train applies to the pinn solver", fg="red", err=True)
-        raise typer.Exit(2)
+        _fail("error: --train applies to the pinn solver")
     try:
         pr.solve(prob, solver=solver, out=out, **kw)
     except (ValueError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError) as err:
-        typer.secho(f"error: {err}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        _fail(f"error: {err}")
     except FloatingPointError as err:
-        typer.secho(f"training diverged: {err}", fg="red", err=True)
-        raise typer.Exit(3) from None
+        _fail(f"training diverged: {err}", 3)
     metrics = json.loads((out / "metrics.json").read_text())
     typer.echo(f"outputs: {out}")
     for k, v in metrics.items():
@@ -162,8 +159,7 @@ def validate(
                                _parse_pairs(set_, "--set"), backbone_options=_parse_pairs(option, "--option") or None,
                                progress=progress, echo=typer.echo)
     except (ValueError, TypeError) as err:
-        typer.secho(f"error: {err}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        _fail(f"error: {err}")
     typer.echo(f"records: {json_path}, table: {md_path}")
     if any(r["error"] for r in records):
         raise typer.Exit(1)
@@ -191,16 +187,14 @@ def bench(
 
     if quality is not None:
         if quality != "images":
-            typer.secho(f"error: --quality {quality!r}: the quality benchmark available is 'images'", fg="red", err=True)
-            raise typer.Exit(2)
+            _fail(f"error: --quality {quality!r}: the quality benchmark available is 'images'")
         from pinr.quality import main as quality_main
 
         argv = list(ctx.args) + (["--device", device] if device != "auto" else []) + \
             (["--steps", str(steps)] if steps is not None else [])
         raise typer.Exit(quality_main(argv, prog="pinr bench --quality images"))
     if ctx.args:
-        typer.secho(f"error: unexpected arguments {ctx.args} (they are for --quality images)", fg="red", err=True)
-        raise typer.Exit(2)
+        _fail(f"error: unexpected arguments {ctx.args} (they are for --quality images)")
     steps = 10 if steps is None else steps
     try:
         records = B.run_bench(cases=tuple(case or B.CASES), engines=tuple(engine or B.ENGINES),
@@ -208,8 +202,7 @@ def bench(
                               backbone=backbone, options=_parse_pairs(option, "--option"), steps=steps,
                               warmup=warmup)
     except (ValueError, TypeError) as err:
-        typer.secho(f"error: {err}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        _fail(f"error: {err}")
     import torch
 
     dev = records[0].device if records else device
