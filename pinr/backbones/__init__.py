@@ -1,8 +1,10 @@
 """Backbones: INR architectures written from jet-aware primitives, in one registry."""
 
 from .base import AbstractBackbone as AbstractBackbone
+from .base import BackboneTraining as BackboneTraining
 from .base import Network as Network
 from .registry import available_backbones as available_backbones
 from .registry import backbone_options as backbone_options
+from .registry import backbone_training as backbone_training
 from .registry import build_backbone as build_backbone
 from .registry import register_backbone as register_backbone

@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import torch
 from torch import nn
 
 from . import primitives as P
 
-__all__ = ["AbstractBackbone", "Network", "output_scales"]
+__all__ = ["AbstractBackbone", "BackboneTraining", "Network", "output_scales"]
+
+
+@dataclass(frozen=True)
+class BackboneTraining:
+    r"""The optimiser settings a backbone is meant to be trained with, part of the backbone as
+    its initialisation is.
+
+    ``lr`` is the peak Adam learning rate :math:`\eta_0`, the start of the solver's cosine decay
+    :math:`\eta_t = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})(1 + \cos(\pi t / T))`; it must be
+    finite and positive. ``source`` says in one short phrase where the figure comes from (a
+    paper, its official code, or pinr's own measurement), e.g. ``"SIREN paper"``.
+    """
+
+    lr: float
+    source: str
+
+    def __post_init__(self):
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"BackboneTraining lr must be a finite positive number (a peak Adam learning "
+                             f"rate such as 1e-4), got {lr!r}")
+        if not isinstance(self.source, str) or not self.source.strip():
+            raise ValueError(f"BackboneTraining source must say where the lr comes from (e.g. 'SIREN paper'), "
+                             f"got {self.source!r}")
+        object.__setattr__(self, "lr", float(lr))  # a numpy or int figure compares and prints as a float
 
 
 class AbstractBackbone(nn.Module):
@@ -16,11 +46,18 @@ class AbstractBackbone(nn.Module):
 
     Because it is built from jet-aware primitives, ``forward`` accepts a tensor or a
     :class:`~pinr.derivatives.jet.Jet`. Progressive backbones override ``on_step``.
+
+    ``training`` (a class attribute) is the backbone's recommended :class:`BackboneTraining`;
+    every concrete backbone declares its own, and this conservative default covers one that
+    does not. Read it from the class (``type(backbone).training`` or
+    :func:`~pinr.backbones.backbone_training`): on an instance, ``training`` is
+    :class:`torch.nn.Module`'s train/eval flag.
     """
 
     supports_jet: bool = True
     wants_point_losses: bool = False
     registry_name: str = ""
+    training: ClassVar[BackboneTraining] = BackboneTraining(lr=1e-4, source="pinr default for backbones that state none")
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()

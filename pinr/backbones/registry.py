@@ -1,4 +1,4 @@
-"""The backbone registry: a dict, a decorator, a builder and a listing."""
+"""The backbone registry: a dict, a decorator, a builder, a listing and each backbone's training settings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from torch import nn
 
-__all__ = ["register_backbone", "build_backbone", "available_backbones", "backbone_options"]
+from .base import AbstractBackbone, BackboneTraining
+
+__all__ = ["register_backbone", "build_backbone", "available_backbones", "backbone_options", "backbone_training"]
 
 _BACKBONES: dict[str, type[nn.Module]] = {}
 
@@ -36,6 +38,20 @@ def backbone_options(name: str) -> dict[str, object]:
     cls = _lookup(name)
     sig = inspect.signature(cls.__init__)
     return {k: p.default for k, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def backbone_training(name: str) -> BackboneTraining:
+    """Recommended training settings of backbone ``name``: its class's ``training``.
+
+    Unknown names raise ``ValueError`` listing the registered ones; a registered class that is
+    not an :class:`~pinr.backbones.AbstractBackbone` states none and raises ``TypeError``.
+    """
+    cls = _lookup(name)
+    if not issubclass(cls, AbstractBackbone):
+        raise TypeError(f"backbone {name!r} ({cls.__name__}) is not an AbstractBackbone, so it states no training "
+                        "settings; subclass pinr.backbones.AbstractBackbone and declare training = "
+                        "BackboneTraining(lr=..., source=...)")
+    return cls.training
 
 
 def build_backbone(name: str, in_features: int, out_features: int, **options) -> nn.Module:
