@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from . import primitives as P
-from .base import AbstractBackbone
+from .base import AbstractBackbone, BackboneTraining
 from .registry import register_backbone
 
 __all__ = ["FourierFeatures", "fourier_matrix"]
@@ -42,6 +42,8 @@ class FourierFeatures(AbstractBackbone):
     are fixed (a buffer). ``activation`` may be any of pinr's activations; use a smooth one
     (``softplus``, ``tanh``) when second derivatives matter, since ReLU's vanish.
     """
+
+    training = BackboneTraining(lr=1e-3, source="SCONE's Gaussian-RFF baseline")
 
     def __init__(self, in_features: int, out_features: int, *, mapping: str = "gaussian", m: int = 256,
                  sigma: float = 10.0, width: int = 256, depth: int = 3, activation: str = "relu"):

@@ -18,7 +18,7 @@ import torch
 
 from ..derivatives.jet import Jet
 from . import primitives as P
-from .base import AbstractBackbone
+from .base import AbstractBackbone, BackboneTraining
 from .registry import register_backbone
 from .siren import siren_init_
 
@@ -42,6 +42,8 @@ class Finer(AbstractBackbone):
     paper's knob for tuning the spectral bias; ``None`` keeps the default). ``scale_grad``:
     see the module docstring (default ``False``, the paper's detached factor).
     """
+
+    training = BackboneTraining(lr=5e-4, source="FINER's image-fitting scripts")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 3,
                  omega0: float = 30.0, omega_hidden: float = 30.0, first_bias_scale: float | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from . import primitives as P
-from .base import AbstractBackbone
+from .base import AbstractBackbone, BackboneTraining
 from .registry import register_backbone
 
 __all__ = ["Gauss"]
@@ -22,6 +22,8 @@ class Gauss(AbstractBackbone):
     :math:`s = 30` (``scale``, as in FINER's comparison code; WIRE's uses 10). Weights and
     biases keep PyTorch's default initialisation, as in the reference implementations.
     """
+
+    training = BackboneTraining(lr=1e-3, source="as compared in FINER")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 3,
                  scale: float = 30.0):

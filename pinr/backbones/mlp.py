@@ -8,7 +8,7 @@ import math
 import torch
 
 from . import primitives as P
-from .base import AbstractBackbone
+from .base import AbstractBackbone, BackboneTraining
 from .registry import register_backbone
 
 __all__ = ["MLP"]
@@ -22,6 +22,8 @@ class MLP(AbstractBackbone):
     :math:`2^k\\pi`, k < L (the raw input is kept). Weights use Xavier-uniform init for tanh
     and Kaiming-uniform otherwise; biases are zero.
     """
+
+    training = BackboneTraining(lr=1e-3, source="pinr's quality benchmark; no paper figure")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 4,
                  activation: str = "tanh", encoding_levels: int = 0):

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from . import primitives as P
-from .base import AbstractBackbone, Network
+from .base import AbstractBackbone, BackboneTraining, Network
 from .registry import register_backbone
 
 __all__ = ["PINs", "level_fields", "plot_levels"]
@@ -62,6 +62,8 @@ class PINs(AbstractBackbone):
 
     Shapes: ``(N, in_features) -> (N, out_features)``.
     """
+
+    training = BackboneTraining(lr=1e-3, source="as FF networks; its levels are FF-style MLPs")
 
     def __init__(self, in_features: int, out_features: int, *, levels: int = 3, m: int = 256,
                  sigma: float = 10.0, width: int = 128, depth: int = 2, activation: str = "relu",

@@ -60,7 +60,7 @@ from torch.nn import functional as F
 
 from ..derivatives.jet import Jet
 from . import primitives as P
-from .base import AbstractBackbone, Network
+from .base import AbstractBackbone, BackboneTraining, Network
 from .registry import register_backbone
 
 __all__ = ["SAPE", "plot_masks", "DEFAULT_RES"]
@@ -110,6 +110,7 @@ class SAPE(AbstractBackbone):
     """
 
     wants_point_losses = True
+    training = BackboneTraining(lr=1e-3, source="SAPE's official image task")
 
     def __init__(self, in_features: int, out_features: int, *, m: int = 256, sigma: float = 20.0,
                  width: int = 256, depth: int = 3, activation: str = "relu", spatial: bool = True,

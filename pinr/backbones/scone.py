@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 
 from . import primitives as P
-from .base import AbstractBackbone
+from .base import AbstractBackbone, BackboneTraining
 from .registry import register_backbone
 
 __all__ = ["Scone", "MASK_ACTIVATIONS"]
@@ -54,6 +54,8 @@ class Scone(AbstractBackbone):
     Shapes: ``(N, in_features) -> (N, out_features)``; inputs are expected in
     :math:`[-1, 1]^d` (as :class:`~pinr.backbones.Network` provides).
     """
+
+    training = BackboneTraining(lr=1e-4, source="SCONE paper")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 250,
                  omegas: Sequence[float] = (90.0, 60.0, 30.0, 10.0), omega0: float = 30.0,

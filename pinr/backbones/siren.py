@@ -11,7 +11,7 @@ import math
 import torch
 
 from . import primitives as P
-from .base import AbstractBackbone
+from .base import AbstractBackbone, BackboneTraining
 from .registry import register_backbone
 
 __all__ = ["Siren", "siren_init_"]
@@ -41,6 +41,8 @@ class Siren(AbstractBackbone):
     :math:`\omega` = ``omega_hidden``; biases PyTorch's default :math:`U(\pm 1/\sqrt{n})`, or drawn
     like the weights with ``bias_init="weights"``.
     """
+
+    training = BackboneTraining(lr=1e-4, source="SIREN paper")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 3,
                  omega0: float = 30.0, omega_hidden: float = 30.0, bias_init: str = "default"):
