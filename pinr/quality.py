@@ -9,9 +9,11 @@ Protocols
     ``full``: train on every pixel each step (full batch). ``sape25``: SAPE's protocol — train
     on a fixed random 25 % of the pixels, evaluate on all of them.
 Backbones
-    Each at ≈200k parameters through its width (the count is printed), with its paper's
-    learning rate (:data:`CONFIGS`); Adam with a cosine decay to 1e-6 (pinr's
-    :class:`~pinr.solvers.PINNSolver`, so the library's own training step is what is timed).
+    Each at ≈200k parameters through its width (:data:`CONFIGS`; the count is printed), with
+    the peak learning rate the backbone itself recommends (its paper's or official code's,
+    :func:`~pinr.backbones.backbone_training`; ``--lr NAME=LR`` overrides); Adam with a cosine
+    decay to 1e-6 (pinr's :class:`~pinr.solvers.PINNSolver`, so the library's own training
+    step is what is timed).
 Metrics
     Every ``steps/20`` steps the prediction on the whole grid, clipped to :math:`[-1, 1]`, is
     scored: PSNR with data range 2 (= the usual PSNR of the :math:`[0, 1]` image) and SSIM
@@ -44,28 +46,33 @@ import numpy as np
 import torch
 
 import pinr as pr
+from pinr.backbones import backbone_training
 from pinr.domains.base import AbstractRegion, Samples
 from pinr.metrics import ssim
 from pinr.problems.regression import grid_to_image
 from pinr.solvers import PINNSolver
 
 
-#: Per backbone: learning rate (its paper / official code) and options giving ≈200k parameters
-#: for 2-D → RGB. SAPE's epsilon is set per image (see :func:`sape_epsilon`).
+#: Per backbone: options giving ≈200k parameters for 2-D → RGB (a backbone not listed keeps its
+#: defaults). The learning rate is the backbone's own (:func:`learning_rate`). SAPE's epsilon
+#: is set per image (see :func:`sape_epsilon`).
 CONFIGS: dict[str, dict] = {
-    "siren": dict(lr=1e-4, options=dict(width=256, depth=3)),  # SIREN paper
-    "scone": dict(lr=1e-4, options=dict()),  # SCONE paper (width 250, omegas 90/60/30/10)
-    "finer": dict(lr=5e-4, options=dict()),  # FINER's image-fitting scripts
-    # WIRE's own scripts suggest 5e-3..2e-2, but on CPU checks (128² astronaut, 200 steps) 5e-3
-    # stalled at 14 dB and 1e-3 — SCONE's setting for WIRE — reached 34.8 dB
-    "wire": dict(lr=1e-3, options=dict()),  # omega0 20, sigma0 10
-    "gauss": dict(lr=1e-3, options=dict()),  # as compared in FINER (scale 30)
-    "ff": dict(lr=1e-3, options=dict(m=128, sigma=10.0)),  # SCONE's Gaussian-RFF baseline
-    "sape": dict(lr=1e-3, options=dict(width=210)),  # SAPE's official image task
-    "pins": dict(lr=1e-3, options=dict(width=154, progressive=True)),  # FF-style MLP levels
-    "mlp": dict(lr=1e-3, options=dict(width=300, depth=3, activation="relu", encoding_levels=10)),
+    "siren": dict(width=256, depth=3),
+    "scone": dict(),  # width 250, omegas 90/60/30/10
+    "finer": dict(),
+    "wire": dict(),  # omega0 20, sigma0 10
+    "gauss": dict(),  # scale 30, as compared in FINER
+    "ff": dict(m=128, sigma=10.0),  # SCONE's Gaussian-RFF baseline
+    "sape": dict(width=210),
+    "pins": dict(width=154, progressive=True),
+    "mlp": dict(width=300, depth=3, activation="relu", encoding_levels=10),
 }
-DEFAULT_LR = 1e-4
+
+
+def learning_rate(name: str, override: float | None = None) -> float:
+    """Peak Adam rate :func:`fit` trains backbone ``name`` with: ``override`` when given, else the
+    backbone's recommended one (:func:`~pinr.backbones.backbone_training`)."""
+    return float(override) if override is not None else backbone_training(name).lr
 
 
 def sape_epsilon(channels: int) -> float:
@@ -128,11 +135,10 @@ def evaluate(network, grid, target: np.ndarray) -> dict[str, float]:
 
 def fit(problem, target, name: str, *, steps: int, device, seed: int, evals: int, tf32: bool, compile,
         plots: Path | None, tag: str, lr: float | None = None) -> dict:
-    """Train backbone ``name`` on ``problem`` (``lr`` overrides :data:`CONFIGS`); returns the table row."""
-    config = dict(CONFIGS.get(name, dict(lr=DEFAULT_LR, options={})))
-    if lr is not None:
-        config["lr"] = lr
-    options = dict(config["options"])
+    """Train backbone ``name`` on ``problem`` with :data:`CONFIGS`' options at :func:`learning_rate`
+    (``lr`` overrides the backbone's own); returns the table row."""
+    lr = learning_rate(name, lr)
+    options = dict(CONFIGS.get(name, {}))
     channels = problem.n_outputs
     if name == "sape":
         options.setdefault("epsilon", sape_epsilon(channels))
@@ -149,7 +155,7 @@ def fit(problem, target, name: str, *, steps: int, device, seed: int, evals: int
         return {}  # nothing for the solver to print
 
     # every training pixel each step: grid terms take the full grid, FixedPixels all its pixels
-    solver = PINNSolver(problem, backbone=name, backbone_options=options, steps=steps, lr=config["lr"],
+    solver = PINNSolver(problem, backbone=name, backbone_options=options, steps=steps, lr=lr,
                         lr_min=1e-6, device=device, seed=seed,
                         validate_every=max(1, steps // evals), validate_metrics=validate,
                         tf32=tf32, compile=compile, progress=False)
@@ -169,7 +175,7 @@ def fit(problem, target, name: str, *, steps: int, device, seed: int, evals: int
             plot_levels(solution, None, plots / f"pins_levels_{tag}.png")
         if name == "sape":
             plot_masks(solution, plots / f"sape_masks_{tag}.png")
-    return dict(backbone=name, params=params, lr=config["lr"], psnr=best["psnr"], ssim=best["ssim"],
+    return dict(backbone=name, params=params, lr=lr, psnr=best["psnr"], ssim=best["ssim"],
                 best_step=best_step, final_psnr=evaluations[-1][2]["psnr"], ms=ms_per_step,
                 device=_device_name(solver.device))
 
