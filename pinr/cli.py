@@ -59,12 +59,22 @@ def list_problems():
 
 @list_app.command("backbones")
 def list_backbones():
-    """Registered backbones and their options."""
-    from pinr.backbones import available_backbones, backbone_options
+    """Registered backbones, each with its recommended peak lr (and where it comes from) and its options."""
+    from pinr.backbones import available_backbones, backbone_options, backbone_training
 
-    for name in available_backbones():
+    names = available_backbones()
+    training = {name: backbone_training(name) for name in names}
+    lrs = {name: f"lr={_exp_text(t.lr)} ({t.source})" for name, t in training.items()}
+    width = max(map(len, lrs.values()), default=0)
+    for name in names:
         opts = ", ".join(f"{k}={v!r}" for k, v in backbone_options(name).items())
-        typer.echo(f"{name:8s} {opts}")
+        typer.echo(f"{name:8s} {lrs[name]:{width}s}  {opts}")
+
+
+def _exp_text(x: float) -> str:
+    """``x`` in short scientific notation: 1e-4, 2.5e-3 (no trailing zeros, no exponent padding)."""
+    mantissa, exponent = f"{x:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 @app.command()

@@ -6,6 +6,7 @@ import pytest
 
 from typer.testing import CliRunner
 
+from pinr.backbones import available_backbones, backbone_training
 from pinr.cli import app
 
 runner = CliRunner()
@@ -16,6 +17,11 @@ def test_list():
     assert r.exit_code == 0 and "poisson-image" in r.output and "image" in r.output
     r = runner.invoke(app, ["list", "backbones"])
     assert r.exit_code == 0 and "siren" in r.output and "omega0" in r.output
+    lines = {line.split()[0]: line for line in r.output.splitlines()}
+    assert sorted(lines) == available_backbones() and len(lines) == len(r.output.splitlines())  # one line each
+    for name, line in lines.items():
+        assert " lr=" in line and f"({backbone_training(name).source})" in line, line
+    assert " lr=1e-4 (SIREN paper) " in lines["siren"] and " lr=5e-4 " in lines["finer"]
 
 
 def test_solve_writes_run_and_prints_metrics(tmp_path):
