@@ -1,10 +1,11 @@
-"""Invariants of every registered backbone: output shapes, pointwise in the batch, jet ==
-autograd in float64 (values, first, pure and mixed second derivatives, Laplacian and weighted
-combos, parameter gradients), a short fit lowers the loss, and a problems × backbones matrix of
-short solver runs gives finite metrics."""
+"""Invariants of every registered backbone: its own recommended training settings, output
+shapes, pointwise in the batch, jet == autograd in float64 (values, first, pure and mixed second
+derivatives, Laplacian and weighted combos, parameter gradients), a short fit lowers the loss,
+and a problems × backbones matrix of short solver runs gives finite metrics."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -12,7 +13,8 @@ import pytest
 import torch
 
 import pinr as pr
-from pinr.backbones import Network
+from pinr.backbones import AbstractBackbone, BackboneTraining, Network, backbone_training
+from pinr.backbones import registry
 from pinr.compiler import Atom, Combo
 from pinr.derivatives import AutogradEngine, JetEngine
 from pinr.derivatives.jet import Jet
@@ -95,6 +97,63 @@ def test_every_backbone_is_listed_with_options():
     assert {"scone", "pins", "sape", "finer", "wire", "gauss", "siren", "ff", "mlp"} <= set(BACKBONES)
     for name in BACKBONES:
         assert pr.backbones.backbone_options(name), name
+
+
+# ------------------------------------------------------------------------ training settings
+@pytest.mark.parametrize("name", BACKBONES)
+def test_every_backbone_states_its_own_training(name):
+    backbone = pr.build_backbone(name, 2, 1, **small(name))
+    cls = type(backbone)
+    assert "training" in cls.__dict__, f"{cls.__name__} inherits AbstractBackbone's default training"
+    settings = cls.training
+    assert isinstance(settings, BackboneTraining) and settings is not AbstractBackbone.training
+    assert math.isfinite(settings.lr) and settings.lr > 0 and settings.source.strip()
+    assert backbone_training(name) == settings
+    # on an instance, `training` stays torch's train/eval flag; the settings live on the class
+    assert backbone.training is True
+    backbone.eval()
+    assert backbone.training is False and type(backbone).training == settings
+
+
+def test_backbone_training_of_an_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown backbone 'nope'; available backbones") as err:
+        backbone_training("nope")
+    assert all(name in str(err.value) for name in BACKBONES)
+
+
+def test_backbone_training_of_a_registered_plain_module_says_it_states_none(monkeypatch):
+    class Plain(torch.nn.Module):
+        pass
+
+    monkeypatch.setitem(registry._BACKBONES, "plain", Plain)
+    with pytest.raises(TypeError, match="'plain' .Plain. is not an AbstractBackbone"):
+        backbone_training("plain")
+
+
+@pytest.mark.parametrize("lr", [0, 0.0, -1e-3, math.nan, math.inf, True, "1e-3", None])
+def test_backbone_training_rejects_a_bad_lr(lr):
+    with pytest.raises(ValueError, match=f"lr must be a finite positive number.*got {lr!r}"):
+        BackboneTraining(lr=lr, source="a paper")
+
+
+def test_backbone_training_is_a_frozen_value():
+    settings = BackboneTraining(lr=np.float32(5e-4), source="a paper")
+    assert type(settings.lr) is float and settings == BackboneTraining(lr=float(np.float32(5e-4)), source="a paper")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.lr = 1.0
+    with pytest.raises(ValueError, match="source must say where"):
+        BackboneTraining(lr=1e-3, source=" ")
+
+
+def test_quality_benchmark_trains_at_the_backbones_own_lr():
+    from pinr.quality import CONFIGS, learning_rate
+
+    for name in BACKBONES:
+        assert learning_rate(name) == backbone_training(name).lr, name
+    assert learning_rate("pins", 3e-3) == 3e-3  # --lr pins=3e-3
+    assert set(CONFIGS) <= set(BACKBONES)
+    for name, options in CONFIGS.items():  # options only, each one the backbone's
+        assert set(options) <= set(pr.backbones.backbone_options(name)), name
 
 
 @pytest.mark.parametrize("name", BACKBONES)
