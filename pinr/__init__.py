@@ -14,6 +14,7 @@ from .symbolic import Data as Data
 from .symbolic import Eq as Eq
 from .symbolic import Equation as Equation
 from .symbolic import Initial as Initial
+from .symbolic import Observation as Observation
 from .symbolic import Parameter as Parameter
 from .symbolic import Problem as Problem
 from .symbolic import div as div
@@ -38,10 +39,14 @@ from .backbones import available_backbones as available_backbones
 from .backbones import build_backbone as build_backbone
 from .backbones import register_backbone as register_backbone
 
+from .case import Case as Case
+
 from . import problems as problems  # noqa: E402  (pinr.problems, installed from problems/)
 from .problems import available_problems as available_problems
 
+from . import domains as domains
 from . import geometry as geometry
+from . import training as training
 from . import metrics as metrics
 from .api import compare as compare
 from .api import reference as reference

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from .case import as_case
 from .metrics import field_metrics
 
 __all__ = ["solve", "reference", "compare"]
@@ -17,38 +18,49 @@ __all__ = ["solve", "reference", "compare"]
 log = logging.getLogger(__name__)
 
 
-def reference(problem, *, resolution: int | None = None):
-    """The trusted answer to ``problem``: the problem's own reference when it names one
-    (``defaults["reference"](problem, resolution)``, e.g. Helmholtz's analytic field), else its
-    exact solution if it states one, else the finite-difference reference lowered from the same
-    statement (``NotImplementedError`` when the statement is outside what the FD solver lowers)."""
+def reference(target, *, resolution: int | None = None):
+    """The trusted answer to ``target`` (a problem or a catalogue case): the case's own reference
+    when it names one (e.g. Helmholtz's analytic field), else the exact solution if the problem
+    states one, else the finite-difference reference lowered from the same statement
+    (``NotImplementedError`` when the statement is outside what the FD solver lowers, or has
+    trainable parameters: fix them with ``problem.fixed(...)``)."""
     from pinr.solvers import ExactSolution, FDSolver
 
-    hook = problem.defaults.get("reference")
-    if hook is not None:
-        return hook(problem, resolution)
-    if problem.exact is not None:
-        return ExactSolution(problem, shape=resolution)
-    return FDSolver(problem, resolution=resolution).solve()
+    case = as_case(target)
+    problem = case.problem
+    if case.reference is not None:
+        ref = case.reference(problem, resolution)
+    elif problem.exact is not None:
+        ref = ExactSolution(problem, shape=resolution)
+    else:
+        opts = dict(case.fd)
+        if resolution is not None:
+            opts["resolution"] = resolution
+        ref = FDSolver(problem, **opts).solve()
+    ref.case = case
+    return ref
 
 
 def compare(solution, ref, *, problem=None, align: str | None = "auto", metric: str = "auto") -> dict:
     """Metrics of ``solution`` against ``ref``: at least ``rel_l2``, ``max_abs`` and ``psnr``.
 
-    ``metric="auto"`` uses the problem's own metric when it states one
-    (``defaults["metrics"](solution, ref)``, e.g. Helmholtz's complex error on the inner box,
-    the wave's error per time level); ``metric="grid"`` (and problems without their own) compares
-    on a shared grid (plus ``ssim`` for images): the reference's when it is grid-based, else the
+    ``metric="auto"`` uses the case's own metric when the solution (or reference) comes from a
+    catalogue case that states one (e.g. Helmholtz's complex error on the inner box, the wave's
+    error per time level); ``metric="grid"`` (and problems without their own) compares on a
+    shared grid (plus ``ssim`` for images): the reference's when it is grid-based, else the
     solution's. ``align="auto"`` takes the problem's alignment ("constant"/"affine" for answers
-    defined only up to a constant or an affine map)."""
+    defined only up to a constant or an affine map). ``problem`` may be a problem or a case."""
+    from pinr.case import Case
     from pinr.solvers import GridSolution
 
     if metric not in ("auto", "grid"):
         raise ValueError(f"compare metric must be 'auto' or 'grid', got {metric!r}")
-    problem = problem or getattr(solution, "problem", None) or getattr(ref, "problem", None)
-    hook = problem.defaults.get("metrics") if problem is not None and metric == "auto" else None
-    if hook is not None:
-        return dict(hook(solution, ref))
+    case = problem if isinstance(problem, Case) else (solution.case or ref.case)
+    if problem is None or isinstance(problem, Case):
+        problem = case.problem if case is not None else (getattr(solution, "problem", None)
+                                                         or getattr(ref, "problem", None))
+    if metric == "auto" and case is not None and case.metrics is not None:
+        return dict(case.metrics(solution, ref))
     if align == "auto":
         align = problem.align if problem is not None else None
     grid = ref.grid if isinstance(ref, GridSolution) or not isinstance(solution, GridSolution) else solution.grid
@@ -63,22 +75,26 @@ def compare(solution, ref, *, problem=None, align: str | None = "auto", metric: 
     return field_metrics(a, b, align=align, image=image)
 
 
-def solve(problem, *, solver: str = "pinn", out: str | os.PathLike | None = None,
-          resolution: int | None = None, reference_solution="auto", **options):
-    r"""Solve ``problem`` and return a solution.
+def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
+          resolution: int | None = None, reference_solution="auto", validate_metrics=None, callbacks=(), **options):
+    r"""Solve ``target`` (a :class:`~pinr.Problem`, or a catalogue case from
+    ``pr.problems.get``) and return a solution.
 
-    ``solver="pinn"`` (default) trains a backbone (options of
-    :class:`~pinr.solvers.PINNSolver`: ``backbone``, ``steps``, ``lr``, ``device``, ``seed``,
-    ``dtype``, ``batch``, ``engine``, ...); ``solver="fd"`` computes the finite-difference
-    reference at ``resolution``. With ``out`` a run directory is written: ``config.json``,
-    ``metrics.json``, ``checkpoint.pt``, ``solution.pt``, ``fields.npz`` and PNG plots.
-    ``reference_solution`` ("auto": exact or FD when available, ``None`` for none, or a
+    ``solver="pinn"`` (default) trains a backbone; ``options`` are the flat training options
+    (``backbone``, ``backbone_options``, ``steps``, ``lr``, ``device``, ``seed``, ``dtype``,
+    ``batch``, ``engine``, ...; :func:`pinr.training.config.option_names` lists them), laid over
+    the case's defaults. ``solver="fd"`` computes the finite-difference reference at
+    ``resolution``. With ``out`` a run directory is written: ``config.json``, ``metrics.json``,
+    ``checkpoint.pt``, ``solution.pt``, ``fields.npz`` and PNG plots. ``reference_solution``
+    ("auto": the case's reference, exact or FD when available; ``None`` for none; or a
     solution) is used for periodic validation and the final metrics.
     """
     from pinr.solvers import FDSolver, PINNSolver
 
     from .report import write_run
 
+    case = as_case(target)
+    problem = case.problem
     if solver not in ("pinn", "fd"):
         raise ValueError(f"unknown solver {solver!r}; choose 'pinn' or 'fd'")
     out = Path(out) if out is not None else None
@@ -86,44 +102,43 @@ def solve(problem, *, solver: str = "pinn", out: str | os.PathLike | None = None
         raise FileExistsError(f"run directory {out} exists and is not empty; choose another --out or pass "
                               "resume= to continue that run")
     started = time.perf_counter()
+    pinn = None
     if solver == "fd":
         if options:
             raise TypeError(f"solver='fd' takes only resolution=, got {sorted(options)}")
-        sol = FDSolver(problem, resolution=resolution).solve()
+        sol = FDSolver(problem, **{**case.fd, **({"resolution": resolution} if resolution is not None else {})}).solve()
+        sol.case = case
         ref = None
     else:
         ref = reference_solution
         if isinstance(ref, str) and ref == "auto":
             try:
-                ref = reference(problem, resolution=resolution)
+                ref = reference(case, resolution=resolution)
             except NotImplementedError as err:
                 log.info("no reference for %s: %s", problem.name, err)
                 ref = None
         if out is not None:
-            options.setdefault("checkpoint_every", max(1, (options.get("steps") or
-                                                           problem.defaults.get("steps", 2000)) // 10))
-        pinn = PINNSolver(problem, out=out, reference=ref, **options)
+            options["out"] = out
+        pinn = PINNSolver.from_options(case, reference=ref, validate_metrics=validate_metrics, callbacks=callbacks,
+                                       **options)
         if out is not None:
             from .io import write_json
-            write_json(out / "config.json", _config(problem, pinn, options))
+            write_json(out / "config.json", _config(case, pinn))
         sol = pinn.run()
     if out is not None:
-        write_run(out, problem, sol, ref, solver=solver, seconds=time.perf_counter() - started,
-                  trainer=None if solver == "fd" else pinn)
+        write_run(out, case, sol, ref, solver=solver, seconds=time.perf_counter() - started, trainer=pinn)
     return sol
 
 
-def _config(problem, pinn, options) -> dict:
+def _config(case, pinn) -> dict:
+    """Everything needed to rerun: versions, the problem and its source, every resolved option
+    and where the ones you did not give came from."""
     import pinr
 
+    flat = {k: (str(v) if isinstance(v, Path) else v) for k, v in pinn.config.flat().items()
+            if isinstance(v, (int, float, str, bool, type(None), Path, dict, list, tuple))}
     return {
         "pinr": pinr.__version__, "torch": torch.__version__, "python": platform.python_version(),
-        "problem": {"name": problem.name, **dict(problem.source)}, "statement": str(problem),
-        "solver": "pinn", "backbone": pinn.backbone_name, "backbone_options": pinn.backbone_options,
-        "steps": pinn.steps, "lr": pinn.lr, "lr_min": pinn.lr_min, "seed": pinn.seed,
-        "dtype": str(pinn.dtype).replace("torch.", ""), "device": str(pinn.device),
-        "engine": pinn.engine_name, "batch": pinn.batch if not isinstance(pinn.batch, dict) else dict(pinn.batch),
-        "lbfgs_steps": pinn.lbfgs_steps, "compile": pinn.compile, "tf32": pinn.tf32,
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items()
-                    if isinstance(v, (int, float, str, bool, type(None), Path))},
+        "problem": {"name": case.problem.name, **dict(case.source)}, "statement": str(case.problem),
+        "solver": "pinn", **flat, "device": str(pinn.device), "chosen_by": dict(pinn.resolved.sources),
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
-import inspect
 import json
 import logging
 import sys
@@ -116,7 +115,8 @@ def solve(
         out = Path(resume)
     if out is None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{problem}-{backbone or prob.defaults.get('backbone', 'siren') if solver == 'pinn' else 'fd'}-{stamp}"
+        name = (backbone or prob.training.model.backbone or "siren") if solver == "pinn" else "fd"
+        out = Path("runs") / f"{problem}-{name}-{stamp}"
     kw = {}
     if solver == "pinn":
         kw = dict(backbone=backbone, steps=steps, lr=lr, device=device, seed=seed, dtype=dtype, engine=engine,
@@ -124,7 +124,9 @@ def solve(
         if options:
             kw["backbone_options"] = options
         extra = _parse_pairs(train, "--train")
-        valid = set(inspect.signature(pr.solvers.PINNSolver.__init__).parameters) - {"self", "problem"}
+        from pinr.training.config import option_names
+
+        valid = set(option_names())
         unknown = sorted(set(extra) - valid)
         if unknown:
             _fail(f"error: --train {', '.join(unknown)}: not a solver option; valid: {', '.join(sorted(valid))}")

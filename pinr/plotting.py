@@ -243,3 +243,36 @@ def plot_metric_curve(
     ax.set_title(name)
     ax.grid(True, alpha=0.3)
     return _save(fig, path)
+
+
+def plot_parameters(
+    path: str | os.PathLike,
+    steps: Sequence[int],
+    trajectories: Mapping[str, Sequence[float]],
+    *,
+    targets: Mapping[str, float] | None = None,
+) -> Path:
+    """Trajectories of trainable problem parameters against the step, one panel each, with a
+    dashed line at the value in ``targets`` when one is known.
+
+    Returns:
+        The written path.
+    """
+    x = _to_numpy(steps, "steps").ravel()
+    if not trajectories:
+        raise ValueError("no parameters to plot")
+    n = len(trajectories)
+    fig = Figure(figsize=(4.2 * n, 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, n))
+    for ax, (name, values) in zip(axes, trajectories.items()):
+        y = _to_numpy(values, name).ravel()
+        if y.size != x.size:
+            raise ValueError(f"steps has {x.size} entries but parameter {name!r} has {y.size}")
+        ax.plot(x, y, linewidth=1.4, label="trained")
+        if targets and name in targets:
+            ax.axhline(float(targets[name]), color="k", linestyle="--", linewidth=1, label="target")
+            ax.legend(loc="best", fontsize=8)
+        ax.set_xlabel("step")
+        ax.set_title(f"{name} = {y[-1]:.5g}")
+        ax.grid(True, alpha=0.3)
+    return _save(fig, path)

@@ -47,7 +47,7 @@ import torch
 
 import pinr as pr
 from pinr.backbones import backbone_training
-from pinr.domains.base import AbstractRegion, Samples
+from pinr.domains.base import AbstractPointSet, Samples
 from pinr.metrics import ssim
 from pinr.problems.regression import grid_to_image
 from pinr.solvers import PINNSolver
@@ -81,7 +81,7 @@ def sape_epsilon(channels: int) -> float:
     return 1e-3 * channels * 4.0
 
 
-class FixedPixels(AbstractRegion):
+class FixedPixels(AbstractPointSet):
     """A fixed subset of a grid's cell centres; every step trains on all of them."""
 
     name = "pixels"
@@ -108,7 +108,7 @@ def subset_problem(problem, fraction: float, seed: int = 0):
     (condition,) = problem.conditions
     return pr.Problem(grid, conditions=[pr.Condition(condition.eq, on=region, name="pixels")],
                       exact=problem.exact, image=True, name=f"{problem.name}-{int(round(100 * fraction))}%",
-                      description=problem.description, defaults=problem.defaults)
+                      description=problem.description)
 
 
 def _sync(device: torch.device) -> None:
@@ -151,14 +151,14 @@ def fit(problem, target, name: str, *, steps: int, device, seed: int, evals: int
         start = time.perf_counter()
         metrics = evaluate(solution.network, grid, target)
         _sync(solver.device)
-        evaluations.append((solver.start_step, time.perf_counter() - start, metrics))
+        evaluations.append((solver.state.step, time.perf_counter() - start, metrics))
         return {}  # nothing for the solver to print
 
     # every training pixel each step: grid terms take the full grid, FixedPixels all its pixels
-    solver = PINNSolver(problem, backbone=name, backbone_options=options, steps=steps, lr=lr,
-                        lr_min=1e-6, device=device, seed=seed,
-                        validate_every=max(1, steps // evals), validate_metrics=validate,
-                        tf32=tf32, compile=compile, progress=False)
+    solver = PINNSolver.from_options(problem, backbone=name, backbone_options=options, steps=steps, lr=lr,
+                                     lr_min=1e-6, device=device, seed=seed,
+                                     validate_every=max(1, steps // evals), validate_metrics=validate,
+                                     tf32=tf32, compile=compile, progress=False)
     solution = solver.run()
     history = solver.history
     first, last = history["step"][0], history["step"][-1]
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         args.plots.mkdir(parents=True, exist_ok=True)
     rows = []
     for image in images:
-        full = pr.problems.get("image", image=image, size=size)
+        full = pr.problems.get("image", image=image, size=size).problem
         target = pr.reference(full).on_grid()
         for protocol in args.protocols:
             problem = full if protocol == "full" else subset_problem(full, 0.25, seed=args.seed)

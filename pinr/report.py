@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .io import save_npz, write_json
-from .plotting import plot_fields, plot_loss_curves, plot_metric_curve
+from .plotting import plot_fields, plot_loss_curves, plot_metric_curve, plot_parameters
 
 __all__ = ["write_run", "field_panels"]
 
@@ -53,12 +54,16 @@ def _slice(a: np.ndarray, dims: int, *, time_last: bool) -> np.ndarray:
     return a
 
 
-def write_run(out: Path, problem, solution, ref, *, solver: str, seconds: float, trainer=None) -> dict:
-    """Write metrics.json, solution.pt, fields.npz and the plots into ``out``; return the metrics."""
+def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, trainer=None) -> dict:
+    """Write metrics.json, solution.pt, fields.npz and the plots (and the case's own outputs)
+    into ``out``; return the metrics."""
     from pinr.api import compare
+    from pinr.case import as_case
     from pinr.metrics import affine_align
     from pinr.solvers import NeuralSolution
 
+    case = as_case(case)
+    problem = case.problem
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     grid = ref.grid if ref is not None else solution.grid
@@ -68,7 +73,7 @@ def write_run(out: Path, problem, solution, ref, *, solver: str, seconds: float,
     metrics: dict = {"problem": problem.name, "solver": solver, "seconds": round(seconds, 3)}
     aligned = None
     if ref is not None:
-        metrics.update(compare(solution, ref, problem=problem))
+        metrics.update(compare(solution, ref, problem=case))
         if problem.align == "affine":
             aligned = affine_align(pred, refv)[0]
         elif problem.align == "constant":
@@ -82,11 +87,12 @@ def write_run(out: Path, problem, solution, ref, *, solver: str, seconds: float,
         for k, v in h.items():
             if k.startswith("loss/") and v:
                 metrics[k] = v[-1]
-    if problem.defaults.get("kind") == "sdf" and solver == "pinn":
-        from pinr.geometry import write_sdf_outputs  # mesh .ply/.obj in input units, level sets, slices, render
-
-        metrics.update(write_sdf_outputs(out, solution, problem.defaults["shape"],
-                                         resolution=problem.defaults.get("resolution")))
+    if solution.parameters:
+        metrics["parameters"] = dict(solution.parameters)
+    if case.outputs is not None and solver == "pinn":  # the case's own files: meshes, snapshots, animations
+        extra = case.outputs(out, solution, ref)
+        if isinstance(extra, Mapping):
+            metrics.update(extra)
     write_json(out / "metrics.json", metrics)
     arrays = {"coords_" + c.name: a for c, a in zip(grid.coords, grid.lattice(grid.shape))}
     arrays["prediction"] = pred
@@ -123,7 +129,7 @@ def write_run(out: Path, problem, solution, ref, *, solver: str, seconds: float,
         key = "psnr" if "psnr" in v and problem.image else "rel_l2"
         if len(v.get("step", [])) > 1 and key in v:
             plot_metric_curve(out / f"validation_{key}.png", v["step"], v[key], name=key)
-    plots = problem.defaults.get("plots")
-    if plots is not None:  # the problem's own figures (Helmholtz real/imaginary/modulus, wave snapshots + GIF)
-        plots(out, solution, ref)
+        params = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("param/")}
+        if params:
+            plot_parameters(out / "parameters.png", h["step"], params)
     return metrics

@@ -1,10 +1,10 @@
 r"""``pinr validate``: every problem × backbone, trained and compared with its reference.
 
-For each catalogue problem the reference is built once — the problem's own
-(``defaults["reference"]``, e.g. the analytic Helmholtz field), else its exact solution, else
-the FD lowering of the statement — then each backbone is trained with the problem's defaults
-(``steps`` overrides) and measured with the problem's metric (``defaults["metrics"]``, e.g.
-complex relative L2 on Helmholtz's inner box), else :func:`pinr.compare`. One record per run:
+For each catalogue case the reference is built once — the case's own (``Case.reference``,
+e.g. the analytic Helmholtz field), else its exact solution, else the FD lowering of the
+statement — then each backbone is trained with the case's defaults (``steps`` overrides) and
+measured with the case's metric (``Case.metrics``, e.g. complex relative L2 on Helmholtz's
+inner box), else :func:`pinr.compare`. One record per run:
 
 ``problem, backbone, steps, seconds (training), ms_per_step, rel_l2, max_abs, psnr, device,
 engine, reference (its kind), reference_seconds, error`` (the message when a run failed; the
@@ -71,28 +71,28 @@ def run_validate(problems: Sequence[str] = (), backbones: Sequence[str] = (), st
     per = _problem_params(names, dict(params or {}))
     records: list[dict] = []
     for name in names:
-        problem = get(name, **per[name])
+        case = get(name, **per[name])
         t0 = time.perf_counter()
         try:
-            ref = reference(problem)
+            ref = reference(case)
             ref_kind, ref_error = _kind(ref), None
         except NotImplementedError as err:
             ref, ref_kind, ref_error = None, "none", str(err)
         ref_seconds = time.perf_counter() - t0
-        for backbone in list(backbones) or [problem.defaults.get("backbone", "siren")]:
+        for backbone in list(backbones) or [case.training.model.backbone or "siren"]:
             rec = {"problem": name, "params": per[name], "backbone": backbone, "steps": None, "seconds": None,
                    "ms_per_step": None, "rel_l2": None, "max_abs": None, "psnr": None, "device": None,
                    "engine": None, "reference": ref_kind, "reference_seconds": round(ref_seconds, 3),
                    "error": ref_error}
             try:
-                solver = PINNSolver(problem, backbone=backbone if backbone != problem.defaults.get("backbone") else None,
-                                    backbone_options=backbone_options, steps=steps, device=device, progress=progress)
+                solver = PINNSolver.from_options(case, backbone=backbone, backbone_options=backbone_options, steps=steps,
+                                                 device=device, progress=progress)
                 solution = solver.run()
                 rec.update(steps=solver.steps, seconds=round(solver.seconds, 3),
                            ms_per_step=round(1000 * solver.seconds / max(solver.steps, 1), 3),
                            device=str(solver.device), engine=solver.engine.name)
                 if ref is not None:
-                    m = compare(solution, ref, problem=problem)
+                    m = compare(solution, ref, problem=case)
                     rec.update({k: v for k, v in m.items() if k not in rec or k in ("rel_l2", "max_abs", "psnr")})
             except (ValueError, TypeError, NotImplementedError, FloatingPointError, RuntimeError) as err:
                 log.warning("validate %s/%s failed: %s", name, backbone, err)

@@ -1,7 +1,7 @@
 """The catalogue of built-in problems: ``get(name, **params)`` and ``available_problems()``.
 
-Each entry is a function returning a :class:`~pinr.Problem` with good defaults and its
-reference (an exact solution or a statement the FD solver lowers).
+Each entry is a function returning a :class:`~pinr.Case`: the :class:`~pinr.Problem` (pure
+mathematics) with typed training defaults and its reference, metric and outputs.
 """
 
 from __future__ import annotations
@@ -46,11 +46,12 @@ def problem_params(name: str) -> dict[str, object]:
 
 
 def get(name: str, **params):
-    """Build catalogue problem ``name``; unknown names and parameters raise, listing the valid ones."""
+    """Build catalogue case ``name`` (``case.problem`` is the mathematics; ``pr.solve(case)``
+    trains it with its defaults); unknown names and parameters raise, listing the valid ones."""
     valid = problem_params(name)
     bad = sorted(set(params) - set(valid))
     if bad:
         raise TypeError(f"problem {name!r} has no parameter {', '.join(map(repr, bad))}; its parameters are "
                         + ", ".join(f"{k}={v!r}" for k, v in valid.items()))
-    problem = _PROBLEMS[name](**params)
-    return problem.replace(source={"name": name, "params": dict(params)})
+    case = _PROBLEMS[name](**params)
+    return case.replace(source={"name": name, "params": dict(params)})

@@ -27,7 +27,8 @@ reported is in the normalised box, and meshes are written back in the file's uni
 The exact solution is the shape's signed distance (analytic, or the exact distance to the
 mesh by libigl); point clouds have only an estimate and no exact solution. Shape metrics (IoU,
 Chamfer, Hausdorff, normal consistency, eikonal residual) come from
-:func:`pinr.geometry.shape_metrics`; ``problem.defaults["shape"]`` holds the shape.
+:func:`pinr.geometry.shape_metrics` and are written with the mesh and plots by the case's
+``outputs``.
 """
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ from collections.abc import Sequence
 
 import sympy
 
-from pinr import Box, Condition, Eq, Problem, Rectangle, exp, grad, norm
+from dataclasses import dataclass
+
+from pinr import Box, Case, Condition, Eq, Problem, Rectangle, exp, grad, norm
 from pinr import geometry as geo
 from pinr.geometry.metrics import DEFAULT_RESOLUTION
+from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 from pinr.symbolic.expressions import Parameter, normal_symbol
 
 from . import register_problem
 
-__all__ = ["eikonal_sdf", "sdf_domain"]
+__all__ = ["eikonal_sdf", "sdf_domain", "SDFOutputs"]
 
 MODES = ("eikonal", "supervised")
 
@@ -53,10 +57,12 @@ MODES = ("eikonal", "supervised")
 #: of 8192 points per term, sized for a GPU. omega 30 at 1e-4 (SIREN's paper values) needs
 #: many more steps: 1000 of them leave spurious zero level sets (IoU 0.27 on the star).
 _DEFAULTS = {
-    2: {"backbone": "siren", "backbone_options": {"width": 128, "depth": 2, "omega0": 10.0, "omega_hidden": 10.0},
-        "lr": 1e-3, "steps": 1000, "batch": 1024},
-    3: {"backbone": "siren", "backbone_options": {"width": 256, "depth": 3, "omega0": 10.0, "omega_hidden": 10.0},
-        "lr": 1e-3, "steps": 5000, "batch": 8192},
+    2: TrainConfig(model=ModelConfig(backbone="siren", options={"width": 128, "depth": 2, "omega0": 10.0,
+                                                                "omega_hidden": 10.0}),
+                   optim=OptimConfig(steps=1000, lr=1e-3), sampling=SamplingConfig(batch=1024)),
+    3: TrainConfig(model=ModelConfig(backbone="siren", options={"width": 256, "depth": 3, "omega0": 10.0,
+                                                                "omega_hidden": 10.0}),
+                   optim=OptimConfig(steps=5000, lr=1e-3), sampling=SamplingConfig(batch=8192)),
 }
 
 
@@ -71,7 +77,7 @@ def sdf_domain(dim: int):
 def eikonal_sdf(shape="star", mode: str = "eikonal", alpha: float = 100.0, surface_weight: float = 3e3,
                 normal_weight: float = 1e2, off_surface_weight: float = 1e2, eikonal_weight: float = 5e1,
                 batch: int | None = None, padding: float = 0.1, resolution: int | None = None,
-                scales: Sequence[float] = (1e-1, 1e-3)) -> Problem:
+                scales: Sequence[float] = (1e-1, 1e-3)) -> Case:
     r"""Signed distance of ``shape`` (built-in name, mesh or point-cloud path, or a
     :mod:`pinr.geometry` shape): ``mode`` "eikonal" (SIREN) or "supervised" (SCONE/BACON).
 
@@ -103,9 +109,21 @@ def eikonal_sdf(shape="star", mode: str = "eikonal", alpha: float = 100.0, surfa
         near = geo.NearSurfaceRegion(domain, sh, dist, scales=scales)
         conditions = [Condition(Eq(u, dist), on=near, name="sdf", reduction="mse")]
         description = f"signed distance of {sh.name} regressed at near-surface points (Laplace scales {scales})"
-    defaults = dict(_DEFAULTS[d])
+    training = _DEFAULTS[d]
     if batch is not None:
-        defaults["batch"] = int(batch)
-    defaults.update(kind="sdf", shape=sh, resolution=int(resolution or DEFAULT_RESOLUTION[d]))
-    return Problem(domain, conditions=conditions, exact=dist if sh.exact else None, name="eikonal-sdf",
-                   description=description, defaults=defaults)
+        training = training.replace(sampling=SamplingConfig(batch=int(batch)))
+    problem = Problem(domain, conditions=conditions, exact=dist if sh.exact else None, name="eikonal-sdf",
+                      description=description)
+    return Case(problem, training, outputs=SDFOutputs(sh, int(resolution or DEFAULT_RESOLUTION[d])))
+
+
+@dataclass(frozen=True)
+class SDFOutputs:
+    """The case's outputs: the shape metrics against ``shape`` and a marching-cubes mesh (in
+    the input's units), level sets, slices and a render, on a ``resolution`` lattice."""
+
+    shape: object
+    resolution: int
+
+    def __call__(self, out, solution, reference) -> dict:
+        return geo.write_sdf_outputs(out, solution, self.shape, resolution=self.resolution)

@@ -79,7 +79,8 @@ from scipy import special
 from scipy.integrate import cumulative_trapezoid
 from sympy import Abs, I, Max, exp, pi
 
-from pinr import Condition, D, Eq, Parameter, Problem, Rectangle
+from pinr import Case, Condition, D, Eq, Parameter, Problem, Rectangle
+from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 from pinr.domains import DiskPatch
 from pinr.solvers.solution import AbstractSolution, grid_of
 
@@ -123,7 +124,7 @@ class _Spec:
 @register_problem("helmholtz")
 def helmholtz(k: float = 20.0, slowness: str = "uniform", pml_width: float = 0.5, a0: float = 5.0,
               variance: float = 1e-4, source_re: float = 1.0, source_im: float = 1.0,
-              fd_resolution: int = 512) -> Problem:
+              fd_resolution: int = 512) -> Case:
     """SIREN's Helmholtz problem: wavenumber ``k``, squared slowness ``slowness`` ("uniform",
     "square", "circle"), PML of width ``pml_width`` and strength ``a0``, Gaussian source of
     ``variance`` and amplitude ``source_re + i·source_im``; ``fd_resolution`` cells per side for
@@ -159,17 +160,14 @@ def helmholtz(k: float = 20.0, slowness: str = "uniform", pml_width: float = 0.5
     problem = Problem(
         domain, conditions=[Condition(pde, on=domain.interior, weight=w_pde, name="pde"), *conditions],
         name="helmholtz",
-        description=f"Helmholtz k={k:g} with a PML ({slowness} slowness), complex field as (re, im)",
-        defaults={
-            "backbone": "siren", "steps": 1500, "lr": 2e-4, "lr_min": 1e-6,
-            "batch": {"pde": 4096, "source": 512, "outer": 512},
-            "backbone_options": {"width": 128, "depth": 3, "omega0": 30.0, "omega_hidden": 30.0},
-            "fd": {"resolution": int(fd_resolution)},
-            "reference": partial(helmholtz_reference, spec=spec),
-            "metrics": partial(helmholtz_metrics, inner=spec.inner, exclude=spec.exclude, center=center),
-            "plots": helmholtz_plots,
-        })
-    return problem
+        description=f"Helmholtz k={k:g} with a PML ({slowness} slowness), complex field as (re, im)")
+    training = TrainConfig(
+        model=ModelConfig(backbone="siren", options={"width": 128, "depth": 3, "omega0": 30.0, "omega_hidden": 30.0}),
+        optim=OptimConfig(steps=1500, lr=2e-4, lr_min=1e-6),
+        sampling=SamplingConfig(batch={"pde": 4096, "source": 512, "outer": 512}))
+    return Case(problem, training, reference=partial(helmholtz_reference, spec=spec, fd_resolution=int(fd_resolution)),
+                metrics=partial(helmholtz_metrics, inner=spec.inner, exclude=spec.exclude, center=center),
+                outputs=helmholtz_plots, fd={"resolution": int(fd_resolution)})
 
 
 # --------------------------------------------------------------------------- references
@@ -234,15 +232,16 @@ class HelmholtzAnalytic(AbstractSolution):
         return f"HelmholtzAnalytic(k={self.k:g}, source={self.source}, variance={self.variance:g})"
 
 
-def helmholtz_reference(problem, resolution: int | None = None, *, spec: _Spec):
-    """The analytic field for uniform slowness (:class:`HelmholtzAnalytic`), else the FD lowering."""
+def helmholtz_reference(problem, resolution: int | None = None, *, spec: _Spec, fd_resolution: int = 512):
+    """The analytic field for uniform slowness (:class:`HelmholtzAnalytic`), else the FD lowering
+    (at ``resolution``, default ``fd_resolution`` cells per side)."""
     if spec.slowness == "uniform":
         return HelmholtzAnalytic(k=problem.params["k"], source=spec.source, variance=spec.variance, a0=spec.a0,
                                  width=spec.width, center=spec.center, fields=problem.fields,
                                  coords=problem.domain.coords, shape=resolution or 256, domain=problem.domain)
     from pinr.solvers import FDSolver
 
-    return FDSolver(problem, resolution=resolution).solve()
+    return FDSolver(problem, resolution=resolution or fd_resolution).solve()
 
 
 # ------------------------------------------------------------------------------ metrics

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pinr import Condition, Data, Eq, Grid, Problem, grad, lap
+from pinr import Case, Condition, Data, Eq, Grid, Problem, grad, lap
+from pinr.training import ModelConfig, OptimConfig, TrainConfig
 from pinr.images import load_image
 from pinr.solvers.fd_poisson import forward_gradient, neumann_laplacian
 
@@ -34,7 +35,7 @@ __all__ = ["poisson_image"]
 
 
 @register_problem("poisson-image")
-def poisson_image(image: str = "camera", size: int = 96, mode: str = "gradient") -> Problem:
+def poisson_image(image: str = "camera", size: int = 96, mode: str = "gradient") -> Case:
     """Reconstruct grayscale ``image`` at ``size``² from its gradient (``mode="gradient"``) or
     Laplacian (``mode="laplacian"``).
 
@@ -62,7 +63,7 @@ def poisson_image(image: str = "camera", size: int = 96, mode: str = "gradient")
         scale = float(np.mean(f**2))
         eq = Eq(lap(u), Data("f", f, on=grid))
     exact = Data("I", a, on=grid)
-    return Problem(grid, conditions=[Condition(eq, on=grid.interior, weight=1.0 / scale, name=mode)],
-                   name="poisson-image", exact=exact, align="affine", image=True,
-                   description=f"reconstruct {image} ({size}²) from its {mode}",
-                   defaults={"steps": 400, "lr": 3e-4, "backbone": "siren"})
+    problem = Problem(grid, conditions=[Condition(eq, on=grid.interior, weight=1.0 / scale, name=mode)],
+                      name="poisson-image", exact=exact, align="affine", image=True,
+                      description=f"reconstruct {image} ({size}²) from its {mode}")
+    return Case(problem, TrainConfig(model=ModelConfig(backbone="siren"), optim=OptimConfig(steps=400, lr=3e-4)))

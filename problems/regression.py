@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pinr import Data, Eq, Grid, Problem
+from pinr import Case, Data, Eq, Grid, Problem
+from pinr.training import ModelConfig, OptimConfig, TrainConfig
 from pinr.images import load_image
 
 from . import register_problem
@@ -37,7 +38,7 @@ def grid_to_image(a: np.ndarray) -> np.ndarray:
 
 
 @register_problem("image")
-def image(image: str = "camera", size: int = 256, gray: bool | None = None) -> Problem:
+def image(image: str = "camera", size: int = 256, gray: bool | None = None) -> Case:
     """Fit image ``image`` (a bundled name such as camera, astronaut, coffee, ascent, or a path)
     resized to ``size``² (SIREN's image-fitting experiment; RGB images give 3 fields)."""
     img = load_image(image, size=size, gray=gray) * 2.0 - 1.0
@@ -45,6 +46,6 @@ def image(image: str = "camera", size: int = 256, gray: bool | None = None) -> P
     target = Data("I", image_to_grid(img), on=grid)
     channels = 1 if img.ndim == 2 else img.shape[-1]
     u = grid.field("u", components=channels)
-    return Problem(grid, [Eq(u, target)], name="image", exact=target, image=True,
-                   description=f"fit {image} ({img.shape[1]}×{img.shape[0]}, {channels} channel(s))",
-                   defaults={"steps": 500, "lr": 1e-4, "backbone": "siren"})
+    problem = Problem(grid, [Eq(u, target)], name="image", exact=target, image=True,
+                      description=f"fit {image} ({img.shape[1]}×{img.shape[0]}, {channels} channel(s))")
+    return Case(problem, TrainConfig(model=ModelConfig(backbone="siren"), optim=OptimConfig(steps=500, lr=1e-4)))

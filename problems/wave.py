@@ -17,7 +17,7 @@ the equation on the front cone :math:`c_{lo} t - w \le r \le c_{hi} t + w`,
 :math:`w = 3/\sqrt\beta` (:class:`~pinr.domains.ConePatch`; :math:`c_{hi} = 2c` with an
 inclusion); the FD lowering recognises the repetitions.
 
-Training choices (``defaults``), measured on CPU (SIREN 128 × 3, 1000 steps, 1 thread, ≈2 min;
+Training choices (the case's ``training``), measured on CPU (SIREN 128 × 3, 1000 steps, 1 thread, ≈2 min;
 the default 3000 steps reach 0.350 in 319 s — 0.04 at :math:`t = 0`, 0.19 at 0.08, 0.25 at
 0.16, 0.32 at 0.24, 0.46 at 0.32, 0.66 at 0.40, the causal front still advancing):
 
@@ -59,7 +59,8 @@ import numpy as np
 import torch
 from sympy import exp
 
-from pinr import Condition, Eq, Initial, Boundary, Parameter, Problem, Rectangle, TimeInterval, dt, lap
+from pinr import Boundary, Case, Condition, Eq, Initial, Parameter, Problem, Rectangle, TimeInterval, dt, lap
+from pinr.training import ModelConfig, OptimConfig, SamplingConfig, ScheduleConfig, TrainConfig
 from pinr.domains import ConePatch, DiskPatch
 from pinr.io import atomic_write
 
@@ -71,7 +72,7 @@ __all__ = ["wave", "wave_metrics", "wave_plots", "wave_animation"]
 
 @register_problem("wave")
 def wave(c: float = 1.0, slowness: str = "uniform", t_end: float = 0.4, amplitude: float = 0.02,
-         beta: float = 1000.0, fd_resolution: int = 1024) -> Problem:
+         beta: float = 1000.0, fd_resolution: int = 1024) -> Case:
     """SIREN's wave problem: speed ``c`` (times the inverse square root of ``slowness``:
     "uniform", "square", "circle"), initial pulse ``amplitude·exp(-beta·|x|²)`` at rest, up to
     ``t_end``; ``fd_resolution`` cells per side for the FD reference."""
@@ -101,19 +102,18 @@ def wave(c: float = 1.0, slowness: str = "uniform", t_end: float = 0.4, amplitud
         Condition(pde, on=front, weight=w_pde, name="pde_front"),
         Boundary(Eq(u, 0), weight=w_val, name="wall"),
     ]
-    return Problem(
+    problem = Problem(
         domain, conditions=conditions, name="wave",
-        description=f"wave equation from a Gaussian pulse, {slowness} slowness, t in [0, {t_end:g}]",
-        defaults={
-            "backbone": "siren", "steps": 3000, "lr": 3e-4, "lr_min": 1e-6,
-            "batch": {"pde": 2048, "u0": 512, "v0": 512, "u0_pulse": 512, "v0_pulse": 512, "pde_front": 1024,
-                      "wall": 256},
-            "backbone_options": {"width": 128, "depth": 3, "omega0": 30.0, "omega_hidden": 30.0},
-            "causal": 1.0, "output_scale": float(amplitude),
-            "fd": {"resolution": int(fd_resolution), "slices": 41, "stride": _stride(int(fd_resolution)), "cfl": 0.9},
-            "metrics": wave_metrics,
-            "plots": wave_plots,
-        })
+        description=f"wave equation from a Gaussian pulse, {slowness} slowness, t in [0, {t_end:g}]")
+    training = TrainConfig(
+        model=ModelConfig(backbone="siren", options={"width": 128, "depth": 3, "omega0": 30.0, "omega_hidden": 30.0},
+                          output_scale=float(amplitude)),
+        optim=OptimConfig(steps=3000, lr=3e-4, lr_min=1e-6),
+        sampling=SamplingConfig(batch={"pde": 2048, "u0": 512, "v0": 512, "u0_pulse": 512, "v0_pulse": 512,
+                                       "pde_front": 1024, "wall": 256}),
+        schedule=ScheduleConfig(causal=1.0))
+    fd = {"resolution": int(fd_resolution), "slices": 41, "stride": _stride(int(fd_resolution)), "cfl": 0.9}
+    return Case(problem, training, metrics=wave_metrics, outputs=wave_plots, fd=fd)
 
 
 def _stride(cells: int, target: int = 128) -> int:

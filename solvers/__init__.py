@@ -2,7 +2,6 @@
 (:class:`FDSolver`) and the :class:`~pinr.solvers.solution.AbstractSolution` they return."""
 
 from .fd import FDSolver as FDSolver
-from .pinn import SOLVER_DEFAULTS as SOLVER_DEFAULTS
 from .pinn import PINNSolver as PINNSolver
 from .solution import AbstractSolution as AbstractSolution
 from .solution import ExactSolution as ExactSolution

@@ -33,6 +33,7 @@ import sympy
 import torch
 
 from pinr.compiler import compile_problem
+from pinr.domains.base import AbstractInterior
 from pinr.domains import Grid
 
 from .fd_lowering import lower_stationary, lower_time_dependent
@@ -45,27 +46,32 @@ __all__ = ["FDSolver"]
 class FDSolver:
     """Finite-difference reference for ``problem``.
 
-    Options (keyword-only; ``None`` takes ``problem.defaults["fd"]``, then the default):
+    Options (keyword-only; a catalogue case names its own in ``Case.fd``):
     ``resolution`` (cells along the longest side; default the problem's grid, else 256),
     ``dt`` (time step; default from the CFL bound for leapfrog, ``T/resolution`` for
     Crank–Nicolson), ``cfl`` (fraction of the leapfrog stability bound, default 0.5),
     ``slices`` (stored time levels, default 41), ``stride`` (store every ``stride``-th node per
-    spatial axis, default 1).
+    spatial axis, default 1). The forward problem only: observations are data, not part of the
+    statement, and trainable parameters must be fixed first (``problem.fixed(...)``).
     """
 
     def __init__(self, problem, *, resolution: int | None = None, dt: float | None = None, cfl: float | None = None,
                  slices: int | None = None, stride: int | None = None):
+        if problem.trainable:
+            names = ", ".join(problem.trainable)
+            raise NotImplementedError(
+                f"problem {problem.name!r} has trainable parameters ({names}), unknowns the FD reference cannot "
+                f"solve for; fix them to get the forward reference: pr.reference(problem.fixed({names.split(', ')[0]}"
+                f"=...))")
+        if not problem.conditions:
+            raise NotImplementedError(f"problem {problem.name!r} states only observations; the FD reference "
+                                      "needs equations")
         self.problem = problem
-        opts = dict(problem.defaults.get("fd", {}))
-        unknown = set(opts) - {"resolution", "dt", "cfl", "slices", "stride"}
-        if unknown:
-            raise ValueError(f"problem defaults['fd'] has unknown options {sorted(unknown)}; valid: resolution, dt, "
-                             "cfl, slices, stride")
-        self.resolution = resolution if resolution is not None else opts.get("resolution")
-        self.dt = dt if dt is not None else opts.get("dt")
-        self.cfl = float(cfl if cfl is not None else opts.get("cfl", 0.5))
-        self.slices = int(slices if slices is not None else opts.get("slices", 41))
-        self.stride = int(stride if stride is not None else opts.get("stride", 1))
+        self.resolution = resolution
+        self.dt = dt
+        self.cfl = float(cfl if cfl is not None else 0.5)
+        self.slices = int(slices if slices is not None else 41)
+        self.stride = int(stride if stride is not None else 1)
         self.grid = grid_of(problem.domain, self.resolution if self.resolution is not None else
                             (None if isinstance(problem.domain, Grid) else 256))
 
@@ -74,7 +80,7 @@ class FDSolver:
         if problem.domain.time is not None:
             return lower_time_dependent(problem, resolution=self.resolution, dt=self.dt, cfl=self.cfl,
                                         slices=self.slices, stride=self.stride)
-        if any(c.on.name != "interior" for c in problem.conditions):
+        if any(not isinstance(c.on, AbstractInterior) for c in problem.conditions):
             return lower_stationary(problem, resolution=self.resolution)
         compiled = compile_problem(problem)
         linear = [self._linear(t) for t in compiled.terms]

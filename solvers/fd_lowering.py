@@ -61,7 +61,6 @@ import contextlib
 import ctypes
 import logging
 import math
-import re
 import time as _time
 from dataclasses import dataclass, field
 from functools import reduce
@@ -74,14 +73,13 @@ import torch
 
 from pinr.compiler import compile_problem
 from pinr.domains import Box, Grid, Interval, PointCloud, Rectangle, SpaceTime
+from pinr.domains.base import AbstractBoundary, AbstractInitial, AbstractInterior
 
 from .solution import GridSolution
 
 __all__ = ["VertexGrid", "lower_stationary", "lower_time_dependent", "linear_form"]
 
 log = logging.getLogger(__name__)
-
-_SIDE = re.compile(r'^boundary\["(.+)"\]$')
 
 
 # ------------------------------------------------------------------------------------- grid
@@ -360,19 +358,18 @@ def _classify(problem, compiled):
     conds = problem.conditions
     forms = [linear_form(problem, t, i) for i, t in enumerate(compiled.terms)]
     interior, boundary, initial = [], [], []
-    standard = [c.eq.residuals for c in conds if c.on.name in ("interior", "initial", "boundary")
-                or _SIDE.match(c.on.name)]
+    standard = [c.eq.residuals for c in conds if isinstance(c.on, (AbstractInterior, AbstractInitial, AbstractBoundary))]
     space_sides = _space_of(problem).side_names()
     for f, c in zip(forms, conds):
-        name = c.on.name
-        if name == "interior":
+        region = c.on
+        if isinstance(region, AbstractInterior):
             interior.append(f)
-        elif name == "initial":
+        elif isinstance(region, AbstractInitial):
             initial.append(f)
-        elif name == "boundary":
+        elif isinstance(region, AbstractBoundary) and region.sides is not None:
+            boundary.extend((f, s) for s in region.sides)
+        elif isinstance(region, AbstractBoundary):
             boundary.extend((f, s) for s in space_sides)
-        elif _SIDE.match(name):
-            boundary.append((f, _SIDE.match(name).group(1)))
         elif c.eq.residuals in standard:
             log.info("FD lowering: term '%s' repeats an equation of the statement on %r; nothing to add",
                      c.name, c.on)

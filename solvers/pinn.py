@@ -1,52 +1,57 @@
-r"""Physics-informed training of a backbone on a compiled problem.
+r"""Physics-informed training of a backbone on a problem.
 
-Each step draws fresh collocation points per condition, computes the derivative atoms with the
-selected engine, evaluates the residuals and minimises
+Each step draws fresh points for every term (:mod:`pinr.training.terms`), computes the
+derivative atoms with the selected engine and minimises
 
-.. math:: \mathcal L(\theta) = \sum_k w_k\, \rho_k\big(r_k(x; \theta)\big)
+.. math:: \mathcal L(\theta, p) = \sum_k w_k\, \rho_k\big(r_k(x; \theta, p)\big)
 
-with Adam and a cosine learning-rate decay to ``lr_min``, optionally followed by L-BFGS.
+over the network's weights :math:`\theta` and the problem's trainable parameters :math:`p`, with
+Adam and a cosine learning-rate decay, optionally followed by L-BFGS.
+
+:class:`PINNSolver` assembles the parts: the options (:mod:`pinr.training.config`, resolved
+against the case's defaults and the backbone's recommended rate), the terms, the train state and
+the loop's callbacks (:mod:`pinr.training.callbacks`). Extension points: a new loss is a term, a
+new training method a callback passed in ``callbacks=`` (or added to :meth:`PINNSolver.callbacks`),
+never a branch in the loop.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import os
-import time
-from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from pinr.backbones import Network, build_backbone
 from pinr.backbones.base import output_scales
+from pinr.case import as_case
 from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
 from pinr.errors import DivergenceError
 from pinr.io import save_torch
+from pinr.training import callbacks as cb
+from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
+from pinr.training.loop import Loop, TrainState
+from pinr.training.parameters import ParameterSet
+from pinr.training.terms import Model, build_terms, term_losses
 
 from .solution import NeuralSolution, grid_of
 
-__all__ = ["PINNSolver", "SOLVER_DEFAULTS"]
-
-
-def _opt(value, default):
-    return default if value is None else value
+__all__ = ["PINNSolver", "resolve_device", "resolve_dtype"]
 
 log = logging.getLogger(__name__)
 
-SOLVER_DEFAULTS = {
-    "backbone": "siren", "steps": 2000, "lr": 1e-4, "lr_min": 1e-6, "batch": 4096,
-    "lbfgs_steps": 0, "log_every": 10,
-}
+CHECKPOINT_FORMAT = "pinr-checkpoint-2"
 
 
 def resolve_device(device) -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'auto'") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
     return dev
@@ -62,242 +67,187 @@ def resolve_dtype(dtype) -> torch.dtype:
 
 
 class PINNSolver:
-    r"""Train ``backbone`` on ``problem``.
+    r"""Train a backbone on ``target`` (a :class:`~pinr.Problem` or a catalogue
+    :class:`~pinr.Case`) with ``config`` (a :class:`~pinr.training.TrainConfig`; open fields take
+    the case's defaults, the backbone's recommended learning rate, then pinr's defaults).
 
-    Options (keyword-only; ``None`` takes the problem's ``defaults``, then
-    :data:`SOLVER_DEFAULTS`): ``steps``, ``lr`` (peak Adam rate), ``lr_min`` (end of the cosine
-    decay), ``batch`` (points per condition per step; an int or a mapping term → int; grid
-    regions default to the full grid), ``backbone_options``, ``engine`` ("auto", "jet",
-    "autograd"), ``device`` (CUDA when available), ``dtype`` ("float32"/"float64"), ``seed``,
-    ``lbfgs_steps`` (L-BFGS iterations after Adam), ``validate_metrics`` (a callable
-    ``solution -> dict`` scored at validation steps instead of ``pr.compare`` with ``reference``;
-    its numbers go to ``validation``, the progress log and the validation plot),
-    ``validate_every`` (steps between metric
-    evaluations against ``reference``), ``checkpoint_every`` and ``out`` (a run directory for
-    ``checkpoint.pt``), ``resume`` (a checkpoint or run directory to continue exactly),
-    ``compile`` (``torch.compile`` the loss; a string is the compile mode, e.g. "reduce-overhead"
-    for CUDA graphs when the batch shapes are static), ``tf32``, ``progress``. Time-dependent problems:
-    ``time_window`` (fraction of the steps over which the sampled time interval grows from
-    ``time_window_start`` of it to all of it, as in SIREN's wave experiment) and ``causal``
-    (:math:`\epsilon` of causal weighting over ``causal_chunks`` time bins of the interior term).
-    ``output_scale`` (a number or one per field) multiplies the network's outputs, so that the
-    backbone works at unit size when the answer's size is far from 1 (the problem states it in
-    ``defaults``, e.g. the wave pulse's amplitude).
+    ``reference`` (a solution) is scored every ``validate_every`` steps (default a tenth of the
+    run) and at the end; ``validate_metrics`` (``solution -> dict``) replaces that score.
+    With ``out`` set, ``checkpoint.pt`` is written every ``checkpoint_every`` steps (default a
+    tenth of the run) and at the end. ``callbacks`` join the loop after pinr's own.
+    :meth:`from_options` takes flat keywords.
     """
 
-    def __init__(self, problem, *, backbone: str | None = None, backbone_options: Mapping | None = None,
-                 steps: int | None = None, lr: float | None = None, lr_min: float | None = None,
-                 batch: int | Mapping[str, int] | None = None, engine: str = "auto", device=None,
-                 dtype="float32", seed: int = 0, lbfgs_steps: int | None = None,
-                 validate_every: int | None = None, validate_metrics=None, checkpoint_every: int | None = None,
-                 out: str | os.PathLike | None = None, resume: str | os.PathLike | None = None,
-                 reference=None, compile: bool = False, tf32: bool = False, progress: bool = True,
-                 log_every: int | None = None, time_window: float | None = None,
-                 time_window_start: float | None = None, causal: float | None = None,
-                 causal_chunks: int | None = None, output_scale=None):
-        d = {**SOLVER_DEFAULTS, **dict(problem.defaults)}
-        self.problem = problem
-        self.backbone_name = backbone or d["backbone"]
-        inherited = dict(d.get("backbone_options", {})) if backbone is None else {}
-        self.backbone_options = {**inherited, **dict(backbone_options or {})}
-        self.steps = int(steps if steps is not None else d["steps"])
-        self.lr = float(lr if lr is not None else d["lr"])
-        self.lr_min = float(lr_min if lr_min is not None else d["lr_min"])
-        self.lbfgs_steps = int(lbfgs_steps if lbfgs_steps is not None else d["lbfgs_steps"])
-        self.log_every = int(log_every or d["log_every"])
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        # None means "not chosen": grid regions then train on the full grid, others on the default
-        self.batch = batch if batch is not None else problem.defaults.get("batch")
-        self.engine_name = engine
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype)
-        self.seed = int(seed)
+    def __init__(self, target, config: TrainConfig | None = None, *, reference=None, validate_metrics=None,
+                 callbacks=()):
+        self.case = as_case(target)
+        self.problem = problem = self.case.problem
+        self.resolved = resolve(problem, config or TrainConfig(), self.case.training,
+                                case_name=self.case.source.get("name", problem.name))
+        self.config = c = self.resolved.config
+        output_scales(c.model.output_scale, problem.n_outputs)  # validate now, not at the first step
         if validate_metrics is not None and not callable(validate_metrics):
             raise TypeError(f"validate_metrics must be a callable solution -> dict, got {validate_metrics!r}")
-        self.validate_metrics = validate_metrics
-        if validate_every is None and (reference is not None or validate_metrics is not None):
-            validate_every = max(1, self.steps // 10)
-        self.validate_every = validate_every
-        self.checkpoint_every = checkpoint_every
-        self.out = Path(out) if out is not None else None
-        self.resume = Path(resume) if resume is not None else None
-        self.reference = reference
-        if compile not in (False, True, "default", "reduce-overhead", "max-autotune"):
-            raise ValueError(f"compile must be True/False or a torch.compile mode ('default', 'reduce-overhead' "
-                             f"for CUDA graphs, 'max-autotune'), got {compile!r}")
-        self.compile, self.tf32, self.progress = compile, bool(tf32), bool(progress)
-        self.time_window = _opt(time_window, d.get("time_window"))
-        self.time_window_start = float(_opt(time_window_start, d.get("time_window_start", 0.1)))
-        self.causal = _opt(causal, d.get("causal"))
-        self.causal_chunks = int(_opt(causal_chunks, d.get("causal_chunks", 16)))
-        time_axis = problem.domain.time is not None
-        if (self.time_window or self.causal) and not time_axis:
-            raise ValueError("time_window and causal weighting need a time axis (space * pr.TimeInterval)")
-        if self.time_window is not None and not 0 <= self.time_window <= 1:
-            raise ValueError(f"time_window is the fraction of steps over which the window grows, in [0, 1] (0: off); "
-                             f"got {self.time_window}")
-        if not 0 < self.time_window_start <= 1:
-            raise ValueError(f"time_window_start must be in (0, 1], got {self.time_window_start}")
-        self.output_scale = _opt(output_scale, d.get("output_scale"))
-        output_scales(self.output_scale, problem.n_outputs)  # validate now, not at the first step
+        self.reference, self.validate_metrics, self.extra_callbacks = reference, validate_metrics, list(callbacks)
+        self.device, self.dtype = resolve_device(c.device.device), resolve_dtype(c.device.dtype)
         self.compiled = compile_problem(problem)
-        self.history: dict[str, list] = {"step": [], "loss": [], "lr": [], "seconds": []}
-        self.validation: dict[str, list] = {"step": []}
+        self.terms = build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
+                                 causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
+                                 default_batch=DEFAULT_BATCH)
+        self.out = Path(c.run.out) if c.run.out is not None else None
+        self.state: TrainState | None = None
 
-    # ----------------------------------------------------------------------------- setup
-    def _batch_for(self, term) -> int:
-        if term.batch is not None:
-            return term.batch
-        b = self.batch
-        if isinstance(b, Mapping):
-            unknown = set(b) - {t.name for t in self.compiled.terms}
-            if unknown:
-                raise ValueError(f"batch names unknown terms {sorted(unknown)}; terms are "
-                                 f"{[t.name for t in self.compiled.terms]}")
-            if term.name in b:
-                return int(b[term.name])
-            b = None
-        method = term.method or term.region.default_method
-        if method == "grid" and (b is None or isinstance(self.batch, Mapping)):
-            return term.region.domain.size
-        return int(b if b is not None else SOLVER_DEFAULTS["batch"])
+    @classmethod
+    def from_options(cls, target, *, reference=None, validate_metrics=None, callbacks=(), **options) -> "PINNSolver":
+        """The solver from flat options (``steps=``, ``lr=``, ``backbone_options=``, ...)."""
+        return cls(target, TrainConfig.from_options(**options), reference=reference,
+                   validate_metrics=validate_metrics, callbacks=callbacks)
 
-    def _build(self):
-        torch.manual_seed(self.seed)
-        net = build_backbone(self.backbone_name, self.problem.domain.dim, self.problem.n_outputs,
-                             **self.backbone_options)
-        network = Network(net, self.problem.domain.bounds, self.output_scale).to(device=self.device,
-                                                                                  dtype=self.dtype)
-        self.network = network
-        self.engine = select_engine(network, self.engine_name, max_order=self.compiled.max_order,
-                                    compile=bool(self.compile))
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(self.seed)
-        self.optimizer = torch.optim.Adam(network.parameters(), lr=self.lr)
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(self.steps, 1),
-                                                                    eta_min=min(self.lr_min, self.lr))
-        self.start_step = 0
-        if self.tf32 and self.device.type == "cuda":
+    # ------------------------------------------------------------------------ views
+    @property
+    def steps(self) -> int:
+        return self.config.optim.steps
+
+    @property
+    def backbone_name(self) -> str:
+        return self.config.model.backbone
+
+    @property
+    def backbone_options(self) -> dict:
+        return dict(self.config.model.options or {})
+
+    @property
+    def history(self) -> dict:
+        return self.state.history if self.state is not None else {"step": [], "loss": [], "lr": [], "seconds": []}
+
+    @property
+    def validation(self) -> dict:
+        return self.state.validation if self.state is not None else {"step": []}
+
+    @property
+    def seconds(self) -> float:
+        return self.state.seconds if self.state is not None else 0.0
+
+    @property
+    def network(self) -> Network:
+        return self.state.model.network
+
+    @property
+    def engine(self):
+        return self.state.model.engine
+
+    # ------------------------------------------------------------------------ setup
+    def build(self) -> TrainState:
+        """A fresh train state: network (seeded), trainable parameters, Adam with a cosine decay."""
+        c = self.config
+        torch.manual_seed(c.run.seed)
+        net = build_backbone(c.model.backbone, self.problem.domain.dim, self.problem.n_outputs,
+                             **dict(c.model.options or {}))
+        network = Network(net, self.problem.domain.bounds, c.model.output_scale).to(device=self.device,
+                                                                                     dtype=self.dtype)
+        params = ParameterSet(self.problem.trainable).to(device=self.device, dtype=self.dtype)
+        engine = select_engine(network, c.device.engine, max_order=self.compiled.max_order,
+                               compile=bool(c.device.compile))
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(c.run.seed)
+        groups = [{"params": list(network.parameters()), "lr": c.optim.lr}]
+        if len(params):
+            groups.append({"params": list(params.parameters()), "lr": c.optim.parameter_lr})
+        optimizer = torch.optim.Adam(groups)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(c.optim.steps, 1),
+                                                               eta_min=min(c.optim.lr_min, c.optim.lr))
+        if c.device.tf32 and self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        self._loss_terms = self._term_losses
-        self._wants_points = bool(getattr(network.backbone, "wants_point_losses", False))
-        if self.compile:
-            mode = self.compile if isinstance(self.compile, str) else None
-            self._loss_terms = torch.compile(self._term_losses, dynamic=False, mode=mode)
+        return TrainState(Model(network, engine, params), optimizer, scheduler, generator, total=c.optim.steps)
 
-    def _window(self, step: int) -> float:
-        """Fraction of the time interval covered at ``step``: grows linearly from
-        ``time_window_start`` to 1 over the first ``time_window`` fraction of the steps."""
-        if not self.time_window:
-            return 1.0
-        ramp = min(1.0, step / max(1.0, self.time_window * self.steps))
-        return self.time_window_start + (1.0 - self.time_window_start) * ramp
+    def losses_fn(self, model: Model):
+        """``batches -> (losses (n_terms,), per-point residuals)``, compiled when asked."""
+        fn = partial(term_losses, model, self.terms)
+        mode = self.config.device.compile
+        if mode:
+            fn = torch.compile(fn, dynamic=False, mode=mode if isinstance(mode, str) else None)
+        return fn
 
-    def _sample(self, step: int | None = None):
-        out = []
-        w = self._window(self.steps if step is None else step)
-        t0 = float(self.problem.domain.bounds[-1, 0])
-        for term in self.compiled.terms:
-            s = term.region.sample(self._batch_for(term), method=term.method, generator=self.generator,
-                                   dtype=self.dtype, device=self.device)
-            pts = s.points
-            if w < 1.0:  # time-window curriculum: move the samples into [t0, t0 + w (t1 - t0)]
-                pts = term.region.windowed(pts, w, t0)
-            out.append((pts, s.normals))
-        return out
+    def callbacks(self, state: TrainState) -> list:
+        """pinr's parts of the loop, in order, then the user's."""
+        c, net = self.config, state.model.network
+        history = cb.History(c.run.log_every)
+        parts = [cb.BackboneSchedule()]
+        if c.schedule.time_window:
+            parts.append(cb.TimeWindow(c.schedule.time_window, c.schedule.time_window_start))
+        if getattr(net.backbone, "wants_point_losses", False):
+            parts.append(cb.PointLosses())
+        progress = cb.Progress(f"{self.problem.name} [{c.model.backbone}/{state.model.engine.name}]", history,
+                               enabled=bool(c.run.progress), summary=self.resolved.summary())
+        parts += [cb.DivergenceGuard(c.run.log_every, c.optim.lr), history, progress, cb.LBFGSFinish(c.optim.lbfgs_steps)]
+        score = self._score()
+        if score is not None:
+            every = c.run.validate_every or max(1, c.optim.steps // 10)
+            parts.append(cb.Validation(score, lambda: self.solution(state), every, progress))
+        if self.out is not None:
+            parts.append(cb.Checkpoint(self.out / "checkpoint.pt", partial(self.save_checkpoint, state),
+                                       c.run.checkpoint_every or max(1, c.optim.steps // 10)))
+        return parts + self.extra_callbacks
 
-    def _causal_loss(self, res: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        r"""Causal weighting (Wang, Sankaran & Perdikaris 2022): chunk the sampled times into
-        ``causal_chunks`` bins, :math:`L_i` the mean squared residual in bin i, and
-        :math:`\mathcal L = \frac1M\sum_i w_i L_i` with :math:`w_i = \exp(-\epsilon\sum_{k<i} L_k)` (no gradient)."""
-        sq = res.square().sum(0)
-        lo, hi = t.min().detach(), t.max().detach()
-        m = self.causal_chunks
-        idx = torch.clamp(((t - lo) / torch.clamp(hi - lo, min=1e-12) * m).long(), max=m - 1)
-        sums = torch.zeros(m, dtype=sq.dtype, device=sq.device).index_add(0, idx, sq)
-        counts = torch.zeros(m, dtype=sq.dtype, device=sq.device).index_add(0, idx, torch.ones_like(sq))
-        chunk = sums / torch.clamp(counts, min=1.0)
-        prior = torch.cumsum(chunk.detach(), 0) - chunk.detach()
-        weights = torch.exp(-self.causal * prior)
-        return (weights * chunk).mean()
-
-    def _term_losses(self, samples, with_points: bool = False):
-        """Weighted loss per term ``(n_terms,)``; with ``with_points`` also the per-point squared
-        residuals ``[(N_k,), ...]`` (detached) that adaptive backbones such as SAPE consume."""
-        losses, per_point = [], []
-        for term, (pts, normals) in zip(self.compiled.terms, samples):
-            e = term.expression
-            coefs = e.coefficients(pts, normals)
-            av, cv = self.engine.evaluate(self.network, pts, e.atoms, e.combos, coefs)
-            res = e(pts, normals, av, cv)
-            if self.causal and term.region.name == "interior":
-                losses.append(term.weight * self._causal_loss(res, pts[:, -1]))
-            else:
-                losses.append(term.weight * term.reduce(res))
-            if with_points:
-                per_point.append(res.detach().square().sum(0))
-        if with_points:
-            return torch.stack(losses), per_point
-        return torch.stack(losses)
-
-    # ------------------------------------------------------------------------ checkpoints
-    def _state(self, step: int) -> dict:
-        return {"step": step, "model": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state(),
-                "history": self.history, "validation": self.validation,
-                "config": {"backbone": self.backbone_name, "backbone_options": self.backbone_options,
-                           "steps": self.steps, "lr": self.lr, "seed": self.seed,
-                           "dtype": str(self.dtype).replace("torch.", "")}}
-
-    def save_checkpoint(self, step: int) -> Path | None:
-        if self.out is None:
+    def _score(self):
+        if self.validate_metrics is not None:
+            return self.validate_metrics
+        if self.reference is None:
             return None
-        return save_torch(self.out / "checkpoint.pt", self._state(step))
+        from pinr.api import compare
 
-    def _load(self, path: Path):
+        return lambda solution: compare(solution, self.reference)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, state: TrainState, path: Path) -> Path:
+        """Everything needed to continue exactly: weights, parameters, optimiser, scheduler,
+        generator, step, history (loadable with ``weights_only=True``)."""
+        c = self.config
+        return save_torch(path, {
+            "format": CHECKPOINT_FORMAT, "step": state.step, "seconds": state.seconds,
+            "model": state.model.network.state_dict(), "parameters": state.model.parameters.state_dict(),
+            "optimizer": state.optimizer.state_dict(), "scheduler": state.scheduler.state_dict(),
+            "generator": state.generator.get_state(), "history": state.history, "validation": state.validation,
+            "config": {"backbone": c.model.backbone, "backbone_options": dict(c.model.options or {}),
+                       "steps": c.optim.steps, "lr": c.optim.lr, "seed": c.run.seed,
+                       "dtype": str(self.dtype).replace("torch.", "")}})
+
+    def load_checkpoint(self, state: TrainState, path) -> None:
+        """Continue ``state`` from a checkpoint (or a run directory holding ``checkpoint.pt``)."""
+        path = Path(path)
         if path.is_dir():
             path = path / "checkpoint.pt"
         if not path.exists():
             raise FileNotFoundError(f"resume: no checkpoint at {path}")
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        cfg = state["config"]
+        try:
+            saved = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as err:  # noqa: BLE001  (any unreadable file is a bad checkpoint)
+            raise ValueError(f"resume: {path} is not a readable pinr checkpoint ({type(err).__name__}: "
+                             f"{str(err).splitlines()[0][:200]})") from None
+        if not isinstance(saved, dict) or "model" not in saved or "config" not in saved:
+            raise ValueError(f"resume: {path} is not a pinr checkpoint")
+        cfg = saved["config"]
         if cfg["backbone"] != self.backbone_name:
             raise ValueError(f"resume: checkpoint was trained with backbone {cfg['backbone']!r}, "
                              f"not {self.backbone_name!r}")
-        self.network.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.generator.set_state(state["generator"].cpu())
-        self.history, self.validation = state["history"], state["validation"]
-        self.start_step = int(state["step"])
+        state.model.network.load_state_dict(saved["model"])
+        if "parameters" in saved:
+            state.model.parameters.load_state_dict(saved["parameters"])
+        state.optimizer.load_state_dict(saved["optimizer"])
+        state.scheduler.load_state_dict(saved["scheduler"])
+        state.generator.set_state(saved["generator"].cpu())
+        state.history, state.validation = saved["history"], saved["validation"]
+        state.step = int(saved["step"])
+        state.seconds = float(saved.get("seconds", (state.history.get("seconds") or [0.0])[-1]))
 
-    # ------------------------------------------------------------------------------ train
-    def solution(self) -> NeuralSolution:
-        return NeuralSolution(self.network, fields=self.problem.fields, coords=self.problem.domain.coords,
+    # ------------------------------------------------------------------------ train
+    def solution(self, state: TrainState | None = None) -> NeuralSolution:
+        state = state or self.state
+        return NeuralSolution(state.model.network, fields=self.problem.fields, coords=self.problem.domain.coords,
                               grid=grid_of(self.problem.domain), backbone=self.backbone_name,
-                              options=self.backbone_options, problem=self.problem,
-                              metadata={"steps": self.start_step})
-
-    def _validate(self, step: int):
-        from pinr.api import compare
-
-        if self.reference is None and self.validate_metrics is None:
-            return None
-        self.network.eval()
-        if self.validate_metrics is not None:
-            metrics = dict(self.validate_metrics(self.solution()) or {})
-        else:
-            metrics = compare(self.solution(), self.reference, problem=self.problem)
-        self.network.train()
-        self.validation["step"].append(step)
-        for k, v in metrics.items():
-            if isinstance(v, (int, float)):
-                self.validation.setdefault(k, []).append(float(v))
-        return metrics
+                              options=self.backbone_options, problem=self.problem, case=self.case,
+                              parameters=state.model.parameters.floats(), metadata={"steps": state.step})
 
     def run(self, *, until: int | None = None) -> NeuralSolution:
         """Train and return the solution; checkpoints go to ``out`` when given.
@@ -305,92 +255,20 @@ class PINNSolver:
         ``until`` stops after that many steps (of ``steps``) and checkpoints, so that a later
         solver with ``resume=`` continues exactly where this one stopped.
         """
-        self._build()
-        if self.resume is not None:
-            self._load(self.resume)
-        stop = self.steps if until is None else min(int(until), self.steps)
-        net, opt, sched = self.network, self.optimizer, self.scheduler
-        names = [t.name for t in self.compiled.terms]
-        last_good = None
-        t0 = time.perf_counter()
-        elapsed0 = self.history["seconds"][-1] if self.history["seconds"] else 0.0
-        bar = tqdm(total=self.steps, initial=self.start_step, disable=not self.progress,
-                   desc=f"{self.problem.name} [{self.backbone_name}/{self.engine.name}]", dynamic_ncols=True)
+        state = self.build()
+        if self.config.run.resume is not None:
+            self.load_checkpoint(state, self.config.run.resume)
+        self.state = state
+        parts = self.callbacks(state)
+        loop = Loop(state, self.terms, self.losses_fn(state.model), parts)
         try:
-            for step in range(self.start_step, stop):
-                net.on_step(step, self.steps)
-                samples = self._sample(step)
-                opt.zero_grad(set_to_none=True)
-                if self._wants_points:
-                    losses, per_point = self._loss_terms(samples, with_points=True)
-                    for (pts, _), pl in zip(samples, per_point):
-                        net.observe_point_losses(pts, pl)
-                else:
-                    losses = self._loss_terms(samples)
-                total = losses.sum()
-                total.backward()
-                log_now = (step + 1) % self.log_every == 0 or step + 1 == self.steps or step == self.start_step
-                if log_now or self.device.type == "cpu":
-                    values = losses.detach().cpu().tolist()
-                    if not all(math.isfinite(v) for v in values):
-                        bad = [n for n, v in zip(names, values) if not math.isfinite(v)]
-                        where = f"; the last good checkpoint (step {last_good}) is kept at {self.out / 'checkpoint.pt'}" \
-                            if last_good is not None else ""
-                        raise DivergenceError(
-                            f"loss became non-finite at step {step + 1} in term(s) {bad}{where}. "
-                            f"Lower the learning rate (now {self.lr:g}), use dtype='float64', or rescale the "
-                            "problem (smaller data magnitudes, smaller omega0)")
-                opt.step()
-                sched.step()
-                if log_now:
-                    self.history["step"].append(step + 1)
-                    self.history["loss"].append(float(sum(values)))
-                    for n, v in zip(names, values):
-                        self.history.setdefault(f"loss/{n}", []).append(v)
-                    self.history["lr"].append(opt.param_groups[0]["lr"])
-                    self.history["seconds"].append(elapsed0 + time.perf_counter() - t0)
-                    post = {n: f"{v:.3e}" for n, v in zip(names, values)}
-                    post["lr"] = f"{opt.param_groups[0]['lr']:.1e}"
-                    bar.set_postfix(post, refresh=False)
-                self.start_step = step + 1
-                if self.validate_every and (step + 1) % self.validate_every == 0 and step + 1 < self.steps:
-                    m = self._validate(step + 1)
-                    if m:
-                        bar.write(f"step {step + 1}: " + ", ".join(
-                            f"{k}={v:.4g}" for k, v in m.items() if isinstance(v, float)))
-                if self.checkpoint_every and (step + 1) % self.checkpoint_every == 0 and self.out is not None:
-                    self.save_checkpoint(step + 1)
-                    last_good = step + 1
-                bar.update(1)
-        finally:
-            bar.close()
-        finished = stop == self.steps
-        if finished and self.lbfgs_steps > 0:
-            self._lbfgs()
-        self.seconds = elapsed0 + time.perf_counter() - t0
-        if finished:
-            self._validate(self.steps)
-        if self.out is not None:
-            self.save_checkpoint(self.start_step)
-        sol = self.solution()
-        sol.metadata.update({"seconds": self.seconds, "engine": self.engine.name})
+            loop.run(self.steps if until is None else min(int(until), self.steps))
+        except DivergenceError as err:
+            kept = [p for p in parts if isinstance(p, cb.Checkpoint) and p.written is not None]
+            if kept:
+                raise DivergenceError(f"{err}; the last good checkpoint (step {kept[0].written}) is kept at "
+                                      f"{kept[0].path}") from None
+            raise
+        sol = self.solution(state)
+        sol.metadata.update({"seconds": state.seconds, "engine": state.model.engine.name})
         return sol
-
-    def _lbfgs(self):
-        """L-BFGS finish on one fixed batch of points (strong Wolfe line search)."""
-        samples = self._sample()
-        opt = torch.optim.LBFGS(self.network.parameters(), lr=1.0, max_iter=self.lbfgs_steps,
-                                history_size=50, line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad(set_to_none=True)
-            loss = self._term_losses(samples).sum()
-            loss.backward()
-            return loss
-
-        before = float(self._term_losses(samples).sum().detach())
-        opt.step(closure)
-        after = float(self._term_losses(samples).sum().detach())
-        if not math.isfinite(after):
-            raise DivergenceError("L-BFGS produced a non-finite loss; run without lbfgs_steps or with dtype='float64'")
-        self.history.setdefault("lbfgs", []).append((before, after))

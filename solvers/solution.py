@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -46,6 +47,8 @@ class AbstractSolution(abc.ABC):
     coords: tuple
     bounds: np.ndarray
     grid: Grid
+    case = None  #: the catalogue case it solves, when known (its metric is used by ``pr.compare``)
+    parameters: Mapping[str, float] = MappingProxyType({})  #: trained values of trainable parameters
 
     @abc.abstractmethod
     def _values(self, points: torch.Tensor) -> torch.Tensor: ...
@@ -69,13 +72,15 @@ class AbstractSolution(abc.ABC):
 
 
 class NeuralSolution(AbstractSolution):
-    """A trained network (input scaling + backbone) and what is needed to rebuild it."""
+    """A trained network (input scaling + backbone) and what is needed to rebuild it;
+    ``parameters`` are the trained values of the problem's trainable parameters (name → float)."""
 
     def __init__(self, network: Network, *, fields, coords, grid: Grid, backbone: str, options: dict,
-                 problem=None, metadata: dict | None = None):
+                 problem=None, case=None, parameters: dict | None = None, metadata: dict | None = None):
         self.network, self.fields, self.coords, self.grid = network, tuple(fields), tuple(coords), grid
         self.bounds = grid.bounds
-        self.backbone, self.options, self.problem = backbone, dict(options), problem
+        self.backbone, self.options, self.problem, self.case = backbone, dict(options), problem, case
+        self.parameters = {k: float(v) for k, v in (parameters or {}).items()}
         self.metadata = dict(metadata or {})
 
     @property
@@ -95,8 +100,8 @@ class NeuralSolution(AbstractSolution):
         second derivatives when the backbone allows it, reverse mode for first derivatives).
         """
         exprs = flatten(expr)
-        compiled = compile_expressions(exprs, fields=self.fields, coords=self.coords,
-                                       params=dict(params or (self.problem.params if self.problem else {})))
+        known = {**(self.problem.params if self.problem else {}), **self.parameters}
+        compiled = compile_expressions(exprs, fields=self.fields, coords=self.coords, params=dict(params or known))
         eng = select_engine(self.network, engine, max_order=compiled.max_order)
         is_np = not isinstance(points, torch.Tensor)
         p = torch.as_tensor(np.asarray(points, dtype=np.float64) if is_np else points)
@@ -117,7 +122,7 @@ class NeuralSolution(AbstractSolution):
             "grid_shape": list(self.grid.shape), "bounds": self.grid.bounds.tolist(),
             "dtype": str(self._param.dtype).replace("torch.", ""),
             "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
-            "metadata": self.metadata,
+            "parameters": dict(self.parameters), "metadata": self.metadata,
         }
         return save_torch(path, state)
 
@@ -147,7 +152,7 @@ def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
     net.load_state_dict(state["state_dict"])
     net.to(device).eval()
     return NeuralSolution(net, fields=state["fields"], coords=coords, grid=grid, backbone=state["backbone"],
-                          options=state["options"], metadata=state.get("metadata"))
+                          options=state["options"], parameters=state.get("parameters"), metadata=state.get("metadata"))
 
 
 class GridSolution(AbstractSolution):
@@ -186,6 +191,7 @@ class ExactSolution(AbstractSolution):
         if problem.exact is None:
             raise ValueError(f"problem {problem.name!r} has no exact solution; use the FD reference")
         self.problem, self.fields, self.coords = problem, problem.fields, problem.domain.coords
+        self.case = None
         self.grid = grid_of(problem.domain, shape)
         self.bounds = self.grid.bounds
         self._compiled = compile_expressions([problem.exact[f] for f in self.fields], fields=self.fields,

@@ -24,7 +24,7 @@ def errors_before_and_after():
     from pinr.solvers import PINNSolver
 
     def run(problem, metric, backbone_options, steps: int = 150):
-        return [metric(PINNSolver(problem, steps=n, batch=512, lr=2e-3, backbone_options=backbone_options,
+        return [metric(PINNSolver.from_options(problem, steps=n, batch=512, lr=2e-3, backbone_options=backbone_options,
                                   progress=False, seed=0).run())["rel_l2"] for n in (0, steps)]
 
     return run

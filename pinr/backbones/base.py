@@ -47,17 +47,16 @@ class AbstractBackbone(nn.Module):
     Because it is built from jet-aware primitives, ``forward`` accepts a tensor or a
     :class:`~pinr.derivatives.jet.Jet`. Progressive backbones override ``on_step``.
 
-    ``training`` (a class attribute) is the backbone's recommended :class:`BackboneTraining`;
-    every concrete backbone declares its own, and this conservative default covers one that
-    does not. Read it from the class (``type(backbone).training`` or
-    :func:`~pinr.backbones.backbone_training`): on an instance, ``training`` is
-    :class:`torch.nn.Module`'s train/eval flag.
+    ``recommended`` (a class attribute) is the backbone's :class:`BackboneTraining`; every
+    concrete backbone declares its own, and this conservative default covers one that does not
+    (:func:`~pinr.backbones.backbone_training` reads it by name). It is not called ``training``,
+    which is :class:`torch.nn.Module`'s train/eval flag.
     """
 
     supports_jet: bool = True
     wants_point_losses: bool = False
     registry_name: str = ""
-    training: ClassVar[BackboneTraining] = BackboneTraining(lr=1e-4, source="pinr default for backbones that state none")
+    recommended: ClassVar[BackboneTraining] = BackboneTraining(lr=1e-4, source="pinr default for backbones that state none")
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()

@@ -43,7 +43,7 @@ class FourierFeatures(AbstractBackbone):
     (``softplus``, ``tanh``) when second derivatives matter, since ReLU's vanish.
     """
 
-    training = BackboneTraining(lr=1e-3, source="SCONE's Gaussian-RFF baseline")
+    recommended = BackboneTraining(lr=1e-3, source="SCONE's Gaussian-RFF baseline")
 
     def __init__(self, in_features: int, out_features: int, *, mapping: str = "gaussian", m: int = 256,
                  sigma: float = 10.0, width: int = 256, depth: int = 3, activation: str = "relu"):

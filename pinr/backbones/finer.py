@@ -43,7 +43,7 @@ class Finer(AbstractBackbone):
     see the module docstring (default ``False``, the paper's detached factor).
     """
 
-    training = BackboneTraining(lr=5e-4, source="FINER's image-fitting scripts")
+    recommended = BackboneTraining(lr=5e-4, source="FINER's image-fitting scripts")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 3,
                  omega0: float = 30.0, omega_hidden: float = 30.0, first_bias_scale: float | None = None,

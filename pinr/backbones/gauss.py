@@ -23,7 +23,7 @@ class Gauss(AbstractBackbone):
     biases keep PyTorch's default initialisation, as in the reference implementations.
     """
 
-    training = BackboneTraining(lr=1e-3, source="as compared in FINER")
+    recommended = BackboneTraining(lr=1e-3, source="as compared in FINER")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 3,
                  scale: float = 30.0):

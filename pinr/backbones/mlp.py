@@ -23,7 +23,7 @@ class MLP(AbstractBackbone):
     and Kaiming-uniform otherwise; biases are zero.
     """
 
-    training = BackboneTraining(lr=1e-3, source="pinr's quality benchmark; no paper figure")
+    recommended = BackboneTraining(lr=1e-3, source="pinr's quality benchmark; no paper figure")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 4,
                  activation: str = "tanh", encoding_levels: int = 0):

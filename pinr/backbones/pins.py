@@ -63,7 +63,7 @@ class PINs(AbstractBackbone):
     Shapes: ``(N, in_features) -> (N, out_features)``.
     """
 
-    training = BackboneTraining(lr=1e-3, source="as FF networks; its levels are FF-style MLPs")
+    recommended = BackboneTraining(lr=1e-3, source="as FF networks; its levels are FF-style MLPs")
 
     def __init__(self, in_features: int, out_features: int, *, levels: int = 3, m: int = 256,
                  sigma: float = 10.0, width: int = 128, depth: int = 2, activation: str = "relu",

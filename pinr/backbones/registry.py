@@ -49,9 +49,9 @@ def backbone_training(name: str) -> BackboneTraining:
     cls = _lookup(name)
     if not issubclass(cls, AbstractBackbone):
         raise TypeError(f"backbone {name!r} ({cls.__name__}) is not an AbstractBackbone, so it states no training "
-                        "settings; subclass pinr.backbones.AbstractBackbone and declare training = "
+                        "settings; subclass pinr.backbones.AbstractBackbone and declare recommended = "
                         "BackboneTraining(lr=..., source=...)")
-    return cls.training
+    return cls.recommended
 
 
 def build_backbone(name: str, in_features: int, out_features: int, **options) -> nn.Module:

@@ -110,7 +110,7 @@ class SAPE(AbstractBackbone):
     """
 
     wants_point_losses = True
-    training = BackboneTraining(lr=1e-3, source="SAPE's official image task")
+    recommended = BackboneTraining(lr=1e-3, source="SAPE's official image task")
 
     def __init__(self, in_features: int, out_features: int, *, m: int = 256, sigma: float = 20.0,
                  width: int = 256, depth: int = 3, activation: str = "relu", spatial: bool = True,

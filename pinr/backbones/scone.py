@@ -55,7 +55,7 @@ class Scone(AbstractBackbone):
     :math:`[-1, 1]^d` (as :class:`~pinr.backbones.Network` provides).
     """
 
-    training = BackboneTraining(lr=1e-4, source="SCONE paper")
+    recommended = BackboneTraining(lr=1e-4, source="SCONE paper")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 250,
                  omegas: Sequence[float] = (90.0, 60.0, 30.0, 10.0), omega0: float = 30.0,

@@ -42,7 +42,7 @@ class Siren(AbstractBackbone):
     like the weights with ``bias_init="weights"``.
     """
 
-    training = BackboneTraining(lr=1e-4, source="SIREN paper")
+    recommended = BackboneTraining(lr=1e-4, source="SIREN paper")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 3,
                  omega0: float = 30.0, omega_hidden: float = 30.0, bias_init: str = "default"):

@@ -69,7 +69,7 @@ class Wire(AbstractBackbone):
 
     # WIRE's own scripts suggest 5e-3..2e-2, but on CPU checks (128² astronaut, 200 steps) 5e-3
     # stalled at 14 dB and 1e-3 reached 34.8 dB
-    training = BackboneTraining(lr=1e-3, source="SCONE's setting for WIRE")
+    recommended = BackboneTraining(lr=1e-3, source="SCONE's setting for WIRE")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 3,
                  omega0: float = 20.0, sigma0: float = 10.0):

@@ -3,6 +3,7 @@
 from .compile import Atom as Atom
 from .compile import Combo as Combo
 from .compile import CompiledExpression as CompiledExpression
+from .compile import CompiledObservation as CompiledObservation
 from .compile import CompiledProblem as CompiledProblem
 from .compile import CompiledTerm as CompiledTerm
 from .compile import compile_expressions as compile_expressions

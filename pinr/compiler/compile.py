@@ -7,7 +7,9 @@ one *combo* each — a derivative engine may compute a combo in one pass — and
 what remains into a torch function of (coordinates, normals, data, atoms, combos).
 
 Parameters are substituted by value and exact constants are evaluated numerically before
-lambdification (``sympy.lambdify(..., "torch")`` cannot raise a Python float to a power).
+lambdification (``sympy.lambdify(..., "torch")`` cannot raise a Python float to a power);
+trainable parameters stay symbols and become arguments of the compiled function, so that their
+values (tensors with gradients) flow into the residuals.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sympy.core.function import AppliedUndef
 
 from ..symbolic.expressions import DataFunction, FieldFunction, Parameter, normal_symbol
 
-__all__ = ["Atom", "Combo", "CompiledExpression", "CompiledTerm", "CompiledProblem",
+__all__ = ["Atom", "Combo", "CompiledExpression", "CompiledTerm", "CompiledObservation", "CompiledProblem",
            "compile_problem", "compile_expressions"]
 
 
@@ -80,8 +82,8 @@ _TORCH_EXTRAS = {"Max": _max, "Min": _min, "max": _max, "min": _min, "amax": _ma
 _MODULES = [_TORCH_EXTRAS, "torch"]
 
 
-def _numeric(expr, params: Mapping[str, float]):
-    subs = {p: params.get(p.name, p.value) for p in expr.atoms(Parameter)}
+def _numeric(expr, params: Mapping[str, float], keep: frozenset = frozenset()):
+    subs = {p: params.get(p.name, p.value) for p in expr.atoms(Parameter) if p.name not in keep}
     return sympy.N(expr.xreplace(subs)) if subs else sympy.N(expr)
 
 
@@ -102,8 +104,9 @@ def _atom_of(app_or_derivative, fields: Sequence[str], coords) -> Atom:
 class CompiledExpression:
     """Torch evaluation of residual-like expressions given atom values.
 
-    ``fn(coords (d×(N,)), normals, data, atoms, combos)`` returns a list of ``(N,)`` tensors;
-    ``coef_fn(coords, normals, data)`` returns the combos' coefficient values.
+    ``fn(coords (d×(N,)), normals, data, parameters, atoms, combos)`` returns a list of ``(N,)``
+    tensors; ``coef_fn(coords, normals, data)`` returns the combos' coefficient values;
+    ``parameters`` names the trainable parameters the expressions read (values passed at call time).
     """
 
     exprs: tuple
@@ -119,14 +122,17 @@ class CompiledExpression:
     atom_symbols: tuple = field(default=(), repr=False)
     combo_symbols: tuple = field(default=(), repr=False)
     coefficient_exprs: tuple = field(default=(), repr=False)
+    parameters: tuple[str, ...] = ()
 
     @property
     def max_order(self) -> int:
         orders = [a.order for a in self.atoms] + [2 for _ in self.combos]
         return max(orders, default=0)
 
-    def inputs(self, points: torch.Tensor, normals: torch.Tensor | None):
-        """Coordinate columns, normal columns and interpolated data at ``points`` ``(N, d)``."""
+    def inputs(self, points: torch.Tensor, normals: torch.Tensor | None, data: Mapping | None = None):
+        """Coordinate columns, normal columns and data at ``points`` ``(N, d)``: the values the
+        samples carry for a data source (``data[source]``, ``(N,)`` or ``(N, C)``), else the
+        source interpolated at the points."""
         cols = [points[:, i] for i in range(points.shape[1])]
         if self.uses_normals:
             if normals is None:
@@ -136,21 +142,31 @@ class CompiledExpression:
             ncols = [points[:, 0] * 0.0] * len(self.coords)
         dvals = []
         for app in self.data:
+            carried = data.get(app.func.source) if data else None
+            if carried is not None:
+                dvals.append(carried if carried.dim() == 1 else carried[:, app.func.channel])
+                continue
             idx = [self.coords.index(a) for a in app.args]
             dvals.append(app.func.source.interpolate(points[:, idx], app.func.channel))
         return cols, ncols, dvals
 
-    def coefficients(self, points, normals) -> list:
+    def coefficients(self, points, normals, data: Mapping | None = None) -> list:
         if not self.combos:
             return []
-        cols, ncols, dvals = self.inputs(points, normals)
+        cols, ncols, dvals = self.inputs(points, normals, data)
         n = points.shape[0]
         return [_as_column(c, n, points) for c in self.coef_fn(*cols, *ncols, *dvals)]
 
-    def __call__(self, points, normals, atom_values: Sequence[torch.Tensor], combo_values: Sequence[torch.Tensor] = ()):
-        """Residuals ``(n_exprs, N)``."""
-        cols, ncols, dvals = self.inputs(points, normals)
-        out = self.fn(*cols, *ncols, *dvals, *atom_values, *combo_values)
+    def __call__(self, points, normals, atom_values: Sequence[torch.Tensor], combo_values: Sequence[torch.Tensor] = (),
+                 *, params: Mapping[str, torch.Tensor] | None = None, data: Mapping | None = None):
+        """Residuals ``(n_exprs, N)``; ``params`` gives the values of :attr:`parameters`."""
+        cols, ncols, dvals = self.inputs(points, normals, data)
+        if self.parameters:
+            missing = [k for k in self.parameters if not params or k not in params]
+            if missing:
+                raise ValueError(f"values of the trainable parameters {missing} are needed to evaluate {self.exprs}")
+        pvals = [params[k] for k in self.parameters]
+        out = self.fn(*cols, *ncols, *dvals, *pvals, *atom_values, *combo_values)
         n = points.shape[0]
         return torch.stack([_as_column(r, n, points) for r in out])
 
@@ -162,10 +178,16 @@ def _as_column(value, n, like):
 
 
 def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Sequence, params: Mapping[str, float],
-                        collapse: bool = True) -> CompiledExpression:
-    """Compile scalar sympy expressions of the fields, their derivatives, coordinates and data."""
+                        trainable: Sequence[str] = (), collapse: bool = True) -> CompiledExpression:
+    """Compile scalar sympy expressions of the fields, their derivatives, coordinates and data;
+    parameters named in ``trainable`` stay arguments, the others take their values from ``params``."""
     coords = tuple(coords)
-    exprs = [_numeric(sympy.sympify(e), params) for e in exprs]
+    keep = frozenset(trainable)
+    exprs = [_numeric(sympy.sympify(e), params, keep) for e in exprs]
+    kept: dict[str, sympy.Symbol] = {}
+    for e in exprs:
+        for p in e.atoms(Parameter):
+            kept.setdefault(p.name, p)
     atoms: dict[Atom, sympy.Symbol] = {}
 
     def atom_symbol(a: Atom) -> sympy.Symbol:
@@ -201,7 +223,7 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
     combos: list[Combo] = []
     combo_syms: list[sympy.Symbol] = []
     coef_exprs: list = []
-    all_atom_syms = set(atoms.values())
+    all_atom_syms = set(atoms.values()) | set(kept.values())
     if collapse:
         second = {a: s for a, s in atoms.items() if a.order == 2}
         for i, e in enumerate(replaced):
@@ -216,7 +238,7 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
                 syms = [second[a] for a in group]
                 coefs = [sympy.diff(e, s) for s in syms]
                 if any(c.free_symbols & all_atom_syms for c in coefs):
-                    continue  # nonlinear in the unknowns: leave the atoms separate
+                    continue  # nonlinear in the unknowns, or trained coefficients: leave the atoms separate
                 rest = e.xreplace({s: 0 for s in syms})
                 idx = []
                 for c in coefs:  # identical coefficient expressions share an index (and a jet stream)
@@ -237,13 +259,14 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
     uses_normals = any(e.free_symbols & set(normals) for e in replaced) or \
         any(sympy.sympify(c).free_symbols & set(normals) for c in coef_exprs)
     data_list = list(data_apps)
-    args = [*coords, *normals, *data_apps.values(), *atoms.values(), *combo_syms]
+    names = tuple(sorted(kept))
+    args = [*coords, *normals, *data_apps.values(), *(kept[k] for k in names), *atoms.values(), *combo_syms]
     fn = sympy.lambdify(args, replaced, modules=_MODULES, cse=True)
     cargs = [*coords, *normals, *data_apps.values()]
     coef_fn = sympy.lambdify(cargs, coef_exprs, modules=_MODULES, cse=True) if coef_exprs else None
-    return CompiledExpression(tuple(exprs) if len(exprs) == len(replaced) else tuple(replaced), coords, tuple(atoms), tuple(combos), tuple(data_list),
-                              bool(uses_normals), fn, coef_fn, len(coef_exprs), tuple(replaced),
-                              tuple(atoms.values()), tuple(combo_syms), tuple(coef_exprs))
+    return CompiledExpression(tuple(exprs) if len(exprs) == len(replaced) else tuple(replaced), coords, tuple(atoms),
+                              tuple(combos), tuple(data_list), bool(uses_normals), fn, coef_fn, len(coef_exprs),
+                              tuple(replaced), tuple(atoms.values()), tuple(combo_syms), tuple(coef_exprs), names)
 
 
 @dataclass
@@ -268,20 +291,39 @@ class CompiledTerm:
 
 
 @dataclass
+class CompiledObservation:
+    """One data term: an observation's expressions ``(C entries)`` compiled, with its measurements."""
+
+    name: str
+    observation: object
+    expression: CompiledExpression
+
+
+@dataclass
 class CompiledProblem:
+    """A problem's conditions (``terms``) and observations, compiled; ``parameters`` are the
+    names of its trainable parameters."""
+
     problem: object
     terms: tuple[CompiledTerm, ...]
+    observations: tuple[CompiledObservation, ...] = ()
+    parameters: tuple[str, ...] = ()
 
     @property
     def max_order(self) -> int:
-        return max(t.expression.max_order for t in self.terms)
+        exprs = [t.expression for t in self.terms] + [o.expression for o in self.observations]
+        return max(e.max_order for e in exprs)
 
 
 def compile_problem(problem, *, collapse: bool = True) -> CompiledProblem:
-    """Compile every condition of ``problem`` into a :class:`CompiledTerm`."""
+    """Compile every condition of ``problem`` into a :class:`CompiledTerm` and every observation
+    into a :class:`CompiledObservation`; trainable parameters stay arguments."""
+    trainable = tuple(problem.trainable)
+    kw = dict(fields=problem.fields, coords=problem.domain.coords, params=problem.params, trainable=trainable)
     terms = []
     for c in problem.conditions:
-        expr = compile_expressions(c.eq.residuals, fields=problem.fields, coords=problem.domain.coords,
-                                   params=problem.params, collapse=collapse)
+        expr = compile_expressions(c.eq.residuals, collapse=collapse, **kw)
         terms.append(CompiledTerm(c.name, c.on, c.weight, c.batch, c.method, c.reduction, expr))
-    return CompiledProblem(problem, tuple(terms))
+    observations = tuple(CompiledObservation(o.name, o, compile_expressions(o.exprs, collapse=collapse, **kw))
+                         for o in problem.observations)
+    return CompiledProblem(problem, tuple(terms), observations, trainable)

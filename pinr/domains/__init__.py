@@ -1,7 +1,13 @@
 """Domains and regions (see :mod:`pinr.domains.base`)."""
 
+from .base import AbstractBoundary as AbstractBoundary
 from .base import AbstractDomain as AbstractDomain
+from .base import AbstractInitial as AbstractInitial
+from .base import AbstractInterior as AbstractInterior
+from .base import AbstractPatch as AbstractPatch
+from .base import AbstractPointSet as AbstractPointSet
 from .base import AbstractRegion as AbstractRegion
+from .base import AbstractSurface as AbstractSurface
 from .base import Samples as Samples
 from .patches import ConePatch as ConePatch
 from .patches import DiskPatch as DiskPatch

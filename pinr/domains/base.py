@@ -11,25 +11,33 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..symbolic.expressions import Coordinate, TimeCoordinate, make_field
 
-__all__ = ["Samples", "AbstractRegion", "AbstractDomain", "SAMPLING_METHODS", "unit_samples"]
+__all__ = ["Samples", "AbstractRegion", "AbstractInterior", "AbstractBoundary", "AbstractInitial",
+           "AbstractSurface", "AbstractPatch", "AbstractPointSet", "AbstractDomain", "SAMPLING_METHODS",
+           "unit_samples"]
 
 SAMPLING_METHODS = ("uniform", "sobol", "grid")
 
 
 @dataclass(frozen=True)
 class Samples:
-    """Points ``(n_points, n_coords)`` drawn from a region, with outward normals on boundaries."""
+    """Points ``(n_points, n_coords)`` drawn from a region, with outward normals on boundaries.
+
+    ``data`` carries values that the region knows at its own points, keyed by data source (e.g.
+    the exact signed distances of near-surface points, ``(n_points,)``): a compiled expression
+    reads them instead of interpolating its data there.
+    """
 
     points: torch.Tensor
     normals: torch.Tensor | None = None
+    data: Mapping[object, torch.Tensor] = field(default_factory=dict)
 
 
 def unit_samples(n: int, d: int, *, method: str, generator: torch.Generator | None,
@@ -78,6 +86,35 @@ class AbstractRegion(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{self.domain!r}.{self.name}"
+
+
+class AbstractInterior(AbstractRegion):
+    """The whole interior of a domain (space, or space-time)."""
+
+
+class AbstractBoundary(AbstractRegion):
+    """The boundary of a domain, or some sides of it (``sides``: side names such as ``"x-"`` for
+    boxes; ``None`` for a boundary without sides); samples come with outward normals."""
+
+    has_normals = True
+    sides: tuple[str, ...] | None = None
+
+
+class AbstractInitial(AbstractRegion):
+    """The initial slice ``t = t0`` of a space-time domain."""
+
+
+class AbstractSurface(AbstractRegion):
+    """The surface of a shape inside the domain (with its normals when it has them)."""
+
+
+class AbstractPatch(AbstractRegion):
+    """A part of the interior (a disk around a source, a shell around a front, points near a
+    surface): extra points where the solution needs them."""
+
+
+class AbstractPointSet(AbstractRegion):
+    """A fixed set of points (a point cloud, chosen pixels)."""
 
 
 class AbstractDomain(abc.ABC):

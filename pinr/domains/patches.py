@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from .base import AbstractRegion, Samples, unit_samples
+from .base import AbstractPatch, Samples, unit_samples
 
 __all__ = ["DiskPatch", "ConePatch"]
 
@@ -27,7 +27,7 @@ def _ring(u_r, u_th, lo, hi, center):
     return center + torch.stack([r * torch.cos(th), r * torch.sin(th)], dim=-1)
 
 
-class DiskPatch(AbstractRegion):
+class DiskPatch(AbstractPatch):
     """The disk of ``radius`` around ``center`` inside a 2-D ``domain`` (area-uniform samples). On
     a space-time domain the points carry a time column, fixed at ``time`` (e.g. the initial time)
     or, when ``time`` is ``None``, uniform over the interval."""
@@ -63,7 +63,7 @@ class DiskPatch(AbstractRegion):
         return f"{self.domain!r}.disk(center={self.center}, radius={self.radius:g}{at})"
 
 
-class ConePatch(AbstractRegion):
+class ConePatch(AbstractPatch):
     r"""Space-time shell around the front of a wave that leaves ``center`` at the start time
     ``t0`` of a 2-D × time ``domain``: at time :math:`t` the annulus
     :math:`\max(0, c_{lo}(t - t_0) - w) \le r \le c_{hi}(t - t_0) + w` with

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from ..symbolic.expressions import Coordinate, TimeCoordinate
-from .base import AbstractDomain, AbstractRegion, Samples, unit_samples
+from .base import (AbstractBoundary, AbstractDomain, AbstractInitial, AbstractInterior, AbstractPointSet,
+                   AbstractRegion, Samples, unit_samples)
 
 __all__ = ["Interval", "Rectangle", "Box", "Grid", "Disk", "Ball", "TimeInterval", "SpaceTime", "PointCloud"]
 
@@ -26,7 +27,7 @@ def _check_range(name: str, value) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------------------- boxes
-class _BoxInterior(AbstractRegion):
+class _BoxInterior(AbstractInterior):
     name = "interior"
 
     def __init__(self, domain: "_AbstractBox"):
@@ -40,7 +41,7 @@ class _BoxInterior(AbstractRegion):
         return Samples(b[:, 0] + u * (b[:, 1] - b[:, 0]))
 
 
-class _BoxBoundary(AbstractRegion):
+class _BoxBoundary(AbstractBoundary):
     """The boundary of a box, or one of its sides ``"x-"``, ``"x+"``, ... (normals point outward)."""
 
     has_normals = True
@@ -203,7 +204,7 @@ class Grid(_AbstractBox):
 
 
 # -------------------------------------------------------------------------------- disks, balls
-class _BallInterior(AbstractRegion):
+class _BallInterior(AbstractInterior):
     name = "interior"
 
     def __init__(self, domain):
@@ -219,7 +220,7 @@ class _BallInterior(AbstractRegion):
         return Samples(torch.as_tensor(self.domain.center, dtype=dtype, device=device) + r * direction)
 
 
-class _BallBoundary(AbstractRegion):
+class _BallBoundary(AbstractBoundary):
     name = "boundary"
     has_normals = True
 
@@ -302,7 +303,7 @@ class Ball(_AbstractBall):
 
 
 # ---------------------------------------------------------------------------------- space-time
-class _TimeInterior(AbstractRegion):
+class _TimeInterior(AbstractInterior):
     name = "interior"
 
     def __init__(self, domain):
@@ -316,7 +317,7 @@ class _TimeInterior(AbstractRegion):
         return Samples(t0 + (t1 - t0) * u)
 
 
-class _TimeStart(AbstractRegion):
+class _TimeStart(AbstractInitial):
     name = "initial"
 
     def __init__(self, domain):
@@ -361,14 +362,12 @@ class TimeInterval(AbstractDomain):
 
 
 class _SpaceTimeRegion(AbstractRegion):
+    """A spatial region times a time region (interior × interval, boundary × interval, interior × t0)."""
+
     def __init__(self, domain: "SpaceTime", space_region: AbstractRegion, time_region: AbstractRegion, name: str):
         self.domain, self.space_region, self.time_region, self.name = domain, space_region, time_region, name
         self.has_normals = space_region.has_normals
         self.default_method = "uniform"
-
-    def __getitem__(self, side):
-        return _SpaceTimeRegion(self.domain, self.space_region[side], self.time_region,
-                                f'boundary["{side}"]')
 
     def _sample(self, n, *, method, generator, dtype, device):
         s = self.space_region.sample(n, method=method, generator=generator, dtype=dtype, device=device)
@@ -377,6 +376,23 @@ class _SpaceTimeRegion(AbstractRegion):
         if s.normals is not None:
             normals = torch.cat([s.normals, torch.zeros_like(t.points)], dim=-1)
         return Samples(torch.cat([s.points, t.points], dim=-1), normals)
+
+
+class _SpaceTimeInterior(_SpaceTimeRegion, AbstractInterior):
+    pass
+
+
+class _SpaceTimeInitial(_SpaceTimeRegion, AbstractInitial):
+    pass
+
+
+class _SpaceTimeBoundary(_SpaceTimeRegion, AbstractBoundary):
+    @property
+    def sides(self):
+        return self.space_region.sides
+
+    def __getitem__(self, side):
+        return _SpaceTimeBoundary(self.domain, self.space_region[side], self.time_region, f'boundary["{side}"]')
 
 
 class SpaceTime(AbstractDomain):
@@ -395,15 +411,15 @@ class SpaceTime(AbstractDomain):
 
     @property
     def interior(self):
-        return _SpaceTimeRegion(self, self.space.interior, self.time_interval.interior, "interior")
+        return _SpaceTimeInterior(self, self.space.interior, self.time_interval.interior, "interior")
 
     @property
     def boundary(self):
-        return _SpaceTimeRegion(self, self.space.boundary, self.time_interval.interior, "boundary")
+        return _SpaceTimeBoundary(self, self.space.boundary, self.time_interval.interior, "boundary")
 
     @property
     def initial(self):
-        return _SpaceTimeRegion(self, self.space.interior, self.time_interval.initial, "initial")
+        return _SpaceTimeInitial(self, self.space.interior, self.time_interval.initial, "initial")
 
     def contains(self, points):
         p = np.asarray(points)
@@ -417,7 +433,7 @@ class SpaceTime(AbstractDomain):
 
 
 # --------------------------------------------------------------------------------- point cloud
-class _CloudPoints(AbstractRegion):
+class _CloudPoints(AbstractPointSet):
     name = "surface"
 
     def __init__(self, domain: "PointCloud"):

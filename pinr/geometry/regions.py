@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from sympy.core.function import UndefinedFunction
 
-from ..domains.base import AbstractRegion, Samples
+from ..domains.base import AbstractPatch, AbstractSurface, Samples
 from ..symbolic.expressions import DataFunction
 from .shapes import AbstractShape
 
@@ -43,7 +43,7 @@ def _check(domain, shape: AbstractShape, what: str):
                          f"got {domain!r}")
 
 
-class SurfaceRegion(AbstractRegion):
+class SurfaceRegion(AbstractSurface):
     """The surface of ``shape`` inside ``domain``, sampled uniformly with outward unit normals."""
 
     name = "surface"
@@ -64,30 +64,20 @@ class SignedDistanceSource:
     r"""The exact (or, for point clouds, estimated) signed distance of ``shape`` at points, in
     the interface of :class:`~pinr.symbolic.data.DataSource` (``interpolate(points, channel)``).
 
-    Values for points a :class:`NearSurfaceRegion` just drew are handed over with the points
-    (no recomputation, on any device); other points are computed on the CPU, and the last few
-    large queries (reference grids) are cached by content.
+    A :class:`NearSurfaceRegion` hands the distances of the points it draws over in its samples
+    (``Samples.data``), so training never recomputes them; other points are computed on the CPU,
+    and the last few large queries (reference grids) are cached by content.
     """
 
     def __init__(self, name: str, shape: AbstractShape):
         self.name, self.shape = name, shape
-        self._recent: OrderedDict = OrderedDict()
         self._cache: OrderedDict = OrderedDict()
 
     @property
     def channels(self) -> int:
         return 1
 
-    def remember(self, points: torch.Tensor, values: torch.Tensor) -> None:
-        self._recent[id(points)] = (points, values)
-        while len(self._recent) > 4:
-            self._recent.popitem(last=False)
-
     def interpolate(self, points: torch.Tensor, channel: int = 0) -> torch.Tensor:
-        for p, v in reversed(self._recent.values()):
-            if p.shape == points.shape and p.device == points.device and p.dtype == points.dtype \
-                    and torch.equal(p, points):
-                return v
         x = points.detach().to("cpu", torch.float64).numpy()
         key = None
         if len(x) > 65536:
@@ -121,13 +111,13 @@ def _source_of(data) -> SignedDistanceSource:
     raise TypeError(f"expected the data function made by signed_distance_data(...), got {data!r}")
 
 
-class NearSurfaceRegion(AbstractRegion):
+class NearSurfaceRegion(AbstractPatch):
     r"""Points :math:`x_s + \varepsilon` near the surface of ``shape``: :math:`x_s` uniform on the
     surface, :math:`\varepsilon_i \sim \mathrm{Laplace}(0, b)` per coordinate, the batch split
     evenly over ``scales`` :math:`b`; points are clipped to the domain's box.
 
-    ``data`` (from :func:`signed_distance_data`) receives the exact signed distances of the
-    drawn points. Shapes whose distance is cheap (analytic) are sampled afresh each step;
+    The samples carry the exact signed distances of the drawn points for ``data`` (from
+    :func:`signed_distance_data`). Shapes whose distance is cheap (analytic) are sampled afresh each step;
     meshes and point clouds draw from a pool of ``pool`` points computed once.
     """
 
@@ -167,6 +157,5 @@ class NearSurfaceRegion(AbstractRegion):
             idx = rng.integers(0, self.pool_size, n)
             pts, values = self._pool[0][idx], self._pool[1][idx]
         points = torch.as_tensor(pts, dtype=dtype).to(device)
-        self.source.remember(points, torch.as_tensor(values, dtype=dtype).to(device))
-        return Samples(points)
+        return Samples(points, data={self.source: torch.as_tensor(values, dtype=dtype).to(device)})
 

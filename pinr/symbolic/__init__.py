@@ -15,4 +15,5 @@ from .problem import Condition as Condition
 from .problem import Eq as Eq
 from .problem import Equation as Equation
 from .problem import Initial as Initial
+from .problem import Observation as Observation
 from .problem import Problem as Problem

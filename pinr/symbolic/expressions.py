@@ -7,6 +7,7 @@ compiler, the finite-difference reference, the printers) reads the same object.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import sympy
@@ -43,31 +44,67 @@ def normal_symbol(coord: sympy.Symbol) -> NormalComponent:
 
 
 class Parameter(sympy.Symbol):
-    r"""A named scalar constant of a problem, e.g. a wave speed :math:`c`.
+    r"""A named scalar of a problem, e.g. a wave speed :math:`c`.
 
     ``Parameter("c", 1.0)`` behaves as the symbol ``c`` in expressions; its value is substituted
     when the problem is compiled and can be overridden with ``Problem(..., params={"c": 2.0})``.
+
+    ``trainable=True`` makes it an unknown trained with the network (an inverse problem), starting
+    at ``value``. ``positive=True`` keeps it positive through :math:`p = e^{\theta}`;
+    ``bounds=(lo, hi)`` keeps it inside through :math:`p = lo + (hi - lo)\,\sigma(\theta)`;
+    the optimiser moves the unconstrained :math:`\theta`.
     """
 
     value: float
+    trainable: bool
+    positive: bool
+    bounds: tuple[float, float] | None
 
-    def __new__(cls, name: str, value: float):
+    def __new__(cls, name: str, value: float, *, trainable: bool = False, positive: bool = False,
+                bounds: tuple[float, float] | None = None):
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"Parameter name must be an identifier, got {name!r}")
         try:
             value = float(value)
         except (TypeError, ValueError):
             raise TypeError(f"Parameter {name!r}: value must be a real number, got {value!r}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"Parameter {name!r}: value must be finite, got {value}")
+        if bounds is not None:
+            try:
+                lo, hi = (float(b) for b in bounds)
+            except (TypeError, ValueError):
+                raise TypeError(f"Parameter {name!r}: bounds must be a (low, high) pair, got {bounds!r}") from None
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < value < hi):
+                raise ValueError(f"Parameter {name!r}: bounds ({lo:g}, {hi:g}) must be finite and strictly "
+                                 f"contain the value {value:g}")
+            bounds = (lo, hi)
+        if positive and not value > 0:
+            raise ValueError(f"Parameter {name!r} is positive=True but its value is {value:g}; start it above 0")
+        if (positive or bounds is not None) and not trainable:
+            raise ValueError(f"Parameter {name!r}: positive= and bounds= constrain a trainable parameter; "
+                             "pass trainable=True too")
+        if positive and bounds is not None:
+            raise ValueError(f"Parameter {name!r}: give positive=True or bounds=(lo, hi), not both")
         obj = sympy.Symbol.__xnew__(cls, name, real=True)  # uncached: the value belongs to this instance
-        obj.value = value
+        obj.value, obj.trainable, obj.positive, obj.bounds = value, bool(trainable), bool(positive), bounds
         return obj
 
     def _hashable_content(self):
-        # the value is part of the identity, so sympy's caches never swap two same-named parameters
-        return super()._hashable_content() + (self.value,)
+        # value and role are part of the identity, so sympy's caches never swap two same-named parameters
+        return super()._hashable_content() + (self.value, self.trainable, self.positive, self.bounds)
 
     def __getnewargs_ex__(self):
-        return ((self.name, self.value), {})
+        return ((self.name, self.value), {"trainable": self.trainable, "positive": self.positive,
+                                          "bounds": self.bounds})
+
+    def fixed(self, value: float | None = None) -> "Parameter":
+        """The same parameter as a constant (at ``value``, default its own)."""
+        return Parameter(self.name, self.value if value is None else value)
+
+    def with_value(self, value: float) -> "Parameter":
+        """The same parameter (same role and constraints) at another ``value``."""
+        return Parameter(self.name, value, trainable=self.trainable, positive=self.positive, bounds=self.bounds)
 
 
 class FieldFunction(AppliedUndef):

@@ -8,6 +8,7 @@ import tokenize
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
+import numpy as np
 import sympy
 from sympy.core.function import AppliedUndef
 
@@ -16,7 +17,7 @@ from . import expressions as ex
 from .expressions import DataFunction, FieldFunction, NormalComponent, Parameter
 from .printing import to_latex, to_text
 
-__all__ = ["Eq", "Equation", "Condition", "Initial", "Boundary", "Problem", "REDUCTIONS"]
+__all__ = ["Eq", "Equation", "Condition", "Initial", "Boundary", "Observation", "Problem", "REDUCTIONS"]
 
 REDUCTIONS = {"mse": "mse", "mean_square": "mse", "mae": "mae", "mean_abs": "mae", "sse": "sse", "sum": "sse"}
 
@@ -102,6 +103,89 @@ def Boundary(eq: Equation, on=None, **options) -> Condition:
     return Condition(eq, on="boundary" if on is None else on, **options)
 
 
+class Observation:
+    r"""Measurements ``values`` of ``expr`` — any expression of the fields, e.g. ``u``,
+    ``grad(u)`` or ``dt(u)`` — at ``points``: the data term
+
+    .. math:: \mathcal L = \frac{w}{N}\sum_i \big\|(e(x_i) - v_i)/\sigma_i\big\|^2 .
+
+    ``points`` is an ``(N, dim)`` array in the domain's coordinates (time last), ``values``
+    ``(N,)`` or ``(N, C)`` for an expression of ``C`` entries. ``noise`` (optional: a number, or
+    one per point ``(N,)`` or per value ``(N, C)``) is the measurement's standard deviation
+    :math:`\sigma`; residuals are divided by it, so the term is the reduced :math:`\chi^2` of
+    the fit (about 1 when the fit is at the noise level). ``batch`` measurements are drawn per step
+    (default: all of them, or the solver's batch when there are more).
+    """
+
+    __slots__ = ("expr", "exprs", "points", "values", "weight", "noise", "name", "batch")
+
+    def __init__(self, expr, *, points, values, weight: float = 1.0, noise=None, name: str | None = None,
+                 batch: int | None = None):
+        exprs = tuple(sympy.sympify(e) for e in ex.flatten(ex.as_expr(expr)))
+        pts = _array(points, "points")
+        if pts.ndim == 1:
+            pts = pts[:, None]
+        if pts.ndim != 2 or pts.shape[0] == 0:
+            raise ValueError(f"Observation of {expr}: points must be an (N, dim) array with N >= 1, got shape {pts.shape}")
+        vals = _array(values, "values")
+        if vals.ndim == 1:
+            vals = vals[:, None]
+        if vals.shape != (pts.shape[0], len(exprs)):
+            raise ValueError(f"Observation of {expr}: values of shape {np.shape(values)} do not match {pts.shape[0]} "
+                             f"points and {len(exprs)} observed entr{'y' if len(exprs) == 1 else 'ies'}; "
+                             f"give values of shape ({pts.shape[0]},{'' if len(exprs) == 1 else f' {len(exprs)}'})")
+        for what, a in (("points", pts), ("values", vals)):
+            bad = ~np.isfinite(a).all(axis=1)
+            if bad.any():
+                raise ValueError(f"Observation of {expr}: {int(bad.sum())} of the {what} are NaN or infinite (first at "
+                                 f"row {int(np.argmax(bad))}); drop those measurements")
+        if noise is not None:
+            sigma = np.asarray(_array(noise, "noise"), dtype=np.float64)
+            if sigma.ndim == 1 and sigma.shape[0] == pts.shape[0] and sigma.shape[0] != 1:
+                sigma = sigma[:, None]
+            try:
+                sigma = np.broadcast_to(sigma, vals.shape).copy()
+            except ValueError:
+                raise ValueError(f"Observation of {expr}: noise of shape {np.shape(noise)} fits neither one number, "
+                                 f"one per point ({pts.shape[0]},) nor one per value {vals.shape}") from None
+            if not (np.isfinite(sigma).all() and (sigma > 0).all()):
+                raise ValueError(f"Observation of {expr}: noise is the measurements' standard deviation and must be "
+                                 "positive and finite")
+            sigma.setflags(write=False)
+            noise = sigma
+        weight = float(weight)
+        if not weight >= 0:
+            raise ValueError(f"Observation weight must be >= 0, got {weight}")
+        if batch is not None and (not isinstance(batch, int) or batch < 1):
+            raise ValueError(f"Observation batch must be a positive integer, got {batch!r}")
+        pts.setflags(write=False)
+        vals.setflags(write=False)
+        for k, v in dict(expr=expr, exprs=exprs, points=pts, values=vals, weight=weight, noise=noise, name=name,
+                         batch=batch).items():
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, *_):
+        raise AttributeError("Observation is immutable")
+
+    def replace(self, **changes) -> "Observation":
+        kw = {k: getattr(self, k) for k in ("points", "values", "weight", "noise", "name", "batch")}
+        kw.update(changes)
+        return Observation(changes.get("expr", self.expr), **{k: v for k, v in kw.items() if k != "expr"})
+
+    def __len__(self) -> int:
+        return self.points.shape[0]
+
+    def __repr__(self):
+        return f"Observation({self.expr}, {len(self)} points, weight={self.weight:g})"
+
+
+def _array(value, what: str) -> np.ndarray:
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"Observation {what} must be a numeric array, got {type(value).__name__}") from None
+
+
 def _resolve_region(domain, on):
     if not isinstance(on, str):
         return on
@@ -113,20 +197,23 @@ def _resolve_region(domain, on):
 
 
 class Problem:
-    r"""A physics-informed problem: a domain, unknown fields, equations and conditions on regions.
+    r"""A physics-informed problem: a domain, unknown fields, equations and conditions on regions,
+    and observations (measured data).
 
     Frozen and validated on construction. ``equations`` hold on ``domain.interior``;
-    ``conditions`` are :class:`Condition` objects. ``params`` overrides :class:`Parameter`
-    values by name. ``exact`` optionally gives the true solution per field component (sympy
+    ``conditions`` are :class:`Condition` objects; ``observations`` are :class:`Observation`
+    objects. ``params`` overrides :class:`Parameter` values by name (the starting value of a
+    trainable one). ``exact`` optionally gives the true solution per field component (sympy
     expressions of the coordinates or ``pr.Data``), used as the reference; ``align`` says how
     solutions are compared when the answer is defined only up to a constant ("constant") or an
-    affine map ("affine"). ``defaults`` are solver settings that suit the problem.
+    affine map ("affine"); ``image`` marks fields that are pictures (plotted and scored as images).
+    Training settings are not part of a problem: pass them to ``pr.solve``, or find them with a
+    catalogue entry (:class:`pinr.Case`).
     """
 
     def __init__(self, domain, equations: Sequence[Equation] = (), conditions: Sequence[Condition] = (), *,
-                 params: Mapping[str, float] | None = None, exact=None, align: str | None = None,
-                 name: str = "problem", defaults: Mapping | None = None, description: str = "",
-                 image: bool = False, source: Mapping | None = None):
+                 observations: Sequence[Observation] = (), params: Mapping[str, float] | None = None, exact=None,
+                 align: str | None = None, name: str = "problem", description: str = "", image: bool = False):
         from ..domains.base import AbstractDomain
 
         if not isinstance(domain, AbstractDomain):
@@ -135,6 +222,8 @@ class Problem:
             equations = [equations]
         if isinstance(conditions, Condition):
             conditions = [conditions]
+        if isinstance(observations, Observation):
+            observations = [observations]
         conds = []
         for i, eq in enumerate(equations):
             if not isinstance(eq, Equation):
@@ -149,38 +238,44 @@ class Problem:
                 raise ProblemError(f"condition {c.eq}: cannot place it on {c.on!r}: {err}") from None
             term = c.name or (region.name if isinstance(c.on, str) else getattr(region, "name", f"cond{i}"))
             conds.append(c.replace(on=region, name=term))
-        if not conds:
-            raise ProblemError("Problem has no equations and no conditions; give at least one pr.Eq")
-        # unique term names
-        seen: dict[str, int] = {}
-        named = []
-        for c in conds:
-            n = c.name
+        obs = []
+        for i, o in enumerate(observations):
+            if not isinstance(o, Observation):
+                raise TypeError(f"observations[{i}] must be a pr.Observation, got {type(o).__name__}")
+            obs.append(o if o.name else o.replace(name="data"))
+        if not conds and not obs:
+            raise ProblemError("Problem has no equations, conditions or observations; give at least one pr.Eq")
+        seen: dict[str, int] = {}  # unique term names over conditions and observations
+
+        def unique(n):
             if n in seen:
                 seen[n] += 1
-                n = f"{n}{seen[n]}"
-            else:
-                seen[n] = 0
-            named.append(c.replace(name=n))
-        conds = named
+                return f"{n}{seen[n]}"
+            seen[n] = 0
+            return n
+
+        conds = [c.replace(name=unique(c.name)) for c in conds]
+        obs = [o.replace(name=unique(o.name)) for o in obs]
 
         self._set("domain", domain)
         self._set("conditions", tuple(conds))
+        self._set("equations", tuple(c.eq for c in conds[:len(equations)]))
+        self._set("observations", tuple(obs))
         self._set("name", str(name))
         self._set("description", str(description))
         self._set("image", bool(image))
         if align not in (None, "constant", "affine"):
             raise ValueError(f"align must be None, 'constant' or 'affine', got {align!r}")
         self._set("align", align)
-        self._set("defaults", MappingProxyType(dict(defaults or {})))
-        self._set("source", MappingProxyType(dict(source or {})))
 
         parameters: dict[str, Parameter] = {}
-        exprs = [r for c in conds for r in c.eq.residuals]
+        exprs = [r for c in conds for r in c.eq.residuals] + [e for o in obs for e in o.exprs]
         for p in ex.iter_atoms(exprs, Parameter):
-            if p.name in parameters and parameters[p.name].value != p.value:
-                raise ProblemError(f"two parameters are named {p.name!r} with different values "
-                                   f"({parameters[p.name].value} and {p.value}); rename one")
+            if p.name in parameters and parameters[p.name] != p:
+                q = parameters[p.name]
+                raise ProblemError(f"two parameters are named {p.name!r} with different values or roles "
+                                   f"({q.value}{' trainable' if q.trainable else ''} and {p.value}"
+                                   f"{' trainable' if p.trainable else ''}); rename one")
             parameters[p.name] = p
         values = {k: p.value for k, p in sorted(parameters.items())}
         for k, v in (params or {}).items():
@@ -189,6 +284,8 @@ class Problem:
                                    f"its parameters are {sorted(values) or 'none'}")
             values[k] = float(v)
         self._set("params", MappingProxyType(values))
+        trainable = {k: p.with_value(values[k]) for k, p in sorted(parameters.items()) if p.trainable}
+        self._set("trainable", MappingProxyType(trainable))
 
         for c in conds:
             for r in c.eq.residuals:
@@ -207,6 +304,8 @@ class Problem:
         self._set("field_apps", tuple(ordered))
         for c in conds:
             self._validate_condition(c)
+        for o in obs:
+            self._validate_observation(o)
         self._set("exact", self._validate_exact(exact))
 
     # ------------------------------------------------------------------ validation helpers
@@ -264,6 +363,36 @@ class Problem:
                                    f"pr.Parameter('{s}', value) or use a coordinate of the domain "
                                    f"{tuple(str(c) for c in self.domain.coords)}")
 
+    def _validate_observation(self, o: Observation):
+        dim = self.domain.dim
+        if o.points.shape[1] != dim:
+            raise ProblemError(f"observation '{o.name}': points have {o.points.shape[1]} columns but the domain has "
+                               f"{dim} coordinates {tuple(str(c) for c in self.domain.coords)}")
+        inside = self.domain.contains(o.points)
+        if not inside.all():
+            k = int(np.argmin(inside))
+            raise ProblemError(f"observation '{o.name}': {int((~inside).sum())} of {len(o)} points lie outside "
+                               f"{self.domain!r} (first: row {k}, {o.points[k].tolist()}); drop them or enlarge the domain")
+        coords = set(self.domain.coords)
+        for e in o.exprs:
+            apps = e.atoms(AppliedUndef)
+            if not any(isinstance(a, FieldFunction) for a in apps):
+                raise ProblemError(f"observation '{o.name}': {e} involves no unknown field; observe an expression of "
+                                   f"the fields {list(self.fields)}")
+            for a in apps:
+                if isinstance(a, FieldFunction) and tuple(a.args) != tuple(self.domain.coords):
+                    raise ProblemError(f"observation '{o.name}': field {a} is not over the domain's coordinates "
+                                       f"{self.domain.coords}; make fields with this domain's .field()")
+                if not isinstance(a, (FieldFunction, DataFunction)):
+                    raise ProblemError(f"observation '{o.name}': unknown function {a.func.__name__!r} in {e}")
+            for s in e.free_symbols:
+                if isinstance(s, NormalComponent):
+                    raise ProblemError(f"observation '{o.name}' uses the normal {s}; measurement points carry no "
+                                       "normals — observe grad(u) and dot it with known normals yourself")
+                if s not in coords and not isinstance(s, Parameter):
+                    raise ProblemError(f"observation '{o.name}': {e} uses the undeclared symbol {s}; declare it as "
+                                       f"pr.Parameter('{s}', value)")
+
     def _validate_exact(self, exact):
         if exact is None:
             return None
@@ -281,6 +410,9 @@ class Problem:
             for s in v.free_symbols:
                 if s not in coords and not isinstance(s, Parameter):
                     raise ProblemError(f"exact solution for {k} uses the undeclared symbol {s}")
+                if isinstance(s, Parameter) and s.trainable:
+                    raise ProblemError(f"exact solution for {k} uses the trainable parameter {s}, whose value is "
+                                       f"unknown; write the exact solution with the true value as a number")
             out[k] = v
         missing = set(self.fields) - set(out)
         if missing:
@@ -296,20 +428,44 @@ class Problem:
     def coords(self):
         return self.domain.coords
 
-    @property
-    def equations(self) -> tuple[Equation, ...]:
-        return tuple(c.eq for c in self.conditions if c.on == self.domain.interior and c.name.startswith("pde"))
-
     def replace(self, **changes) -> "Problem":
-        """A copy with constructor arguments changed (``conditions``, ``params``, ``name``,
-        ``defaults``, ...), validated like a new problem."""
-        kw = dict(conditions=self.conditions, params=self.params, exact=self.exact, align=self.align, name=self.name,
-                  defaults=self.defaults, description=self.description, image=self.image, source=self.source)
+        """A copy with constructor arguments changed (``conditions``, ``observations``, ``params``,
+        ``name``, ...), validated like a new problem. The equations become conditions of the copy."""
+        kw = dict(conditions=self.conditions, observations=self.observations, params=self.params, exact=self.exact,
+                  align=self.align, name=self.name, description=self.description, image=self.image)
         unknown = set(changes) - set(kw)
         if unknown:
             raise TypeError(f"Problem.replace: unknown fields {sorted(unknown)}; valid: {sorted(kw)}")
         kw.update(changes)
-        return Problem(self.domain, **kw)
+        conds = list(kw.pop("conditions"))
+        n = 0  # leading conditions that are still this problem's equations stay equations
+        while n < min(len(self.equations), len(conds)) and conds[n] is self.conditions[n]:
+            n += 1
+        return Problem(self.domain, [c.eq for c in conds[:n]], conds[n:], **kw)
+
+    def fixed(self, **values) -> "Problem":
+        """A copy whose trainable parameters are constants, at ``values`` (name → number) or at
+        their current values: the forward problem, which the FD reference can solve."""
+        unknown = set(values) - set(self.trainable)
+        if unknown:
+            raise ProblemError(f"fixed: {sorted(unknown)} are not trainable parameters of this problem; "
+                               f"trainable: {sorted(self.trainable) or 'none'}")
+        swap = {p: p.fixed(values.get(k, self.params[k])) for k, p in self._parameter_atoms().items() if p.trainable}
+
+        def sub(eq):
+            return Eq(eq.lhs.xreplace(swap), eq.rhs.xreplace(swap))
+
+        n = len(self.equations)
+        conds = [c.replace(eq=sub(c.eq)) for c in self.conditions]
+        obs = [o.replace(expr=ex.as_expr(o.expr).xreplace(swap)) for o in self.observations]
+        params = {k: float(values.get(k, v)) for k, v in self.params.items()}
+        return Problem(self.domain, [c.eq for c in conds[:n]], conds[n:], observations=obs, params=params,
+                       exact=self.exact, align=self.align, name=self.name, description=self.description,
+                       image=self.image)
+
+    def _parameter_atoms(self) -> dict:
+        exprs = [r for c in self.conditions for r in c.eq.residuals] + [e for o in self.observations for e in o.exprs]
+        return {p.name: p for p in ex.iter_atoms(exprs, Parameter)}
 
     def with_params(self, **values) -> "Problem":
         """A copy with parameter values overridden."""
@@ -318,13 +474,17 @@ class Problem:
     def __str__(self):
         lines = [f"Problem '{self.name}' on {self.domain!r}", f"  unknowns: {', '.join(self.fields)}"]
         if self.params:
-            lines.append("  parameters: " + ", ".join(f"{k} = {v:g}" for k, v in self.params.items()))
+            lines.append("  parameters: " + ", ".join(f"{k} = {v:g}" + (" (trainable)" if k in self.trainable else "")
+                                                       for k, v in self.params.items()))
         for c in self.conditions:
             lines.append(f"  [{c.name}] {c.eq}   on {c.on.name}   (weight {c.weight:g})")
+        for o in self.observations:
+            lines.append(f"  [{o.name}] {o.expr} observed at {len(o)} points   (weight {o.weight:g})")
         return "\n".join(lines)
 
     def __repr__(self):
-        return f"<Problem '{self.name}': {len(self.conditions)} terms, fields {list(self.fields)}>"
+        return (f"<Problem '{self.name}': {len(self.conditions) + len(self.observations)} terms, "
+                f"fields {list(self.fields)}>")
 
     def _repr_latex_(self) -> str:
         rows = [rf"{c.eq.latex()} & \text{{on {c.on.name.replace('_', ' ')}}}" for c in self.conditions]

@@ -104,15 +104,15 @@ def test_every_backbone_is_listed_with_options():
 def test_every_backbone_states_its_own_training(name):
     backbone = pr.build_backbone(name, 2, 1, **small(name))
     cls = type(backbone)
-    assert "training" in cls.__dict__, f"{cls.__name__} inherits AbstractBackbone's default training"
-    settings = cls.training
-    assert isinstance(settings, BackboneTraining) and settings is not AbstractBackbone.training
+    assert "recommended" in cls.__dict__, f"{cls.__name__} inherits AbstractBackbone's default training settings"
+    settings = cls.recommended
+    assert isinstance(settings, BackboneTraining) and settings is not AbstractBackbone.recommended
     assert math.isfinite(settings.lr) and settings.lr > 0 and settings.source.strip()
     assert backbone_training(name) == settings
-    # on an instance, `training` stays torch's train/eval flag; the settings live on the class
+    # the settings do not touch torch's train/eval flag
     assert backbone.training is True
     backbone.eval()
-    assert backbone.training is False and type(backbone).training == settings
+    assert backbone.training is False and backbone.recommended == settings
 
 
 def test_backbone_training_of_an_unknown_name_lists_the_valid_ones():

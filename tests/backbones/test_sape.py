@@ -143,7 +143,7 @@ def test_state_dict_restores_the_masks():
 
 def test_the_solver_feeds_point_losses_and_the_schedule():
     problem = pr.problems.get("image", size=16)
-    solver = pr.solvers.PINNSolver(problem, backbone="sape", steps=10, lr=1e-3, progress=False,
+    solver = pr.solvers.PINNSolver.from_options(problem, backbone="sape", steps=10, lr=1e-3, progress=False,
                                    backbone_options=dict(m=4, width=16, depth=1, res=8))
     sol = solver.run()
     backbone = sol.network.backbone

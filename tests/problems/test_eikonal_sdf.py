@@ -9,6 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 import pinr as pr
+from pinr.problems.eikonal_sdf import SDFOutputs
 from pinr import geometry as geo
 from pinr.cli import app
 
@@ -25,7 +26,7 @@ def test_statement_is_sirens_loss():
     assert terms["surface"].on.name == terms["normals"].on.name == "surface"
     assert terms["eikonal"].on.name == terms["off_surface"].on.name == "interior" and p.params == {"alpha": 100.0}
     assert "sqrt(u_x**2 + u_y**2) = 1" in str(p) and "[n_x, n_y]" in str(p)
-    assert p.defaults["kind"] == "sdf" and isinstance(p.defaults["shape"], geo.Circle)
+    assert isinstance(p.outputs, SDFOutputs) and isinstance(p.outputs.shape, geo.Circle)
     q = pr.problems.get("eikonal-sdf", shape="torus", surface_weight=1e3, alpha=50)
     assert q.domain.dim == 3 and q.params["alpha"] == 50 and {c.name: c.weight for c in q.conditions}["surface"] == 1e3
 
@@ -34,7 +35,7 @@ def test_exact_reference_is_the_shapes_signed_distance():
     p = pr.problems.get("eikonal-sdf", shape="star")
     ref = pr.reference(p, resolution=64)
     pts = ref.grid.points(dtype=torch.float64).numpy()
-    np.testing.assert_allclose(ref(pts)[:, 0], p.defaults["shape"].signed_distance(pts), atol=1e-12)
+    np.testing.assert_allclose(ref(pts)[:, 0], p.outputs.shape.signed_distance(pts), atol=1e-12)
     m = pr.compare(ref, ref)
     assert m["rel_l2"] == 0.0
 
@@ -46,11 +47,11 @@ def test_supervised_mode_and_file_shapes(tmp_path, make_icosphere, rng):
     v, f = make_icosphere(2, 3.0)
     geo.write_mesh(tmp_path / "ball.obj", v + 7, f)
     pm = pr.problems.get("eikonal-sdf", shape=str(tmp_path / "ball.obj"))
-    assert isinstance(pm.defaults["shape"], geo.TriangleMesh) and pm.exact is not None
+    assert isinstance(pm.outputs.shape, geo.TriangleMesh) and pm.exact is not None
     pts, nrm = geo.Sphere(0.5).sample_surface(2000, rng)
     np.savez(tmp_path / "cloud.npz", points=pts, normals=nrm)
     pc = pr.problems.get("eikonal-sdf", shape=str(tmp_path / "cloud.npz"))
-    assert pc.exact is None and not pc.defaults["shape"].exact
+    assert pc.exact is None and not pc.outputs.shape.exact
     with pytest.raises(ValueError, match="mode"):
         pr.problems.get("eikonal-sdf", mode="occupancy")
 
@@ -65,7 +66,7 @@ def test_short_2d_run_on_a_circle_reaches_a_high_iou():
         sol = pr.solve(p, steps=400, lr=3e-3, backbone="siren", backbone_options=FAST_NET, seed=seed,
                        progress=False, reference_solution=None)
         assert sol.metadata["engine"] == "autograd"  # first derivatives only: reverse mode is the cheaper engine
-        runs.append(geo.shape_metrics(sol, p.defaults["shape"], samples=20000))
+        runs.append(geo.shape_metrics(sol, p.outputs.shape, samples=20000))
     assert np.median([m["iou"] for m in runs]) > 0.99
     assert np.median([m["chamfer"] for m in runs]) < 5e-3
     assert np.median([m["normal_consistency"] for m in runs]) > 0.99
@@ -75,7 +76,7 @@ def test_short_supervised_run_on_a_circle():
     p = pr.problems.get("eikonal-sdf", shape="circle", mode="supervised", batch=256)
     sol = pr.solve(p, steps=300, lr=1e-3, backbone="siren", backbone_options={**FAST_NET, "omega0": 10.0,
                    "omega_hidden": 10.0}, seed=0, progress=False, reference_solution=None)
-    m = geo.shape_metrics(sol, p.defaults["shape"], samples=20000)
+    m = geo.shape_metrics(sol, p.outputs.shape, samples=20000)
     assert m["iou"] > 0.99 and m["chamfer"] < 5e-3
 
 

@@ -14,7 +14,7 @@ def test_statement_and_its_references():
     p = pr.problems.get("helmholtz")
     assert p.fields == ("u_re", "u_im") and p.params["k"] == 20.0
     assert [c.name for c in p.conditions] == ["pde", "source", "outer"]
-    ref = p.defaults["reference"](p, 64)
+    ref = p.reference(p.problem, 64)
     assert isinstance(ref, HelmholtzAnalytic) and ref.grid.shape == (64, 64)
     # the Gaussian source radiates its Fourier transform at k times the point-source field
     assert abs(ref.far_factor - np.exp(-20.0**2 * 1e-4 / 2)) < 1e-6
@@ -30,10 +30,10 @@ def test_fd_lowering_converges_to_the_analytic_field():
     """The FD system of the statement (PML and outer wall included) approaches the analytic field
     at second order, on the inner box and over the whole domain (the complex-stretched field)."""
     p = pr.problems.get("helmholtz")
-    exact = p.defaults["reference"](p)
+    exact = p.reference(p.problem)
     errs, whole = [], []
     for n in (128, 256):
-        fd = FDSolver(p, resolution=n).solve()
+        fd = FDSolver(p.problem, resolution=n).solve()
         assert fd.metadata["system"] == "complex128"
         m = helmholtz_metrics(fd, exact, resolution=128)
         errs.append(m["rel_l2"])
@@ -48,7 +48,7 @@ def test_inclusions_take_the_fd_reference_and_metrics_run(tmp_path):
     ref = reference(p)
     assert isinstance(ref, GridSolution) and ref.metadata["solver"] == "fd"
     assert np.isfinite(ref.values).all() and np.abs(ref.values).max() > 0
-    m = p.defaults["metrics"](ref, ref)
+    m = p.metrics(ref, ref)
     assert m["rel_l2"] == 0.0
     paths = helmholtz_plots(tmp_path, ref, ref, resolution=32)
     assert all(path.exists() and path.stat().st_size > 0 for path in paths)
@@ -58,7 +58,7 @@ def test_short_pinn_run_reduces_the_error(errors_before_and_after):
     """150 Adam steps of a small SIREN on an easy instance (k = 6, wide source) cut the inner-box
     error against the analytic field by more than a quarter."""
     p = pr.problems.get("helmholtz", k=6.0, variance=4e-3)
-    ref = p.defaults["reference"](p, 64)
+    ref = p.reference(p.problem, 64)
     errs = errors_before_and_after(p, lambda sol: helmholtz_metrics(sol, ref, resolution=64),
                                    dict(width=32, depth=2, omega0=10.0, omega_hidden=10.0))
     assert errs[1] < 0.75 * errs[0], errs

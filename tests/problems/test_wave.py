@@ -8,16 +8,19 @@ import torch
 import pinr as pr
 from pinr.problems.wave import wave_metrics, wave_plots
 from pinr.solvers import FDSolver, PINNSolver
+from pinr.training.terms import Causal
 
 
 def test_statement_and_training_options():
     p = pr.problems.get("wave")
     assert p.fields == ("u",) and p.domain.time is not None
-    assert p.defaults["causal"] == 1.0 and p.defaults["fd"]["resolution"] == 1024
-    assert p.defaults["output_scale"] == 0.02  # the network works at the pulse's size
-    solver = PINNSolver(p, steps=1, progress=False)
-    assert solver.causal == 1.0 and not solver.time_window
-    assert PINNSolver(p, steps=1, progress=False, time_window=0.5).time_window == 0.5  # the paper's curriculum
+    assert p.training.schedule.causal == 1.0 and p.fd["resolution"] == 1024
+    assert p.training.model.output_scale == 0.02  # the network works at the pulse's size
+    solver = PINNSolver.from_options(p, steps=1, progress=False)
+    assert solver.config.schedule.causal == 1.0 and not solver.config.schedule.time_window
+    assert isinstance(solver.terms[0].reduction, Causal) and solver.terms[0].name == "pde"
+    later = PINNSolver.from_options(p, steps=1, progress=False, time_window=0.5)  # the paper's curriculum
+    assert later.config.schedule.time_window == 0.5
     # extra equation points follow the front r = c t (within 3/sqrt(beta))
     (front,) = [c.on for c in p.conditions if c.name == "pde_front"]
     pts = front.sample(2000, dtype=torch.float64).points
@@ -31,7 +34,8 @@ def test_fd_reference_of_a_wide_pulse_converges_at_second_order():
     """Leapfrog on the statement with a wider pulse (β = 100): successive differences shrink 4×
     when h halves; the solution keeps the pulse's symmetries."""
     p = pr.problems.get("wave", beta=100.0)
-    sols = [FDSolver(p, resolution=n, stride=n // 32, slices=5).solve().values[..., 0] for n in (64, 128, 256)]
+    sols = [FDSolver(p.problem, **{**p.fd, "resolution": n, "stride": n // 32, "slices": 5}).solve().values[..., 0]
+            for n in (64, 128, 256)]
     d1, d2 = np.abs(sols[0] - sols[1]).max(), np.abs(sols[1] - sols[2]).max()
     assert 3.6 < d1 / d2 < 4.6, (d1, d2)
     u = sols[2]
@@ -44,7 +48,7 @@ def test_fd_reference_of_a_wide_pulse_converges_at_second_order():
 
 def test_metrics_plots_and_animation(tmp_path):
     p = pr.problems.get("wave", fd_resolution=64)
-    ref = FDSolver(p).solve()
+    ref = pr.reference(p)  # the case's FD options: leapfrog at 64 cells, 41 stored levels
     assert ref.metadata["kind"] == "leapfrog" and ref.values.shape == (65, 65, 41, 1)
     m = wave_metrics(ref, ref)
     assert m["rel_l2"] == 0.0 and len(m["rel_l2_per_time"]) == len(m["times"]) == 41
@@ -58,7 +62,7 @@ def test_short_pinn_run_reduces_the_error(errors_before_and_after):
     """A short run of a small SIREN on a wide, slow pulse reduces the error against the FD
     reference."""
     p = pr.problems.get("wave", beta=20.0, t_end=0.2, fd_resolution=64)
-    ref = FDSolver(p).solve()
+    ref = pr.reference(p)
     errs = errors_before_and_after(p, lambda sol: wave_metrics(sol, ref, max_nodes=33),
                                    dict(width=32, depth=2, omega0=5.0, omega_hidden=10.0))
     assert errs[1] < 0.75 * errs[0], errs

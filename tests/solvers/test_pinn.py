@@ -10,6 +10,7 @@ import pinr as pr
 from pinr import Eq, lap, pi, sin
 from pinr.errors import DivergenceError
 from pinr.solvers import PINNSolver
+from pinr.training.terms import Batch, Causal, MeanSquare
 
 SMALL_SIREN = dict(width=32, depth=2, omega0=3.0, omega_hidden=3.0)
 
@@ -40,30 +41,40 @@ def test_resume_continues_exactly(tmp_path):
     p = poisson_1d()
     kw = dict(backbone="siren", backbone_options=SMALL_SIREN, steps=12, lr=1e-3, batch=64, progress=False,
               dtype="float64")
-    straight = PINNSolver(p, **kw, out=tmp_path / "a").run()
-    first = PINNSolver(p, **kw, out=tmp_path / "b")
+    straight = PINNSolver.from_options(p, **kw, out=tmp_path / "a").run()
+    first = PINNSolver.from_options(p, **kw, out=tmp_path / "b")
     first.run(until=5)
-    resumed = PINNSolver(p, **kw, out=tmp_path / "b", resume=tmp_path / "b").run()
+    resumed = PINNSolver.from_options(p, **kw, out=tmp_path / "b", resume=tmp_path / "b").run()
     for (k, a), (_, b) in zip(straight.network.state_dict().items(), resumed.network.state_dict().items()):
         assert torch.equal(a, b), k
 
 
-def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-    p = poisson_1d()
-    solver = PINNSolver(p, backbone="siren", backbone_options=SMALL_SIREN, steps=20, batch=32, progress=False,
-                        out=tmp_path, checkpoint_every=4)
-    original = PINNSolver._term_losses
+def poison_after(monkeypatch, n_good: int):
+    """Make every loss evaluation after the first ``n_good`` steps NaN."""
+    original = PINNSolver.losses_fn
     calls = {"n": 0}
 
-    def poisoned(self, samples, **kw):
-        calls["n"] += 1
-        losses = original(self, samples, **kw)
-        return losses * float("nan") if calls["n"] > 9 else losses
+    def losses_fn(self, model):
+        fn = original(self, model)
 
-    monkeypatch.setattr(PINNSolver, "_term_losses", poisoned)
-    with pytest.raises(DivergenceError, match=r"step 10.*last good checkpoint \(step 8\).*learning rate"):
+        def poisoned(batches):
+            calls["n"] += 1
+            losses, per_point = fn(batches)
+            return (losses * float("nan") if calls["n"] > n_good else losses), per_point
+
+        return poisoned
+
+    monkeypatch.setattr(PINNSolver, "losses_fn", losses_fn)
+
+
+def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    p = poisson_1d()
+    solver = PINNSolver.from_options(p, backbone="siren", backbone_options=SMALL_SIREN, steps=20, batch=32,
+                                     progress=False, out=tmp_path, checkpoint_every=4)
+    poison_after(monkeypatch, 9)
+    with pytest.raises(DivergenceError, match=r"step 10.*learning rate.*last good checkpoint \(step 8\)"):
         solver.run()
-    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert state["step"] == 8
     assert all(torch.isfinite(v).all() for v in state["model"].values())
     assert not list(tmp_path.glob("*.partial"))
@@ -72,10 +83,12 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 def test_failed_solve_leaves_no_partial_outputs(tmp_path, monkeypatch):
     p = poisson_1d()
 
-    def boom(self, samples, **kw):
-        raise RuntimeError("simulated crash")
+    def boom(self, model):
+        def fail(batches):
+            raise RuntimeError("simulated crash")
+        return fail
 
-    monkeypatch.setattr(PINNSolver, "_term_losses", boom)
+    monkeypatch.setattr(PINNSolver, "losses_fn", boom)
     with pytest.raises(RuntimeError, match="simulated crash"):
         pr.solve(p, steps=5, out=tmp_path / "run", progress=False)
     files = {f.name for f in (tmp_path / "run").iterdir()}
@@ -118,11 +131,11 @@ def test_rgb_image_has_three_fields():
 
 def test_batch_per_term_and_sampling_methods():
     p = poisson_1d()
-    solver = PINNSolver(p, steps=1, batch={"pde": 17, "boundary": 5}, progress=False,
-                        backbone_options=SMALL_SIREN)
-    assert [solver._batch_for(t) for t in solver.compiled.terms] == [17, 5]
+    solver = PINNSolver.from_options(p, steps=1, batch={"pde": 17, "boundary": 5}, progress=False,
+                                     backbone_options=SMALL_SIREN)
+    assert [t.batch for t in solver.terms] == [17, 5]
     with pytest.raises(ValueError, match="unknown terms"):
-        PINNSolver(p, batch={"nope": 3}, steps=1, progress=False)._batch_for(solver.compiled.terms[0])
+        PINNSolver.from_options(p, batch={"nope": 3}, steps=1, progress=False)
 
 
 def heat_problem():
@@ -140,23 +153,30 @@ def sympy_exp(a):
 
 def test_time_window_grows_linearly():
     p = heat_problem()
-    s = PINNSolver(p, steps=100, time_window=0.5, time_window_start=0.2, progress=False)
-    s._build()
-    assert s._window(0) == pytest.approx(0.2) and s._window(25) == pytest.approx(0.6)
-    assert s._window(50) == 1.0 and s._window(99) == 1.0
-    pts = s._sample(0)[0][0]
+    s = PINNSolver.from_options(p, steps=100, time_window=0.5, time_window_start=0.2, progress=False)
+    state = s.build()
+    (window,) = [c for c in s.callbacks(state) if isinstance(c, pr.training.TimeWindow)]
+    assert window.window(0, 100) == pytest.approx(0.2) and window.window(25, 100) == pytest.approx(0.6)
+    assert window.window(50, 100) == 1.0 and window.window(99, 100) == 1.0
+    pde, initial = s.terms[0], s.terms[1]
+    assert isinstance(initial.region, pr.domains.AbstractInitial)
+    pts = pde.sample(state.generator, window=0.2).points
     assert pts[:, -1].max() <= 0.2 * 0.5 + 1e-6  # interior times squeezed into [0, 0.1]
-    assert torch.all(s._sample(0)[1][0][:, -1] == 0)  # initial points stay at t0
+    assert torch.all(initial.sample(state.generator, window=0.2).points[:, -1] == 0)  # initial points stay at t0
 
 
 def test_causal_weights_follow_the_definition():
     p = heat_problem()
-    s = PINNSolver(p, steps=1, causal=2.0, causal_chunks=2, progress=False)
+    s = PINNSolver.from_options(p, steps=1, causal=2.0, causal_chunks=2, progress=False)
+    causal = s.terms[0].reduction  # the interior term of a space-time problem; the others stay mean squares
+    assert isinstance(causal, Causal) and causal.epsilon == 2.0 and causal.chunks == 2
+    assert all(isinstance(t.reduction, MeanSquare) for t in s.terms[1:])
     res = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
     t = torch.tensor([0.0, 0.1, 0.4, 0.5])
     l0, l1 = (1 + 4) / 2, (9 + 16) / 2
     expected = (l0 + math.exp(-2.0 * l0) * l1) / 2
-    assert float(s._causal_loss(res, t)) == pytest.approx(expected)
+    batch = Batch(torch.stack([torch.zeros(4), t], dim=1))
+    assert float(causal(res, batch)) == pytest.approx(expected)
 
 
 def test_heat_equation_with_window_and_causal_weighting_trains():
@@ -165,7 +185,7 @@ def test_heat_equation_with_window_and_causal_weighting_trains():
                    steps=300, lr=2e-3, batch=256, time_window=0.5, causal=1.0, progress=False, dtype="float64")
     assert pr.compare(sol, pr.reference(p))["rel_l2"] < 0.1
     with pytest.raises(ValueError, match="time axis"):
-        PINNSolver(poisson_1d(), causal=1.0)
+        PINNSolver.from_options(poisson_1d(), causal=1.0)
 
 
 def test_run_directory_for_space_time_problem(tmp_path):
@@ -177,11 +197,11 @@ def test_run_directory_for_space_time_problem(tmp_path):
 
 def test_grid_terms_default_to_the_full_grid():
     p = pr.problems.get("poisson-image", size=16)
-    s = PINNSolver(p, steps=1, progress=False)
-    assert [s._batch_for(t) for t in s.compiled.terms] == [256]
-    assert [PINNSolver(p, steps=1, batch=100, progress=False)._batch_for(t) for t in s.compiled.terms] == [100]
-    s1 = PINNSolver(poisson_1d(), steps=1, progress=False)
-    assert s1._batch_for(s1.compiled.terms[0]) == 4096  # non-grid regions: the solver default
+    s = PINNSolver.from_options(p, steps=1, progress=False)
+    assert [t.batch for t in s.terms] == [256]
+    assert [t.batch for t in PINNSolver.from_options(p, steps=1, batch=100, progress=False).terms] == [100]
+    s1 = PINNSolver.from_options(poisson_1d(), steps=1, progress=False)
+    assert s1.terms[0].batch == 4096  # non-grid regions: the solver default
 
 
 @pytest.mark.parametrize("engine", ["jet", "autograd"])
@@ -192,8 +212,8 @@ def test_output_scale_multiplies_values_and_derivatives(tmp_path, engine):
     p = poisson_1d()
     (x,) = p.domain.coords
     u = p.domain.field("u")
-    plain = PINNSolver(p, steps=0, backbone_options=SMALL_SIREN, progress=False, dtype="float64", engine=engine)
-    scaled = PINNSolver(p, steps=0, backbone_options=SMALL_SIREN, progress=False, dtype="float64", engine=engine,
+    plain = PINNSolver.from_options(p, steps=0, backbone_options=SMALL_SIREN, progress=False, dtype="float64", engine=engine)
+    scaled = PINNSolver.from_options(p, steps=0, backbone_options=SMALL_SIREN, progress=False, dtype="float64", engine=engine,
                         output_scale=0.02)
     a, b = plain.run(), scaled.run()
     pts = torch.linspace(0, 1, 17, dtype=torch.float64)[:, None]
@@ -204,7 +224,7 @@ def test_output_scale_multiplies_values_and_derivatives(tmp_path, engine):
     assert torch.equal(loaded(pts), b(pts))
     for bad in (0.0, -1.0, float("nan"), [1.0, 2.0]):
         with pytest.raises(ValueError, match="output_scale"):
-            PINNSolver(p, output_scale=bad)
+            PINNSolver.from_options(p, output_scale=bad)
 
 
 def test_validate_metrics_callable_replaces_compare():
@@ -214,8 +234,8 @@ def test_validate_metrics_callable_replaces_compare():
         seen.append(float(solution(torch.tensor([[0.5]]))[0, 0]))
         return {"u_mid": seen[-1]}
 
-    s = PINNSolver(poisson_1d(), steps=20, validate_metrics=metric, backbone_options=SMALL_SIREN, progress=False)
+    s = PINNSolver.from_options(poisson_1d(), steps=20, validate_metrics=metric, backbone_options=SMALL_SIREN, progress=False)
     s.run()
     assert s.validation["step"] == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20] and s.validation["u_mid"] == seen
     with pytest.raises(TypeError, match="validate_metrics"):
-        PINNSolver(poisson_1d(), validate_metrics=3)
+        PINNSolver.from_options(poisson_1d(), validate_metrics=3)

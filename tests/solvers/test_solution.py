@@ -24,7 +24,7 @@ def problem():
 @pytest.fixture(scope="module", params=["siren", "mlp"])
 def solution(request, problem):
     options = {"siren": dict(width=16, depth=1), "mlp": dict(width=16, depth=2, activation="tanh")}
-    solver = PINNSolver(problem, backbone=request.param, backbone_options=options[request.param], steps=2,
+    solver = PINNSolver.from_options(problem, backbone=request.param, backbone_options=options[request.param], steps=2,
                         batch=32, dtype="float64", device="cpu", progress=False, seed=0)
     return solver.run()
 
@@ -76,7 +76,7 @@ def test_space_time_solution_round_trip(tmp_path):
     x, t = dom.coords
     u = dom.field("u")
     problem = pr.Problem(dom, [Eq(pr.dt(u), D(u, (x, 2)))], [pr.Initial(Eq(u, sympy.sin(sympy.pi * x)))])
-    sol = PINNSolver(problem, backbone="siren", backbone_options=dict(width=8, depth=1), steps=1, batch=16,
+    sol = PINNSolver.from_options(problem, backbone="siren", backbone_options=dict(width=8, depth=1), steps=1, batch=16,
                      dtype="float64", device="cpu", progress=False).run()
     loaded = load(sol.save(tmp_path / "st.pt"))
     assert type(loaded.coords[-1]) is type(sol.coords[-1])

@@ -1,0 +1,233 @@
+r"""Callbacks: the parts of the training loop, one job each.
+
+Order matters and is the solver's: schedules first (they set up the step), then the divergence
+guard (nothing is recorded or written after a non-finite step), then history, progress,
+finishing work (L-BFGS), validation and checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import DivergenceError
+from .loop import AbstractCallback, Loop, StepOutput
+from .terms import term_losses
+
+__all__ = ["BackboneSchedule", "TimeWindow", "PointLosses", "DivergenceGuard", "History", "Progress",
+           "LBFGSFinish", "Validation", "Checkpoint", "is_log_step"]
+
+
+def is_log_step(loop: Loop, every: int) -> bool:
+    """Steps whose losses are read on the host: every ``every``-th, the first of a run and the last."""
+    s = loop.state
+    return s.step % every == 0 or s.step == s.total or s.step == loop.first_step + 1
+
+
+class BackboneSchedule(AbstractCallback):
+    """Hands the training progress to progressive backbones (PINs levels, SAPE masks)."""
+
+    def on_step_begin(self, loop):
+        loop.state.model.network.on_step(loop.state.step, loop.state.total)
+
+
+class TimeWindow(AbstractCallback):
+    r"""SIREN's time-window curriculum: terms sample :math:`[t_0, t_0 + w(t_1 - t_0)]` with
+    :math:`w` growing linearly from ``start`` to 1 over the first ``fraction`` of the steps."""
+
+    def __init__(self, fraction: float, start: float):
+        self.fraction, self.start = float(fraction), float(start)
+
+    def window(self, step: int, total: int) -> float:
+        ramp = min(1.0, step / max(1.0, self.fraction * total))
+        return self.start + (1.0 - self.start) * ramp
+
+    def on_step_begin(self, loop):
+        loop.state.window = self.window(loop.state.step, loop.state.total)
+
+    def on_train_end(self, loop):
+        loop.state.window = 1.0
+
+
+class PointLosses(AbstractCallback):
+    """Gives adaptive backbones (SAPE) the per-point squared residuals of each step."""
+
+    def on_step_end(self, loop, out: StepOutput):
+        net = loop.state.model.network
+        for batch, values in zip(out.batches, out.per_point):
+            net.observe_point_losses(batch.points, values)
+
+
+class DivergenceGuard(AbstractCallback):
+    """Stops the run with :class:`~pinr.errors.DivergenceError` when a loss is not finite.
+
+    On the CPU every step is checked; on other devices a device-side flag collects every step
+    and is read at the log steps (no host synchronisation per step)."""
+
+    def __init__(self, log_every: int, lr: float):
+        self.log_every, self.lr = int(log_every), float(lr)
+        self._flag = None
+
+    def on_step_end(self, loop, out):
+        ok = torch.isfinite(out.losses).all()
+        self._flag = ok if self._flag is None else self._flag & ok
+        if out.losses.device.type != "cpu" and not is_log_step(loop, self.log_every):
+            return
+        if bool(self._flag):
+            return
+        values = out.losses.cpu().tolist()
+        bad = [n for n, v in zip(loop.names, values) if not math.isfinite(v)] or loop.names
+        raise DivergenceError(
+            f"loss became non-finite by step {loop.state.step} in term(s) {bad}. Lower the learning rate (now "
+            f"{self.lr:g}), use dtype='float64', or rescale the problem (smaller data magnitudes, smaller omega0)")
+
+
+class History(AbstractCallback):
+    """Records, at log steps, the total and per-term losses, the learning rate, the seconds and
+    the trainable parameters' values (columns ``loss/NAME``, ``param/NAME``)."""
+
+    def __init__(self, log_every: int):
+        self.log_every = int(log_every)
+        self.last: dict[str, float] = {}
+
+    def on_step_end(self, loop, out):
+        if not is_log_step(loop, self.log_every):
+            return
+        s, h = loop.state, loop.state.history
+        values = out.losses.cpu().tolist()
+        h["step"].append(s.step)
+        h["loss"].append(float(sum(values)))
+        for n, v in zip(loop.names, values):
+            h.setdefault(f"loss/{n}", []).append(v)
+        h["lr"].append(s.optimizer.param_groups[0]["lr"])
+        h["seconds"].append(loop.elapsed())
+        for k, v in s.model.parameters.floats().items():
+            h.setdefault(f"param/{k}", []).append(v)
+        self.last = dict(zip(loop.names, values))
+
+
+class Progress(AbstractCallback):
+    """A tqdm bar (steps, time estimate) with the last logged losses, rate and parameters;
+    ``summary`` (what was chosen, and from where) is printed above it."""
+
+    def __init__(self, desc: str, history: History, *, enabled: bool = True, summary: str | None = None):
+        self.desc, self.history, self.enabled, self.summary = desc, history, enabled, summary
+        self.bar = None
+
+    def on_train_begin(self, loop):
+        if self.enabled and self.summary:
+            tqdm.write(self.summary)
+        self.bar = tqdm(total=loop.state.total, initial=loop.state.step, disable=not self.enabled, desc=self.desc,
+                        dynamic_ncols=True)
+
+    def on_step_end(self, loop, out):
+        if self.history.last and is_log_step(loop, self.history.log_every):
+            post = {n: f"{v:.3e}" for n, v in self.history.last.items()}
+            post["lr"] = f"{loop.state.optimizer.param_groups[0]['lr']:.1e}"
+            post.update({k: f"{v:.4g}" for k, v in loop.state.model.parameters.floats().items()})
+            self.bar.set_postfix(post, refresh=False)
+        self.bar.update(1)
+
+    def write(self, text: str):
+        (self.bar.write if self.bar is not None else tqdm.write)(text)
+
+    def close(self, loop):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class LBFGSFinish(AbstractCallback):
+    """After the last Adam step: ``steps`` L-BFGS iterations (strong Wolfe line search) on one
+    fixed batch; the losses before and after go to ``history["lbfgs"]``."""
+
+    def __init__(self, steps: int):
+        self.steps = int(steps)
+
+    def on_train_end(self, loop):
+        if not loop.finished or self.steps <= 0 or loop.state.history.get("lbfgs"):
+            return
+        s = loop.state
+        batches = [t.sample(s.generator) for t in loop.terms]
+        params = list(s.model.network.parameters()) + list(s.model.parameters.parameters())
+        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=self.steps, history_size=50, line_search_fn="strong_wolfe")
+
+        def total():
+            return term_losses(s.model, loop.terms, batches)[0].sum()
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            loss = total()
+            loss.backward()
+            return loss
+
+        before = float(total().detach())
+        opt.step(closure)
+        after = float(total().detach())
+        if not math.isfinite(after):
+            raise DivergenceError("L-BFGS produced a non-finite loss; run without lbfgs_steps or with dtype='float64'")
+        s.history.setdefault("lbfgs", []).append((before, after))
+        s.seconds = loop.elapsed()
+
+
+class Validation(AbstractCallback):
+    """Scores the current solution every ``every`` steps and once at the end of the run
+    (``score(solution) -> dict``); numbers go to ``state.validation`` and the progress bar."""
+
+    def __init__(self, score, solution, every: int | None, progress: Progress | None = None):
+        self.score, self.solution, self.every, self.progress = score, solution, every, progress
+
+    def _run(self, loop):
+        net = loop.state.model.network
+        net.eval()
+        try:
+            metrics = dict(self.score(self.solution()) or {})
+        finally:
+            net.train()
+        v = loop.state.validation
+        v["step"].append(loop.state.step)
+        for k, x in metrics.items():
+            if isinstance(x, (int, float)):
+                v.setdefault(k, []).append(float(x))
+        return metrics
+
+    def on_step_end(self, loop, out):
+        s = loop.state
+        if self.every and s.step % self.every == 0 and s.step < s.total:
+            m = self._run(loop)
+            if m and self.progress is not None:
+                self.progress.write(f"step {s.step}: " + ", ".join(f"{k}={x:.4g}" for k, x in m.items()
+                                                                 if isinstance(x, float)))
+
+    def on_train_end(self, loop):
+        if loop.finished and loop.state.validation["step"][-1:] != [loop.state.step]:
+            self._run(loop)
+
+
+class Checkpoint(AbstractCallback):
+    """Writes ``path`` every ``every`` steps and when the run stops (finished or not); the
+    parameters are checked first, so a checkpoint is never written with non-finite weights."""
+
+    def __init__(self, path: Path, save, every: int | None):
+        self.path, self.save, self.every = Path(path), save, every
+        self.written: int | None = None  #: the step of the last checkpoint written
+
+    def _write(self, loop):
+        s = loop.state
+        bad = [n for n, p in [*s.model.network.named_parameters(), *s.model.parameters.named_parameters()]
+               if not torch.isfinite(p).all()]
+        if bad:
+            raise DivergenceError(f"non-finite weights ({bad[0]}, ...) at step {s.step}; the checkpoint at "
+                                  f"{self.path} is kept from the last good step. Lower the learning rate")
+        self.save(self.path)
+        self.written = s.step
+
+    def on_step_end(self, loop, out):
+        if self.every and loop.state.step % self.every == 0:
+            self._write(loop)
+
+    def on_train_end(self, loop):
+        self._write(loop)

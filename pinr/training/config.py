@@ -1,0 +1,269 @@
+r"""Training options, grouped in small frozen configs.
+
+Every field defaults to ``None``, meaning "not chosen here": a :class:`TrainConfig` stated by a
+user is laid :meth:`~TrainConfig.over` the defaults of a catalogue case, and :func:`resolve`
+fills what is still open — the learning rate from the backbone's own recommendation
+(:func:`pinr.backbones.backbone_training`), the rest from :data:`DEFAULTS` — and records where each
+choice came from. ``pr.solve(problem, steps=..., lr=...)`` is sugar:
+:meth:`TrainConfig.from_options` sorts the flat keywords into the groups.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from types import MappingProxyType
+
+__all__ = ["ModelConfig", "OptimConfig", "SamplingConfig", "ScheduleConfig", "DeviceConfig", "RunConfig",
+           "TrainConfig", "Resolved", "resolve", "DEFAULTS", "option_names"]
+
+
+def _frozen_mapping(value):
+    return None if value is None else MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: ``backbone`` name, its ``options`` and the ``output_scale`` (a number or one
+    per field) its outputs are multiplied by."""
+
+    backbone: str | None = None
+    options: Mapping | None = None
+    output_scale: object = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", _frozen_mapping(self.options))
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    r"""Adam for ``steps`` steps with a cosine decay from ``lr`` to ``lr_min``; trainable problem
+    parameters move at ``parameter_lr`` (on their unconstrained value :math:`\theta`); then
+    ``lbfgs_steps`` L-BFGS iterations on one fixed batch."""
+
+    steps: int | None = None
+    lr: float | None = None
+    lr_min: float | None = None
+    parameter_lr: float | None = None
+    lbfgs_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """``batch``: points per term per step, an int or a mapping term name → int (grid regions
+    default to the full grid, observations to all their measurements up to the batch)."""
+
+    batch: object = None
+
+    def __post_init__(self):
+        if isinstance(self.batch, Mapping):
+            object.__setattr__(self, "batch", _frozen_mapping(self.batch))
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    r"""Time-dependent problems: ``time_window`` (fraction of the steps over which the sampled
+    time interval grows from ``time_window_start`` of it to all of it; 0 or None: off) and
+    ``causal`` (:math:`\epsilon` of causal weighting over ``causal_chunks`` time bins of the
+    interior terms)."""
+
+    time_window: float | None = None
+    time_window_start: float | None = None
+    causal: float | None = None
+    causal_chunks: int | None = None
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """Where and how: ``device`` ("auto": CUDA when available), ``dtype``, derivative ``engine``
+    ("auto", "jet", "autograd"), ``compile`` (``torch.compile`` the loss; a string is the mode),
+    ``tf32``."""
+
+    device: object = None
+    dtype: object = None
+    engine: str | None = None
+    compile: object = None
+    tf32: bool | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The run: ``seed``, ``progress`` bar, ``log_every`` steps, ``validate_every`` steps against
+    the reference, ``checkpoint_every`` steps into ``out``, and ``resume`` (a checkpoint or run
+    directory to continue exactly)."""
+
+    seed: int | None = None
+    progress: bool | None = None
+    log_every: int | None = None
+    validate_every: int | None = None
+    checkpoint_every: int | None = None
+    out: object = None
+    resume: object = None
+
+
+_GROUPS = {"model": ModelConfig, "optim": OptimConfig, "sampling": SamplingConfig, "schedule": ScheduleConfig,
+           "device": DeviceConfig, "run": RunConfig}
+#: flat keyword → (group, field); ``backbone_options`` is the flat name of ``model.options``
+_FLAT = {("backbone_options" if (g, f.name) == ("model", "options") else f.name): (g, f.name)
+         for g, cls in _GROUPS.items() for f in fields(cls)}
+
+
+def option_names() -> list[str]:
+    """The flat option names ``pr.solve`` accepts for the PINN solver."""
+    return sorted(_FLAT)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """All training options, by group; ``None`` fields are open."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    @classmethod
+    def from_options(cls, **options) -> "TrainConfig":
+        """Sort flat keywords (``steps=``, ``lr=``, ``backbone_options=``, ...) into the groups;
+        an unknown name raises ``TypeError`` listing the valid ones."""
+        unknown = sorted(set(options) - set(_FLAT))
+        if unknown:
+            raise TypeError(f"unknown training option(s) {', '.join(map(repr, unknown))}; valid: "
+                            f"{', '.join(option_names())}")
+        groups: dict[str, dict] = {g: {} for g in _GROUPS}
+        for k, v in options.items():
+            g, f = _FLAT[k]
+            groups[g][f] = v
+        return cls(**{g: _GROUPS[g](**kw) for g, kw in groups.items()})
+
+    def replace(self, **groups) -> "TrainConfig":
+        """A copy with whole groups replaced, e.g. ``config.replace(sampling=SamplingConfig(batch=512))``."""
+        return replace(self, **groups)
+
+    def over(self, under: "TrainConfig") -> "TrainConfig":
+        """This config's chosen values, the open ones taken from ``under``."""
+        out = {}
+        for g in _GROUPS:
+            a, b = getattr(self, g), getattr(under, g)
+            out[g] = replace(b, **{f.name: getattr(a, f.name) for f in fields(a) if getattr(a, f.name) is not None})
+        return TrainConfig(**out)
+
+    def flat(self) -> dict:
+        """The chosen options as flat keywords (the inverse of :meth:`from_options`)."""
+        out = {}
+        for k, (g, f) in _FLAT.items():
+            v = getattr(getattr(self, g), f)
+            if v is not None:
+                out[k] = dict(v) if isinstance(v, Mapping) else v
+        return out
+
+
+#: What is still open after the user's options, the case's defaults and the backbone's
+#: recommended learning rate.
+DEFAULTS = TrainConfig(
+    model=ModelConfig(backbone="siren", options={}),
+    optim=OptimConfig(steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0),
+    schedule=ScheduleConfig(time_window=0.0, time_window_start=0.1, causal=0.0, causal_chunks=16),
+    device=DeviceConfig(device="auto", dtype="float32", engine="auto", compile=False, tf32=False),
+    run=RunConfig(seed=0, progress=True, log_every=10),
+)
+DEFAULT_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A complete :class:`TrainConfig` and, per option that was not the user's, where it came from."""
+
+    config: TrainConfig
+    sources: Mapping[str, str]
+
+    def summary(self) -> str:
+        """One line: backbone, steps and learning rate, each with its source."""
+        c, s = self.config, self.sources
+        return (f"backbone {c.model.backbone} ({s.get('backbone', 'yours')}), {c.optim.steps} steps "
+                f"({s.get('steps', 'yours')}), lr {c.optim.lr:g} ({s.get('lr', 'yours')})")
+
+
+def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *, case_name: str | None = None) -> Resolved:
+    """Lay ``options`` over the case's defaults and fill the rest; validate the result.
+
+    A case's backbone options and learning rate are tuned for its backbone: when ``options``
+    choose another backbone they are not inherited, and that backbone's recommended rate applies;
+    for the same backbone, the user's backbone options update the case's key by key.
+    """
+    from pinr.backbones import backbone_training
+
+    case = case or TrainConfig()
+    label = f"problem {case_name!r}" if case_name else "the problem"
+    own = options.model.backbone
+    if own is not None and own != case.model.backbone:  # the case's tuning belongs to its own backbone
+        case = replace(case, model=replace(case.model, backbone=None, options=None),
+                       optim=replace(case.optim, lr=None))
+    if options.model.options is not None and case.model.options is not None:  # same backbone: options add up
+        options = replace(options, model=replace(options.model, options={**case.model.options,
+                                                                         **options.model.options}))
+    merged = options.over(case)
+    sources = {}
+    for key, mine, theirs in (("backbone", options.model.backbone, case.model.backbone),
+                              ("steps", options.optim.steps, case.optim.steps),
+                              ("lr", options.optim.lr, case.optim.lr)):
+        if mine is None and theirs is not None:
+            sources[key] = label
+    full = merged.over(DEFAULTS)
+    if full.optim.lr is None:
+        rec = backbone_training(full.model.backbone)
+        full = replace(full, optim=replace(full.optim, lr=rec.lr))
+        sources["lr"] = f"backbone {full.model.backbone!r}: {rec.source}"
+    for key in ("backbone", "steps"):
+        if key not in sources and getattr(options.model if key == "backbone" else options.optim, key) is None:
+            sources[key] = "pinr default"
+    _validate(problem, full)
+    return Resolved(full, MappingProxyType(sources))
+
+
+def _validate(problem, c: TrainConfig) -> None:
+    o, s, r = c.optim, c.schedule, c.run
+    if not isinstance(o.steps, int) or o.steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {o.steps!r}")
+    for name, v in (("lr", o.lr), ("parameter_lr", o.parameter_lr)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+    if not (isinstance(o.lr_min, (int, float)) and o.lr_min >= 0):
+        raise ValueError(f"lr_min must be a number >= 0, got {o.lr_min!r}")
+    if not isinstance(o.lbfgs_steps, int) or o.lbfgs_steps < 0:
+        raise ValueError(f"lbfgs_steps must be an integer >= 0, got {o.lbfgs_steps!r}")
+    if (s.time_window or s.causal) and problem.domain.time is None:
+        raise ValueError("time_window and causal weighting need a time axis (space * pr.TimeInterval)")
+    if not 0 <= s.time_window <= 1:
+        raise ValueError(f"time_window is the fraction of steps over which the window grows, in [0, 1] (0: off); "
+                         f"got {s.time_window}")
+    if not 0 < s.time_window_start <= 1:
+        raise ValueError(f"time_window_start must be in (0, 1], got {s.time_window_start}")
+    if not s.causal >= 0:
+        raise ValueError(f"causal (the epsilon of causal weighting) must be >= 0, got {s.causal}")
+    if not isinstance(s.causal_chunks, int) or s.causal_chunks < 1:
+        raise ValueError(f"causal_chunks must be a positive integer, got {s.causal_chunks!r}")
+    if c.device.compile not in (False, True, "default", "reduce-overhead", "max-autotune"):
+        raise ValueError(f"compile must be True/False or a torch.compile mode ('default', 'reduce-overhead' "
+                         f"for CUDA graphs, 'max-autotune'), got {c.device.compile!r}")
+    for name in ("log_every", "validate_every", "checkpoint_every"):
+        v = getattr(r, name)
+        if v is not None and (not isinstance(v, int) or v < 1):
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    b = c.sampling.batch
+    if b is not None and not isinstance(b, Mapping) and (not isinstance(b, int) or isinstance(b, bool) or b < 1):
+        raise ValueError(f"batch must be a positive integer or a mapping term name -> positive integer, got {b!r}")
+    for name in ("out", "resume"):
+        v = getattr(r, name)
+        if v is not None and not isinstance(v, (str, os.PathLike)):
+            raise TypeError(f"{name} must be a path, got {type(v).__name__}")
+
+
+def as_path(value) -> Path | None:
+    return None if value is None else Path(value)
+

@@ -1,0 +1,113 @@
+r"""The training loop: a state, one step function and callbacks.
+
+:class:`TrainState` holds everything a step changes (model, optimiser, scheduler, generator,
+step count, time window, history); :func:`train_step` samples every term, minimises the sum of
+their losses by one optimiser step and returns a :class:`StepOutput`; :class:`Loop` repeats it
+and calls its callbacks around each step (``on_train_begin``, ``on_step_begin``,
+``on_step_end``, ``on_train_end``, and ``close`` whatever happened).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["TrainState", "StepOutput", "train_step", "Loop", "AbstractCallback"]
+
+
+@dataclass
+class TrainState:
+    """What a training step reads and changes. ``window`` is the fraction of the time interval
+    the terms sample (1: all of it); ``history`` and ``validation`` are column dicts."""
+
+    model: object
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    generator: torch.Generator
+    total: int
+    step: int = 0
+    window: float = 1.0
+    seconds: float = 0.0
+    history: dict = field(default_factory=lambda: {"step": [], "loss": [], "lr": [], "seconds": []})
+    validation: dict = field(default_factory=lambda: {"step": []})
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """One step's weighted losses ``(n_terms,)`` (detached), its batches and per-point squared
+    residuals."""
+
+    losses: torch.Tensor
+    batches: list
+    per_point: list
+
+
+def train_step(state: TrainState, terms: Sequence, losses_fn: Callable) -> StepOutput:
+    """Sample every term, one optimiser and scheduler step on the summed loss."""
+    batches = [t.sample(state.generator, window=state.window) for t in terms]
+    state.optimizer.zero_grad(set_to_none=True)
+    losses, per_point = losses_fn(batches)
+    losses.sum().backward()
+    state.optimizer.step()
+    state.scheduler.step()
+    state.step += 1
+    return StepOutput(losses.detach(), batches, per_point)
+
+
+class AbstractCallback:
+    """A part of the loop with one job; every hook is optional."""
+
+    def on_train_begin(self, loop: "Loop") -> None: ...
+
+    def on_step_begin(self, loop: "Loop") -> None: ...
+
+    def on_step_end(self, loop: "Loop", out: StepOutput) -> None: ...
+
+    def on_train_end(self, loop: "Loop") -> None: ...
+
+    def close(self, loop: "Loop") -> None: ...
+
+
+class Loop:
+    """Run :func:`train_step` on ``state`` with ``terms`` until ``until`` steps, calling
+    ``callbacks`` in order. ``names`` are the terms' names (for logs)."""
+
+    def __init__(self, state: TrainState, terms: Sequence, losses_fn: Callable,
+                 callbacks: Sequence[AbstractCallback] = ()):
+        self.state, self.terms, self.losses_fn, self.callbacks = state, list(terms), losses_fn, list(callbacks)
+        self.names = [t.name for t in self.terms]
+        self.first_step = state.step
+        self._t0, self._elapsed0 = time.perf_counter(), state.seconds
+
+    @property
+    def finished(self) -> bool:
+        """Whether the state has reached its last step."""
+        return self.state.step >= self.state.total
+
+    def elapsed(self) -> float:
+        """Training seconds so far, including those of the run this one resumed."""
+        return self._elapsed0 + time.perf_counter() - self._t0
+
+    def run(self, until: int) -> TrainState:
+        """Train to step ``until`` (≤ ``state.total``), then ``on_train_end`` (callbacks that finish a
+        run — L-BFGS, the final validation — check :attr:`finished`)."""
+        self._t0, self._elapsed0, self.first_step = time.perf_counter(), self.state.seconds, self.state.step
+        try:
+            for cb in self.callbacks:
+                cb.on_train_begin(self)
+            while self.state.step < until:
+                for cb in self.callbacks:
+                    cb.on_step_begin(self)
+                out = train_step(self.state, self.terms, self.losses_fn)
+                for cb in self.callbacks:
+                    cb.on_step_end(self, out)
+            self.state.seconds = self.elapsed()
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        finally:
+            for cb in self.callbacks:
+                cb.close(self)
+        return self.state

@@ -1,0 +1,237 @@
+r"""Terms, the units of a loss.
+
+A term draws a :class:`Batch` (``sample``) and turns the model's outputs on it into a weighted
+scalar loss and per-point squared residuals (``loss``); the trainer sums the terms and never
+learns what a term computes.
+
+- :class:`Residual`: a compiled condition on its region — fresh points each step, the
+  condition's residuals :math:`r_k(x)` reduced by its :class:`AbstractReduction` (mean square,
+  mean absolute, sum of squares, or causal weighting in time).
+- :class:`Observation`: measurements of an expression of the fields at given points,
+  :math:`\frac wN\sum_i \|(e(x_i) - v_i)/\sigma_i\|^2`, on a random subset of the measurements
+  each step. Another measurement operator (volume rendering of many samples along a ray into one
+  pixel) is another term with its own ``sample`` and ``loss``.
+
+A :class:`Model` bundles what a term evaluates: the network, the derivative engine and the
+trainable parameters.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from ..domains.base import AbstractInterior
+
+__all__ = ["Batch", "Model", "AbstractTerm", "Residual", "Observation", "AbstractReduction", "MeanSquare",
+           "MeanAbs", "SumSquare", "Causal", "REDUCTIONS", "build_terms"]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Points ``(N, d)`` of one term for one step, with normals ``(N, d)`` on boundaries, values
+    the region carries for data sources, and measured ``targets`` ``(C, N)`` with their standard
+    deviations ``sigma`` ``(C, N)`` for observations."""
+
+    points: torch.Tensor
+    normals: torch.Tensor | None = None
+    data: Mapping = field(default_factory=dict)
+    targets: torch.Tensor | None = None
+    sigma: torch.Tensor | None = None
+
+
+@dataclass
+class Model:
+    """What terms evaluate: ``network`` (coordinates → fields), derivative ``engine`` and the
+    trainable ``parameters`` (:class:`~pinr.training.parameters.ParameterSet`)."""
+
+    network: torch.nn.Module
+    engine: object
+    parameters: torch.nn.Module
+
+    def residuals(self, expression, batch: Batch) -> torch.Tensor:
+        """``expression`` (compiled) at the batch's points: ``(n_exprs, N)``."""
+        p, n = batch.points, batch.normals
+        coefs = expression.coefficients(p, n, batch.data)
+        av, cv = self.engine.evaluate(self.network, p, expression.atoms, expression.combos, coefs)
+        values = self.parameters.values() if expression.parameters else None
+        if values:
+            values = {k: v.to(p.dtype) for k, v in values.items()}
+        return expression(p, n, av, cv, params=values, data=batch.data)
+
+
+# ---------------------------------------------------------------------------------- reductions
+class AbstractReduction(abc.ABC):
+    """Residuals ``(n_residuals, N)`` of a batch → a scalar."""
+
+    @abc.abstractmethod
+    def __call__(self, residuals: torch.Tensor, batch: Batch) -> torch.Tensor: ...
+
+
+class MeanSquare(AbstractReduction):
+    r""":math:`\sum_k \frac1N \sum_i r_{k,i}^2`."""
+
+    def __call__(self, residuals, batch):
+        return residuals.square().mean(dim=1).sum()
+
+
+class MeanAbs(AbstractReduction):
+    r""":math:`\sum_k \frac1N \sum_i |r_{k,i}|` (SIREN's SDF losses)."""
+
+    def __call__(self, residuals, batch):
+        return residuals.abs().mean(dim=1).sum()
+
+
+class SumSquare(AbstractReduction):
+    r""":math:`\sum_{k,i} r_{k,i}^2`."""
+
+    def __call__(self, residuals, batch):
+        return residuals.square().sum()
+
+
+@dataclass(frozen=True)
+class Causal(AbstractReduction):
+    r"""Causal weighting (Wang, Sankaran & Perdikaris 2022): the sampled times (last coordinate)
+    in ``chunks`` bins, :math:`L_i` the mean squared residual in bin i, and
+    :math:`\mathcal L = \frac1M\sum_i w_i L_i` with :math:`w_i = \exp(-\epsilon\sum_{k<i} L_k)`
+    (no gradient through the weights)."""
+
+    epsilon: float
+    chunks: int = 16
+
+    def __call__(self, residuals, batch):
+        t = batch.points[:, -1]
+        sq = residuals.square().sum(0)
+        lo, hi = t.min().detach(), t.max().detach()
+        m = self.chunks
+        idx = torch.clamp(((t - lo) / torch.clamp(hi - lo, min=1e-12) * m).long(), max=m - 1)
+        sums = torch.zeros(m, dtype=sq.dtype, device=sq.device).index_add(0, idx, sq)
+        counts = torch.zeros(m, dtype=sq.dtype, device=sq.device).index_add(0, idx, torch.ones_like(sq))
+        chunk = sums / torch.clamp(counts, min=1.0)
+        prior = torch.cumsum(chunk.detach(), 0) - chunk.detach()
+        return (torch.exp(-self.epsilon * prior) * chunk).mean()
+
+
+#: a condition's ``reduction`` name → reduction
+REDUCTIONS = {"mse": MeanSquare(), "mae": MeanAbs(), "sse": SumSquare()}
+
+
+# --------------------------------------------------------------------------------------- terms
+class AbstractTerm(abc.ABC):
+    """One loss term: ``sample`` a batch, then ``loss(model, batch)`` → (weighted scalar,
+    per-point squared residuals ``(N,)``, detached)."""
+
+    name: str
+    weight: float
+    expression: object  # the compiled expression (its derivative orders choose the engine)
+
+    @abc.abstractmethod
+    def sample(self, generator: torch.Generator, *, window: float = 1.0) -> Batch: ...
+
+    @abc.abstractmethod
+    def loss(self, model: Model, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+class Residual(AbstractTerm):
+    """A compiled condition (:class:`~pinr.compiler.CompiledTerm`) on its region: ``batch``
+    points drawn by ``method`` each step, moved into the time window when one is open."""
+
+    def __init__(self, term, *, batch: int, reduction: AbstractReduction, dtype: torch.dtype, device: torch.device):
+        self.name, self.weight, self.region, self.method = term.name, float(term.weight), term.region, term.method
+        self.expression, self.batch, self.reduction = term.expression, int(batch), reduction
+        self.dtype, self.device = dtype, device
+        self._t0 = float(term.region.domain.bounds[-1, 0])
+
+    def sample(self, generator, *, window=1.0):
+        s = self.region.sample(self.batch, method=self.method, generator=generator, dtype=self.dtype,
+                               device=self.device)
+        pts = self.region.windowed(s.points, window, self._t0) if window < 1.0 else s.points
+        return Batch(pts, s.normals, s.data)
+
+    def loss(self, model, batch):
+        res = model.residuals(self.expression, batch)
+        return self.weight * self.reduction(res, batch), res.detach().square().sum(0)
+
+    def __repr__(self):
+        return f"Residual({self.name!r} on {self.region!r}, batch {self.batch})"
+
+
+class Observation(AbstractTerm):
+    """Measurements (:class:`~pinr.Observation`, compiled): ``batch`` of them drawn without
+    replacement each step (all of them when ``batch`` ≥ their number)."""
+
+    def __init__(self, compiled, *, batch: int, dtype: torch.dtype, device: torch.device):
+        obs = compiled.observation
+        self.name, self.weight, self.expression = compiled.name, float(obs.weight), compiled.expression
+        self.points = torch.as_tensor(obs.points, dtype=dtype, device=device)
+        self.targets = torch.as_tensor(obs.values.T, dtype=dtype, device=device)
+        self.sigma = None if obs.noise is None else torch.as_tensor(obs.noise.T, dtype=dtype, device=device)
+        self.batch = min(int(batch), self.points.shape[0])
+
+    def sample(self, generator, *, window=1.0):
+        n = self.points.shape[0]
+        if self.batch >= n:
+            return Batch(self.points, targets=self.targets, sigma=self.sigma)
+        idx = torch.randperm(n, generator=generator, device=generator.device)[:self.batch].to(self.points.device)
+        sigma = None if self.sigma is None else self.sigma[:, idx]
+        return Batch(self.points[idx], targets=self.targets[:, idx], sigma=sigma)
+
+    def loss(self, model, batch):
+        res = model.residuals(self.expression, batch) - batch.targets
+        if batch.sigma is not None:
+            res = res / batch.sigma
+        return self.weight * res.square().mean(dim=1).sum(), res.detach().square().sum(0)
+
+    def __repr__(self):
+        return f"Observation({self.name!r}, {self.points.shape[0]} measurements, batch {self.batch})"
+
+
+def _batch_size(name: str, own: int | None, chosen, *, grid_size: int | None, default: int) -> int:
+    if own is not None:
+        return own
+    if isinstance(chosen, Mapping):
+        if name in chosen:
+            return int(chosen[name])
+        chosen = None
+    if grid_size is not None and chosen is None:
+        return grid_size
+    return int(chosen if chosen is not None else default)
+
+
+def build_terms(compiled, *, batch=None, causal: float = 0.0, causal_chunks: int = 16, dtype: torch.dtype,
+                device: torch.device, default_batch: int = 4096) -> list[AbstractTerm]:
+    """The terms of a compiled problem: a :class:`Residual` per condition, an
+    :class:`Observation` per observation.
+
+    ``batch`` (int, or term name → int) sets points per step; a condition's own ``batch`` wins;
+    grid regions default to the full grid. ``causal`` > 0 weights the interior conditions of a
+    space-time problem causally.
+    """
+    names = [t.name for t in compiled.terms] + [o.name for o in compiled.observations]
+    if isinstance(batch, Mapping):
+        unknown = set(batch) - set(names)
+        if unknown:
+            raise ValueError(f"batch names unknown terms {sorted(unknown)}; terms are {names}")
+    terms: list[AbstractTerm] = []
+    timed = compiled.problem.domain.time is not None
+    for t in compiled.terms:
+        method = t.method or t.region.default_method
+        grid = t.region.domain.size if method == "grid" else None
+        n = _batch_size(t.name, t.batch, batch, grid_size=grid, default=default_batch)
+        reduction = REDUCTIONS[t.reduction]
+        if causal and timed and isinstance(t.region, AbstractInterior) and t.reduction == "mse":
+            reduction = Causal(float(causal), int(causal_chunks))
+        terms.append(Residual(t, batch=n, reduction=reduction, dtype=dtype, device=device))
+    for o in compiled.observations:
+        n = _batch_size(o.name, o.observation.batch, batch, grid_size=None, default=default_batch)
+        terms.append(Observation(o, batch=n, dtype=dtype, device=device))
+    return terms
+
+
+def term_losses(model: Model, terms: Sequence[AbstractTerm], batches: Sequence[Batch]):
+    """Weighted losses ``(n_terms,)`` and per-point squared residuals ``[(N_k,), ...]``."""
+    out = [t.loss(model, b) for t, b in zip(terms, batches)]
+    return torch.stack([o[0] for o in out]), [o[1] for o in out]
