@@ -132,7 +132,9 @@ class Progress(AbstractCallback):
         self.bar.update(1)
 
     def write(self, text: str):
-        (self.bar.write if self.bar is not None else tqdm.write)(text)
+        """A line above the bar (nothing when the bar is off)."""
+        if self.enabled:
+            tqdm.write(text)
 
     def close(self, loop):
         if self.bar is not None:

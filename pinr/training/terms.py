@@ -166,9 +166,9 @@ class Observation(AbstractTerm):
     def __init__(self, compiled, *, batch: int, dtype: torch.dtype, device: torch.device):
         obs = compiled.observation
         self.name, self.weight, self.expression = compiled.name, float(obs.weight), compiled.expression
-        self.points = torch.as_tensor(obs.points, dtype=dtype, device=device)
-        self.targets = torch.as_tensor(obs.values.T, dtype=dtype, device=device)
-        self.sigma = None if obs.noise is None else torch.as_tensor(obs.noise.T, dtype=dtype, device=device)
+        self.points = torch.tensor(obs.points, dtype=dtype, device=device)
+        self.targets = torch.tensor(obs.values.T, dtype=dtype, device=device)
+        self.sigma = None if obs.noise is None else torch.tensor(obs.noise.T, dtype=dtype, device=device)
         self.batch = min(int(batch), self.points.shape[0])
 
     def sample(self, generator, *, window=1.0):
