@@ -216,6 +216,7 @@ class Problem:
 
     def _validate_condition(self, c: Condition):
         from ..domains.base import AbstractRegion
+        from .data import DataSource
 
         region = c.on
         if not isinstance(region, AbstractRegion):
@@ -236,6 +237,13 @@ class Problem:
                 if isinstance(a, DataFunction) and not set(a.args) <= coords:
                     raise ProblemError(f"data {a.func.__name__} lives on coordinates {a.args} not all in the domain's "
                                        f"{self.domain.coords}")
+                if isinstance(a, DataFunction) and isinstance(a.source, DataSource) \
+                        and not a.source.covers(zip(self.domain.coords, self.domain.bounds)):
+                    extent = ", ".join(f"{s} in [{lo:g}, {hi:g}]" for s, (lo, hi) in
+                                       zip(self.domain.coords, self.domain.bounds) if s in a.args)
+                    raise ProblemError(f"condition '{c.name}': data {a.source.name} covers {a.source.extent_text()} "
+                                       f"but the domain spans {extent}, where it would be clamped to its edge "
+                                       "values; build its pr.Grid over the domain's extent")
                 if not isinstance(a, (FieldFunction, DataFunction)):
                     raise ProblemError(f"condition '{c.name}': unknown function {a.func.__name__!r} in {c.eq}; "
                                        "unknowns come from domain.field(), data from pr.Data()")
