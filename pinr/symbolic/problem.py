@@ -3,6 +3,7 @@ r"""Equations, conditions on regions, and the frozen, validated :class:`Problem`
 from __future__ import annotations
 
 import ast
+import operator
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
@@ -576,7 +577,7 @@ class _Builder:
                 self.fail(f"{node.id} is a function; call it, as in {node.id}(x)")
         elif isinstance(node, ast.UnaryOp):
             value = self.build(node.operand, budget=budget)
-            value = self.apply(lambda: -value if isinstance(node.op, ast.USub) else value)
+            value = self.apply(operator.neg, value) if isinstance(node.op, ast.USub) else value
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             value = self.power(node, budget)
         elif isinstance(node, ast.BinOp):
@@ -595,7 +596,7 @@ class _Builder:
             # integer literals stay Python ints, so that dt(u, 2) reads its order as an int
             args = [int(v) if isinstance(a, ast.Constant) and type(a.value) is int else v
                     for a, v in zip(node.args, args)]
-            value = self.apply(lambda: fn(*args), node.func.id)
+            value = self.apply(fn, *args, name=node.func.id)
         return self.bounded(value)
 
     def number(self, node: ast.Constant):
@@ -634,11 +635,10 @@ class _Builder:
             if group is ast.Add:
                 return sympy.Add(*[v if op is ast.Add else -v for op, v in values])
             return sympy.Mul(*[v if op is ast.Mult else sympy.Pow(v, -1) for op, v in values])
-        fold = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
-                ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}
+        fold = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
         out = values[0][1]
         for op, v in values[1:]:
-            out = self.apply(lambda: fold[op](out, v))
+            out = self.apply(fold[op], out, v)
         return out
 
     def power(self, node: ast.BinOp, budget: float):
@@ -659,13 +659,13 @@ class _Builder:
         else:
             exponent = self.build(exponent_node)
             base = self.build(node.left, budget=budget)
-        return self.apply(lambda: base**exponent)
+        return self.apply(operator.pow, base, exponent)
 
-    def apply(self, compute, name: str | None = None):
-        """Run one sympy operation; its TypeErrors and the like become one-line ValueErrors
-        (ValueErrors, such as "dt needs a time axis", pass unchanged)."""
+    def apply(self, fn, *args, name: str | None = None):
+        """``fn(*args)``, one sympy operation; its TypeErrors and the like become one-line
+        ValueErrors (ValueErrors, such as "dt needs a time axis", pass unchanged)."""
         try:
-            return compute()
+            return fn(*args)
         except ValueError:
             raise
         except (ArithmeticError, TypeError, AttributeError, IndexError, KeyError, NotImplementedError) as err:

@@ -100,7 +100,7 @@ def test_truncated_random_and_empty_files_are_refused(tmp_path):
     for name, data in cases.items():
         path = tmp_path / name
         path.write_bytes(data)
-        _one_line_value_error(path, lambda: load(path), "torch file|truncated|damaged|not a pinr")
+        _one_line_value_error(path, lambda path=path: load(path), "torch file|truncated|damaged|not a pinr")
 
 
 def test_a_pinr_file_with_damaged_entries_is_refused(tmp_path):

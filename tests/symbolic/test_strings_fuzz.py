@@ -17,7 +17,7 @@ import pinr as pr
 from pinr import D, dn, dt, grad, lap
 from pinr.errors import ProblemError
 from pinr.symbolic import expressions as ex
-from pinr.symbolic.problem import MAX_CHARS, _STRING_FUNCTIONS, _parse
+from pinr.symbolic.problem import _STRING_FUNCTIONS, MAX_CHARS, _parse
 
 DOMAIN = pr.Rectangle(x=(0, 1), y=(0, 1)) * pr.TimeInterval(0, 1)
 X, Y, T = DOMAIN.coords
