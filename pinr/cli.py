@@ -18,6 +18,20 @@ list_app = typer.Typer(no_args_is_help=True, help="List problems or backbones.")
 app.add_typer(list_app, name="list")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from pinr import __version__
+
+        typer.echo(f"pinr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[Optional[bool], typer.Option("--version", callback=_print_version, is_eager=True,
+                                                             help="Print pinr's version and exit.")] = None):
+    """pinr: physics-informed problems with implicit neural representations."""
+
+
 def _fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` in red on stderr and exit with ``code`` (2: bad input, 3: diverged)."""
     typer.secho(message, fg="red", err=True)

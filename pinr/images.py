@@ -39,8 +39,11 @@ def _skimage(name: str) -> Callable[[], np.ndarray]:
 
 
 def _ascent() -> np.ndarray:
-    import pywt.data
-
+    try:
+        import pywt.data
+    except ImportError:
+        raise ImportError("the 'ascent' image ships with PyWavelets, which is not installed: "
+                          "pip install pywavelets (or pip install 'pinr[data]')") from None
     return pywt.data.ascent()
 
 

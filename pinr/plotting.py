@@ -1,9 +1,9 @@
 """PNG plots for run directories: fields, error maps, loss and metric curves.
 
 Uses matplotlib's object API only (``Figure`` + ``FigureCanvasAgg``): no pyplot, no global
-figure state, safe under any backend and in worker threads. Every file is written atomically
-(temporary file in the target directory, then ``os.replace``), so a reader never sees a
-half-written PNG. Parent directories are created.
+figure state, safe under any backend and in worker threads. Every file is written by
+:func:`pinr.io.atomic_write` (temporary file in the target directory, fsync, mode 0644, then
+``os.replace``), so a reader never sees a half-written PNG. Parent directories are created.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from .io import atomic_write
 
 __all__ = ["plot_fields", "plot_loss_curves", "plot_metric_curve"]
 
@@ -46,21 +47,12 @@ def _to_numpy(x: Any, name: str) -> np.ndarray:
 
 
 def _save(fig: Figure, path: str | os.PathLike, *, dpi: int = 110) -> Path:
-    """Render ``fig`` to PNG at ``path`` atomically; returns the resolved path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Render ``fig`` to PNG at ``path`` with :func:`pinr.io.atomic_write` (mode 0644); returns ``path``."""
     FigureCanvasAgg(fig)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=dpi))
     finally:
         fig.clear()
-    return path
 
 
 def _grid(n: int) -> tuple[int, int]:

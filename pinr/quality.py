@@ -48,6 +48,7 @@ import torch
 import pinr as pr
 from pinr.backbones import backbone_training
 from pinr.domains.base import AbstractPointSet, Samples
+from pinr.io import write_text
 from pinr.metrics import ssim
 from pinr.problems.regression import grid_to_image
 from pinr.solvers import PINNSolver
@@ -276,11 +277,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         print(line)
     if args.write is not None:
         stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-        with open(args.write, "a", encoding="utf-8") as fh:
-            fh.write(f"\n## Image-fitting quality ({stamp})\n\n`pinr bench --quality images "
-                     f"{' '.join(sys.argv[1:] if argv is None else argv)}` — {settings}.\n\n{table}\n\n")
-            for line in ratios:
-                fh.write(f"- {line}\n")
+        target = Path(args.write)
+        before = target.read_text(encoding="utf-8") if target.exists() else ""
+        section = (f"\n## Image-fitting quality ({stamp})\n\n`pinr bench --quality images "
+                   f"{' '.join(sys.argv[1:] if argv is None else argv)}` — {settings}.\n\n{table}\n\n"
+                   + "".join(f"- {line}\n" for line in ratios))
+        write_text(target, before + section)  # appended by rewriting atomically, like every pinr file
         print(f"appended to {args.write}")
     return 0
 

@@ -58,7 +58,6 @@ extend half a spacing beyond the domain), indexed ``[ix, iy, (it), channel]``.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import math
 import time as _time
@@ -70,6 +69,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spl
 import sympy
 import torch
+from threadpoolctl import ThreadpoolController
 
 from pinr.compiler import compile_problem
 from pinr.domains import Box, Grid, Interval, PointCloud, Rectangle, SpaceTime
@@ -516,45 +516,20 @@ def _as_complex(M: sp.spmatrix, b: np.ndarray, N: int):
     return None
 
 
-_BLAS_THREADS: list | None = None  # (get, set) pairs of the loaded OpenBLAS libraries, found once
-
-
-def _blas_thread_controls() -> list:
-    global _BLAS_THREADS
-    if _BLAS_THREADS is None:
-        _BLAS_THREADS = []
-        try:
-            with open("/proc/self/maps") as fh:
-                paths = sorted({line.split()[-1] for line in fh if "openblas" in line.split()[-1].lower()})
-        except OSError:  # not Linux: leave the thread counts alone
-            paths = []
-        for path in paths:
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for name in ("scipy_openblas", "openblas"):
-                for suffix in ("", "64_"):
-                    get = getattr(lib, f"{name}_get_num_threads{suffix}", None)
-                    put = getattr(lib, f"{name}_set_num_threads{suffix}", None)
-                    if get is not None and put is not None:
-                        _BLAS_THREADS.append((get, put))
-    return _BLAS_THREADS
+_BLAS: ThreadpoolController | None = None  # the loaded BLAS libraries, found once
 
 
 @contextlib.contextmanager
 def _one_blas_thread():
-    """Run SuperLU with one OpenBLAS thread (best effort, Linux). Its supernode updates are small
-    BLAS calls whose worker threads spin when the machine is oversubscribed: on a loaded 2-core
-    machine the Helmholtz factorisation at 128 cells took 16 s with two threads, 0.3 s with one."""
-    saved = [(put, int(get())) for get, put in _blas_thread_controls()]
-    try:
-        for put, _ in saved:
-            put(1)
+    """Run SuperLU with one BLAS thread (threadpoolctl: OpenBLAS, MKL, BLIS on any platform). Its
+    supernode updates are small BLAS calls whose worker threads spin when the machine is
+    oversubscribed: on a loaded 2-core machine the Helmholtz factorisation at 128 cells took 16 s
+    with two threads, 0.3 s with one."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    with _BLAS.limit(limits=1, user_api="blas"):
         yield
-    finally:
-        for put, n in saved:
-            put(n)
 
 
 @contextlib.contextmanager

@@ -135,21 +135,53 @@ class NeuralSolution(AbstractSolution):
 
 
 def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
-    """Load a solution saved with :meth:`NeuralSolution.save` (or a run directory's ``solution.pt``)."""
+    """Load a solution saved with :meth:`NeuralSolution.save` (or a run directory's ``solution.pt``).
+
+    The file is read with ``torch.load(weights_only=True)``: only tensors and plain containers
+    (dict, list, tuple, str, int, float, bool, None) are rebuilt and no code in the file ever
+    runs. A file that is damaged, not a torch file, holds other Python objects, or is not a pinr
+    solution raises a one-line :class:`ValueError` naming it.
+    """
+    import pickle
+
     path = Path(path)
     if path.is_dir():
         path = path / "solution.pt"
     if not path.exists():
         raise FileNotFoundError(f"no saved solution at {path}")
-    state = torch.load(path, map_location=device, weights_only=False)
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "global" in str(err).lower():
+            raise ValueError(f"{path} is not a pinr solution: it holds Python objects other than tensors and "
+                             "plain containers, which pinr never unpickles; load only files written by "
+                             "NeuralSolution.save") from None
+        raise ValueError(f"{path} is not a torch file (it cannot be unpickled); pass a solution.pt written by "
+                         "NeuralSolution.save") from None
+    except Exception as err:  # torch.load's errors on a damaged file vary with the format and the damage
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise ValueError(f"{path} cannot be read as a torch file ({reason}): it is truncated, damaged or not "
+                         "written by torch.save; save the solution again with NeuralSolution.save") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a pinr solution (expected format {FORMAT!r})")
-    coords = tuple(TimeCoordinate(n) if t else Coordinate(n) for n, t in state["coords"])
-    axes = {c.name: tuple(b) for c, b in zip(coords, state["bounds"])}
-    grid = Grid(tuple(state["grid_shape"]), **axes)
-    backbone = build_backbone(state["backbone"], len(coords), len(state["fields"]), **state["options"])
-    net = Network(backbone, grid.bounds).to(dtype=getattr(torch, state["dtype"]))
-    net.load_state_dict(state["state_dict"])
+        raise ValueError(f"{path} is not a pinr solution (expected format {FORMAT!r}); pass a file written by "
+                         "NeuralSolution.save")
+    kinds = {"backbone": str, "options": dict, "fields": list, "coords": list, "grid_shape": list,
+             "bounds": list, "dtype": str, "state_dict": dict}
+    bad = [k for k, kind in kinds.items() if not isinstance(state.get(k), kind)]
+    if bad or state["dtype"] not in ("float16", "bfloat16", "float32", "float64"):
+        raise ValueError(f"{path} is a damaged pinr solution: entries {bad or ['dtype']} are missing or of the "
+                         "wrong type; save the solution again with NeuralSolution.save")
+    try:
+        coords = tuple(TimeCoordinate(n) if t else Coordinate(n) for n, t in state["coords"])
+        axes = {c.name: tuple(b) for c, b in zip(coords, state["bounds"])}
+        grid = Grid(tuple(state["grid_shape"]), **axes)
+        backbone = build_backbone(state["backbone"], len(coords), len(state["fields"]), **state["options"])
+        net = Network(backbone, grid.bounds).to(dtype=getattr(torch, state["dtype"]))
+        net.load_state_dict(state["state_dict"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as err:
+        reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise ValueError(f"{path} is a pinr solution that cannot be rebuilt ({reason}); save it again with "
+                         "this version of pinr") from None
     net.to(device).eval()
     return NeuralSolution(net, fields=state["fields"], coords=coords, grid=grid, backbone=state["backbone"],
                           options=state["options"], parameters=state.get("parameters"), metadata=state.get("metadata"))

@@ -12,6 +12,13 @@ from pinr.cli import app
 runner = CliRunner()
 
 
+def test_version():
+    import pinr
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output == f"pinr {pinr.__version__}\n"
+
+
 def test_list():
     r = runner.invoke(app, ["list", "problems"])
     assert r.exit_code == 0 and "poisson-image" in r.output and "image" in r.output

@@ -1,5 +1,7 @@
 """Bundled images load offline; paths round-trip; errors name the alternatives."""
 
+import sys
+
 import numpy as np
 import pytest
 import skimage.io
@@ -120,3 +122,11 @@ def test_nan_file_is_rejected(tmp_path):
     skimage.io.imsave(path, data, check_contrast=False)
     with pytest.raises(ValueError, match="NaN"):
         load_image(path, size=None)
+
+
+def test_ascent_without_pywavelets_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pywt", None)  # import pywt now raises ImportError
+    monkeypatch.setitem(sys.modules, "pywt.data", None)
+    with pytest.raises(ImportError, match="pip install pywavelets") as err:
+        load_image("ascent")
+    assert "\n" not in str(err.value)

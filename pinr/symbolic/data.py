@@ -2,7 +2,8 @@ r"""Data arrays that enter equations as functions of the coordinates.
 
 ``pr.Data("g", array, on=grid)`` is the sympy expression ``g(x, y)``; at sample points it is
 interpolated multilinearly from the grid's cell centres (clamped outside the outermost
-centres), so it can sit anywhere a known function of the coordinates can.
+centres), so it can sit anywhere a known function of the coordinates can. A problem refuses
+data whose grid stops more than one cell short of its domain (:meth:`DataSource.covers`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,29 @@ class DataSource:
     @property
     def channels(self) -> int:
         return 1 if self.values.ndim == len(self.grid.shape) else self.values.shape[-1]
+
+    def covers(self, extent, *, cells: float = 1.0) -> bool:
+        r"""Whether the grid reaches every side of ``extent`` to within ``cells`` of its cells.
+
+        ``extent`` maps coordinates to ``(lo, hi)``; those the grid lacks are ignored. With grid
+        bounds :math:`(a_k, b_k)` and spacing :math:`h_k` along each shared coordinate, it
+        covers when :math:`a_k \le lo_k + c\,h_k` and :math:`b_k \ge hi_k - c\,h_k` (``cells``
+        :math:`= c`, default 1). One cell of slack admits gradient data on staggered grids half
+        a cell inside the domain; beyond it, :meth:`interpolate` would clamp the data silently.
+        """
+        lookup = {str(c): tuple(map(float, b)) for c, b in dict(extent).items()}
+        for c, (a, b), h in zip(self.grid.coords, self.grid.bounds, self.grid.spacing):
+            if str(c) not in lookup:
+                continue
+            lo, hi = lookup[str(c)]
+            slack = cells * h + 1e-9 * max(abs(lo), abs(hi), h)
+            if a > lo + slack or b < hi - slack:
+                return False
+        return True
+
+    def extent_text(self) -> str:
+        """The grid's extent as text, e.g. ``x in [5, 6], y in [5, 6]``."""
+        return ", ".join(f"{c} in [{a:g}, {b:g}]" for c, (a, b) in zip(self.grid.coords, self.grid.bounds))
 
     def interpolate(self, points: torch.Tensor, channel: int = 0) -> torch.Tensor:
         r"""Multilinear interpolant at ``points`` ``(n_points, grid_dim)`` → ``(n_points,)``."""

@@ -2,9 +2,8 @@ r"""Equations, conditions on regions, and the frozen, validated :class:`Problem`
 
 from __future__ import annotations
 
-import io
-import keyword
-import tokenize
+import ast
+import operator
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
@@ -317,6 +316,7 @@ class Problem:
 
     def _validate_condition(self, c: Condition):
         from ..domains.base import AbstractRegion
+        from .data import DataSource
 
         region = c.on
         if not isinstance(region, AbstractRegion):
@@ -337,6 +337,13 @@ class Problem:
                 if isinstance(a, DataFunction) and not set(a.args) <= coords:
                     raise ProblemError(f"data {a.func.__name__} lives on coordinates {a.args} not all in the domain's "
                                        f"{self.domain.coords}")
+                if isinstance(a, DataFunction) and isinstance(a.source, DataSource) \
+                        and not a.source.covers(zip(self.domain.coords, self.domain.bounds)):
+                    extent = ", ".join(f"{s} in [{lo:g}, {hi:g}]" for s, (lo, hi) in
+                                       zip(self.domain.coords, self.domain.bounds) if s in a.args)
+                    raise ProblemError(f"condition '{c.name}': data {a.source.name} covers {a.source.extent_text()} "
+                                       f"but the domain spans {extent}, where it would be clamped to its edge "
+                                       "values; build its pr.Grid over the domain's extent")
                 if not isinstance(a, (FieldFunction, DataFunction)):
                     raise ProblemError(f"condition '{c.name}': unknown function {a.func.__name__!r} in {c.eq}; "
                                        "unknowns come from domain.field(), data from pr.Data()")
@@ -500,11 +507,19 @@ class Problem:
         ``Problem.from_strings(domain, ["lap(u) = -2*pi**2*sin(pi*x)*sin(pi*y)"],
         [("u = 0", "boundary")])``.
 
-        Strings are parsed by sympy over a closed namespace: the domain's coordinates, the
+        Each side of an equation is read by :func:`ast.parse` (which executes nothing) and
+        checked against a closed grammar before sympy builds it: numbers, the names of a
+        closed namespace — the domain's coordinates, ``n_x``-style normal components, the
         ``fields``, ``params`` (name → value), ``data`` (name → ``pr.Data`` expression), pinr's
-        operators (dt, D, grad, div, lap, dn, norm, dot) and elementary functions. Each
-        condition is ``(equation, region)`` with region a name ("boundary", "initial", "x-")
-        or a region object, or a dict of :class:`Condition` keywords with key ``eq``.
+        operators (dt, D, grad, div, lap, dn, norm, dot), elementary functions and ``pi, E, I``
+        — with ``+ - * / **`` (``^`` is ``**``), calls with positional arguments, ``v[i]`` and
+        ``[lists]`` for vector sides. An equation has at most 10,000 characters, a side at most
+        2,000 syntax nodes and depth 100; numeric exponents stay within ±64 (multiplied along
+        nested powers) and exponents contain no powers, so ``9**9**9`` is refused at once.
+        Anything else raises a one-line :class:`ValueError`; an undeclared name raises
+        :class:`~pinr.errors.ProblemError`. Each condition is ``(equation, region)`` with region
+        a name ("boundary", "initial", "x-") or a region object, or a dict of
+        :class:`Condition` keywords with key ``eq``.
         """
         if isinstance(fields, Mapping):
             field_specs = dict(fields)
@@ -550,27 +565,280 @@ _STRING_FUNCTIONS = {
 }
 
 
-def _parse(text: str, ns: Mapping, whole: str):
-    from sympy.parsing.sympy_parser import parse_expr, standard_transformations, convert_xor
+# Limits of the string form, checked before anything is built: a problem string is a short
+# formula, so these refuse nothing a person writes by hand and bound the time sympy can spend.
+MAX_CHARS = 10_000      # characters in one equation
+MAX_NODES = 2_000       # syntax-tree nodes in one side of an equation
+MAX_DEPTH = 100         # nesting depth (a chain a + b - c ... or a * b / c ... counts as one level)
+MAX_EXPONENT = 64       # |numeric exponent|, multiplied along nested powers such as (x**a)**b
+MAX_MAGNITUDE = sympy.Float("1e300")  # largest number a constant subexpression may reach
+_UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
+_ADDITIVE = (ast.Add, ast.Sub)
+_MULTIPLICATIVE = (ast.Mult, ast.Div)
+_OPERATOR_TEXT = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+                  ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.Invert: "~", ast.Not: "not"}
+_NODE_TEXT = {ast.Attribute: "attribute access (a.b)", ast.Lambda: "lambda", ast.Compare: "comparisons",
+              ast.BoolOp: "and / or", ast.IfExp: "if-else", ast.Dict: "dicts", ast.Set: "sets",
+              ast.Starred: "*args", ast.Slice: "slices", ast.JoinedStr: "f-strings", ast.NamedExpr: ":=",
+              ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions", ast.Await: "await"}
+
+
+def _short(whole: str) -> str:
+    return repr(whole) if len(whole) <= 80 else repr(whole[:60]) + f"... ({len(whole)} characters)"
+
+
+def _parse(text: str, ns: Mapping, whole: str):
+    r"""One side of a problem-string equation as a sympy expression (or a list of them).
+
+    ``text`` is read by :func:`ast.parse` in ``"eval"`` mode, which builds a syntax tree and
+    executes nothing. The tree is checked against a closed grammar before any sympy object is
+    made: integer, decimal and imaginary literals; names from ``ns``; ``+ - * / **`` (``^`` is
+    ``**``) and unary ``-``/``+``; calls of the functions in ``ns`` with positional arguments;
+    ``v[i]`` with a literal integer ``i``; lists and tuples as a whole side (``grad(u) = [1, 2]``)
+    or as call arguments (``D(u, (x, 2))``). Limits: :data:`MAX_CHARS` characters, :data:`MAX_NODES`
+    nodes, nesting depth :data:`MAX_DEPTH`; a numeric exponent :math:`e` needs
+    :math:`|e| \le` :data:`MAX_EXPONENT`, with nested powers' exponents multiplied
+    (:math:`(x^a)^b` counts :math:`|ab|`); an exponent must not itself contain a power (no
+    towers such as ``9**9**9``); a constant subexpression stays below :data:`MAX_MAGNITUDE` in
+    magnitude and finite. Integers become :class:`sympy.Integer`, decimals :class:`sympy.Float`
+    at the precision written, ``2j`` is ``2*I``; arithmetic is sympy's, so ``1/2`` is
+    :class:`sympy.Rational`.
+
+    Raises :class:`ValueError` for text outside the grammar or the limits and
+    :class:`~pinr.errors.ProblemError` for an undeclared name.
+    """
+    if len(whole) > MAX_CHARS:
+        raise ValueError(f"problem string {_short(whole)} is {len(whole)} characters long; the limit is "
+                         f"{MAX_CHARS}: state a problem this large with the object form (pr.Eq)")
+    source = text.strip().replace("^", "**")  # ^ is power, as in sympy's convert_xor
+    if not source:
+        raise ValueError(f"{_short(whole)}: one side of the equation is empty; write e.g. 'lap(u) = 0'")
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, IndentationError) as err:
-        raise ValueError(f"cannot parse {whole!r}: {err}") from None
-    for tok in tokens:
-        if tok.type == tokenize.NAME:
-            if tok.string.startswith("_") or keyword.iskeyword(tok.string):
-                raise ValueError(f"{whole!r}: {tok.string!r} is not allowed in a problem string")
-            if tok.string not in ns:
-                raise ProblemError(f"{whole!r} uses the undeclared name {tok.string!r}; known names are "
-                                   f"{sorted(k for k in ns if k not in _STRING_FUNCTIONS)} and the functions "
-                                   f"{sorted(_STRING_FUNCTIONS)}; declare parameters with params={{...}}")
-        if tok.type == tokenize.OP and tok.string in (".", ";", ":", "{", "}", "@", "lambda"):
-            raise ValueError(f"{whole!r}: the operator {tok.string!r} is not allowed in a problem string")
-    closed_globals = {"__builtins__": {}, "Integer": sympy.Integer, "Float": sympy.Float,
-                      "Rational": sympy.Rational, "Symbol": sympy.Symbol}
-    try:
-        return parse_expr(text, local_dict=dict(ns), global_dict=closed_globals,
-                          transformations=standard_transformations + (convert_xor,))
-    except (SyntaxError, TypeError) as err:
-        raise ValueError(f"cannot parse {whole!r}: {err}") from None
+        tree = ast.parse(source, mode="eval")
+    except (RecursionError, MemoryError):
+        raise ValueError(f"{_short(whole)} nests too deeply or chains too many terms for the parser; shorten it "
+                         f"(at most {MAX_NODES} nodes, depth {MAX_DEPTH}) or use the object form (pr.Eq)") from None
+    except (SyntaxError, ValueError) as err:
+        raise ValueError(f"cannot parse {_short(whole)}: {getattr(err, 'msg', err)}") from None
+    _check_tree(tree.body, ns, whole)
+    return _Builder(source, ns, whole).build(tree.body, top=True)
+
+
+def _check_tree(root: ast.AST, ns: Mapping, whole: str) -> None:
+    """Refuse nodes outside the grammar, unknown names, and trees over the size or depth limits.
+
+    Iterative (an explicit stack), so a tree of any depth is checked without recursion.
+    """
+    stack = [(root, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ValueError(f"{_short(whole)} has more than {MAX_NODES} syntax nodes; shorten it or use the "
+                             "object form (pr.Eq)")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{_short(whole)} nests deeper than {MAX_DEPTH} levels; flatten it or use the "
+                             "object form (pr.Eq)")
+        if isinstance(node, ast.Constant):
+            if type(node.value) not in (int, float, complex):
+                raise ValueError(f"{_short(whole)}: the literal {node.value!r} is not allowed; only numbers are")
+        elif isinstance(node, ast.Name):
+            _check_name(node.id, ns, whole)
+        elif isinstance(node, ast.BinOp):
+            op = type(node.op)
+            if op not in (*_ADDITIVE, *_MULTIPLICATIVE, ast.Pow):
+                raise ValueError(f"{_short(whole)}: the operator {_OPERATOR_TEXT.get(op, op.__name__)!r} is not "
+                                 "allowed in a problem string; use + - * / ** (or ^)")
+            left = depth if _group(node.left) == _group(node) and op is not ast.Pow else depth + 1
+            stack += [(node.left, left), (node.right, depth + 1)]
+        elif isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, (ast.USub, ast.UAdd)):
+                raise ValueError(f"{_short(whole)}: the operator {_OPERATOR_TEXT[type(node.op)]!r} is not allowed "
+                                 "in a problem string; use + - * / ** (or ^)")
+            stack.append((node.operand, depth + 1))
+        elif isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name):
+                raise ValueError(f"{_short(whole)}: only named functions can be called, such as lap(u) or sin(x)")
+            _check_name(node.func.id, ns, whole)
+            if node.func.id not in _STRING_FUNCTIONS or not callable(_STRING_FUNCTIONS[node.func.id]):
+                raise ValueError(f"{_short(whole)}: {node.func.id!r} is not a function; the functions are "
+                                 f"{sorted(k for k, v in _STRING_FUNCTIONS.items() if callable(v))}")
+            if node.keywords:
+                raise ValueError(f"{_short(whole)}: {node.func.id}() takes positional arguments only, "
+                                 f"got {node.keywords[0].arg or '**'}=...")
+            stack += [(a, depth + 1) for a in node.args]
+        elif isinstance(node, ast.Subscript):
+            index = node.slice
+            if not (isinstance(index, ast.Constant) and type(index.value) is int):
+                raise ValueError(f"{_short(whole)}: an index must be a non-negative integer literal, as in v[0]")
+            stack.append((node.value, depth + 1))
+        elif isinstance(node, (ast.List, ast.Tuple)):
+            stack += [(e, depth + 1) for e in node.elts]
+        else:
+            what = _NODE_TEXT.get(type(node), type(node).__name__)
+            raise ValueError(f"{_short(whole)}: {what} is not allowed in a problem string; write numbers, declared "
+                             "names, + - * / **, function calls and [lists]")
+
+
+def _check_name(name: str, ns: Mapping, whole: str) -> None:
+    if name.startswith("_"):
+        raise ValueError(f"{_short(whole)}: {name!r} is not allowed in a problem string")
+    if name not in ns:
+        raise ProblemError(f"{_short(whole)} uses the undeclared name {name!r}; known names are "
+                           f"{sorted(k for k in ns if k not in _STRING_FUNCTIONS)} and the functions "
+                           f"{sorted(_STRING_FUNCTIONS)}; declare parameters with params={{...}}")
+
+
+def _group(node: ast.AST):
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, _ADDITIVE):
+            return ast.Add
+        if isinstance(node.op, _MULTIPLICATIVE):
+            return ast.Mult
+    return None
+
+
+def _has_power(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) for n in ast.walk(node))
+
+
+def _is_constant(node: ast.AST) -> bool:
+    return not any(isinstance(n, ast.Name) for n in ast.walk(node))
+
+
+class _Builder:
+    r"""Builds sympy objects from a tree :func:`_check_tree` accepted (recursion bounded by its depth).
+
+    ``budget`` is the largest numeric exponent still allowed where a node sits: each power
+    with numeric exponent :math:`e` divides the budget of its base by :math:`\max(1, |e|)`.
+    """
+
+    def __init__(self, source: str, ns: Mapping, whole: str):
+        self.source, self.ns, self.whole = source, ns, whole
+
+    def fail(self, message: str):
+        raise ValueError(f"{_short(self.whole)}: {message}")
+
+    def build(self, node: ast.AST, *, budget: float = MAX_EXPONENT, top: bool = False, argument: bool = False):
+        if isinstance(node, (ast.List, ast.Tuple)):
+            if not (top or argument):
+                self.fail("a [list] can only be a whole side of an equation or a function argument")
+            items = [self.build(e, budget=budget) for e in node.elts]
+            if any(isinstance(i, (list, tuple, sympy.MatrixBase)) for i in items):
+                self.fail("list entries must be scalars, not vectors")
+            return items if isinstance(node, ast.List) else tuple(items)
+        if isinstance(node, ast.Constant):
+            value = self.number(node)
+        elif isinstance(node, ast.Name):
+            value = self.ns[node.id]
+            if node.id in _STRING_FUNCTIONS and callable(value):
+                self.fail(f"{node.id} is a function; call it, as in {node.id}(x)")
+        elif isinstance(node, ast.UnaryOp):
+            value = self.build(node.operand, budget=budget)
+            value = self.apply(operator.neg, value) if isinstance(node.op, ast.USub) else value
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            value = self.power(node, budget)
+        elif isinstance(node, ast.BinOp):
+            value = self.chain(node, budget)
+        elif isinstance(node, ast.Subscript):
+            base = self.build(node.value, budget=budget)
+            if not isinstance(base, sympy.MatrixBase):
+                self.fail(f"{ast.get_source_segment(self.source, node.value)} is not a vector, so it has no "
+                          f"entry [{node.slice.value}]")
+            if not 0 <= node.slice.value < len(base):
+                self.fail(f"index [{node.slice.value}] is out of range for a vector of {len(base)} entries")
+            value = base[node.slice.value]
+        else:  # ast.Call, the last node type _check_tree lets through
+            fn = _STRING_FUNCTIONS[node.func.id]
+            args = [self.build(a, budget=budget, argument=True) for a in node.args]
+            # integer literals stay Python ints, so that dt(u, 2) reads its order as an int
+            args = [int(v) if isinstance(a, ast.Constant) and type(a.value) is int else v
+                    for a, v in zip(node.args, args)]
+            value = self.apply(fn, *args, name=node.func.id)
+        return self.bounded(value)
+
+    def number(self, node: ast.Constant):
+        v = node.value
+        if type(v) is int:
+            return sympy.Integer(v)
+        if type(v) is complex:
+            if v.real:
+                self.fail(f"the literal {v!r} is not allowed; write complex numbers as a + b*I")
+            text = ast.get_source_segment(self.source, node).replace("_", "")[:-1]
+            if text.isdigit():
+                return sympy.Integer(text) * sympy.I
+            self.check_literal(text, v.imag)
+            return sympy.Float(text) * sympy.I
+        text = ast.get_source_segment(self.source, node).replace("_", "")
+        self.check_literal(text, v)
+        return sympy.Float(text)
+
+    def check_literal(self, text: str, value: float):
+        """Refuse a decimal outside 1e-300 .. 1e300 (sympy would spend seconds on ``1e-99999``)."""
+        zero = set(text.lower().split("e")[0]) <= set("0.")
+        if not (zero or 1e-300 <= abs(value) <= 1e300):
+            self.fail(f"the number {text} is outside 1e-300 .. 1e300 in magnitude; rescale the problem")
+
+    def chain(self, node: ast.BinOp, budget: float):
+        """``a + b - c ...`` or ``a * b / c ...``: the left spine walked in a loop, combined at once."""
+        group = _group(node)
+        operands = []
+        while _group(node) == group:
+            operands.append((type(node.op), node.right))
+            node = node.left
+        operands.append((ast.Add if group is ast.Add else ast.Mult, node))
+        operands.reverse()
+        values = [(op, self.build(n, budget=budget)) for op, n in operands]
+        if all(isinstance(v, sympy.Expr) for _, v in values):
+            if group is ast.Add:
+                return sympy.Add(*[v if op is ast.Add else -v for op, v in values])
+            return sympy.Mul(*[v if op is ast.Mult else sympy.Pow(v, -1) for op, v in values])
+        fold = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+        out = values[0][1]
+        for op, v in values[1:]:
+            out = self.apply(fold[op], out, v)
+        return out
+
+    def power(self, node: ast.BinOp, budget: float):
+        exponent_node = node.right
+        if _has_power(exponent_node):
+            self.fail(f"the exponent {ast.get_source_segment(self.source, exponent_node)} contains a power; towers "
+                      f"such as 9**9**9 are refused: compute the exponent (at most {MAX_EXPONENT}) yourself")
+        if _is_constant(exponent_node):
+            exponent = self.build(exponent_node)
+            if not (isinstance(exponent, sympy.Number) and exponent.is_real):
+                self.fail(f"the exponent {ast.get_source_segment(self.source, exponent_node)} must be a real number")
+            size = abs(float(exponent))
+            if size > budget:
+                nested = "" if budget == MAX_EXPONENT else " (exponents of nested powers multiply)"
+                self.fail(f"the exponent {ast.get_source_segment(self.source, exponent_node)} is too large{nested}; "
+                          f"numeric exponents are limited to ±{MAX_EXPONENT}")
+            base = self.build(node.left, budget=budget / max(1.0, size))
+        else:
+            exponent = self.build(exponent_node)
+            base = self.build(node.left, budget=budget)
+        return self.apply(operator.pow, base, exponent)
+
+    def apply(self, fn, *args, name: str | None = None):
+        """``fn(*args)``, one sympy operation; its TypeErrors and the like become one-line
+        ValueErrors (ValueErrors, such as "dt needs a time axis", pass unchanged)."""
+        try:
+            return fn(*args)
+        except ValueError:
+            raise
+        except (ArithmeticError, TypeError, AttributeError, IndexError, KeyError, NotImplementedError) as err:
+            where = f"{name}(...)" if name else "an operation"
+            raise ValueError(f"cannot parse {_short(self.whole)}: {where} failed: "
+                             f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
+
+    def bounded(self, value):
+        """Refuse a constant that is infinite, undefined or larger than :data:`MAX_MAGNITUDE`."""
+        if isinstance(value, (sympy.Basic, sympy.MatrixBase)) and value.has(*_UNDEFINED):
+            self.fail("a part evaluates to an infinite or undefined value (a division by zero, log(0)?); "
+                      "fix the expression")
+        if isinstance(value, sympy.Number):
+            if abs(value) > MAX_MAGNITUDE:
+                self.fail("a constant part exceeds 1e300 in magnitude; rescale the problem")
+        return value
