@@ -56,8 +56,9 @@ def test_a_trained_solution_with_its_metadata_and_options_loads(tmp_path):
     x, y = dom.coords
     u = dom.field("u")
     problem = pr.Problem(dom, [Eq(lap(u), sympy.sin(x) * y)], [pr.Boundary(Eq(u, 0))])
-    sol = PINNSolver(problem, backbone="mlp", backbone_options={"width": 8, "depth": 2, "activation": "tanh"},
-                     steps=2, batch=16, dtype="float64", progress=False, seed=0).run()
+    sol = PINNSolver.from_options(problem, backbone="mlp",
+                                  backbone_options={"width": 8, "depth": 2, "activation": "tanh"},
+                                  steps=2, batch=16, dtype="float64", progress=False, seed=0).run()
     sol.save(tmp_path / "solution.pt")
     loaded = load(tmp_path)  # a run directory's solution.pt
     pts = np.random.default_rng(1).uniform(size=(20, 2))
