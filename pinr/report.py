@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .io import save_npz, write_json
+from .io import save_npz, write_csv, write_json
 from .plotting import plot_fields, plot_loss_curves, plot_metric_curve, plot_parameters
 
 __all__ = ["write_run", "field_panels"]
@@ -122,6 +122,7 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
                     symmetric=errs, cmap="gray" if problem.image else "viridis")
     if trainer is not None and trainer.history["step"]:
         h = trainer.history
+        write_csv(out / "history.csv", {k: v for k, v in h.items() if len(v) == len(h["step"]) and k != "lbfgs"})
         curves = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("loss/")}
         curves["total"] = h["loss"]
         plot_loss_curves(out / "loss.png", curves, steps=h["step"])

@@ -80,6 +80,28 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.partial"))
 
 
+class WritesMarker:
+    """Unpickling this touches ``marker``: what a hostile file would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (type(self.marker).touch, (self.marker,))
+
+
+def test_a_hostile_checkpoint_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "marker"
+    torch.save({"model": {}, "config": {}, "payload": WritesMarker(marker)}, tmp_path / "checkpoint.pt")
+    solver = PINNSolver.from_options(poisson_1d(), steps=2, progress=False, resume=tmp_path)
+    with pytest.raises(ValueError, match=r"resume: .*checkpoint.pt is not a readable pinr checkpoint") as err:
+        solver.run()
+    assert "\n" not in str(err.value) and not marker.exists()
+    (tmp_path / "checkpoint.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match="not a readable pinr checkpoint"):
+        PINNSolver.from_options(poisson_1d(), steps=2, progress=False, resume=tmp_path).run()
+
+
 def test_failed_solve_leaves_no_partial_outputs(tmp_path, monkeypatch):
     p = poisson_1d()
 
@@ -101,8 +123,12 @@ def test_run_directory_contents(tmp_path):
     pr.solve(p, steps=3, out=tmp_path / "run", progress=False,
              backbone_options=dict(width=32, depth=1))
     out = tmp_path / "run"
-    for name in ["config.json", "metrics.json", "checkpoint.pt", "solution.pt", "fields.npz", "fields.png", "loss.png"]:
+    for name in ["config.json", "metrics.json", "checkpoint.pt", "solution.pt", "fields.npz", "fields.png", "loss.png",
+                 "history.csv"]:
         assert (out / name).stat().st_size > 0, name
+    rows = (out / "history.csv").read_text().splitlines()
+    assert rows[0].split(",") == ["step", "loss", "lr", "seconds", "loss/gradient"]
+    assert [int(r.split(",")[0]) for r in rows[1:]] == [1, 3]  # the first and the last step (log_every 10)
     metrics = pr.io.read_json(out / "metrics.json")
     for key in ["psnr", "rel_l2", "steps", "seconds", "ssim"]:
         assert key in metrics
