@@ -195,7 +195,7 @@ class PINNSolver:
             return self.validate_metrics
         if self.reference is None:
             return None
-        from pinr.api import compare
+        from pinr.comparison import compare
 
         return lambda solution: compare(solution, self.reference)
 

@@ -1,4 +1,8 @@
-"""Backbones: INR architectures written from jet-aware primitives, in one registry."""
+"""Backbones: INR architectures written from jet-aware primitives, in one registry.
+
+The built-in backbones register themselves when this package is imported (their modules are
+imported below, after the registry), so the registry never imports its entries.
+"""
 
 from .base import AbstractBackbone as AbstractBackbone
 from .base import BackboneTraining as BackboneTraining
@@ -8,3 +12,5 @@ from .registry import backbone_options as backbone_options
 from .registry import backbone_training as backbone_training
 from .registry import build_backbone as build_backbone
 from .registry import register_backbone as register_backbone
+
+from . import ff, finer, gauss, mlp, pins, sape, scone, siren, wire  # noqa: E402,F401  (registration)

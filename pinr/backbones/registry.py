@@ -29,7 +29,6 @@ def register_backbone(name: str) -> Callable[[type], type]:
 
 def available_backbones() -> list[str]:
     """Names of the registered backbones, sorted."""
-    _load_builtin()
     return sorted(_BACKBONES)
 
 
@@ -72,11 +71,6 @@ def build_backbone(name: str, in_features: int, out_features: int, **options) ->
 
 
 def _lookup(name: str) -> type:
-    _load_builtin()
     if name not in _BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; available backbones: {', '.join(sorted(_BACKBONES))}")
     return _BACKBONES[name]
-
-
-def _load_builtin():
-    from . import ff, finer, gauss, mlp, pins, sape, scone, siren, wire  # noqa: F401  (registration side effect)

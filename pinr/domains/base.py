@@ -176,12 +176,6 @@ class AbstractDomain(abc.ABC):
         b = self.bounds
         return np.all((p >= b[:, 0] - 1e-12) & (p <= b[:, 1] + 1e-12), axis=-1)
 
-    def __mul__(self, other):
-        from .shapes import SpaceTime, TimeInterval
-        if isinstance(other, TimeInterval) and not isinstance(self, (TimeInterval, SpaceTime)):
-            return SpaceTime(self, other)
-        return NotImplemented
-
     def __eq__(self, other):
         return type(self) is type(other) and self._key() == other._key()
 

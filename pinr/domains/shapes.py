@@ -334,6 +334,12 @@ class TimeInterval(AbstractDomain):
         self.t0, self.t1 = _check_range(name, (t0, t1))
         self._coords = (TimeCoordinate(name),)
 
+    def __rmul__(self, space):
+        """``space * TimeInterval(t0, t1)``: the space-time product (time last)."""
+        if isinstance(space, AbstractDomain) and not isinstance(space, (TimeInterval, SpaceTime)):
+            return SpaceTime(space, self)
+        return NotImplemented
+
     @property
     def coords(self):
         return self._coords

@@ -1,0 +1,43 @@
+"""``compare``: metrics of a solution against a reference, by the case's own metric or on a grid."""
+
+from __future__ import annotations
+
+import torch
+
+from .metrics import field_metrics
+
+__all__ = ["compare"]
+
+
+def compare(solution, ref, *, problem=None, align: str | None = "auto", metric: str = "auto") -> dict:
+    """Metrics of ``solution`` against ``ref``: at least ``rel_l2``, ``max_abs`` and ``psnr``.
+
+    ``metric="auto"`` uses the case's own metric when the solution (or reference) comes from a
+    catalogue case that states one (e.g. Helmholtz's complex error on the inner box, the wave's
+    error per time level); ``metric="grid"`` (and problems without their own) compares on a
+    shared grid (plus ``ssim`` for images): the reference's when it is grid-based, else the
+    solution's. ``align="auto"`` takes the problem's alignment ("constant"/"affine" for answers
+    defined only up to a constant or an affine map). ``problem`` may be a problem or a case."""
+    from pinr.case import Case
+    from pinr.solvers import GridSolution
+
+    if metric not in ("auto", "grid"):
+        raise ValueError(f"compare metric must be 'auto' or 'grid', got {metric!r}")
+    case = problem if isinstance(problem, Case) else (solution.case or ref.case)
+    if problem is None or isinstance(problem, Case):
+        problem = case.problem if case is not None else (getattr(solution, "problem", None)
+                                                         or getattr(ref, "problem", None))
+    if metric == "auto" and case is not None and case.metrics is not None:
+        return dict(case.metrics(solution, ref))
+    if align == "auto":
+        align = problem.align if problem is not None else None
+    grid = ref.grid if isinstance(ref, GridSolution) or not isinstance(solution, GridSolution) else solution.grid
+    if tuple(ref.fields) != tuple(solution.fields):
+        raise ValueError(f"cannot compare fields {list(solution.fields)} with {list(ref.fields)}")
+    pts = grid.points(dtype=torch.float64)
+    a = solution(pts).detach().cpu().double().numpy().reshape(*grid.shape, -1)
+    b = ref(pts).detach().cpu().double().numpy().reshape(*grid.shape, -1)
+    image = bool(problem is not None and problem.image and len(grid.shape) == 2)
+    if a.shape[-1] == 1:
+        a, b = a[..., 0], b[..., 0]
+    return field_metrics(a, b, align=align, image=image)
