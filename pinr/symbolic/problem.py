@@ -178,6 +178,32 @@ class Observation:
         return f"Observation({self.expr}, {len(self)} points, weight={self.weight:g})"
 
 
+def _vanishes(r) -> bool:
+    r"""Whether residual ``r`` is identically zero, whatever the unknowns: with every field value
+    and derivative replaced by a symbol :math:`a_k`, both :math:`r` and each
+    :math:`\partial r / \partial a_k` vanish at three random points (numbers, never ``simplify``,
+    which can take minutes on a power such as :math:`(x + y + 1)^{64}`)."""
+    if r == 0:
+        return True
+    unknowns = {d: sympy.Dummy() for d in r.atoms(sympy.Derivative)}
+    r = r.xreplace(unknowns)
+    more = {a: sympy.Dummy() for a in r.atoms(AppliedUndef) if isinstance(a, FieldFunction)}
+    r = r.xreplace(more)
+    checks = [r] + [sympy.diff(r, s) for s in [*unknowns.values(), *more.values()]]
+    rng = np.random.default_rng(0)
+    symbols = sorted(r.free_symbols, key=str)
+    for _ in range(3):
+        point = {s: sympy.Float(v, 40) for s, v in zip(symbols, rng.uniform(0.3, 0.9, len(symbols)))}
+        for e in checks:
+            try:
+                value = complex(e.xreplace(point).evalf(30))
+            except (TypeError, ValueError):  # data functions and the like: not a number here
+                return False
+            if abs(value) > 1e-20:
+                return False
+    return True
+
+
 def _array(value, what: str) -> np.ndarray:
     try:
         return np.array(value, dtype=np.float64)
@@ -288,7 +314,7 @@ class Problem:
 
         for c in conds:
             for r in c.eq.residuals:
-                if r == 0 or (sympy.count_ops(r) <= 40 and sympy.simplify(r) == 0):  # simplify is slow on big ones
+                if _vanishes(r):
                     raise ProblemError(f"condition '{c.name}': {c.eq} is trivially true (its residual is 0); "
                                        "state an equation that constrains the unknowns")
         fields: dict[str, FieldFunction] = {}
@@ -316,7 +342,6 @@ class Problem:
 
     def _validate_condition(self, c: Condition):
         from ..domains.base import AbstractRegion
-        from .data import DataSource
 
         region = c.on
         if not isinstance(region, AbstractRegion):
@@ -324,51 +349,63 @@ class Problem:
         if region.domain != self.domain:
             raise ProblemError(f"condition {c.eq} is placed on {region!r}, a region of another domain; "
                                f"use a region of this problem's domain {self.domain!r}")
-        coords = set(self.domain.coords)
         for r in c.eq.residuals:
-            apps = {a for a in r.atoms(AppliedUndef)}
-            if not any(isinstance(a, FieldFunction) for a in apps):
-                raise ProblemError(f"condition '{c.name}': {c.eq} involves no unknown field; "
-                                   f"write it in terms of the fields {list(self.fields)}")
-            for a in apps:
-                if isinstance(a, FieldFunction) and tuple(a.args) != tuple(self.domain.coords):
-                    raise ProblemError(f"field {a} is defined over {a.args} but the domain's coordinates are "
-                                       f"{self.domain.coords}; make fields with this domain's .field()")
-                if isinstance(a, DataFunction) and not set(a.args) <= coords:
-                    raise ProblemError(f"data {a.func.__name__} lives on coordinates {a.args} not all in the domain's "
-                                       f"{self.domain.coords}")
-                if isinstance(a, DataFunction) and isinstance(a.source, DataSource) \
-                        and not a.source.covers(zip(self.domain.coords, self.domain.bounds)):
-                    extent = ", ".join(f"{s} in [{lo:g}, {hi:g}]" for s, (lo, hi) in
-                                       zip(self.domain.coords, self.domain.bounds) if s in a.args)
-                    raise ProblemError(f"condition '{c.name}': data {a.source.name} covers {a.source.extent_text()} "
-                                       f"but the domain spans {extent}, where it would be clamped to its edge "
-                                       "values; build its pr.Grid over the domain's extent")
-                if not isinstance(a, (FieldFunction, DataFunction)):
-                    raise ProblemError(f"condition '{c.name}': unknown function {a.func.__name__!r} in {c.eq}; "
-                                       "unknowns come from domain.field(), data from pr.Data()")
-            for d in r.atoms(sympy.Derivative):
-                if isinstance(d.expr, DataFunction):
-                    raise ProblemError(f"condition '{c.name}': derivative of data {d.expr.func.__name__} is not "
-                                       "supported; differentiate the array yourself and pass it as pr.Data")
-                if not isinstance(d.expr, FieldFunction):
-                    raise ProblemError(f"condition '{c.name}': {d} differentiates an expression; "
-                                       "expand it so derivatives act on fields directly")
-                for v, _ in d.variable_count:
-                    if v not in coords:
-                        raise ProblemError(f"condition '{c.name}': derivative by {v}, which is not a coordinate "
-                                           f"of the domain {self.domain.coords}")
-            for s in r.free_symbols:
-                if s in coords or isinstance(s, Parameter):
-                    continue
-                if isinstance(s, NormalComponent):
-                    if not region.has_normals:
-                        raise ProblemError(f"condition '{c.name}' uses the normal {s} (via dn) on {region!r}, "
-                                           "which has no normals; put it on a boundary region")
-                    continue
-                raise ProblemError(f"condition '{c.name}': {c.eq} uses the undeclared symbol {s}; declare it as "
-                                   f"pr.Parameter('{s}', value) or use a coordinate of the domain "
-                                   f"{tuple(str(c) for c in self.domain.coords)}")
+            self._validate_expression(f"condition '{c.name}'", c.eq, r, region=region)
+
+    def _validate_expression(self, label: str, text, r, *, region=None):
+        """Check one residual (or observed expression) ``r`` of ``text``: it involves a field of
+        this domain, known functions and declared symbols, derivatives act on fields along
+        coordinates, data cover the domain; normals only on a ``region`` that has them (an
+        observation has no region)."""
+        from .data import DataSource
+
+        coords = set(self.domain.coords)
+        apps = set(r.atoms(AppliedUndef))
+        if not any(isinstance(a, FieldFunction) for a in apps):
+            raise ProblemError(f"{label}: {text} involves no unknown field; "
+                               f"write it in terms of the fields {list(self.fields)}")
+        for a in apps:
+            if isinstance(a, FieldFunction) and tuple(a.args) != tuple(self.domain.coords):
+                raise ProblemError(f"field {a} is defined over {a.args} but the domain's coordinates are "
+                                   f"{self.domain.coords}; make fields with this domain's .field()")
+            if isinstance(a, DataFunction) and not set(a.args) <= coords:
+                raise ProblemError(f"data {a.func.__name__} lives on coordinates {a.args} not all in the domain's "
+                                   f"{self.domain.coords}")
+            if isinstance(a, DataFunction) and isinstance(a.source, DataSource) \
+                    and not a.source.covers(zip(self.domain.coords, self.domain.bounds)):
+                extent = ", ".join(f"{s} in [{lo:g}, {hi:g}]" for s, (lo, hi) in
+                                   zip(self.domain.coords, self.domain.bounds) if s in a.args)
+                raise ProblemError(f"{label}: data {a.source.name} covers {a.source.extent_text()} "
+                                   f"but the domain spans {extent}, where it would be clamped to its edge "
+                                   "values; build its pr.Grid over the domain's extent")
+            if not isinstance(a, (FieldFunction, DataFunction)):
+                raise ProblemError(f"{label}: unknown function {a.func.__name__!r} in {text}; "
+                                   "unknowns come from domain.field(), data from pr.Data()")
+        for d in r.atoms(sympy.Derivative):
+            if isinstance(d.expr, DataFunction):
+                raise ProblemError(f"{label}: derivative of data {d.expr.func.__name__} is not "
+                                   "supported; differentiate the array yourself and pass it as pr.Data")
+            if not isinstance(d.expr, FieldFunction):
+                raise ProblemError(f"{label}: {d} differentiates an expression; "
+                                   "expand it so derivatives act on fields directly")
+            for v, _ in d.variable_count:
+                if v not in coords:
+                    raise ProblemError(f"{label}: derivative by {v}, which is not a coordinate "
+                                       f"of the domain {self.domain.coords}")
+        for s in r.free_symbols:
+            if s in coords or isinstance(s, Parameter):
+                continue
+            if isinstance(s, NormalComponent) and region is None:
+                raise ProblemError(f"{label} uses the normal {s}; measurement points carry no normals — "
+                                   "observe grad(u) and dot it with known normals yourself")
+            if isinstance(s, NormalComponent):
+                if not region.has_normals:
+                    raise ProblemError(f"{label} uses the normal {s} (via dn) on {region!r}, "
+                                       "which has no normals; put it on a boundary region")
+                continue
+            raise ProblemError(f"{label}: {text} uses the undeclared symbol {s}; declare it as "
+                               f"pr.Parameter('{s}', value) or use a coordinate of the domain "
+                               f"{tuple(str(c) for c in self.domain.coords)}")
 
     def _validate_observation(self, o: Observation):
         dim = self.domain.dim
@@ -380,25 +417,8 @@ class Problem:
             k = int(np.argmin(inside))
             raise ProblemError(f"observation '{o.name}': {int((~inside).sum())} of {len(o)} points lie outside "
                                f"{self.domain!r} (first: row {k}, {o.points[k].tolist()}); drop them or enlarge the domain")
-        coords = set(self.domain.coords)
         for e in o.exprs:
-            apps = e.atoms(AppliedUndef)
-            if not any(isinstance(a, FieldFunction) for a in apps):
-                raise ProblemError(f"observation '{o.name}': {e} involves no unknown field; observe an expression of "
-                                   f"the fields {list(self.fields)}")
-            for a in apps:
-                if isinstance(a, FieldFunction) and tuple(a.args) != tuple(self.domain.coords):
-                    raise ProblemError(f"observation '{o.name}': field {a} is not over the domain's coordinates "
-                                       f"{self.domain.coords}; make fields with this domain's .field()")
-                if not isinstance(a, (FieldFunction, DataFunction)):
-                    raise ProblemError(f"observation '{o.name}': unknown function {a.func.__name__!r} in {e}")
-            for s in e.free_symbols:
-                if isinstance(s, NormalComponent):
-                    raise ProblemError(f"observation '{o.name}' uses the normal {s}; measurement points carry no "
-                                       "normals — observe grad(u) and dot it with known normals yourself")
-                if s not in coords and not isinstance(s, Parameter):
-                    raise ProblemError(f"observation '{o.name}': {e} uses the undeclared symbol {s}; declare it as "
-                                       f"pr.Parameter('{s}', value)")
+            self._validate_expression(f"observation '{o.name}'", e, e)
 
     def _validate_exact(self, exact):
         if exact is None:

@@ -275,3 +275,14 @@ def test_bad_parameter_and_condition_arguments(rect):
         pr.Boundary(Eq(u, 0), reduction="median")
     with pytest.raises(TypeError, match="pr.Eq"):
         pr.Problem(rect, [lap(u)])
+
+
+def test_large_powers_are_checked_for_triviality_without_simplify(rect):
+    """The triviality check evaluates numbers instead of calling sympy.simplify, which took
+    minutes on a product of high powers; the statement below builds and is not trivial."""
+    x, y = rect.coords
+    u = rect.field("u")
+    p = pr.Problem(rect, [Eq(lap(u), (x + y + 1) ** 64 * (x - y + 2) ** 60 * (x * y + 3) ** 64)])
+    assert len(p.conditions) == 1
+    with pytest.raises(ProblemError, match="trivially true"):
+        pr.Problem(rect, [Eq(u * (sympy.sin(x) ** 2 + sympy.cos(x) ** 2), u)])
