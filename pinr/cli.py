@@ -158,6 +158,9 @@ def solve(
         _fail(f"training diverged: {err}", 3)
     metrics = json.loads((out / "metrics.json").read_text())
     typer.echo(f"outputs: {out}")
+    if solver == "pinn":  # what pinr chose for options you did not give, and from where (also in config.json)
+        chosen = json.loads((out / "config.json").read_text()).get("chosen_by", {})
+        typer.echo("chosen: " + ("; ".join(f"{k} from {v}" for k, v in chosen.items()) or "all options were yours"))
     for k, v in metrics.items():
         typer.echo(f"  {k:14s} {v:.6g}" if isinstance(v, float) else f"  {k:14s} {v}")
 

@@ -38,6 +38,7 @@ def test_solve_writes_run_and_prints_metrics(tmp_path):
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert f"outputs: {out}" in r.output and "psnr" in r.output
+    assert "chosen: backbone from problem 'poisson-image'; lr from problem 'poisson-image'" in r.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 3
     cfg = json.loads((out / "config.json").read_text())
