@@ -57,8 +57,8 @@ def _slice(a: np.ndarray, dims: int, *, time_last: bool) -> np.ndarray:
 def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, trainer=None) -> dict:
     """Write metrics.json, solution.pt, fields.npz and the plots (and the case's own outputs)
     into ``out``; return the metrics."""
-    from pinr.comparison import compare
     from pinr.case import as_case
+    from pinr.comparison import compare
     from pinr.metrics import affine_align
     from pinr.solvers import NeuralSolution
 

@@ -125,7 +125,8 @@ class Observation:
         if pts.ndim == 1:
             pts = pts[:, None]
         if pts.ndim != 2 or pts.shape[0] == 0:
-            raise ValueError(f"Observation of {expr}: points must be an (N, dim) array with N >= 1, got shape {pts.shape}")
+            raise ValueError(f"Observation of {expr}: points must be an (N, dim) array with N >= 1, "
+                             f"got shape {pts.shape}")
         vals = _array(values, "values")
         if vals.ndim == 1:
             vals = vals[:, None]
@@ -416,7 +417,8 @@ class Problem:
         if not inside.all():
             k = int(np.argmin(inside))
             raise ProblemError(f"observation '{o.name}': {int((~inside).sum())} of {len(o)} points lie outside "
-                               f"{self.domain!r} (first: row {k}, {o.points[k].tolist()}); drop them or enlarge the domain")
+                               f"{self.domain!r} (first: row {k}, {o.points[k].tolist()}); drop them or enlarge "
+                               "the domain")
         for e in o.exprs:
             self._validate_expression(f"observation '{o.name}'", e, e)
 

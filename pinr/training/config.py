@@ -189,7 +189,8 @@ class Resolved:
                 f"({s.get('steps', 'yours')}), lr {c.optim.lr:g} ({s.get('lr', 'yours')})")
 
 
-def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *, case_name: str | None = None) -> Resolved:
+def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *,
+            case_name: str | None = None) -> Resolved:
     """Lay ``options`` over the case's defaults and fill the rest; validate the result.
 
     A case's backbone options and learning rate are tuned for its backbone: when ``options``

@@ -123,9 +123,8 @@ def test_fd_reference_needs_the_parameters_fixed():
         pr.reference(p)
     forward = p.fixed(kappa=0.3)
     assert not forward.trainable and forward.params["kappa"] == 0.3
-    ref = pr.reference(forward.replace(conditions=[*forward.conditions, pr.Initial(Eq(forward.field_apps[0],
-                                                                                      sin(np.pi * forward.coords[0])))]),
-                       resolution=64)
+    initial = pr.Initial(Eq(forward.field_apps[0], sin(np.pi * forward.coords[0])))
+    ref = pr.reference(forward.replace(conditions=[*forward.conditions, initial]), resolution=64)
     xt = np.array([[0.5, 0.4]])
     assert ref(xt)[0, 0] == pytest.approx(np.exp(-0.3 * np.pi**2 * 0.4), rel=2e-3)
 
