@@ -64,9 +64,13 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
     if solver not in ("pinn", "fd"):
         raise ValueError(f"unknown solver {solver!r}; choose 'pinn' or 'fd'")
     out = Path(out) if out is not None else None
-    if out is not None and out.exists() and any(out.iterdir()) and options.get("resume") is None:
-        raise FileExistsError(f"run directory {out} exists and is not empty; choose another --out or pass "
-                              "resume= to continue that run")
+    if out is not None and out.exists() and not out.is_dir():
+        raise FileExistsError(f"run directory {out} is a file; choose another --out (out=)")
+    # a directory holding only the config.json of a start that failed is reused
+    if out is not None and out.exists() and {p.name for p in out.iterdir()} - {"config.json"} \
+            and options.get("resume") is None:
+        raise FileExistsError(f"run directory {out} exists and is not empty; choose another --out (out=) or "
+                              "continue that run with --resume (resume=)")
     started = time.perf_counter()
     pinn = None
     if solver == "fd":

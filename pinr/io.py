@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -82,9 +83,25 @@ def write_text(path, text: str) -> Path:
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def _strict(o):
+    """``o`` with numpy values as Python ones and NaN/infinity as ``None`` (JSON has no such numbers)."""
+    if isinstance(o, Mapping):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_strict(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _strict(o.tolist())
+    if isinstance(o, (np.floating, np.integer)):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
 def write_json(path, obj) -> Path:
-    """Write ``obj`` as indented JSON; numpy scalars and arrays become numbers and lists."""
-    text = json.dumps(obj, indent=2, sort_keys=False, default=_default, allow_nan=True)
+    """Write ``obj`` as indented, strict JSON: numpy scalars and arrays become numbers and
+    lists, undefined numbers (NaN, infinity) become ``null``."""
+    text = json.dumps(_strict(obj), indent=2, sort_keys=False, default=_default, allow_nan=False)
     return write_text(path, text + "\n")
 
 

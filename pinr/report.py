@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -54,6 +55,24 @@ def _slice(a: np.ndarray, dims: int, *, time_last: bool) -> np.ndarray:
     return a
 
 
+def _write_paraview(out: Path, problem, grid, pred: np.ndarray, ref: np.ndarray | None,
+                    max_points: int = 1 << 20) -> Path:
+    """The fields for ParaView: ``fields.vtu`` on the lattice, or ``fields.xdmf`` (a time series,
+    time the last axis) for a space-time problem; per field ``NAME`` and ``NAME_reference``.
+    Lattices above ``max_points`` keep every k-th node per axis (``fields.npz`` has them all)."""
+    from .export import write_vtu, write_xdmf_series
+
+    k = max(1, math.ceil((pred[..., 0].size / max_points) ** (1 / len(grid.shape))))
+    keep = (slice(None, None, k),) * len(grid.shape)
+    fields = {name: pred[keep + (c,)] for c, name in enumerate(problem.fields)}
+    if ref is not None:
+        fields.update({f"{name}_reference": ref[keep + (c,)] for c, name in enumerate(problem.fields)})
+    axes = [a[::k] for a in grid.lattice(grid.shape)]
+    if problem.domain.time is not None and len(axes) > 1:
+        return write_xdmf_series(out / "fields.xdmf", axes[:-1], axes[-1], fields)
+    return write_vtu(out / "fields.vtu", axes, fields)
+
+
 def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, trainer=None) -> dict:
     """Write metrics.json, solution.pt, fields.npz and the plots (and the case's own outputs)
     into ``out``; return the metrics."""
@@ -99,6 +118,7 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
     if refv is not None:
         arrays["reference"] = refv
     save_npz(out / "fields.npz", **arrays)
+    _write_paraview(out, problem, grid, pred, refv)
     if isinstance(solution, NeuralSolution):
         solution.save(out / "solution.pt")
 

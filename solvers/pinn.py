@@ -86,6 +86,7 @@ class PINNSolver:
                                 case_name=self.case.source.get("name", problem.name))
         self.config = c = self.resolved.config
         output_scales(c.model.output_scale, problem.n_outputs)  # validate now, not at the first step
+        self._check_backbone()
         if validate_metrics is not None and not callable(validate_metrics):
             raise TypeError(f"validate_metrics must be a callable solution -> dict, got {validate_metrics!r}")
         self.reference, self.validate_metrics, self.extra_callbacks = reference, validate_metrics, list(callbacks)
@@ -96,6 +97,20 @@ class PINNSolver:
                                  default_batch=DEFAULT_BATCH)
         self.out = Path(c.run.out) if c.run.out is not None else None
         self.state: TrainState | None = None
+
+    def _check_backbone(self) -> None:
+        """Build the backbone once, off the record (the random state is restored), so that a bad
+        name, option or option value fails here, before a run directory gets any file."""
+        c = self.config
+        options = dict(c.model.options or {})
+        with torch.random.fork_rng(devices=[]):
+            try:
+                build_backbone(c.model.backbone, self.problem.domain.dim, self.problem.n_outputs, **options)
+            except (TypeError, ValueError) as err:
+                if "backbone" in str(err):
+                    raise
+                raise type(err)(f"backbone {c.model.backbone!r} cannot be built with options {options}: {err}; "
+                                f"`pinr list backbones` shows each option's default") from None
 
     @classmethod
     def from_options(cls, target, *, reference=None, validate_metrics=None, callbacks=(), **options) -> "PINNSolver":

@@ -84,3 +84,17 @@ def test_write_csv_refuses_ragged_or_malformed_columns(tmp_path, columns, match)
     with pytest.raises(ValueError, match=match):
         pio.write_csv(tmp_path / "bad.csv", columns)
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_json_is_strict_undefined_numbers_become_null(tmp_path):
+    import json
+
+    import numpy as np
+
+    from pinr.io import write_json
+
+    path = write_json(tmp_path / "m.json", {"rel_l2": float("nan"), "v": [1.0, float("inf")], "a": np.array([np.nan])})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c))) == \
+        {"rel_l2": None, "v": [1.0, None], "a": [None]}

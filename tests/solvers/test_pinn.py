@@ -135,8 +135,28 @@ def test_run_directory_contents(tmp_path):
     assert metrics["steps"] == 3 and metrics["align"] == "affine"
     config = pr.io.read_json(out / "config.json")
     assert config["problem"] == {"name": "poisson-image", "params": {"size": 16}}
-    with pytest.raises(FileExistsError, match="not empty"):
+    import meshio
+
+    mesh = meshio.read(out / "fields.vtu")  # the same fields for ParaView
+    values = np.load(out / "fields.npz")["prediction"][..., 0]
+    np.testing.assert_allclose(mesh.point_data["u"], values.reshape(-1))
+    assert mesh.points.shape == (16 * 16, 3) and "u_reference" in mesh.point_data
+    with pytest.raises(FileExistsError, match="not empty.*--resume"):
         pr.solve(p, steps=3, out=out, progress=False)
+
+
+def test_a_failed_start_leaves_a_reusable_directory(tmp_path):
+    p = pr.problems.get("poisson-image", size=8)
+    out = tmp_path / "run"
+    with pytest.raises(TypeError, match="cannot be built with options"):  # checked before any file is written
+        pr.solve(p, steps=1, out=out, progress=False, backbone_options={"width": "abc"})
+    assert not out.exists()
+    out.mkdir()
+    (out / "config.json").write_text("{}")  # all that a start that failed later leaves behind
+    pr.solve(p, steps=1, out=out, progress=False, backbone_options={"width": 8, "depth": 1})
+    assert (out / "metrics.json").exists()
+    with pytest.raises(FileExistsError, match="is a file"):
+        pr.solve(p, steps=1, out=out / "metrics.json", progress=False)
 
 
 def test_image_fit_improves_psnr():
@@ -215,10 +235,25 @@ def test_heat_equation_with_window_and_causal_weighting_trains():
 
 
 def test_run_directory_for_space_time_problem(tmp_path):
+    import meshio
+
     p = heat_problem()
     pr.solve(p, steps=2, out=tmp_path / "heat", progress=False, backbone_options=dict(width=8, depth=1))
-    for name in ["fields.png", "fields.npz", "metrics.json", "loss.png"]:
+    for name in ["fields.png", "fields.npz", "metrics.json", "loss.png", "fields.xdmf"]:
         assert (tmp_path / "heat" / name).stat().st_size > 0
+    # the ParaView time series holds the same values as fields.npz, one step per time level
+    arrays = np.load(tmp_path / "heat" / "fields.npz")
+    with meshio.xdmf.TimeSeriesReader(str(tmp_path / "heat" / "fields.xdmf")) as reader:
+        points, _ = reader.read_points_cells()
+        times = []
+        for k in range(reader.num_steps):
+            t, point_data, _ = reader.read_data(k)
+            times.append(t)
+            nx = len(arrays["coords_x"])
+            np.testing.assert_allclose(point_data["u"].reshape(nx), arrays["prediction"][:, k, 0])
+            np.testing.assert_allclose(point_data["u_reference"].reshape(nx), arrays["reference"][:, k, 0])
+    np.testing.assert_allclose(times, arrays["coords_t"])
+    np.testing.assert_allclose(points[:, 0], arrays["coords_x"])
 
 
 def test_grid_terms_default_to_the_full_grid():
