@@ -64,6 +64,11 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
     if solver not in ("pinn", "fd"):
         raise ValueError(f"unknown solver {solver!r}; choose 'pinn' or 'fd'")
     out = Path(out) if out is not None else None
+    chosen_before = None
+    if options.get("resume") is not None:
+        out = out if out is not None else Path(options["resume"])
+        chosen_before = read_record(Path(options["resume"])).get("chosen_by")
+        options = resumed_options(case, Path(options["resume"]), options)
     if out is not None and out.exists() and not out.is_dir():
         raise FileExistsError(f"run directory {out} is a file; choose another --out (out=)")
     # a directory holding only the config.json of a start that failed is reused
@@ -93,11 +98,62 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
                                        **options)
         if out is not None:
             from .io import write_json
-            write_json(out / "config.json", _config(case, pinn))
+            config = _config(case, pinn)
+            if chosen_before is not None:  # a resumed run keeps the record of where its options came from
+                config["chosen_by"] = chosen_before
+            write_json(out / "config.json", config)
         sol = pinn.run()
     if out is not None:
         write_run(out, case, sol, ref, solver=solver, seconds=time.perf_counter() - started, trainer=pinn)
     return sol
+
+
+#: options a resumed run may change: where and how it is shown, not what it computes
+RUN_ONLY = frozenset({"out", "resume", "progress", "device", "log_every", "validate_every", "checkpoint_every"})
+
+
+def read_record(run: Path) -> dict:
+    """The ``config.json`` of run directory ``run`` (``FileNotFoundError`` naming it if absent)."""
+    from .io import read_json
+
+    path = Path(run) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run}: no config.json there, so it is not a pinr run directory")
+    try:
+        return read_json(path)
+    except ValueError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); the run's record is damaged") from None
+
+
+def recorded_options(record: dict) -> dict:
+    """The training options a run's record states (what it computed, without ``RUN_ONLY``)."""
+    from .training.config import option_names
+
+    return {k: record[k] for k in option_names() if k in record and k not in RUN_ONLY}
+
+
+def resumed_options(case, run: Path, options: dict) -> dict:
+    """``options`` completed from the record of ``run``: the record's problem and options hold;
+    an option given again must equal the recorded one (``ValueError`` naming it otherwise),
+    except ``steps``, which re-plans the rest of the run (see :meth:`PINNSolver.load_checkpoint`)."""
+    import json
+
+    record = read_record(run)
+    source = dict(case.source) or None
+    if (record.get("problem", {}).get("params") is not None and source is not None
+            and {"name": case.problem.name, **source} != record["problem"]) or \
+            (source is None and record.get("statement") != str(case.problem)):
+        raise ValueError(f"resume: {run} is a run of {record.get('problem')}, not of this problem; give that "
+                         "problem (or none on the command line) or start a new run")
+    saved = recorded_options(record)
+    for k, v in options.items():
+        if k in RUN_ONLY or v is None or k not in saved:
+            continue
+        if k != "steps" and json.loads(json.dumps(v, default=str)) != saved[k]:  # steps may change the plan
+            flag = {"backbone_options": "backbone options"}.get(k, k)
+            raise ValueError(f"resume: {flag}={v!r} conflicts with the run's record ({saved[k]!r} in {run}/config.json);"
+                             " drop it to continue the run, or start a new run with another --out")
+    return {**saved, **{k: v for k, v in options.items() if v is not None}}
 
 
 def _config(case, pinn) -> dict:

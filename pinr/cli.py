@@ -92,24 +92,24 @@ def _exp_text(x: float) -> str:
 
 @app.command()
 def solve(
-    problem: Annotated[str, typer.Argument(help="catalogue problem name (see `pinr list problems`)")],
+    problem: Annotated[Optional[str], typer.Argument(help="catalogue problem name (see `pinr list problems`); with --resume, the run's own")] = None,
     backbone: Annotated[Optional[str], typer.Option(help="backbone name (default: the problem's)")] = None,
     steps: Annotated[Optional[int], typer.Option(help="training steps (default: the problem's)")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="peak learning rate")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 or auto")] = "auto",
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    dtype: Annotated[str, typer.Option(help="float32 or float64")] = "float32",
-    engine: Annotated[str, typer.Option(help="derivative engine: auto, jet or autograd")] = "auto",
+    lr: Annotated[Optional[float], typer.Option(help="peak learning rate (default: the problem's, else the backbone's)")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 or auto (default)")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="random seed (default 0)")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 (default) or float64")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="derivative engine: auto (default), jet or autograd")] = None,
     solver: Annotated[str, typer.Option(help="pinn or fd (finite-difference reference)")] = "pinn",
     batch: Annotated[Optional[int], typer.Option(help="points per condition per step")] = None,
     out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/PROBLEM-BACKBONE-TIME)")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="continue the run in this directory")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="continue the run in this directory, as its config.json records it")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value (repeatable)")] = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", help="backbone option key=value (repeatable)")] = None,
     train: Annotated[Optional[list[str]], typer.Option("--train", help="other solver option key=value, e.g. lbfgs_steps=100, time_window=0.5 (repeatable)")] = None,
-    compile: Annotated[bool, typer.Option(help="torch.compile the training step")] = False,
+    compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the training step")] = None,
     compile_mode: Annotated[Optional[str], typer.Option(help="torch.compile mode, e.g. reduce-overhead (CUDA graphs)")] = None,
-    tf32: Annotated[bool, typer.Option(help="allow TF32 matmuls on CUDA")] = False,
+    tf32: Annotated[Optional[bool], typer.Option("--tf32/--no-tf32", help="allow TF32 matmuls on CUDA")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ):
     """Solve a catalogue problem, write a run directory and print the final metrics."""
@@ -118,15 +118,15 @@ def solve(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     params = _parse_pairs(set_, "--set")
     options = _parse_pairs(option, "--option")
+    if resume is not None:
+        problem, params = _recorded_problem(resume, problem, params)
+        out = Path(resume)
+    if problem is None:
+        _fail("error: name a problem (`pinr list problems`), or continue a run with --resume DIR")
     try:
         prob = pr.problems.get(problem, **params)
     except (ValueError, TypeError, FileNotFoundError) as err:
         _fail(f"error: {err}")
-    if resume is not None:
-        cfg_path = Path(resume) / "config.json"
-        if not cfg_path.exists():
-            _fail(f"error: --resume {resume}: no config.json there")
-        out = Path(resume)
     if out is None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         name = (backbone or prob.training.model.backbone or "siren") if solver == "pinn" else "fd"
@@ -135,6 +135,7 @@ def solve(
     if solver == "pinn":
         kw = dict(backbone=backbone, steps=steps, lr=lr, device=device, seed=seed, dtype=dtype, engine=engine,
                   batch=batch, resume=resume, compile=compile_mode or compile, tf32=tf32, progress=progress)
+        kw = {k: v for k, v in kw.items() if v is not None}
         if options:
             kw["backbone_options"] = options
         extra = _parse_pairs(train, "--train")
@@ -144,7 +145,9 @@ def solve(
         unknown = sorted(set(extra) - valid)
         if unknown:
             _fail(f"error: --train {', '.join(unknown)}: not a solver option; valid: {', '.join(sorted(valid))}")
-        clash = sorted(set(extra) & (set(kw) | {"out", "reference", "backbone_options"}))
+        own_flags = {"backbone", "steps", "lr", "device", "seed", "dtype", "engine", "batch", "resume", "compile",
+                     "tf32", "progress", "out", "backbone_options"}
+        clash = sorted(set(extra) & own_flags)
         if clash:
             _fail(f"error: --train {', '.join(clash)}: set these with their own flags")
         kw.update(extra)
@@ -156,6 +159,11 @@ def solve(
         _fail(f"error: {err}")
     except FloatingPointError as err:
         _fail(f"training diverged: {err}", 3)
+    _report(out, solver)
+
+
+def _report(out: Path, solver: str) -> None:
+    """Print the run directory, what pinr chose (and from where) and the final metrics."""
     metrics = json.loads((out / "metrics.json").read_text())
     typer.echo(f"outputs: {out}")
     if solver == "pinn":  # what pinr chose for options you did not give, and from where (also in config.json)
@@ -163,6 +171,55 @@ def solve(
         typer.echo("chosen: " + ("; ".join(f"{k} from {v}" for k, v in chosen.items()) or "all options were yours"))
     for k, v in metrics.items():
         typer.echo(f"  {k:14s} {v:.6g}" if isinstance(v, float) else f"  {k:14s} {v}")
+
+
+def _recorded_problem(run: Path, problem: str | None, params: dict) -> tuple[str, dict]:
+    """The catalogue problem and parameters a run directory records; a PROBLEM or --set given
+    again must agree with them."""
+    from pinr.api import read_record
+
+    try:
+        recorded = read_record(run).get("problem", {})
+    except (FileNotFoundError, ValueError) as err:
+        _fail(f"error: --resume {run}: {err}")
+    name, saved = recorded.get("name"), dict(recorded.get("params") or {})
+    if name is None:
+        _fail(f"error: --resume {run}: its record names no catalogue problem; resume it from Python with pr.solve(...)")
+    if problem is not None and problem != name:
+        _fail(f"error: --resume {run} is a run of {name!r}, not {problem!r}; drop the problem name to continue it")
+    clash = sorted(k for k, v in params.items() if saved.get(k, v) != v or k not in saved)
+    if clash:
+        _fail(f"error: --resume {run}: --set {', '.join(clash)} differs from the run's record {saved}; drop it")
+    return name, saved
+
+
+@app.command()
+def rerun(
+    run: Annotated[Path, typer.Argument(help="a run directory (its config.json) to repeat from scratch")],
+    out: Annotated[Optional[Path], typer.Option(help="run directory of the repeat (default RUN-rerun-TIME)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+):
+    """Repeat a run from its record: the same problem, parameters and every training option."""
+    import pinr as pr
+    from pinr.api import read_record, recorded_options
+
+    try:
+        record = read_record(run)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(f"error: {err}")
+    recorded = record.get("problem", {})
+    if recorded.get("name") is None or record.get("solver", "pinn") != "pinn":
+        _fail(f"error: {run}: its record names no catalogue PINN run to repeat")
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = out if out is not None else Path(f"{run}-rerun-{stamp}")
+    try:
+        case = pr.problems.get(recorded["name"], **dict(recorded.get("params") or {}))
+        pr.solve(case, out=out, progress=progress, **recorded_options(record))
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError) as err:
+        _fail(f"error: {err}")
+    except FloatingPointError as err:
+        _fail(f"training diverged: {err}", 3)
+    _report(out, "pinn")
 
 
 @app.command()

@@ -252,10 +252,26 @@ class PINNSolver:
             state.model.parameters.load_state_dict(saved["parameters"])
         state.optimizer.load_state_dict(saved["optimizer"])
         state.scheduler.load_state_dict(saved["scheduler"])
+        step = int(saved["step"])
+        if cfg["steps"] != self.steps:
+            state.scheduler = self._replan(state.optimizer, step, cfg["steps"])
         state.generator.set_state(saved["generator"].cpu())
         state.history, state.validation = saved["history"], saved["validation"]
-        state.step = int(saved["step"])
+        state.step, state.total = step, self.steps
         state.seconds = float(saved.get("seconds", (state.history.get("seconds") or [0.0])[-1]))
+
+    def _replan(self, optimizer, step: int, recorded: int):
+        r"""A resumed run with another number of steps: the cosine decay goes on from the rate the
+        run has reached, :math:`\eta_s`, to ``lr_min`` over the steps that remain,
+        :math:`\eta_t = \eta_{min} + \tfrac12(\eta_s - \eta_{min})(1 + \cos\pi\tfrac{t - s}{T' - s})`
+        — no jump in the learning rate (a finished run goes on at ``lr_min``)."""
+        if self.steps <= step:
+            raise ValueError(f"resume: the run is at step {step} of {recorded}; steps={self.steps} leaves nothing to "
+                             f"train — give more than {step}")
+        for group in optimizer.param_groups:
+            group.pop("initial_lr", None)  # the new schedule starts from the current rate
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.steps - step,
+                                                          eta_min=min(self.config.optim.lr_min, self.config.optim.lr))
 
     # ------------------------------------------------------------------------ train
     def solution(self, state: TrainState | None = None) -> NeuralSolution:

@@ -122,3 +122,37 @@ def test_train_passes_solver_options_and_rejects_unknown_ones(tmp_path):
     assert not (tmp_path / "x").exists()
     r = runner.invoke(app, ["solve", "poisson-image", "--train", "steps=3", "--out", str(tmp_path / "y")])
     assert r.exit_code == 2 and "own flags" in r.output
+
+
+def test_resume_reads_the_run_record_and_refuses_conflicting_flags(tmp_path):
+    out = tmp_path / "run"
+    first = ["solve", "poisson-image", "--set", "size=8", "--steps", "4", "--option", "width=8", "--option",
+             "depth=1", "--seed", "2", "--out", str(out), "--no-progress"]
+    assert runner.invoke(app, first).exit_code == 0
+    record = json.loads((out / "config.json").read_text())
+    # no flags at all: the problem, its parameters, the backbone and its options, the seed come from the record
+    r = runner.invoke(app, ["solve", "--resume", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    again = json.loads((out / "config.json").read_text())
+    for key in ("problem", "backbone", "backbone_options", "seed", "steps", "lr"):
+        assert again[key] == record[key], key
+    assert again["chosen_by"] == record["chosen_by"]
+    for problem, flags, culprit in (([], ["--seed", "5"], "seed=5"), ([], ["--backbone", "ff"], "backbone='ff'"),
+                                    ([], ["--set", "size=16"], "--set size"), (["image"], [], "not 'image'"),
+                                    ([], ["--steps", "2"], "leaves nothing to train")):
+        r = runner.invoke(app, ["solve", *problem, "--resume", str(out), "--no-progress", *flags])
+        assert r.exit_code == 2 and culprit in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_rerun_repeats_a_run_from_its_record(tmp_path):
+    out = tmp_path / "run"
+    args = ["solve", "poisson-image", "--set", "size=8", "--steps", "3", "--option", "width=8", "--option", "depth=1",
+            "--out", str(out), "--no-progress"]
+    assert runner.invoke(app, args).exit_code == 0
+    r = runner.invoke(app, ["rerun", str(out), "--out", str(tmp_path / "again"), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    a = json.loads((out / "metrics.json").read_text())
+    b = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    assert a["psnr"] == b["psnr"] and a["final_loss"] == b["final_loss"]  # same seed, same options: the same run
+    r = runner.invoke(app, ["rerun", str(tmp_path / "nowhere")])
+    assert r.exit_code == 2 and "no config.json" in r.output

@@ -67,6 +67,23 @@ def poison_after(monkeypatch, n_good: int):
     monkeypatch.setattr(PINNSolver, "losses_fn", losses_fn)
 
 
+def test_resuming_with_more_steps_goes_on_without_a_jump_in_the_learning_rate(tmp_path):
+    p = poisson_1d()
+    kw = dict(backbone_options=SMALL_SIREN, lr=1e-2, lr_min=1e-4, batch=16, progress=False, log_every=1)
+    PINNSolver.from_options(p, **kw, steps=10, out=tmp_path).run(until=5)
+    longer = PINNSolver.from_options(p, **kw, steps=20, out=tmp_path, resume=tmp_path)
+    longer.run()
+    lrs = dict(zip(longer.history["step"], longer.history["lr"]))
+    # the rate reached at step 5 is where the new decay starts (the 10-step cosine had it at ~5.05e-3)
+    half = 1e-4 + 0.5 * (1e-2 - 1e-4) * (1 + math.cos(math.pi * 5 / 10))
+    assert lrs[5] == pytest.approx(half)
+    assert lrs[6] == pytest.approx(1e-4 + 0.5 * (half - 1e-4) * (1 + math.cos(math.pi / 15)))
+    assert all(a >= b for a, b in zip(list(lrs.values())[4:], list(lrs.values())[5:]))  # decreasing, no jump
+    assert lrs[20] == pytest.approx(1e-4) and longer.state.step == 20
+    with pytest.raises(ValueError, match="leaves nothing to train"):
+        PINNSolver.from_options(p, **kw, steps=15, out=tmp_path, resume=tmp_path).run()
+
+
 def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     p = poisson_1d()
     solver = PINNSolver.from_options(p, backbone="siren", backbone_options=SMALL_SIREN, steps=20, batch=32,
