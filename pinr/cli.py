@@ -26,10 +26,60 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+_FLAGS = {"debug": False, "quiet": False}
+
+
 @app.callback()
 def _options(version: Annotated[Optional[bool], typer.Option("--version", callback=_print_version, is_eager=True,
-                                                             help="Print pinr's version and exit.")] = None):
+                                                             help="Print pinr's version and exit.")] = None,
+             debug: Annotated[bool, typer.Option("--debug", help="show the full traceback of an error")] = False,
+             quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar, only errors and the outputs")] = False,
+             verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log what pinr decides (engines, references)")] = False):
     """pinr: physics-informed problems with implicit neural representations."""
+    _FLAGS.update(debug=debug, quiet=quiet)
+    level = logging.ERROR if quiet else (logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+def _run(work, out: Path | None = None):
+    """``work()`` with pinr's errors as one-line messages (unless ``--debug``): exit 2 for bad
+    input, 3 for a diverged run, 130 when Ctrl-C stopped the run (at a step boundary, after
+    writing its checkpoint; a second Ctrl-C interrupts at once)."""
+    import signal
+
+    import torch
+
+    from pinr.errors import Interrupted
+    from pinr.training.loop import request_stop
+
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum, frame):
+        request_stop()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        return work()
+    except Exception as err:  # noqa: BLE001  (each kind gets its one line below; --debug shows all)
+        if _FLAGS["debug"]:
+            raise
+        if isinstance(err, Interrupted):
+            where = f"; continue with: pinr solve --resume {out}" if err.checkpoint is not None else ""
+            _fail(f"interrupted: {err}{where}", 130)
+        if isinstance(err, FloatingPointError):
+            _fail(f"training diverged: {err}", 3)
+        if isinstance(err, (torch.cuda.OutOfMemoryError, MemoryError)):
+            _fail("error: out of memory; give fewer points per step (--batch N) or a smaller problem "
+                  "(--set size=...), or use --device cpu")
+        if isinstance(err, (ValueError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError)):
+            _fail(f"error: {err}")
+        if isinstance(err, OSError):
+            _fail(f"error: cannot write {err.filename or 'the run directory'}: {err.strerror or err}; "
+                  "choose another --out")
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -115,7 +165,6 @@ def solve(
     """Solve a catalogue problem, write a run directory and print the final metrics."""
     import pinr as pr
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     params = _parse_pairs(set_, "--set")
     options = _parse_pairs(option, "--option")
     if resume is not None:
@@ -153,12 +202,9 @@ def solve(
         kw.update(extra)
     elif train:
         _fail("error: --train applies to the pinn solver")
-    try:
-        pr.solve(prob, solver=solver, out=out, **kw)
-    except (ValueError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError) as err:
-        _fail(f"error: {err}")
-    except FloatingPointError as err:
-        _fail(f"training diverged: {err}", 3)
+    if _FLAGS["quiet"]:
+        kw["progress"] = False
+    _run(lambda: pr.solve(prob, solver=solver, out=out, **kw), out)
     _report(out, solver)
 
 
@@ -166,6 +212,8 @@ def _report(out: Path, solver: str) -> None:
     """Print the run directory, what pinr chose (and from where) and the final metrics."""
     metrics = json.loads((out / "metrics.json").read_text())
     typer.echo(f"outputs: {out}")
+    if _FLAGS["quiet"]:
+        return
     if solver == "pinn":  # what pinr chose for options you did not give, and from where (also in config.json)
         chosen = json.loads((out / "config.json").read_text()).get("chosen_by", {})
         typer.echo("chosen: " + ("; ".join(f"{k} from {v}" for k, v in chosen.items()) or "all options were yours"))
@@ -212,13 +260,9 @@ def rerun(
         _fail(f"error: {run}: its record names no catalogue PINN run to repeat")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = out if out is not None else Path(f"{run}-rerun-{stamp}")
-    try:
-        case = pr.problems.get(recorded["name"], **dict(recorded.get("params") or {}))
-        pr.solve(case, out=out, progress=progress, **recorded_options(record))
-    except (ValueError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError) as err:
-        _fail(f"error: {err}")
-    except FloatingPointError as err:
-        _fail(f"training diverged: {err}", 3)
+    params = dict(recorded.get("params") or {})
+    _run(lambda: pr.solve(pr.problems.get(recorded["name"], **params), out=out,
+                          progress=progress and not _FLAGS["quiet"], **recorded_options(record)), out)
     _report(out, "pinn")
 
 
@@ -238,7 +282,6 @@ def validate(
     and print a table of error, time and steps; write JSON and markdown."""
     from pinr.validate import run_validate
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     md_path = md_path if md_path is not None else json_path.with_suffix(".md")
     try:
         records = run_validate(problems or [], backbone or [], steps, device, json_path, md_path,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PinrError", "ProblemError", "DivergenceError"]
+__all__ = ["PinrError", "ProblemError", "DivergenceError", "Interrupted"]
 
 
 class PinrError(Exception):
@@ -15,3 +15,12 @@ class ProblemError(PinrError, ValueError):
 
 class DivergenceError(PinrError, FloatingPointError):
     """Training produced a non-finite loss; the last good checkpoint is kept."""
+
+
+class Interrupted(PinrError):
+    """Training was stopped on request (Ctrl-C) at a step boundary; ``step`` is the last step
+    completed and ``checkpoint`` the file written there (``None`` without a run directory)."""
+
+    def __init__(self, message: str, *, step: int, checkpoint=None):
+        super().__init__(message)
+        self.step, self.checkpoint = step, checkpoint

@@ -28,7 +28,7 @@ from pinr.backbones.base import output_scales
 from pinr.case import as_case
 from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
-from pinr.errors import DivergenceError
+from pinr.errors import DivergenceError, Interrupted
 from pinr.io import save_torch
 from pinr.training import callbacks as cb
 from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
@@ -301,6 +301,10 @@ class PINNSolver:
                 raise DivergenceError(f"{err}; the last good checkpoint (step {kept[0].written}) is kept at "
                                       f"{kept[0].path}") from None
             raise
+        if loop.stopped:
+            kept = self.out / "checkpoint.pt" if self.out is not None else None
+            raise Interrupted(f"stopped at step {state.step} of {self.steps}" +
+                              (f"; the checkpoint is at {kept}" if kept else ""), step=state.step, checkpoint=kept)
         sol = self.solution(state)
         sol.metadata.update({"seconds": state.seconds, "engine": state.model.engine.name})
         return sol

@@ -156,3 +156,42 @@ def test_rerun_repeats_a_run_from_its_record(tmp_path):
     assert a["psnr"] == b["psnr"] and a["final_loss"] == b["final_loss"]  # same seed, same options: the same run
     r = runner.invoke(app, ["rerun", str(tmp_path / "nowhere")])
     assert r.exit_code == 2 and "no config.json" in r.output
+
+
+def test_ctrl_c_stops_at_a_step_writes_the_checkpoint_and_prints_the_resume_command(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import torch
+
+    from pinr.solvers import PINNSolver
+    from pinr.training import AbstractCallback
+
+    class CtrlC(AbstractCallback):
+        def on_step_end(self, loop, out):
+            if loop.state.step == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # what the terminal sends
+
+    original = PINNSolver.callbacks
+    monkeypatch.setattr(PINNSolver, "callbacks", lambda self, state: original(self, state) + [CtrlC()])
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["solve", "poisson-image", "--set", "size=8", "--steps", "6", "--option", "width=8",
+                            "--option", "depth=1", "--out", str(out), "--no-progress"])
+    assert r.exit_code == 130, r.output
+    assert "stopped at step 2 of 6" in r.output and f"pinr solve --resume {out}" in r.output
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 2
+    monkeypatch.setattr(PINNSolver, "callbacks", original)
+    r = runner.invoke(app, ["solve", "--resume", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 6
+
+
+def test_errors_are_one_line_unless_debug(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for args in (["solve", "poisson-image", "--device", "tpu"],
+                 ["solve", "poisson-image", "--set", "size=8", "--steps", "1", "--out", str(tmp_path / "file" / "run")],
+                 ["solve", "poisson-image", "--option", "width=abc", "--out", str(tmp_path / "w")]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and r.output.startswith("error:"), r.output
+    r = runner.invoke(app, ["--debug", "solve", "poisson-image", "--device", "tpu"])
+    assert isinstance(r.exception, ValueError) and "tpu" in str(r.exception)

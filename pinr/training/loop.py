@@ -9,13 +9,22 @@ and calls its callbacks around each step (``on_train_begin``, ``on_step_begin``,
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["TrainState", "StepOutput", "train_step", "Loop", "AbstractCallback"]
+__all__ = ["TrainState", "StepOutput", "train_step", "Loop", "AbstractCallback", "request_stop"]
+
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask the running loop to stop after the step in progress (what Ctrl-C does under ``pinr
+    solve``): ``on_train_end`` runs — the checkpoint is written — and the loop's ``stopped`` is set."""
+    _STOP.set()
 
 
 @dataclass
@@ -80,6 +89,7 @@ class Loop:
         self.state, self.terms, self.losses_fn, self.callbacks = state, list(terms), losses_fn, list(callbacks)
         self.names = [t.name for t in self.terms]
         self.first_step = state.step
+        self.stopped = False  #: set when the run was stopped on request before ``until``
         self._t0, self._elapsed0 = time.perf_counter(), state.seconds
 
     @property
@@ -95,15 +105,18 @@ class Loop:
         """Train to step ``until`` (≤ ``state.total``), then ``on_train_end`` (callbacks that finish a
         run — L-BFGS, the final validation — check :attr:`finished`)."""
         self._t0, self._elapsed0, self.first_step = time.perf_counter(), self.state.seconds, self.state.step
+        _STOP.clear()
+        self.stopped = False
         try:
             for cb in self.callbacks:
                 cb.on_train_begin(self)
-            while self.state.step < until:
+            while self.state.step < until and not self.stopped:
                 for cb in self.callbacks:
                     cb.on_step_begin(self)
                 out = train_step(self.state, self.terms, self.losses_fn)
                 for cb in self.callbacks:
                     cb.on_step_end(self, out)
+                self.stopped = _STOP.is_set()
             self.state.seconds = self.elapsed()
             for cb in self.callbacks:
                 cb.on_train_end(self)
