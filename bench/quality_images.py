@@ -1,5 +1,5 @@
 """Image-fitting quality benchmark (see :mod:`pinr.quality`); the same as
-``pinr bench --quality images ARGS``, e.g. ``python bench/quality_images.py --quick`` or
+``pinr bench quality ARGS``, e.g. ``python bench/quality_images.py --quick`` or
 ``python bench/quality_images.py --device cuda --write bench/RESULTS.md``."""
 
 from pinr.quality import main

@@ -109,7 +109,8 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
 
 
 #: options a resumed run may change: where and how it is shown, not what it computes
-RUN_ONLY = frozenset({"out", "resume", "progress", "device", "log_every", "validate_every", "checkpoint_every"})
+RUN_ONLY = frozenset({"out", "resume", "progress", "device", "log_every", "validate_every", "checkpoint_every",
+                      "tensorboard"})
 
 
 def read_record(run: Path) -> dict:

@@ -294,10 +294,13 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+bench_app = typer.Typer(help="Benchmarks: step timings (default), or `pinr bench quality` for image-fitting quality.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback(invoke_without_command=True)
 def bench(
     ctx: typer.Context,
-    quality: Annotated[Optional[str], typer.Option(help="'images': the image-fitting quality benchmark instead of step timings; further arguments go to it (see --quality images --help)")] = None,
     case: Annotated[Optional[list[str]], typer.Option("--case", help="fit, laplacian, wave, eikonal, helmholtz-pml (repeatable; default all)")] = None,
     engine: Annotated[Optional[list[str]], typer.Option("--engine", help="reference, autograd, jet (repeatable; default all)")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
@@ -305,33 +308,20 @@ def bench(
     backbone: Annotated[str, typer.Option(help="backbone to time")] = "siren",
     option: Annotated[Optional[list[str]], typer.Option("--option", help="backbone option key=value (repeatable)")] = None,
     compiled: Annotated[bool, typer.Option("--compile/--no-compile", help="also time torch.compile'd steps")] = True,
-    steps: Annotated[Optional[int], typer.Option(help="timed steps per variant, median reported (default 10); with --quality: training steps")] = None,
+    steps: Annotated[int, typer.Option(help="timed steps per variant, median reported")] = 10,
     warmup: Annotated[int, typer.Option(help="untimed warm-up steps (compilation happens here)")] = 3,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="write the records as JSON here")] = None,
 ):
-    """Time one training step per case × engine × (eager, compiled), side by side in one run; or,
-    with ``--quality images``, fit bundled images with every backbone and report PSNR, SSIM, ms/step."""
+    """Time one training step per case × engine × (eager, compiled), side by side in one run."""
+    if ctx.invoked_subcommand is not None:
+        return
     from pinr import bench as B
     from pinr.io import write_json
 
-    if quality is not None:
-        if quality != "images":
-            _fail(f"error: --quality {quality!r}: the quality benchmark available is 'images'")
-        from pinr.quality import main as quality_main
-
-        argv = list(ctx.args) + (["--device", device] if device != "auto" else []) + \
-            (["--steps", str(steps)] if steps is not None else [])
-        raise typer.Exit(quality_main(argv, prog="pinr bench --quality images"))
-    if ctx.args:
-        _fail(f"error: unexpected arguments {ctx.args} (they are for --quality images)")
-    steps = 10 if steps is None else steps
-    try:
-        records = B.run_bench(cases=tuple(case or B.CASES), engines=tuple(engine or B.ENGINES),
-                              compiled=(False, True) if compiled else (False,), points=points, device=device,
-                              backbone=backbone, options=_parse_pairs(option, "--option"), steps=steps,
-                              warmup=warmup)
-    except (ValueError, TypeError) as err:
-        _fail(f"error: {err}")
+    records = _run(lambda: B.run_bench(cases=tuple(case or B.CASES), engines=tuple(engine or B.ENGINES),
+                                       compiled=(False, True) if compiled else (False,), points=points,
+                                       device=device, backbone=backbone, options=_parse_pairs(option, "--option"),
+                                       steps=steps, warmup=warmup))
     import torch
 
     dev = records[0].device if records else device
@@ -341,6 +331,40 @@ def bench(
     if json_path is not None:
         write_json(json_path, B.records_to_json(records))
         typer.echo(f"records: {json_path}")
+
+
+@bench_app.command("quality")
+def bench_quality(
+    quick: Annotated[bool, typer.Option(help="tiny sizes and steps (CPU, seconds)")] = False,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, ... (default: cuda when available)")] = None,
+    images: Annotated[Optional[list[str]], typer.Option("--image", help="bundled image (repeatable; default astronaut, camera, coffee)")] = None,
+    backbones: Annotated[Optional[list[str]], typer.Option("--backbone", help="backbone (repeatable; default every registered one)")] = None,
+    protocols: Annotated[Optional[list[str]], typer.Option("--protocol", help="full or sape25 (repeatable; default both)")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="training steps (default 5000; quick 10)")] = None,
+    size: Annotated[Optional[int], typer.Option(help="image side (default 512; quick 16)")] = None,
+    evals: Annotated[Optional[int], typer.Option(help="evaluations per run, best PSNR over them (default 20; quick 2)")] = None,
+    compile: Annotated[Optional[str], typer.Option(help="torch.compile mode: default, reduce-overhead, max-autotune")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    tf32: Annotated[bool, typer.Option(help="allow TF32 matmuls on CUDA")] = False,
+    plots: Annotated[Optional[Path], typer.Option(help="directory for PINs level and SAPE mask plots")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (quick: 1)")] = None,
+    lr: Annotated[Optional[list[str]], typer.Option("--lr", help="learning-rate override NAME=LR (repeatable)")] = None,
+    write: Annotated[Optional[Path], typer.Option(help="append the table to this markdown file (e.g. bench/RESULTS.md)")] = None,
+):
+    """Fit bundled images with every backbone (SIREN's protocol and SAPE's 25 % protocol) and
+    report PSNR, SSIM and ms/step, side by side in one run."""
+    from pinr.quality import main as quality_main
+
+    argv = ["--quick"] * quick + ["--tf32"] * tf32 + ["--seed", str(seed)]
+    for flag, value in (("--device", device), ("--steps", steps), ("--size", size), ("--evals", evals),
+                        ("--compile", compile), ("--plots", plots), ("--threads", threads), ("--write", write)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for flag, values in (("--images", images), ("--backbones", backbones), ("--protocols", protocols), ("--lr", lr)):
+        if values:
+            argv += [flag, *values]
+    code = _run(lambda: quality_main(argv, prog="pinr bench quality"))
+    raise typer.Exit(code)
 
 
 def main():  # entry point

@@ -22,8 +22,8 @@ Metrics
 
 Run
 ---
-``pinr bench --quality images --quick`` (CPU, seconds: tiny images and steps, the
-≈200k-parameter networks), ``pinr bench --quality images --device cuda`` (astronaut,
+``pinr bench quality --quick`` (CPU, seconds: tiny images and steps, the
+≈200k-parameter networks), ``pinr bench quality --device cuda`` (astronaut,
 camera, coffee at 512², 5000 steps, both protocols); ``python bench/quality_images.py`` takes
 the same arguments. ``--write PATH`` appends the table to a markdown file (the repository's
 is ``bench/RESULTS.md``); ``--plots DIR`` writes PINs' level-of-detail reconstructions and SAPE's
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
         target = Path(args.write)
         before = target.read_text(encoding="utf-8") if target.exists() else ""
-        section = (f"\n## Image-fitting quality ({stamp})\n\n`pinr bench --quality images "
+        section = (f"\n## Image-fitting quality ({stamp})\n\n`pinr bench quality "
                    f"{' '.join(sys.argv[1:] if argv is None else argv)}` — {settings}.\n\n{table}\n\n"
                    + "".join(f"- {line}\n" for line in ratios))
         write_text(target, before + section)  # appended by rewriting atomically, like every pinr file

@@ -96,6 +96,10 @@ class PINNSolver:
                                  causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
                                  default_batch=DEFAULT_BATCH)
         self.out = Path(c.run.out) if c.run.out is not None else None
+        if c.run.tensorboard:  # checked here, before a run directory gets any file
+            if self.out is None:
+                raise ValueError("tensorboard=True writes into the run directory: give out= (--out)")
+            cb.TensorBoard.writer_type()
         self.state: TrainState | None = None
 
     def _check_backbone(self) -> None:
@@ -201,6 +205,8 @@ class PINNSolver:
         if score is not None:
             every = c.run.validate_every or max(1, c.optim.steps // 10)
             parts.append(cb.Validation(score, lambda: self.solution(state), every, progress))
+        if c.run.tensorboard:
+            parts.append(cb.TensorBoard(self.out / "tensorboard", history))
         if self.out is not None:
             parts.append(cb.Checkpoint(self.out / "checkpoint.pt", partial(self.save_checkpoint, state),
                                        c.run.checkpoint_every or max(1, c.optim.steps // 10)))

@@ -18,7 +18,7 @@ from .loop import AbstractCallback, Loop, StepOutput
 from .terms import term_losses
 
 __all__ = ["BackboneSchedule", "TimeWindow", "PointLosses", "DivergenceGuard", "History", "Progress",
-           "LBFGSFinish", "Validation", "Checkpoint", "is_log_step"]
+           "LBFGSFinish", "Validation", "Checkpoint", "TensorBoard", "is_log_step"]
 
 
 def is_log_step(loop: Loop, every: int) -> bool:
@@ -233,3 +233,47 @@ class Checkpoint(AbstractCallback):
 
     def on_train_end(self, loop):
         self._write(loop)
+
+
+class TensorBoard(AbstractCallback):
+    """Writes the logged losses, the learning rate, the trainable parameters and the validation
+    metrics as TensorBoard scalars into ``logdir`` (needs the ``tensorboard`` package:
+    ``pip install tensorboard``; a one-line error says so when it is missing)."""
+
+    @staticmethod
+    def writer_type():
+        """torch's ``SummaryWriter``; a one-line ``ValueError`` when tensorboard is not installed."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ValueError("tensorboard=True needs the tensorboard package: pip install tensorboard") from None
+        return SummaryWriter
+
+    def __init__(self, logdir: Path, history: History):
+        self.logdir, self.history, self._writer_type = Path(logdir), history, self.writer_type()
+        self.writer = None
+        self._validated = 0
+
+    def on_train_begin(self, loop):
+        self.writer = self._writer_type(log_dir=str(self.logdir))
+
+    def on_step_end(self, loop, out):
+        if not is_log_step(loop, self.history.log_every):
+            return
+        s = loop.state
+        for name, value in self.history.last.items():
+            self.writer.add_scalar(f"loss/{name}", value, s.step)
+        self.writer.add_scalar("lr", s.optimizer.param_groups[0]["lr"], s.step)
+        for name, value in s.model.parameters.floats().items():
+            self.writer.add_scalar(f"param/{name}", value, s.step)
+        v = s.validation
+        for i in range(self._validated, len(v["step"])):
+            for k, values in v.items():
+                if k != "step" and len(values) == len(v["step"]):
+                    self.writer.add_scalar(f"validation/{k}", values[i], v["step"][i])
+        self._validated = len(v["step"])
+
+    def close(self, loop):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

@@ -92,8 +92,8 @@ class DeviceConfig:
 @dataclass(frozen=True)
 class RunConfig:
     """The run: ``seed``, ``progress`` bar, ``log_every`` steps, ``validate_every`` steps against
-    the reference, ``checkpoint_every`` steps into ``out``, and ``resume`` (a checkpoint or run
-    directory to continue exactly)."""
+    the reference, ``checkpoint_every`` steps into ``out``, ``resume`` (a checkpoint or run
+    directory to continue exactly) and ``tensorboard`` (write scalars to ``out/tensorboard``)."""
 
     seed: int | None = None
     progress: bool | None = None
@@ -102,6 +102,7 @@ class RunConfig:
     checkpoint_every: int | None = None
     out: object = None
     resume: object = None
+    tensorboard: bool | None = None
 
 
 _GROUPS = {"model": ModelConfig, "optim": OptimConfig, "sampling": SamplingConfig, "schedule": ScheduleConfig,

@@ -317,3 +317,22 @@ def test_validate_metrics_callable_replaces_compare():
     assert s.validation["step"] == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20] and s.validation["u_mid"] == seen
     with pytest.raises(TypeError, match="validate_metrics"):
         PINNSolver.from_options(poisson_1d(), validate_metrics=3)
+
+
+def test_tensorboard_scalars_or_a_clear_error(tmp_path):
+    """With tensorboard installed the run writes event files; without it the option is refused in
+    one line before any file is written."""
+    import importlib.util
+
+    p = pr.problems.get("poisson-image", size=8)
+    out = tmp_path / "run"
+    kw = dict(steps=3, out=out, progress=False, tensorboard=True, backbone_options=dict(width=8, depth=1))
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ValueError, match="pip install tensorboard"):
+            pr.solve(p, **kw)
+        assert not out.exists()
+    else:
+        pr.solve(p, **kw)
+        assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    with pytest.raises(ValueError, match="give out="):
+        PINNSolver.from_options(p, steps=1, tensorboard=True)
