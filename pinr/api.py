@@ -152,7 +152,8 @@ def resumed_options(case, run: Path, options: dict) -> dict:
             continue
         if k != "steps" and json.loads(json.dumps(v, default=str)) != saved[k]:  # steps may change the plan
             flag = {"backbone_options": "backbone options"}.get(k, k)
-            raise ValueError(f"resume: {flag}={v!r} conflicts with the run's record ({saved[k]!r} in {run}/config.json);"
+            raise ValueError(f"resume: {flag}={v!r} conflicts with the run's record ({saved[k]!r} in "
+                             f"{run}/config.json);"
                              " drop it to continue the run, or start a new run with another --out")
     return {**saved, **{k: v for k, v in options.items() if v is not None}}
 

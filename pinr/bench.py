@@ -56,7 +56,7 @@ def case_problem(name: str):
         u = d.field("u")
         return pr.Problem(d, [Eq(norm(grad(u)), 1)], name=name)
     if name == "helmholtz-pml":
-        from sympy import I, Abs, Max, exp, pi
+        from sympy import Abs, I, Max, exp, pi
 
         d = pr.Rectangle(x=(-1, 1), y=(-1, 1))
         x, y = d.coords
@@ -240,7 +240,8 @@ def format_table(records: list[BenchRecord]) -> str:
     """Markdown table: ms/step and ratios to the reference, to the plain fit step and to the floor."""
     ref_eager = {r.case: r.ms_per_step for r in records if r.engine == "reference" and not r.compiled and r.ms_per_step}
     fit = {(r.engine, r.compiled): r.ms_per_step for r in records if r.case == "fit" and r.ms_per_step}
-    head = ("| case | engine | compiled | ms/step | peak MB | speed-up vs reference (eager) | × fit step | × fp32 floor |\n"
+    head = ("| case | engine | compiled | ms/step | peak MB | speed-up vs reference (eager) | × fit step "
+            "| × fp32 floor |\n"
             "|---|---|---|---:|---:|---:|---:|---:|")
     rows = [head]
     for r in records:

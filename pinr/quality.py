@@ -53,7 +53,6 @@ from pinr.metrics import ssim
 from pinr.problems.regression import grid_to_image
 from pinr.solvers import PINNSolver
 
-
 #: Per backbone: options giving ≈200k parameters for 2-D → RGB (a backbone not listed keeps its
 #: defaults). The learning rate is the backbone's own (:func:`learning_rate`). SAPE's epsilon
 #: is set per image (see :func:`sape_epsilon`).
@@ -205,7 +204,8 @@ def speed_ratios(rows: list[dict]) -> list[str]:
     for r in rows:
         if r["backbone"] != "scone":
             continue
-        siren = [s for s in rows if s["backbone"] == "siren" and (s["image"], s["protocol"]) == (r["image"], r["protocol"])]
+        siren = [s for s in rows
+                 if s["backbone"] == "siren" and (s["image"], s["protocol"]) == (r["image"], r["protocol"])]
         if siren:
             out.append(f"{r['image']} / {r['protocol']}: SCONE/SIREN ms per step = {r['ms'] / siren[0]['ms']:.2f}")
     return out
@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and steps (CPU, seconds)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
-    parser.add_argument("--images", nargs="+", default=None, help="bundled image names (default astronaut camera coffee)")
+    parser.add_argument("--images", nargs="+", default=None,
+                        help="bundled image names (default astronaut camera coffee)")
     parser.add_argument("--backbones", nargs="+", default=None, help="default: every registered backbone")
     parser.add_argument("--protocols", nargs="+", default=["full", "sape25"], choices=["full", "sape25"])
     parser.add_argument("--steps", type=int, default=None, help="training steps (default 5000; quick 10)")

@@ -85,8 +85,8 @@ def run_validate(problems: Sequence[str] = (), backbones: Sequence[str] = (), st
                    "engine": None, "reference": ref_kind, "reference_seconds": round(ref_seconds, 3),
                    "error": ref_error}
             try:
-                solver = PINNSolver.from_options(case, backbone=backbone, backbone_options=backbone_options, steps=steps,
-                                                 device=device, progress=progress)
+                solver = PINNSolver.from_options(case, backbone=backbone, backbone_options=backbone_options,
+                                                 steps=steps, device=device, progress=progress)
                 solution = solver.run()
                 rec.update(steps=solver.steps, seconds=round(solver.seconds, 3),
                            ms_per_step=round(1000 * solver.seconds / max(solver.steps, 1), 3),

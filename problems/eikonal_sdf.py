@@ -34,16 +34,15 @@ Chamfer, Hausdorff, normal consistency, eikonal residual) come from
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sympy
-
-from dataclasses import dataclass
 
 from pinr import Box, Case, Condition, Eq, Problem, Rectangle, exp, grad, norm
 from pinr import geometry as geo
 from pinr.geometry.metrics import DEFAULT_RESOLUTION
-from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 from pinr.symbolic.expressions import Parameter, normal_symbol
+from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
 from . import register_problem
 

@@ -54,8 +54,9 @@ relative L2 of 0.755 in 1500 steps (434 s; ``pinr validate helmholtz``); 4000 st
 of an otherwise idle CPU — better per step, not compared at equal time). Tried and not better
 at that budget: Adam at 1e-3 (0.80), :math:`\omega_0 = 15` at 5e-4 (0.77), the source disk
 weighted like the equation (0.91 vs 0.83 at 600 steps), causal weighting by distance from the
-source (0.84), the residual weighted by :math:`r` to undo the field's decay (0.94 at 900 steps). The error sits in the far field: after 600 steps the best complex multiple of
-the prediction on the ring :math:`0.35 < r < 0.8` is 3× it — the outgoing wave is learned from
+source (0.84), the residual weighted by :math:`r` to undo the field's decay (0.94 at 900 steps).
+The error sits in the far field: after 600 steps the best complex multiple of the prediction on the
+ring :math:`0.35 < r < 0.8` is 3× it — the outgoing wave is learned from
 the source outwards, slowly, as with SIREN's own code (0.38 after 5.9k of its 50k steps on a GPU).
 
 GPU protocol (the target is a relative L2 of 0.05 within 10 minutes on an H100; not measured
@@ -80,9 +81,9 @@ from scipy.integrate import cumulative_trapezoid
 from sympy import Abs, I, Max, exp, pi
 
 from pinr import Case, Condition, D, Eq, Parameter, Problem, Rectangle
-from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 from pinr.domains import DiskPatch
 from pinr.solvers.solution import AbstractSolution, grid_of
+from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
 from . import register_problem
 

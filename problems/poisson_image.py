@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from pinr import Case, Condition, Data, Eq, Grid, Problem, grad, lap
-from pinr.training import ModelConfig, OptimConfig, TrainConfig
 from pinr.images import load_image
 from pinr.solvers.fd_poisson import forward_gradient, neumann_laplacian
+from pinr.training import ModelConfig, OptimConfig, TrainConfig
 
 from . import register_problem
 from .regression import image_grid, image_to_grid

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from pinr import Case, Data, Eq, Grid, Problem
-from pinr.training import ModelConfig, OptimConfig, TrainConfig
 from pinr.images import load_image
+from pinr.training import ModelConfig, OptimConfig, TrainConfig
 
 from . import register_problem
 

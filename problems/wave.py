@@ -37,8 +37,9 @@ Loss weights divide each residual by its natural scale for a pulse of amplitude 
 
 Reference: the FD lowering of the statement (leapfrog, 1024 cells per side, time step 0.9 of the
 CFL bound, 41 time levels, stored on every 8th node: 129² × 41). Measured against a finer
-solution it is within 0.5% overall (1% at the last level; 512 cells: 2% / 4%). Metrics (:func:`wave_metrics`): relative L2 over all levels
-(``rel_l2``) and per time level (``rel_l2_per_time``). Outputs (:func:`wave_plots`): snapshots
+solution it is within 0.5% overall (1% at the last level; 512 cells: 2% / 4%). Metrics
+(:func:`wave_metrics`): relative L2 over all levels (``rel_l2``) and per time level
+(``rel_l2_per_time``). Outputs (:func:`wave_plots`): snapshots
 of prediction, reference and error, and ``wave.gif``.
 
 Training defaults (CPU-sized): SIREN width 128, 3 hidden layers, :math:`\omega_0 = 30`; Adam at
@@ -60,9 +61,9 @@ import torch
 from sympy import exp
 
 from pinr import Boundary, Case, Condition, Eq, Initial, Parameter, Problem, Rectangle, TimeInterval, dt, lap
-from pinr.training import ModelConfig, OptimConfig, SamplingConfig, ScheduleConfig, TrainConfig
 from pinr.domains import ConePatch, DiskPatch
 from pinr.io import atomic_write
+from pinr.training import ModelConfig, OptimConfig, SamplingConfig, ScheduleConfig, TrainConfig
 
 from . import register_problem
 from .helmholtz import SLOWNESS, squared_slowness

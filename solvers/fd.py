@@ -33,8 +33,8 @@ import sympy
 import torch
 
 from pinr.compiler import compile_problem
-from pinr.domains.base import AbstractInterior
 from pinr.domains import Grid
+from pinr.domains.base import AbstractInterior
 
 from .fd_lowering import lower_stationary, lower_time_dependent
 from .fd_poisson import poisson_from_gradient, solve_neumann_poisson

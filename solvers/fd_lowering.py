@@ -358,7 +358,8 @@ def _classify(problem, compiled):
     conds = problem.conditions
     forms = [linear_form(problem, t, i) for i, t in enumerate(compiled.terms)]
     interior, boundary, initial = [], [], []
-    standard = [c.eq.residuals for c in conds if isinstance(c.on, (AbstractInterior, AbstractInitial, AbstractBoundary))]
+    kinds = (AbstractInterior, AbstractInitial, AbstractBoundary)
+    standard = [c.eq.residuals for c in conds if isinstance(c.on, kinds)]
     space_sides = _space_of(problem).side_names()
     for f, c in zip(forms, conds):
         region = c.on

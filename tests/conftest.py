@@ -44,7 +44,7 @@ def icosphere(subdivisions: int = 3, radius: float = 1.0):
     for _ in range(subdivisions):
         cache, new = {}, []
 
-        def mid(i, j):
+        def mid(i, j, cache=cache):
             key = (min(i, j), max(i, j))
             if key not in cache:
                 m = verts[i] + verts[j]

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from typer.testing import CliRunner
 
 from pinr.backbones import available_backbones, backbone_training
@@ -51,7 +50,8 @@ def test_solve_writes_run_and_prints_metrics(tmp_path):
 
 
 def test_fd_solver_from_cli(tmp_path):
-    r = runner.invoke(app, ["solve", "poisson-image", "--set", "size=16", "--solver", "fd", "--out", str(tmp_path / "fd")])
+    r = runner.invoke(app, ["solve", "poisson-image", "--set", "size=16", "--solver", "fd",
+                            "--out", str(tmp_path / "fd")])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "fd" / "metrics.json").read_text())["solver"] == "fd"
 
@@ -63,7 +63,8 @@ def test_bad_input_exits_with_message(tmp_path):
     assert r.exit_code == 2 and "colour" in r.output and "size" in r.output
     r = runner.invoke(app, ["solve", "poisson-image", "--set", "size16"])
     assert r.exit_code != 0 and "key=value" in r.output
-    r = runner.invoke(app, ["solve", "poisson-image", "--set", "size=8", "--backbone", "nope", "--out", str(tmp_path / "x")])
+    r = runner.invoke(app, ["solve", "poisson-image", "--set", "size=8", "--backbone", "nope",
+                            "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "available backbones" in r.output
 
 
@@ -103,7 +104,8 @@ def test_bench_quality_images_runs_the_image_benchmark_and_appends_a_table(tmp_p
                             "--steps", "2", "--size", "8", "--device", "cpu", "--write", str(md)])
     assert r.exit_code == 0, r.output
     text = md.read_text()
-    assert "## Image-fitting quality" in text and "| astronaut | full | gauss |" in text and "2 steps, 8² images" in text
+    assert "## Image-fitting quality" in text and "| astronaut | full | gauss |" in text
+    assert "2 steps, 8² images" in text
     r = runner.invoke(app, ["bench", "quality", "--help"])  # a real subcommand: its options are in --help
     assert r.exit_code == 0 and all(o in r.output for o in ("--quick", "--protocol", "--write", "--lr"))
     r = runner.invoke(app, ["bench", "--quick"])

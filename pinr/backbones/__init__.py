@@ -4,6 +4,7 @@ The built-in backbones register themselves when this package is imported (their 
 imported below, after the registry), so the registry never imports its entries.
 """
 
+from . import ff, finer, gauss, mlp, pins, sape, scone, siren, wire  # noqa: E402,F401  (registration)
 from .base import AbstractBackbone as AbstractBackbone
 from .base import BackboneTraining as BackboneTraining
 from .base import Network as Network
@@ -12,5 +13,3 @@ from .registry import backbone_options as backbone_options
 from .registry import backbone_training as backbone_training
 from .registry import build_backbone as build_backbone
 from .registry import register_backbone as register_backbone
-
-from . import ff, finer, gauss, mlp, pins, sape, scone, siren, wire  # noqa: E402,F401  (registration)

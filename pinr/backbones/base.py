@@ -56,7 +56,8 @@ class AbstractBackbone(nn.Module):
     supports_jet: bool = True
     wants_point_losses: bool = False
     registry_name: str = ""
-    recommended: ClassVar[BackboneTraining] = BackboneTraining(lr=1e-4, source="pinr default for backbones that state none")
+    recommended: ClassVar[BackboneTraining] = BackboneTraining(
+        lr=1e-4, source="pinr default for backbones that state none")
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()

@@ -29,7 +29,8 @@ class MLP(AbstractBackbone):
                  activation: str = "tanh", encoding_levels: int = 0):
         super().__init__(in_features, out_features)
         if activation not in ("relu", "tanh", "softplus", "sin", "sigmoid", "gaussian"):
-            raise ValueError(f"mlp activation must be relu, tanh, softplus, sin, sigmoid or gaussian, got {activation!r}")
+            raise ValueError("mlp activation must be relu, tanh, softplus, sin, sigmoid or gaussian, "
+                             f"got {activation!r}")
         self.encoding = None
         n_in = in_features
         if encoding_levels > 0:

@@ -53,7 +53,8 @@ def _broadcast(args):
     like = next((a for a in args if isinstance(a, torch.Tensor)), None)
     if like is None:
         return [torch.as_tensor(a) for a in args]
-    return [a if isinstance(a, torch.Tensor) else torch.as_tensor(a, dtype=like.dtype, device=like.device) for a in args]
+    return [a if isinstance(a, torch.Tensor) else torch.as_tensor(a, dtype=like.dtype, device=like.device)
+            for a in args]
 
 
 def _max(*args):

@@ -10,8 +10,16 @@ import numpy as np
 import torch
 
 from ..symbolic.expressions import Coordinate, TimeCoordinate
-from .base import (AbstractBoundary, AbstractDomain, AbstractInitial, AbstractInterior, AbstractPointSet,
-                   AbstractRegion, Samples, unit_samples)
+from .base import (
+    AbstractBoundary,
+    AbstractDomain,
+    AbstractInitial,
+    AbstractInterior,
+    AbstractPointSet,
+    AbstractRegion,
+    Samples,
+    unit_samples,
+)
 
 __all__ = ["Interval", "Rectangle", "Box", "Grid", "Disk", "Ball", "TimeInterval", "SpaceTime", "PointCloud"]
 

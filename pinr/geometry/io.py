@@ -137,7 +137,8 @@ def read_point_cloud(path, *, padding: float = 0.1) -> OrientedPointCloud:
         points = np.asarray(mesh.points, dtype=np.float64)
         names = [("nx", "ny", "nz"), ("normal_x", "normal_y", "normal_z")]
         cols = next((c for c in names if all(k in mesh.point_data for k in c)), None)
-        normals = None if cols is None else np.stack([np.asarray(mesh.point_data[k], dtype=np.float64) for k in cols], -1)
+        normals = None if cols is None else \
+            np.stack([np.asarray(mesh.point_data[k], dtype=np.float64) for k in cols], -1)
     else:
         raise ShapeFileError(f"{path}: unsupported point-cloud format {path.suffix!r}; use one of {CLOUD_SUFFIXES}")
     points = np.asarray(points, dtype=np.float64)
@@ -157,7 +158,8 @@ def load_shape(spec, *, padding: float = 0.1) -> AbstractShape:
     if isinstance(spec, AbstractShape):
         return spec
     if not isinstance(spec, (str, os.PathLike)):
-        raise TypeError(f"shape must be a built-in name, a file path or a pinr.geometry shape, got {type(spec).__name__}")
+        raise TypeError("shape must be a built-in name, a file path or a pinr.geometry shape, "
+                        f"got {type(spec).__name__}")
     text = os.fspath(spec)
     path = Path(text)
     if path.suffix.lower() not in MESH_SUFFIXES + CLOUD_SUFFIXES:

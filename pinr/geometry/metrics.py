@@ -76,7 +76,8 @@ def normal_consistency(a, na, b, nb) -> float:
     return 0.5 * (float(np.abs((na * nb[i_ab]).sum(-1)).mean()) + float(np.abs((nb * na[i_ba]).sum(-1)).mean()))
 
 
-def eikonal_residual(solution, dim: int, *, samples: int = 65536, seed: int = 0, grid: np.ndarray | None = None) -> float:
+def eikonal_residual(solution, dim: int, *, samples: int = 65536, seed: int = 0,
+                     grid: np.ndarray | None = None) -> float:
     r"""Mean :math:`\big||\nabla u| - 1\big|` at uniform points of :math:`[-1, 1]^d` (a neural
     solution: exact derivatives), else by central differences on ``grid`` values."""
     from pinr.solvers import NeuralSolution

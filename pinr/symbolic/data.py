@@ -11,9 +11,9 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import sympy
 import torch
 from sympy.core.function import UndefinedFunction
-import sympy
 
 from .expressions import DataFunction
 

@@ -35,7 +35,8 @@ class _Text(StrPrinter):
 class _Latex(LatexPrinter):
     def _print_Derivative(self, d):
         if isinstance(d.expr, FieldFunction):
-            parts = "".join(rf"\partial_{{{v}}}" if n == 1 else rf"\partial_{{{v}}}^{{{n}}}" for v, n in d.variable_count)
+            parts = "".join(rf"\partial_{{{v}}}" if n == 1 else rf"\partial_{{{v}}}^{{{n}}}"
+                            for v, n in d.variable_count)
             return f"{parts} {self._print_name(d.expr)}"
         return super()._print_Derivative(d)
 

@@ -243,7 +243,8 @@ class Problem:
         from ..domains.base import AbstractDomain
 
         if not isinstance(domain, AbstractDomain):
-            raise TypeError(f"Problem: first argument must be a pr domain (Rectangle, Grid, ...), got {type(domain).__name__}")
+            raise TypeError("Problem: first argument must be a pr domain (Rectangle, Grid, ...), "
+                            f"got {type(domain).__name__}")
         if isinstance(equations, Equation):
             equations = [equations]
         if isinstance(conditions, Condition):
@@ -257,7 +258,8 @@ class Problem:
             conds.append(Condition(eq, on=domain.interior, name="pde" if len(equations) == 1 else f"pde{i}"))
         for i, c in enumerate(conditions):
             if not isinstance(c, Condition):
-                raise TypeError(f"conditions[{i}] must be a pr.Condition (or pr.Initial / pr.Boundary), got {type(c).__name__}")
+                raise TypeError(f"conditions[{i}] must be a pr.Condition (or pr.Initial / pr.Boundary), "
+                                f"got {type(c).__name__}")
             try:
                 region = _resolve_region(domain, c.on)
             except (KeyError, ValueError) as err:

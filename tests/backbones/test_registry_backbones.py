@@ -13,12 +13,10 @@ import pytest
 import torch
 
 import pinr as pr
-from pinr.backbones import AbstractBackbone, BackboneTraining, Network, backbone_training
-from pinr.backbones import registry
+from pinr.backbones import AbstractBackbone, BackboneTraining, Network, backbone_training, registry
 from pinr.compiler import Atom, Combo
 from pinr.derivatives import AutogradEngine, JetEngine
 from pinr.derivatives.jet import Jet
-
 
 #: Small options per backbone, for speed; unknown (future) backbones use their defaults.
 SMALL = {

@@ -192,7 +192,7 @@ def test_initial_region_of_space_time():
     assert dom.space.contains(s.points[:, :2].numpy()).all()
     assert s.points[:, :2].std(dim=0).min() > 0.1
     with pytest.raises(ValueError, match="TimeInterval"):
-        pr.Rectangle(x=(0, 1), y=(0, 1)).initial
+        _ = pr.Rectangle(x=(0, 1), y=(0, 1)).initial
 
 
 # ---------------------------------------------------------------------------------- grids
@@ -206,7 +206,7 @@ def test_grid_interior_is_all_cell_centres(shape, axes):
     assert p.shape == (int(np.prod(shape)), len(shape))
     for idx in np.ndindex(*shape):
         flat = np.ravel_multi_index(idx, shape)
-        for k, (name, (lo, hi)) in enumerate(axes.items()):
+        for k, (lo, hi) in enumerate(axes.values()):
             h = (hi - lo) / shape[k]
             assert p[flat, k] == lo + (idx[k] + 0.5) * h
     assert np.array_equal(p, g.points(dtype=torch.float64).numpy())

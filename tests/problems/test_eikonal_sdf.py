@@ -9,9 +9,9 @@ import torch
 from typer.testing import CliRunner
 
 import pinr as pr
-from pinr.problems.eikonal_sdf import SDFOutputs
 from pinr import geometry as geo
 from pinr.cli import app
+from pinr.problems.eikonal_sdf import SDFOutputs
 
 FAST_NET = {"width": 64, "depth": 2, "omega0": 5.0, "omega_hidden": 5.0}
 

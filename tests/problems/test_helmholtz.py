@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import pinr as pr
+from pinr.api import reference
 from pinr.problems.helmholtz import HelmholtzAnalytic, helmholtz_metrics, helmholtz_plots
 from pinr.solvers import FDSolver, GridSolution
-from pinr.api import reference
 
 
 def test_statement_and_its_references():

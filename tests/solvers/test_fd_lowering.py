@@ -165,8 +165,8 @@ def test_unsupported_statements_name_the_culprit():
     st = pr.Interval(x=(0, 1)) * pr.TimeInterval(0, 1)
     (xs, ts), w = st.coords, st.field("w")
     with pytest.raises(NotImplementedError, match="mixed time-space derivative w_xt"):
-        FDSolver(pr.Problem(st, [Eq(dt(w) + D(w, xs, ts), D(w, (xs, 2)))], [pr.Initial(Eq(w, 0)), pr.Boundary(Eq(w, 0))]),
-                 resolution=8).solve()
+        FDSolver(pr.Problem(st, [Eq(dt(w) + D(w, xs, ts), D(w, (xs, 2)))],
+                            [pr.Initial(Eq(w, 0)), pr.Boundary(Eq(w, 0))]), resolution=8).solve()
     with pytest.raises(NotImplementedError, match="initial condition"):
         FDSolver(pr.Problem(st, [Eq(dt(w, 2), D(w, (xs, 2)))], [pr.Initial(Eq(w, 0)), pr.Boundary(Eq(w, 0))]),
                  resolution=8).solve()

@@ -290,8 +290,9 @@ def test_output_scale_multiplies_values_and_derivatives(tmp_path, engine):
     p = poisson_1d()
     (x,) = p.domain.coords
     u = p.domain.field("u")
-    plain = PINNSolver.from_options(p, steps=0, backbone_options=SMALL_SIREN, progress=False, dtype="float64", engine=engine)
-    scaled = PINNSolver.from_options(p, steps=0, backbone_options=SMALL_SIREN, progress=False, dtype="float64", engine=engine,
+    kw = dict(steps=0, backbone_options=SMALL_SIREN, progress=False, dtype="float64", engine=engine)
+    plain = PINNSolver.from_options(p, **kw)
+    scaled = PINNSolver.from_options(p, **kw,
                         output_scale=0.02)
     a, b = plain.run(), scaled.run()
     pts = torch.linspace(0, 1, 17, dtype=torch.float64)[:, None]
@@ -312,7 +313,8 @@ def test_validate_metrics_callable_replaces_compare():
         seen.append(float(solution(torch.tensor([[0.5]]))[0, 0]))
         return {"u_mid": seen[-1]}
 
-    s = PINNSolver.from_options(poisson_1d(), steps=20, validate_metrics=metric, backbone_options=SMALL_SIREN, progress=False)
+    s = PINNSolver.from_options(poisson_1d(), steps=20, validate_metrics=metric, backbone_options=SMALL_SIREN,
+                                progress=False)
     s.run()
     assert s.validation["step"] == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20] and s.validation["u_mid"] == seen
     with pytest.raises(TypeError, match="validate_metrics"):

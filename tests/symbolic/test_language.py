@@ -43,7 +43,7 @@ def exact_residuals(problem, exact, *, n=256, seed=0):
         cols = [s.points[:, i].numpy() for i in range(len(coords))]
         e = term.expression
 
-        def value(component, orders):
+        def value(component, orders, cols=cols):
             f = exact_derivative(exact[problem.fields[component]], coords, orders, problem.params)
             return column(f(*cols), n)
 
