@@ -197,3 +197,32 @@ def test_errors_are_one_line_unless_debug(tmp_path):
         assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and r.output.startswith("error:"), r.output
     r = runner.invoke(app, ["--debug", "solve", "poisson-image", "--device", "tpu"])
     assert isinstance(r.exception, ValueError) and "tpu" in str(r.exception)
+
+
+def test_a_diverging_run_exits_non_zero_and_keeps_only_finite_checkpoints(tmp_path):
+    import torch
+
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["solve", "poisson-image", "--set", "size=8", "--steps", "6", "--lr", "1e6", "--option",
+                            "width=8", "--option", "depth=1", "--train", "checkpoint_every=1", "--out", str(out),
+                            "--no-progress"])
+    assert r.exit_code == 3 and "diverged" in r.output, r.output
+    if (out / "checkpoint.pt").exists():
+        state = torch.load(out / "checkpoint.pt", weights_only=True)
+        assert all(torch.isfinite(v).all() for v in state["model"].values())
+    assert not (out / "solution.pt").exists() and not (out / "metrics.json").exists()
+    r = runner.invoke(app, ["solve", "poisson-image", "--steps", "1", "--lr", "inf", "--out", str(tmp_path / "inf")])
+    assert r.exit_code == 2 and "lr must be a positive finite number" in r.output
+    assert not (tmp_path / "inf").exists()
+
+
+def test_a_truncated_checkpoint_is_a_one_line_error(tmp_path):
+    out = tmp_path / "run"
+    args = ["solve", "poisson-image", "--set", "size=8", "--steps", "2", "--option", "width=8", "--option", "depth=1",
+            "--out", str(out), "--no-progress"]
+    assert runner.invoke(app, args).exit_code == 0
+    data = (out / "checkpoint.pt").read_bytes()
+    (out / "checkpoint.pt").write_bytes(data[: len(data) // 2])
+    r = runner.invoke(app, ["solve", "--resume", str(out), "--steps", "4", "--no-progress"])
+    assert r.exit_code == 2 and "not a readable pinr checkpoint" in r.output and str(out) in r.output
+    assert len(r.output.strip().splitlines()) == 1, r.output
