@@ -40,7 +40,7 @@ def grid_to_image(a: np.ndarray) -> np.ndarray:
 @register_problem("image")
 def image(image: str = "camera", size: int = 256, gray: bool | None = None) -> Case:
     """Fit image ``image`` (a bundled name such as camera, astronaut, coffee, ascent, or a path)
-    resized to ``size``² (SIREN's image-fitting experiment; RGB images give 3 fields)."""
+    resized to ``size`` pixels a side (SIREN's image-fitting experiment; RGB images give 3 fields)."""
     img = load_image(image, size=size, gray=gray) * 2.0 - 1.0
     grid = image_grid(img.shape[:2])
     target = Data("I", image_to_grid(img), on=grid)

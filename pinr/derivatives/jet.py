@@ -376,16 +376,18 @@ class Jet:
 
     Parameters
     ----------
-    data:
+    data
         Stacked slots, shape ``(1 + n_first + len(streams), N, W)``: value, first derivatives,
         second-order streams (see the module docstring).
-    n_first:
+    n_first
         Number ``A`` of first-derivative slots.
-    streams:
+    streams
         ``P`` second-order streams, each a tuple of ``(a, b, coef)`` terms meaning
         ``coef · ∂_a ∂_b`` with ``a``, ``b`` in ``range(n_first)``; ``coef`` is a float or a
         tensor of shape ``(N,)``. Terms are stored with ``a <= b``.
 
+    Notes
+    -----
     Jets are made with :meth:`seed` and transformed with :meth:`linear`,
     :meth:`elementwise`/:meth:`chain`, ``+ - *`` and :func:`cat`; all jets grown from one seed
     share ``n_first`` and ``streams``.
