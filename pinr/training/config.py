@@ -14,7 +14,6 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from types import MappingProxyType
 
 __all__ = ["ModelConfig", "OptimConfig", "SamplingConfig", "ScheduleConfig", "DeviceConfig", "RunConfig",
@@ -264,8 +263,3 @@ def _validate(problem, c: TrainConfig) -> None:
         v = getattr(r, name)
         if v is not None and not isinstance(v, (str, os.PathLike)):
             raise TypeError(f"{name} must be a path, got {type(v).__name__}")
-
-
-def as_path(value) -> Path | None:
-    return None if value is None else Path(value)
-
