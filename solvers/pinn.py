@@ -31,6 +31,8 @@ from pinr.derivatives import select_engine
 from pinr.errors import DivergenceError, Interrupted
 from pinr.io import save_torch
 from pinr.training import callbacks as cb
+from pinr.training.auto import choose
+from pinr.training.balancing import balancer
 from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
 from pinr.training.loop import Loop, TrainState
 from pinr.training.parameters import ParameterSet
@@ -82,8 +84,12 @@ class PINNSolver:
                  callbacks=()):
         self.case = as_case(target)
         self.problem = problem = self.case.problem
-        self.resolved = resolve(problem, config or TrainConfig(), self.case.training,
-                                case_name=self.case.source.get("name", problem.name))
+        self.compiled = compile_problem(problem)
+        defaults, reasons = self.case.training, None
+        if defaults == TrainConfig():  # a problem stated without defaults: choose them from it
+            defaults, reasons = choose(problem, self.compiled, resolve_device((config or TrainConfig()).device.device))
+        self.resolved = resolve(problem, config or TrainConfig(), defaults,
+                                case_name=self.case.source.get("name", problem.name), reasons=reasons)
         self.config = c = self.resolved.config
         output_scales(c.model.output_scale, problem.n_outputs)  # validate now, not at the first step
         self._check_backbone()
@@ -91,7 +97,6 @@ class PINNSolver:
             raise TypeError(f"validate_metrics must be a callable solution -> dict, got {validate_metrics!r}")
         self.reference, self.validate_metrics, self.extra_callbacks = reference, validate_metrics, list(callbacks)
         self.device, self.dtype = resolve_device(c.device.device), resolve_dtype(c.device.dtype)
-        self.compiled = compile_problem(problem)
         self.terms = build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
                                  causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
                                  default_batch=DEFAULT_BATCH)
@@ -195,6 +200,9 @@ class PINNSolver:
         parts = [cb.BackboneSchedule()]
         if c.schedule.time_window:
             parts.append(cb.TimeWindow(c.schedule.time_window, c.schedule.time_window_start))
+        balance = balancer(c.optim.balance, every=max(1, min(100, c.optim.steps // 20)))
+        if balance is not None:
+            parts.append(balance)
         if getattr(net.backbone, "wants_point_losses", False):
             parts.append(cb.PointLosses())
         progress = cb.Progress(f"{self.problem.name} [{c.model.backbone}/{state.model.engine.name}]", history,
@@ -231,6 +239,7 @@ class PINNSolver:
             "model": state.model.network.state_dict(), "parameters": state.model.parameters.state_dict(),
             "optimizer": state.optimizer.state_dict(), "scheduler": state.scheduler.state_dict(),
             "generator": state.generator.get_state(), "history": state.history, "validation": state.validation,
+            "weights": state.weights,
             "config": {"backbone": c.model.backbone, "backbone_options": dict(c.model.options or {}),
                        "steps": c.optim.steps, "lr": c.optim.lr, "seed": c.run.seed,
                        "dtype": str(self.dtype).replace("torch.", "")}})
@@ -262,6 +271,7 @@ class PINNSolver:
         if cfg["steps"] != self.steps:
             state.scheduler = self._replan(state.optimizer, step, cfg["steps"])
         state.generator.set_state(saved["generator"].cpu())
+        state.weights = saved.get("weights")
         state.history, state.validation = saved["history"], saved["validation"]
         state.step, state.total = step, self.steps
         state.seconds = float(saved.get("seconds", (state.history.get("seconds") or [0.0])[-1]))
@@ -299,7 +309,10 @@ class PINNSolver:
         self.state = state
         parts = self.callbacks(state)
         loop = Loop(state, self.terms, self.losses_fn(state.model), parts)
+        threads, before = self.config.device.threads, torch.get_num_threads()
         try:
+            if threads and self.device.type == "cpu":
+                torch.set_num_threads(threads)
             loop.run(self.steps if until is None else min(int(until), self.steps))
         except DivergenceError as err:
             kept = [p for p in parts if isinstance(p, cb.Checkpoint) and p.written is not None]
@@ -307,6 +320,8 @@ class PINNSolver:
                 raise DivergenceError(f"{err}; the last good checkpoint (step {kept[0].written}) is kept at "
                                       f"{kept[0].path}") from None
             raise
+        finally:
+            torch.set_num_threads(before)
         if loop.stopped:
             kept = self.out / "checkpoint.pt" if self.out is not None else None
             raise Interrupted(f"stopped at step {state.step} of {self.steps}" +

@@ -144,13 +144,13 @@ class Progress(AbstractCallback):
 
 class LBFGSFinish(AbstractCallback):
     """After the last Adam step: ``steps`` L-BFGS iterations (strong Wolfe line search) on one
-    fixed batch; the losses before and after go to ``history["lbfgs"]``."""
+    fixed batch (none in a run of 0 steps); the losses before and after go to ``history["lbfgs"]``."""
 
     def __init__(self, steps: int):
         self.steps = int(steps)
 
     def on_train_end(self, loop):
-        if not loop.finished or self.steps <= 0 or loop.state.history.get("lbfgs"):
+        if not loop.finished or self.steps <= 0 or loop.state.total == 0 or loop.state.history.get("lbfgs"):
             return
         s = loop.state
         batches = [t.sample(s.generator) for t in loop.terms]
@@ -158,7 +158,8 @@ class LBFGSFinish(AbstractCallback):
         opt = torch.optim.LBFGS(params, lr=1.0, max_iter=self.steps, history_size=50, line_search_fn="strong_wolfe")
 
         def total():
-            return term_losses(s.model, loop.terms, batches)[0].sum()
+            losses = term_losses(s.model, loop.terms, batches)[0]
+            return (losses if s.weights is None else losses * s.weights).sum()
 
         def closure():
             opt.zero_grad(set_to_none=True)

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 
+from .balancing import BALANCING
+
 __all__ = ["ModelConfig", "OptimConfig", "SamplingConfig", "ScheduleConfig", "DeviceConfig", "RunConfig",
            "TrainConfig", "Resolved", "resolve", "DEFAULTS", "option_names"]
 
@@ -41,13 +43,15 @@ class ModelConfig:
 class OptimConfig:
     r"""Adam for ``steps`` steps with a cosine decay from ``lr`` to ``lr_min``; trainable problem
     parameters move at ``parameter_lr`` (on their unconstrained value :math:`\theta`); then
-    ``lbfgs_steps`` L-BFGS iterations on one fixed batch."""
+    ``lbfgs_steps`` L-BFGS iterations on one fixed batch. ``balance`` weighs the terms
+    (:mod:`pinr.training.balancing`: "gradnorm", "ntk", or "none" for the stated weights)."""
 
     steps: int | None = None
     lr: float | None = None
     lr_min: float | None = None
     parameter_lr: float | None = None
     lbfgs_steps: int | None = None
+    balance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,14 @@ class ScheduleConfig:
 class DeviceConfig:
     """Where and how: ``device`` ("auto": CUDA when available), ``dtype``, derivative ``engine``
     ("auto", "jet", "autograd"), ``compile`` (``torch.compile`` the loss; a string is the mode),
-    ``tf32``."""
+    ``tf32``, ``threads`` (CPU threads for the run; None: torch's setting)."""
 
     device: object = None
     dtype: object = None
     engine: str | None = None
     compile: object = None
     tf32: bool | None = None
+    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ class TrainConfig:
 #: recommended learning rate.
 DEFAULTS = TrainConfig(
     model=ModelConfig(backbone="siren", options={}),
-    optim=OptimConfig(steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0),
+    optim=OptimConfig(steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0, balance="none"),
     schedule=ScheduleConfig(time_window=0.0, time_window_start=0.1, causal=0.0, causal_chunks=16),
     device=DeviceConfig(device="auto", dtype="float32", engine="auto", compile=False, tf32=False),
     run=RunConfig(seed=0, progress=True, log_every=10),
@@ -185,22 +190,33 @@ class Resolved:
     def summary(self) -> str:
         """One line: backbone, steps and learning rate, each with its source."""
         c, s = self.config, self.sources
-        return (f"backbone {c.model.backbone} ({s.get('backbone', 'yours')}), {c.optim.steps} steps "
+        line = (f"backbone {c.model.backbone} ({s.get('backbone', 'yours')}), {c.optim.steps} steps "
                 f"({s.get('steps', 'yours')}), lr {c.optim.lr:g} ({s.get('lr', 'yours')})")
+        if "omega0" in s:
+            line += f"; omega0 {dict(c.model.options)['omega0']:g} ({s['omega0']})"
+        if "method" in s:
+            b = c.sampling.batch
+            points = "/".join(map(str, dict(b).values())) if isinstance(b, Mapping) else str(b)
+            line += (f"; {points} points per term, balance {c.optim.balance}, {c.optim.lbfgs_steps} L-BFGS steps"
+                     + (f", {c.device.threads} thread(s)" if c.device.threads else "") + f" ({s['method']})")
+        return line
 
 
 def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *,
-            case_name: str | None = None) -> Resolved:
+            case_name: str | None = None, reasons: Mapping[str, str] | None = None) -> Resolved:
     """Lay ``options`` over the case's defaults and fill the rest; validate the result.
 
     A case's backbone options and learning rate are tuned for its backbone: when ``options``
     choose another backbone they are not inherited, and that backbone's recommended rate applies;
     for the same backbone, the user's backbone options update the case's key by key.
+    ``reasons`` say why the case chose what it chose (defaults chosen for a stated problem,
+    :func:`pinr.training.auto.choose`), keyed like the sources.
     """
     from pinr.backbones import backbone_training
 
     case = case or TrainConfig()
     label = f"problem {case_name!r}" if case_name else "the problem"
+    reasons = dict(reasons or {})
     own = options.model.backbone
     if own is not None and own != case.model.backbone:  # the case's tuning belongs to its own backbone
         case = replace(case, model=replace(case.model, backbone=None, options=None),
@@ -214,7 +230,15 @@ def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *,
                               ("steps", options.optim.steps, case.optim.steps),
                               ("lr", options.optim.lr, case.optim.lr)):
         if mine is None and theirs is not None:
-            sources[key] = label
+            sources[key] = reasons.get(key, label)
+    mine = options.model.options or {}
+    open_method = any(v is None for v in (options.sampling.batch, options.optim.balance, options.optim.lbfgs_steps,
+                                           options.device.threads))
+    for k, v in reasons.items():  # the rest of what the case chose for you, and why
+        if k == "omega0" and (case.model.backbone is None or "omega0" in mine) or k == "method" and not open_method:
+            continue
+        if k not in ("backbone", "steps", "lr"):
+            sources[k] = v
     full = merged.over(DEFAULTS)
     if full.optim.lr is None:
         rec = backbone_training(full.model.backbone)
@@ -238,6 +262,11 @@ def _validate(problem, c: TrainConfig) -> None:
         raise ValueError(f"lr_min must be a number >= 0, got {o.lr_min!r}")
     if not isinstance(o.lbfgs_steps, int) or o.lbfgs_steps < 0:
         raise ValueError(f"lbfgs_steps must be an integer >= 0, got {o.lbfgs_steps!r}")
+    if o.balance not in BALANCING:
+        raise ValueError(f"balance must be one of {sorted(BALANCING)}, got {o.balance!r}")
+    t = c.device.threads
+    if t is not None and (not isinstance(t, int) or isinstance(t, bool) or t < 1):
+        raise ValueError(f"threads must be a positive integer (CPU threads), got {t!r}")
     if (s.time_window or s.causal) and problem.domain.time is None:
         raise ValueError("time_window and causal weighting need a time axis (space * pr.TimeInterval)")
     if not 0 <= s.time_window <= 1:

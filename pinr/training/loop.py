@@ -30,7 +30,9 @@ def request_stop() -> None:
 @dataclass
 class TrainState:
     """What a training step reads and changes. ``window`` is the fraction of the time interval
-    the terms sample (1: all of it); ``history`` and ``validation`` are column dicts."""
+    the terms sample (1: all of it); ``weights`` ``(n_terms,)`` multiply the terms' losses in the
+    step (``None``: all 1; set by loss-balancing callbacks); ``history`` and ``validation`` are
+    column dicts."""
 
     model: object
     optimizer: torch.optim.Optimizer
@@ -39,6 +41,7 @@ class TrainState:
     total: int
     step: int = 0
     window: float = 1.0
+    weights: torch.Tensor | None = None
     seconds: float = 0.0
     history: dict = field(default_factory=lambda: {"step": [], "loss": [], "lr": [], "seconds": []})
     validation: dict = field(default_factory=lambda: {"step": []})
@@ -46,8 +49,8 @@ class TrainState:
 
 @dataclass(frozen=True)
 class StepOutput:
-    """One step's weighted losses ``(n_terms,)`` (detached), its batches and per-point squared
-    residuals."""
+    """One step's losses ``(n_terms,)`` (detached; the terms' own weights, not the balancing
+    weights), its batches and per-point squared residuals."""
 
     losses: torch.Tensor
     batches: list
@@ -55,11 +58,11 @@ class StepOutput:
 
 
 def train_step(state: TrainState, terms: Sequence, losses_fn: Callable) -> StepOutput:
-    """Sample every term, one optimiser and scheduler step on the summed loss."""
+    """Sample every term, one optimiser and scheduler step on the (balanced) summed loss."""
     batches = [t.sample(state.generator, window=state.window) for t in terms]
     state.optimizer.zero_grad(set_to_none=True)
     losses, per_point = losses_fn(batches)
-    losses.sum().backward()
+    (losses if state.weights is None else losses * state.weights).sum().backward()
     state.optimizer.step()
     state.scheduler.step()
     state.step += 1

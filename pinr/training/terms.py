@@ -42,6 +42,13 @@ class Batch:
     targets: torch.Tensor | None = None
     sigma: torch.Tensor | None = None
 
+    def subset(self, index) -> "Batch":
+        """The points ``index`` (a slice or index tensor) of this batch, with their data."""
+        def pick(v, axis=0):
+            return None if v is None else (v[index] if axis == 0 else v[:, index])
+        return Batch(self.points[index], pick(self.normals), {k: v[index] for k, v in self.data.items()},
+                     pick(self.targets, 1), pick(self.sigma, 1))
+
 
 @dataclass
 class Model:

@@ -279,7 +279,8 @@ def test_grid_terms_default_to_the_full_grid():
     assert [t.batch for t in s.terms] == [256]
     assert [t.batch for t in PINNSolver.from_options(p, steps=1, batch=100, progress=False).terms] == [100]
     s1 = PINNSolver.from_options(poisson_1d(), steps=1, progress=False)
-    assert s1.terms[0].batch == 4096  # non-grid regions: the solver default
+    assert s1.terms[0].batch == 256  # a stated 1-D PDE: points chosen for its dimension
+    assert PINNSolver.from_options(poisson_1d(), steps=1, batch=None, backbone="mlp").terms[0].batch == 256
 
 
 @pytest.mark.parametrize("engine", ["jet", "autograd"])

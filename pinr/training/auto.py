@@ -1,0 +1,184 @@
+r"""Training defaults chosen from the problem a user states.
+
+A catalogue case carries defaults tuned for it (:class:`~pinr.Case`); a problem a user states has
+none, and the image-fitting defaults (a 256-wide SIREN at :math:`\omega_0 = 30`, lr 1e-4, 4,096
+points per term) do not solve PDEs. :func:`choose` reads the statement instead:
+
+- **scales.** The network sees the domain's box mapped onto :math:`[-1, 1]^d` (:class:`~pinr.
+  backbones.Network`); what is left is the *frequency* of the answer in those units. It is
+  estimated from the statement with the field set to zero: every condition's known part
+  :math:`s(x)` (a source, boundary or initial data) gives
+  :math:`k_i = \sqrt{\langle (h_i\,\partial_i s)^2\rangle / \langle s^2\rangle}` on sampled points
+  of its region (exactly :math:`k h` for :math:`\sin kx`), and a linear operator gives its own
+  wavenumber :math:`\sqrt{|a_0 / a_2|}` (Helmholtz' :math:`k`, from the coefficients of
+  :math:`u` and :math:`u_{x_j x_j}`) and, when second time and space derivatives have opposite
+  signs, its wave speed carries the space frequency into time. The amplitude of the answer is
+  estimated from the value (Dirichlet, initial) data and becomes the network's output scale when
+  it is far from 1.
+- **network.** A SIREN of width 64 and depth 3 with first-layer frequency
+  :math:`\omega_0 = \max(1, 2 k_{max})` and unit hidden frequency, at lr 1e-3 — small and
+  smooth enough for second derivatives, fast enough to train in seconds on a CPU.
+- **points and steps** from the dimension; **balancing** of the terms by gradient norms
+  (:class:`~pinr.training.balancing.GradNormBalance`); an **L-BFGS finish**; one CPU thread
+  (the network is small: threads cost more than they give).
+
+Problems without derivatives (fitting signals) keep pinr's fitting defaults. Every choice and
+its reason is returned, printed above the progress bar and recorded with the run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+import torch
+
+from ..compiler import compile_expressions
+from ..domains.base import AbstractInterior
+from ..symbolic.expressions import DataFunction
+from .config import DeviceConfig, ModelConfig, OptimConfig, SamplingConfig, TrainConfig
+
+__all__ = ["Scales", "scales", "choose"]
+
+_PROBE_POINTS = 2048
+
+
+@dataclass(frozen=True)
+class Scales:
+    """What the statement says about its answer: ``frequency`` per coordinate (angular, in the
+    network's :math:`[-1, 1]` units), ``amplitude`` (RMS of the value data; None when no
+    condition gives values) and ``reasons`` (one phrase each)."""
+
+    frequency: tuple[float, ...]
+    amplitude: float | None
+    reasons: tuple[str, ...]
+
+    @property
+    def max_frequency(self) -> float:
+        return max(self.frequency, default=0.0)
+
+
+def _known_part(residual, problem, value):
+    """``residual`` with every field replaced by ``value`` (an expression of the coordinates)."""
+    return sympy.sympify(residual).subs({app: value for app in problem.field_apps}).doit()
+
+
+def _evaluate(exprs, problem, region, generator) -> np.ndarray | None:
+    """Mean squares of ``exprs`` (free of fields) over sampled points of ``region``:
+    ``(len(exprs),)`` (a complex expression's real and imaginary parts summed), or None."""
+    if any(e.atoms(DataFunction) for e in exprs):
+        return None  # data-driven (an image): its scale is the data's, not the statement's
+    s = region.sample(_PROBE_POINTS, generator=generator, dtype=torch.float64)
+    out = []
+    for e in exprs:
+        compiled = compile_expressions([e], fields=problem.fields, coords=problem.domain.coords, params=problem.params)
+        with torch.no_grad():
+            out.append(float(compiled(s.points, s.normals, [], [], data=s.data).square().mean(1).sum()))
+    out = np.array(out)
+    return out if np.all(np.isfinite(out)) else None
+
+
+def scales(problem) -> Scales:
+    """Estimate the frequency and amplitude of ``problem``'s answer from its statement."""
+    coords, bounds = problem.domain.coords, problem.domain.bounds
+    half = (bounds[:, 1] - bounds[:, 0]) / 2
+    generator = torch.Generator().manual_seed(0)
+    freq = np.zeros(len(coords))
+    reasons, amplitudes = [], []
+    time_axis = coords.index(problem.domain.time) if problem.domain.time is not None else None
+    for cond in problem.conditions:
+        for r in cond.eq.residuals:
+            s = _known_part(r, problem, 0)
+            if s == 0:
+                continue
+            vals = _evaluate([s] + [sympy.diff(s, c) for c in coords], problem, cond.on, generator)
+            if vals is None:
+                continue
+            rms = math.sqrt(vals[0])
+            if rms < 1e-12:
+                continue
+            k = np.sqrt(vals[1:]) * half / rms
+            freq = np.maximum(freq, k)
+            reasons.append(f"{cond.name}'s data at {_fmt(k)}")
+            if _is_value_condition(r, problem):
+                amplitudes.append(rms)
+    data_freq = freq.copy()
+    for cond in problem.conditions:
+        if isinstance(cond.on, AbstractInterior):
+            freq = np.maximum(freq, _operator_frequency(cond, problem, half, data_freq, time_axis, reasons))
+    amplitude = max(amplitudes) if amplitudes else None
+    return Scales(tuple(float(f) for f in freq), amplitude, tuple(reasons))
+
+
+def _is_value_condition(residual, problem) -> bool:
+    """``u - g``: linear in the fields, no derivatives (a Dirichlet or an initial value)."""
+    r = sympy.sympify(residual)
+    apps = [a for a in problem.field_apps if r.has(a)]
+    return bool(apps) and not r.atoms(sympy.Derivative) and all(sympy.diff(r, a).is_number for a in apps)
+
+
+def _operator_frequency(cond, problem, half, freq, time_axis, reasons) -> np.ndarray:
+    r"""Frequencies a linear second-order interior operator sets by itself: :math:`\sqrt{|a_0/a_2|}`
+    (Helmholtz), and the wave speed's map of space frequencies into time."""
+    coords = problem.domain.coords
+    out = np.zeros(len(coords))
+    if len(problem.fields) != 1:
+        return out
+    r = cond.eq.residuals[0]
+    base = _known_part(r, problem, 0)
+    a0 = sympy.simplify(_known_part(r, problem, 1) - base)
+    a2 = [sympy.simplify(_known_part(r, problem, c**2 / 2) - base - a0 * c**2 / 2) for c in coords]
+    terms = [a0] + a2
+    if not all(t.is_number for t in terms):  # nonlinear or varying coefficients: the data decide
+        return out
+    a0, a2 = float(a0), [float(a) for a in a2]
+    space = [i for i in range(len(coords)) if i != time_axis]
+    curv = [abs(a2[i]) for i in space if a2[i] != 0]
+    if a0 != 0 and curv and a0 * a2[space[0]] > 0:  # u'' + k² u: oscillates at k
+        k = math.sqrt(abs(a0) / float(np.mean(curv)))
+        for i in space:
+            out[i] = max(out[i], k * half[i])
+        reasons.append(f"{cond.name}'s operator wavenumber {k:.3g}")
+    if time_axis is not None and a2[time_axis] != 0 and curv:
+        j = max(space, key=lambda i: freq[i] / half[i] if half[i] else 0.0)
+        if a2[time_axis] * a2[j] < 0:  # u_tt = c² u_xx: time frequency c·k
+            c = math.sqrt(abs(a2[j] / a2[time_axis]))
+            out[time_axis] = max(out[time_axis], c * freq[j] / half[j] * half[time_axis])
+            reasons.append(f"{cond.name}'s wave speed {c:.3g}")
+    return out
+
+
+def _fmt(k) -> str:
+    return "(" + ", ".join(f"{v:.3g}" for v in k) + ")"
+
+
+def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[str, str]]:
+    """Defaults for ``problem`` (a :class:`~pinr.Problem` a user stated) and, per option, why."""
+    if compiled.max_order == 0:
+        return TrainConfig(), {}
+    sc = scales(problem)
+    d = problem.domain.dim
+    omega0 = float(min(30.0, max(1.0, round(2.0 * sc.max_frequency, 1))))
+    why = f"{problem.domain.dim}-D PDE" + (f", answer frequency {sc.max_frequency:.3g} on [-1, 1]"
+                                           if sc.max_frequency else "")
+    interior = {1: 256, 2: 1024}.get(d, 2048)
+    batch = {t.name: (interior if isinstance(t.region, AbstractInterior) else max(64, interior // 4))
+             for t in compiled.terms if (t.method or t.region.default_method) != "grid"}  # grids: all of it
+    steps = 2000 if d == 1 else 3000
+    options = {"width": 64, "depth": 3, "omega0": omega0, "omega_hidden": 1.0}
+    output_scale = None
+    if sc.amplitude is not None and not 0.1 <= sc.amplitude <= 10:
+        output_scale = float(f"{sc.amplitude:.2g}")
+    config = TrainConfig(
+        model=ModelConfig(backbone="siren", options=options, output_scale=output_scale),
+        optim=OptimConfig(steps=steps, lr=1e-3, lbfgs_steps=500, balance="gradnorm"),
+        sampling=SamplingConfig(batch=batch),
+        device=DeviceConfig(threads=1 if device.type == "cpu" else None))
+    sources = {"backbone": f"chosen for a {why}", "steps": f"chosen for a {d}-D PDE", "lr": "chosen for a PDE",
+               "omega0": f"2 x the answer's frequency ({'; '.join(sc.reasons) or 'no data'})"}
+    sources["method"] = f"chosen for a {d}-D PDE"
+    if output_scale is not None:
+        sources["output_scale"] = f"the value data's size {sc.amplitude:.3g}"
+    return config, sources
