@@ -28,12 +28,16 @@ from sympy import exp as exp, sin as sin, cos as cos, sqrt as sqrt, pi as pi, ta
 
 from .domains import Ball as Ball
 from .domains import Box as Box
+from .domains import Difference as Difference
 from .domains import Disk as Disk
 from .domains import Grid as Grid
+from .domains import Intersection as Intersection
 from .domains import Interval as Interval
 from .domains import PointCloud as PointCloud
+from .domains import Polygon as Polygon
 from .domains import Rectangle as Rectangle
 from .domains import TimeInterval as TimeInterval
+from .domains import Union as Union
 
 from .backbones import available_backbones as available_backbones
 from .backbones import build_backbone as build_backbone

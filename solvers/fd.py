@@ -36,7 +36,7 @@ from pinr.compiler import compile_problem
 from pinr.domains import Grid
 from pinr.domains.base import AbstractInterior
 
-from .fd_lowering import lower_stationary, lower_time_dependent
+from .fd_lowering import _space_of, lower_stationary, lower_time_dependent
 from .fd_poisson import poisson_from_gradient, solve_neumann_poisson
 from .solution import GridSolution, grid_of
 
@@ -66,6 +66,7 @@ class FDSolver:
         if not problem.conditions:
             raise NotImplementedError(f"problem {problem.name!r} states only observations; the FD reference "
                                       "needs equations")
+        _space_of(problem)  # boxes only: every lowering below works on the bounding-box lattice
         self.problem = problem
         self.resolution = resolution
         self.dt = dt

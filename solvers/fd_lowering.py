@@ -331,8 +331,8 @@ def _space_of(problem):
     space = dom.space if isinstance(dom, SpaceTime) else dom
     if not isinstance(space, (Interval, Rectangle, Box, Grid)) or isinstance(space, PointCloud):
         raise NotImplementedError(
-            f"FD lowering needs a box domain (Interval, Rectangle, Box, Grid) or a box times a TimeInterval; "
-            f"{space!r} is unsupported geometry")
+            f"the FD reference works on boxes only (Interval, Rectangle, Box, Grid, or one times a TimeInterval); "
+            f"{space!r} is unsupported geometry: train the PINN on it, or state an exact solution")
     return space
 
 

@@ -9,6 +9,11 @@ from .base import AbstractPointSet as AbstractPointSet
 from .base import AbstractRegion as AbstractRegion
 from .base import AbstractSurface as AbstractSurface
 from .base import Samples as Samples
+from .csg import AbstractSolid as AbstractSolid
+from .csg import Difference as Difference
+from .csg import Intersection as Intersection
+from .csg import Polygon as Polygon
+from .csg import Union as Union
 from .patches import ConePatch as ConePatch
 from .patches import DiskPatch as DiskPatch
 from .shapes import Ball as Ball

@@ -170,6 +170,12 @@ class AbstractDomain(abc.ABC):
             out.append(lo + h * (np.arange(n) + 0.5))
         return out
 
+    def adf(self):
+        """Approximate distance function of the boundary (a sympy expression of the spatial
+        coordinates, zero on the boundary, positive inside), for hard constraints."""
+        raise NotImplementedError(f"{self!r} has no distance function; boxes, disks, balls, polygons and their "
+                                  "set operations (| & -) have one")
+
     def contains(self, points: np.ndarray) -> np.ndarray:
         """Boolean mask ``(n_points,)`` of points inside the closed domain."""
         p = np.asarray(points)

@@ -1,5 +1,7 @@
 """Concrete domains: boxes (Interval, Rectangle, Box), pixel grids, disks and balls, time
-intervals, space-time products and point clouds."""
+intervals, space-time products and point clouds. Boxes, disks and balls are solids
+(:class:`~pinr.domains.csg.AbstractSolid`): they combine by ``| & -`` and give distance
+functions ``adf()``."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import sympy
 import torch
 
 from ..symbolic.expressions import Coordinate, TimeCoordinate
@@ -20,8 +23,14 @@ from .base import (
     Samples,
     unit_samples,
 )
+from .csg import AbstractSolid, _Combination, r_and
 
 __all__ = ["Interval", "Rectangle", "Box", "Grid", "Disk", "Ball", "TimeInterval", "SpaceTime", "PointCloud"]
+
+
+def _num(v: float) -> sympy.Expr:
+    """A domain's number as an exact sympy rational (so the distance function vanishes exactly)."""
+    return sympy.nsimplify(float(v), rational=True)
 
 
 def _check_range(name: str, value) -> tuple[float, float]:
@@ -93,7 +102,7 @@ class _BoxBoundary(AbstractBoundary):
         return Samples(pts, normals)
 
 
-class _AbstractBox(AbstractDomain):
+class _AbstractBox(AbstractSolid):
     """An axis-aligned box with named coordinates, in keyword order."""
 
     def __init__(self, **axes):
@@ -123,6 +132,56 @@ class _AbstractBox(AbstractDomain):
 
     def side_names(self) -> tuple[str, ...]:
         return tuple(f"{c.name}{s}" for c in self._coords for s in "-+")
+
+    def contains(self, points):
+        return AbstractDomain.contains(self, points)
+
+    @property
+    def geometry_shape(self):
+        from .. import geometry as geo
+
+        b = self.bounds
+        cls = {2: geo.Rectangle, 3: geo.Box}.get(self.dim)
+        if cls is None:
+            raise ValueError(f"{self!r} is {self.dim}-D; geometry shapes and set operations are 2-D or 3-D")
+        return cls((b[:, 1] - b[:, 0]) / 2, (b[:, 0] + b[:, 1]) / 2)
+
+    @property
+    def boundary_measure(self):
+        ext = self.bounds[:, 1] - self.bounds[:, 0]
+        return float(sum(2 * np.prod(np.delete(ext, k)) for k in range(self.dim)))
+
+    def adf(self, sides: Sequence[str] | None = None) -> sympy.Expr:
+        r"""Distance function of the boundary, or of the ``sides`` only (e.g. ``("x-", "y+")``, for
+        hard Dirichlet conditions on some sides): the R-conjunction of one factor per axis, the
+        slab :math:`(x - a)(b - x)/(b - a)` when both sides of the axis are chosen, else
+        :math:`x - a` (side ``"x-"``) or :math:`b - x` (``"x+"``). Each factor is smooth and
+        normalised (:math:`|\nabla\phi| = 1` on its sides), so the result is smooth except at
+        the corners and zero only on the chosen sides. (The product
+        :math:`\prod_i (x_i - a_i)(b_i - x_i)/(b_i - a_i)` is smoother but not normalised:
+        on the side :math:`x = a` its gradient is the other factors, not 1.)"""
+        valid = self.side_names()
+        sides = valid if sides is None else tuple(sides)
+        bad = [s for s in sides if s not in valid]
+        if bad or not sides:
+            raise ValueError(f"{self!r}: sides must be a non-empty subset of {valid}, got {sides!r}")
+        factors = []
+        for c in self._coords:
+            lo, hi = (_num(v) for v in self._axes[c.name])
+            low, high = f"{c.name}-" in sides, f"{c.name}+" in sides
+            if low and high:
+                factors.append((c - lo) * (hi - c) / (hi - lo))
+            elif low:
+                factors.append(c - lo)
+            elif high:
+                factors.append(hi - c)
+        phi = factors[0]
+        for f in factors[1:]:
+            phi = r_and(phi, f)
+        return phi
+
+    def _adf(self):
+        return self.adf(), True
 
     def _key(self):
         return tuple(self._axes.items())
@@ -176,6 +235,8 @@ class Grid(_AbstractBox):
     (``array[ix, iy]``, "ij" indexing). The interior samples all cell centres (full batch),
     or a random subset when fewer points are asked for; ``method="uniform"`` samples the box.
     """
+
+    combines = False
 
     def __init__(self, shape: Sequence[int], **axes):
         super().__init__(**axes)
@@ -256,7 +317,7 @@ def _sphere_directions(u: torch.Tensor, d: int) -> torch.Tensor:
     return torch.stack([s * torch.cos(phi), s * torch.sin(phi), z], dim=-1)
 
 
-class _AbstractBall(AbstractDomain):
+class _AbstractBall(AbstractSolid):
     _names: tuple[str, ...]
 
     def __init__(self, center: Sequence[float] = None, radius: float = 1.0):
@@ -290,6 +351,22 @@ class _AbstractBall(AbstractDomain):
     def contains(self, points):
         p = np.asarray(points)
         return np.linalg.norm(p - np.array(self.center), axis=-1) <= self.radius + 1e-12
+
+    @property
+    def geometry_shape(self):
+        from .. import geometry as geo
+
+        return (geo.Circle if self.dim == 2 else geo.Sphere)(self.radius, self.center)
+
+    @property
+    def boundary_measure(self):
+        return 2 * math.pi * self.radius if self.dim == 2 else 4 * math.pi * self.radius**2
+
+    def _adf(self):
+        r"""$(r^2 - |x - c|^2)/(2r)$: smooth, signed, $|\nabla\phi| = 1$ on the sphere."""
+        r = _num(self.radius)
+        d2 = sum((x - _num(c)) ** 2 for x, c in zip(self._coords, self.center))
+        return (r**2 - d2) / (2 * r), True
 
     def _key(self):
         return (self.center, self.radius)
@@ -439,11 +516,16 @@ class SpaceTime(AbstractDomain):
         p = np.asarray(points)
         return self.space.contains(p[:, :-1]) & self.time_interval.contains(p[:, -1:])
 
+    def adf(self, *args, **kwargs):
+        """The spatial domain's distance function (independent of time; see its ``adf``)."""
+        return self.space.adf(*args, **kwargs)
+
     def _key(self):
         return (self.space, self.time_interval)
 
     def __repr__(self):
-        return f"{self.space!r} * {self.time_interval!r}"
+        space = f"({self.space!r})" if isinstance(self.space, _Combination) else repr(self.space)
+        return f"{space} * {self.time_interval!r}"
 
 
 # --------------------------------------------------------------------------------- point cloud
@@ -472,6 +554,8 @@ class PointCloud(_AbstractBox):
     bounding box enlarged by ``margin`` of its extent.
     """
 
+    combines = False
+
     def __init__(self, points, normals=None, *, margin: float = 0.1):
         pts = np.asarray(points, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] not in (2, 3) or pts.shape[0] == 0:
@@ -495,6 +579,9 @@ class PointCloud(_AbstractBox):
     @property
     def surface(self):
         return _CloudPoints(self)
+
+    def adf(self, sides=None):
+        raise NotImplementedError(f"{self!r} has no distance function: it is a frame around points, not a solid")
 
     def _key(self):
         return (id(self),)

@@ -1,0 +1,465 @@
+r"""Solid domains and their set operations (constructive solid geometry).
+
+A *solid* is a 2-D or 3-D domain that knows its exact signed distance (negative inside, via the
+matching :mod:`pinr.geometry` shape, ``domain.geometry_shape``), the measure of its boundary, and an
+approximate distance function ``domain.adf()`` for hard boundary constraints. Solids combine
+by ``a | b`` (:class:`Union`), ``a & b`` (:class:`Intersection`) and ``a - b``
+(:class:`Difference`) into domains that sample, contain and carry normals like the primitives::
+
+    L = pr.Rectangle(x=(-1, 1), y=(-1, 1)) - pr.Rectangle(x=(0, 1), y=(0, 1))
+    plate = pr.Rectangle(x=(0, 2), y=(0, 1)) - pr.Disk((1.0, 0.5), 0.2)
+
+Sampling. The interior is sampled by rejection from the bounding box (uniform or Sobol points,
+exactly ``n`` returned). The boundary is sampled from the operands' boundaries in proportion
+to their measures, keeping a point :math:`p` with operand normal :math:`n` when it separates
+the composite, :math:`p - \varepsilon n` inside and :math:`p + \varepsilon n` outside (normal
+:math:`n`) or the other way round (normal :math:`-n`: a subtracted shape's normals flip); a
+point also on an earlier operand's boundary (coincident edges, as in the L-shape) is dropped,
+so every piece of the boundary is counted once. That is rejection sampling from the disjoint
+union of the operands' boundaries, hence uniform by length or area.
+
+Distance functions (Sukumar & Srivastava 2022). ``adf()`` is a sympy expression :math:`\phi`
+of the coordinates with :math:`\phi = 0` on the boundary, :math:`\phi > 0` inside and
+:math:`|\nabla\phi| = 1` on the boundary away from corners (normalised to first order). Set
+operations use the R-equivalences
+
+.. math::
+    \phi_1 \wedge \phi_2 = \phi_1 + \phi_2 - \sqrt{\phi_1^2 + \phi_2^2}, \qquad
+    \phi_1 \vee \phi_2 = \phi_1 + \phi_2 + \sqrt{\phi_1^2 + \phi_2^2}, \qquad
+    A - B = A \wedge (-B),
+
+smooth except where both operands vanish (the corners the operation creates).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import ClassVar
+
+import numpy as np
+import sympy
+import torch
+
+from ..symbolic.expressions import Coordinate
+from .base import AbstractBoundary, AbstractDomain, AbstractInterior, Samples, unit_samples
+
+__all__ = ["AbstractSolid", "Union", "Intersection", "Difference", "Polygon", "r_and", "r_or"]
+
+
+def r_and(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    r"""R-conjunction :math:`a \wedge b = a + b - \sqrt{a^2 + b^2}` (intersection)."""
+    return a + b - sympy.sqrt(a**2 + b**2)
+
+
+def r_or(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    r"""R-disjunction :math:`a \vee b = a + b + \sqrt{a^2 + b^2}` (union)."""
+    return a + b + sympy.sqrt(a**2 + b**2)
+
+
+class AbstractSolid(AbstractDomain):
+    """A 2-D or 3-D spatial domain with an exact signed distance, combinable by ``| & -``.
+
+    Subclasses give ``geometry_shape`` (the :mod:`pinr.geometry` shape of the same set, in the domain's
+    own units), ``boundary_measure`` (length or area of the boundary) and ``_adf`` (the
+    distance function and whether it is *signed*, i.e. negative outside; only signed ones may be
+    subtracted or joined). ``combines`` is False for domains that are boxes only as a frame
+    (pixel grids, point clouds).
+    """
+
+    combines: ClassVar[bool] = True
+
+    @property
+    @abc.abstractmethod
+    def geometry_shape(self):
+        """The :class:`pinr.geometry.AbstractShape` of this set (2-D or 3-D)."""
+
+    @property
+    @abc.abstractmethod
+    def boundary_measure(self) -> float:
+        """Length (2-D) or area (3-D) of the boundary."""
+
+    @abc.abstractmethod
+    def _adf(self) -> tuple[sympy.Expr, bool]: ...
+
+    def adf(self) -> sympy.Expr:
+        r"""Approximate distance function :math:`\phi` of the boundary: a sympy expression of
+        ``coords``, zero on the boundary, positive inside, :math:`|\nabla\phi| = 1` on the
+        boundary away from corners (for hard constraints :math:`u = g + \phi N`)."""
+        return self._adf()[0]
+
+    def signed_distance(self, points) -> np.ndarray:
+        """Signed distance ``(n_points,)`` at ``points`` ``(n_points, dim)`` (negative inside; for
+        set operations the min/max bound of :mod:`pinr.geometry`, exact in sign and zero set)."""
+        return self.geometry_shape.signed_distance(points)
+
+    def contains(self, points) -> np.ndarray:
+        p = np.asarray(points, dtype=np.float64)
+        return self.signed_distance(p) <= 1e-12 * max(1.0, float(np.abs(self.bounds).max()))
+
+    def __or__(self, other):
+        return Union(self, other)
+
+    def __and__(self, other):
+        return Intersection(self, other)
+
+    def __sub__(self, other):
+        return Difference(self, other)
+
+
+# ----------------------------------------------------------------------- rejection sampling
+def _inside_fraction(domain) -> float:
+    """Monte Carlo estimate of area(domain)/area(bounding box) with a fixed seed (for sizing draws)."""
+    b = domain.bounds
+    p = b[:, 0] + np.random.default_rng(0).random((8192, domain.dim)) * (b[:, 1] - b[:, 0])
+    return float(np.mean(domain.signed_distance(p) < 0))
+
+
+class _RejectionInterior(AbstractInterior):
+    """Interior of a solid sampled by rejection from its bounding box (exactly ``n`` points)."""
+
+    name = "interior"
+
+    def __init__(self, domain: AbstractSolid):
+        self.domain = domain
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        if method == "grid":
+            raise ValueError(f"{self}: method 'grid' needs a pr.Grid domain; use 'uniform' or 'sobol'")
+        dom = self.domain
+        frac = dom._fraction()
+        b = torch.as_tensor(dom.bounds, dtype=torch.float64)
+        chunks, have = [], 0
+        while have < n:
+            m = int(math.ceil((n - have) / frac * 1.2)) + 64
+            u = unit_samples(m, dom.dim, method=method, generator=generator, dtype=torch.float64, device="cpu")
+            p = b[:, 0] + u * (b[:, 1] - b[:, 0])
+            p = p[torch.from_numpy(dom.signed_distance(p.numpy()) < 0)]
+            chunks.append(p)
+            have += p.shape[0]
+        return Samples(torch.cat(chunks)[:n].to(dtype=dtype, device=device))
+
+
+# ------------------------------------------------------------------------------ set operations
+def _names(domain) -> tuple[str, ...]:
+    return tuple(c.name for c in domain.coords)
+
+
+class _Combination(AbstractSolid):
+    """A set operation on solids with the same coordinates."""
+
+    _symbol: ClassVar[str]
+
+    def __init__(self, *operands: AbstractSolid):
+        op = type(self).__name__
+        if len(operands) < 2:
+            raise ValueError(f"{op} needs at least two domains, got {len(operands)}")
+        for d in operands:
+            if not isinstance(d, AbstractSolid) or not d.combines:
+                raise TypeError(f"{op} combines 2-D/3-D solid domains (Rectangle, Box, Disk, Ball, Polygon and their "
+                                f"combinations), got {d!r}")
+            if d.dim not in (2, 3):
+                raise ValueError(f"{op} combines 2-D or 3-D domains; {d!r} is {d.dim}-D")
+        first = operands[0]
+        for d in operands[1:]:
+            if _names(d) != _names(first):
+                raise ValueError(f"cannot combine {first!r} (coordinates {', '.join(_names(first))}) with {d!r} "
+                                 f"(coordinates {', '.join(_names(d))}): operands of {op} need the same coordinates")
+        self.operands = tuple(operands)
+        self._coords = first.coords
+        self._frac: float | None = None
+        if np.any(self.bounds[:, 0] >= self.bounds[:, 1]):
+            raise ValueError(f"{self!r} is empty: the bounding boxes of its operands do not overlap")
+
+    @property
+    def coords(self):
+        return self._coords
+
+    @property
+    def interior(self):
+        return _RejectionInterior(self)
+
+    @property
+    def boundary(self):
+        return _CompositeBoundary(self)
+
+    def leaves(self) -> tuple[AbstractSolid, ...]:
+        """The primitive domains whose boundaries make up this one's, in order."""
+        out = []
+        for d in self.operands:
+            out.extend(d.leaves() if isinstance(d, _Combination) else (d,))
+        return tuple(out)
+
+    def _fraction(self) -> float:
+        if self._frac is None:
+            self._frac = _inside_fraction(self)
+            if self._frac == 0:
+                raise ValueError(f"{self!r} is empty (or thinner than sampling resolves); no points lie inside")
+        return self._frac
+
+    @property
+    def boundary_measure(self) -> float:
+        """Length or area of the boundary (estimated from 20000 operand-boundary points, seed 0)."""
+        g = torch.Generator().manual_seed(0)
+        leaves = self.leaves()
+        total = sum(d.boundary_measure for d in leaves)
+        _, _, kept = _CompositeBoundary(self)._draw(20000, method="uniform", generator=g)
+        return total * kept / 20000
+
+    def _key(self):
+        return self.operands
+
+    def __repr__(self):
+        parts = [f"({d!r})" if isinstance(d, _Combination) else repr(d) for d in self.operands]
+        return f" {self._symbol} ".join(parts)
+
+
+class Union(_Combination):
+    r""":math:`A \cup B \cup \dots` (``a | b``); :math:`\phi = \phi_A \vee \phi_B`."""
+
+    _symbol = "|"
+
+    @property
+    def geometry_shape(self):
+        from .. import geometry as geo
+        return geo.Union(*(d.geometry_shape for d in self.operands))
+
+    @property
+    def bounds(self):
+        b = np.stack([d.bounds for d in self.operands])
+        return np.stack([b[:, :, 0].min(0), b[:, :, 1].max(0)], -1)
+
+    def _adf(self):
+        parts = [d._adf() for d in self.operands]
+        if not all(s for _, s in parts):
+            raise ValueError(f"{self!r}: a union needs signed distance functions of its operands; a non-convex "
+                             "Polygon's is unsigned: split it into convex polygons joined by |")
+        phi = parts[0][0]
+        for p, _ in parts[1:]:
+            phi = r_or(phi, p)
+        return phi, True
+
+
+class Intersection(_Combination):
+    r""":math:`A \cap B \cap \dots` (``a & b``); :math:`\phi = \phi_A \wedge \phi_B`."""
+
+    _symbol = "&"
+
+    @property
+    def geometry_shape(self):
+        from .. import geometry as geo
+        return geo.Intersection(*(d.geometry_shape for d in self.operands))
+
+    @property
+    def bounds(self):
+        b = np.stack([d.bounds for d in self.operands])
+        return np.stack([b[:, :, 0].max(0), b[:, :, 1].min(0)], -1)
+
+    def _adf(self):
+        parts = [d._adf() for d in self.operands]
+        phi = parts[0][0]
+        for p, _ in parts[1:]:
+            phi = r_and(phi, p)
+        return phi, all(s for _, s in parts)
+
+
+class Difference(_Combination):
+    r""":math:`A \setminus B` (``a - b``); :math:`\phi = \phi_A \wedge (-\phi_B)`; the bounding
+    box is :math:`A`'s."""
+
+    _symbol = "-"
+
+    def __init__(self, a: AbstractSolid, b: AbstractSolid):
+        super().__init__(a, b)
+
+    @property
+    def geometry_shape(self):
+        from .. import geometry as geo
+        return geo.Difference(*(d.geometry_shape for d in self.operands))
+
+    @property
+    def bounds(self):
+        return self.operands[0].bounds
+
+    def _adf(self):
+        (pa, sa), (pb, sb) = (d._adf() for d in self.operands)
+        if not sb:
+            raise ValueError(f"{self!r}: the subtracted domain {self.operands[1]!r} has an unsigned distance function "
+                             "(a non-convex Polygon); split it into convex polygons joined by |")
+        return r_and(pa, -pb), sa
+
+
+class _CompositeBoundary(AbstractBoundary):
+    """Boundary of a set operation: operand boundary points that separate inside from outside."""
+
+    name = "boundary"
+    sides = None
+
+    def __init__(self, domain: _Combination):
+        self.domain = domain
+
+    def __getitem__(self, side):
+        raise KeyError(f"{self.domain!r} has no named sides; its whole boundary is {self.domain!r}.boundary")
+
+    def _draw(self, m, *, method, generator):
+        """``m`` operand-boundary points (float64, proportional to measure); returns the kept
+        points, their outward normals and how many were kept."""
+        dom = self.domain
+        leaves = dom.leaves()
+        meas = torch.tensor([d.boundary_measure for d in leaves], dtype=torch.float64)
+        gdev = generator.device if generator is not None else "cpu"
+        which = torch.multinomial(meas / meas.sum(), m, replacement=True, generator=generator).to("cpu")
+        pts, nrm, idx = [], [], []
+        for k, leaf in enumerate(leaves):
+            c = int((which == k).sum())
+            if c:
+                s = leaf.boundary.sample(c, method=method, generator=generator, dtype=torch.float64)
+                pts.append(s.points)
+                nrm.append(s.normals)
+                idx.append(torch.full((c,), k))
+        p, n, idx = torch.cat(pts).numpy(), torch.cat(nrm).numpy(), torch.cat(idx).numpy()
+        perm = torch.randperm(m, generator=generator, device=gdev).cpu().numpy()
+        p, n, idx = p[perm], n[perm], idx[perm]
+        scale = float(np.abs(dom.bounds).max()) + float((dom.bounds[:, 1] - dom.bounds[:, 0]).max())
+        eps, tol = 1e-6 * scale, 1e-9 * scale
+        sd = dom.signed_distance
+        inner, outer = sd(p - eps * n) < 0, sd(p + eps * n) < 0
+        sign = np.where(inner & ~outer, 1.0, np.where(outer & ~inner, -1.0, 0.0))
+        for k, leaf in enumerate(leaves[:-1]):  # a point shared with an earlier operand's boundary counts once
+            later = idx > k
+            if later.any():
+                sign[later] = np.where(np.abs(leaf.signed_distance(p[later])) < tol, 0.0, sign[later])
+        keep = sign != 0
+        return p[keep], sign[keep, None] * n[keep], int(keep.sum())
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        if method == "grid":
+            raise ValueError(f"{self}: method 'grid' needs a pr.Grid domain; use 'uniform' or 'sobol'")
+        pts, nrm, have, frac = [], [], 0, 0.5
+        for _ in range(100):
+            m = int(math.ceil((n - have) / frac * 1.2)) + 64
+            p, nv, kept = self._draw(m, method=method, generator=generator)
+            pts.append(p)
+            nrm.append(nv)
+            have += kept
+            frac = max(kept / m, 1e-3)
+            if have >= n:
+                break
+        else:
+            raise ValueError(f"{self.domain!r} has (almost) no boundary left after the set operations")
+        p = torch.from_numpy(np.concatenate(pts)[:n]).to(dtype=dtype, device=device)
+        nv = torch.from_numpy(np.concatenate(nrm)[:n]).to(dtype=dtype, device=device)
+        return Samples(p, nv)
+
+
+# ----------------------------------------------------------------------------------- polygon
+class _PolygonBoundary(AbstractBoundary):
+    name = "boundary"
+    sides = None
+
+    def __init__(self, domain: "Polygon"):
+        self.domain = domain
+
+    def __getitem__(self, side):
+        raise KeyError(f"{self.domain!r} has no named sides; its whole boundary is {self.domain!r}.boundary")
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        if method == "grid":
+            raise ValueError(f"{self}: method 'grid' needs a pr.Grid domain; use 'uniform' or 'sobol'")
+        a = torch.as_tensor(self.domain.vertices, dtype=torch.float64)
+        e = torch.roll(a, -1, dims=0) - a
+        length = torch.linalg.norm(e, dim=-1)
+        k = torch.multinomial(length / length.sum(), n, replacement=True, generator=generator).cpu()
+        t = unit_samples(n, 1, method=method, generator=generator, dtype=torch.float64, device="cpu")
+        nrm = torch.stack([e[:, 1], -e[:, 0]], -1) / length[:, None]  # outward for counter-clockwise
+        return Samples((a[k] + t * e[k]).to(dtype=dtype, device=device), nrm[k].to(dtype=dtype, device=device))
+
+
+class Polygon(AbstractSolid):
+    r"""Simple polygon with ``vertices`` ``(k, 2)`` (either orientation, not self-intersecting) in
+    the plane of ``coords`` (default ``("x", "y")``).
+
+    ``adf()``: for a convex polygon the R-conjunction of its edges' half-plane distances
+    (signed); for a non-convex one the unsigned segment form of Sukumar & Srivastava (eq. 16,
+    :math:`m = 1`) :math:`\phi = \prod_i \phi_i / \sum_i \prod_{j \ne i} \phi_j` with the
+    trimmed segment distances :math:`\phi_i = \sqrt{f_i^2 + ((\sqrt{t_i^2 + f_i^4} - t_i)/2)^2}`,
+    positive on both sides (so it cannot be subtracted or joined: split such a polygon into
+    convex pieces for that).
+    """
+
+    def __init__(self, vertices, *, coords: tuple[str, str] = ("x", "y")):
+        from .. import geometry as geo
+
+        coords = tuple(coords)
+        if len(coords) != 2 or not all(isinstance(c, str) and c.isidentifier() for c in coords) \
+                or coords[0] == coords[1]:
+            raise ValueError(f"Polygon coords must be two distinct identifiers such as ('x', 'y'), got {coords!r}")
+        self._shape = geo.Polygon(vertices)  # validates; stores the vertices counter-clockwise
+        self.vertices = self._shape.vertices
+        self._coords = tuple(Coordinate(c) for c in coords)
+        self._frac: float | None = None
+
+    @property
+    def coords(self):
+        return self._coords
+
+    @property
+    def bounds(self):
+        return self._shape.bounds
+
+    @property
+    def geometry_shape(self):
+        return self._shape
+
+    @property
+    def interior(self):
+        return _RejectionInterior(self)
+
+    @property
+    def boundary(self):
+        return _PolygonBoundary(self)
+
+    @property
+    def boundary_measure(self):
+        return self._shape.surface_measure
+
+    @property
+    def convex(self) -> bool:
+        a = self.vertices
+        e = np.roll(a, -1, axis=0) - a
+        f = np.roll(e, -1, axis=0)
+        return bool(np.all(e[:, 0] * f[:, 1] - e[:, 1] * f[:, 0] >= -1e-12))
+
+    def _fraction(self):
+        if self._frac is None:
+            self._frac = _inside_fraction(self)
+        return max(self._frac, 1e-3)
+
+    def _adf(self):
+        x, y = self._coords
+        a = [tuple(sympy.nsimplify(float(v), rational=True) for v in p) for p in self.vertices]
+        b = a[1:] + a[:1]
+        lengths = [sympy.sqrt((q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2) for p, q in zip(a, b)]
+        # left of each counter-clockwise edge is inside
+        f = [((q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0])) / L for p, q, L in zip(a, b, lengths)]
+        if self.convex:
+            phi = f[0]
+            for g in f[1:]:
+                phi = r_and(phi, g)
+            return phi, True
+        phis = []
+        for p, q, L, g in zip(a, b, lengths, f):
+            cx, cy = (p[0] + q[0]) / 2, (p[1] + q[1]) / 2
+            t = ((L / 2) ** 2 - (x - cx) ** 2 - (y - cy) ** 2) / L
+            phis.append(sympy.sqrt(g**2 + ((sympy.sqrt(t**2 + g**4) - t) / 2) ** 2))
+        num = sympy.Mul(*phis)
+        den = sympy.Add(*(sympy.Mul(*(phis[:i] + phis[i + 1:])) for i in range(len(phis))))
+        return num / den, False
+
+    def _key(self):
+        return (tuple(map(tuple, self.vertices.tolist())), tuple(c.name for c in self._coords))
+
+    def __repr__(self):
+        v = ", ".join(f"({p[0]:g}, {p[1]:g})" for p in self.vertices)
+        c = "" if _names(self) == ("x", "y") else f", coords={_names(self)}"
+        return f"Polygon([{v}]{c})"
