@@ -34,6 +34,7 @@ from pinr.training import callbacks as cb
 from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
 from pinr.training.loop import Loop, TrainState
 from pinr.training.parameters import ParameterSet
+from pinr.training.sampling import AdaptiveSampling
 from pinr.training.terms import Model, build_terms, term_losses
 
 from .solution import NeuralSolution, grid_of
@@ -94,7 +95,7 @@ class PINNSolver:
         self.compiled = compile_problem(problem)
         self.terms = build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
                                  causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
-                                 default_batch=DEFAULT_BATCH)
+                                 default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling)
         self.out = Path(c.run.out) if c.run.out is not None else None
         if c.run.tensorboard:  # checked here, before a run directory gets any file
             if self.out is None:
@@ -169,6 +170,9 @@ class PINNSolver:
                                compile=bool(c.device.compile))
         generator = torch.Generator(device=self.device)
         generator.manual_seed(c.run.seed)
+        for t in self.terms:  # a fresh state starts without adaptive pools
+            if t.sampler is not None:
+                t.sampler.batch = None
         groups = [{"params": list(network.parameters()), "lr": c.optim.lr}]
         if len(params):
             groups.append({"params": list(params.parameters()), "lr": c.optim.parameter_lr})
@@ -197,6 +201,8 @@ class PINNSolver:
             parts.append(cb.TimeWindow(c.schedule.time_window, c.schedule.time_window_start))
         if getattr(net.backbone, "wants_point_losses", False):
             parts.append(cb.PointLosses())
+        if AdaptiveSampling.wanted(self.terms):
+            parts.append(AdaptiveSampling())
         progress = cb.Progress(f"{self.problem.name} [{c.model.backbone}/{state.model.engine.name}]", history,
                                enabled=bool(c.run.progress), summary=self.resolved.summary())
         parts += [cb.DivergenceGuard(c.run.log_every, c.optim.lr), history, progress,
@@ -231,6 +237,7 @@ class PINNSolver:
             "model": state.model.network.state_dict(), "parameters": state.model.parameters.state_dict(),
             "optimizer": state.optimizer.state_dict(), "scheduler": state.scheduler.state_dict(),
             "generator": state.generator.get_state(), "history": state.history, "validation": state.validation,
+            "pools": {t.name: t.sampler.state_dict() for t in self.terms if t.sampler is not None},
             "config": {"backbone": c.model.backbone, "backbone_options": dict(c.model.options or {}),
                        "steps": c.optim.steps, "lr": c.optim.lr, "seed": c.run.seed,
                        "dtype": str(self.dtype).replace("torch.", "")}})
@@ -262,6 +269,10 @@ class PINNSolver:
         if cfg["steps"] != self.steps:
             state.scheduler = self._replan(state.optimizer, step, cfg["steps"])
         state.generator.set_state(saved["generator"].cpu())
+        pools = saved.get("pools", {})
+        for t in self.terms:
+            if t.sampler is not None:
+                t.sampler.load_state_dict(pools.get(t.name, {}), name=t.name)
         state.history, state.validation = saved["history"], saved["validation"]
         state.step, state.total = step, self.steps
         state.seconds = float(saved.get("seconds", (state.history.get("seconds") or [0.0])[-1]))
