@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from pinr.backbones import Network, build_backbone
-from pinr.backbones.base import output_scales
+from pinr.backbones.base import embedded_features, output_scales
 from pinr.case import as_case
 from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
@@ -110,7 +110,8 @@ class PINNSolver:
         options = dict(c.model.options or {})
         with torch.random.fork_rng(devices=[]):
             try:
-                build_backbone(c.model.backbone, self.problem.domain.dim, self.problem.n_outputs, **options)
+                build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, self.problem.periodic_axes),
+                               self.problem.n_outputs, **options)
             except (TypeError, ValueError) as err:
                 if "backbone" in str(err):
                     raise
@@ -161,10 +162,11 @@ class PINNSolver:
         """A fresh train state: network (seeded), trainable parameters, Adam with a cosine decay."""
         c = self.config
         torch.manual_seed(c.run.seed)
-        net = build_backbone(c.model.backbone, self.problem.domain.dim, self.problem.n_outputs,
-                             **dict(c.model.options or {}))
-        network = Network(net, self.problem.domain.bounds, c.model.output_scale).to(device=self.device,
-                                                                                     dtype=self.dtype)
+        periodic = self.problem.periodic_axes
+        net = build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, periodic),
+                             self.problem.n_outputs, **dict(c.model.options or {}))
+        network = Network(net, self.problem.domain.bounds, c.model.output_scale,
+                          periodic=periodic).to(device=self.device, dtype=self.dtype)
         params = ParameterSet(self.problem.trainable).to(device=self.device, dtype=self.dtype)
         engine = select_engine(network, c.device.engine, max_order=self.compiled.max_order,
                                compile=bool(c.device.compile))
