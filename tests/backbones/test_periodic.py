@@ -91,3 +91,26 @@ def test_a_periodic_problem_trains_and_reloads(tmp_path):
     back = load(tmp_path / "solution.pt")
     xs = torch.linspace(0, 2 * math.pi, 7, dtype=torch.float64)[:, None]
     torch.testing.assert_close(back(xs), sol(xs))
+
+
+def test_random_weight_factorisation_keeps_the_initial_map_and_the_engines_agree():
+    domain = pr.Rectangle(x=(A, B), y=(-1, 1))
+    x, y = domain.coords
+    u = domain.field("u")
+    nets = []
+    for rwf in (False, True):
+        torch.manual_seed(0)
+        backbone = build_backbone("mlp", embedded_features(2, (0,)), 1, width=16, depth=2, rwf=rwf)
+        nets.append(Network(backbone, domain.bounds, periodic=(0,)).to(torch.float64))
+    plain, factored = nets
+    assert {n for n, _ in factored.backbone.head.named_parameters()} == {"s", "v", "bias"}
+    s = torch.cat([layer.s for layer in [*factored.backbone.layers, factored.backbone.head]]).detach()
+    assert abs(float(s.mean()) - 1.0) < 0.05 and 0.05 < float(s.std()) < 0.15
+    p = torch.rand(32, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * torch.tensor(
+        [B - A, 2.0], dtype=torch.float64) + torch.tensor([A, -1.0], dtype=torch.float64)
+    torch.testing.assert_close(factored(p), plain(p))
+    sol = NeuralSolution(factored, fields=("u",), coords=domain.coords, grid=grid_of(domain, 8), backbone="mlp",
+                         options={"rwf": True})
+    exprs = [u, D(u, x), D(u, y, y), D(u, x, y)]
+    torch.testing.assert_close(sol.evaluate(exprs, p, engine="jet"), sol.evaluate(exprs, p, engine="autograd"),
+                               rtol=1e-10, atol=1e-10)
