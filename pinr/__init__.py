@@ -14,6 +14,7 @@ from .symbolic import Data as Data
 from .symbolic import Eq as Eq
 from .symbolic import Equation as Equation
 from .symbolic import Initial as Initial
+from .symbolic import Periodic as Periodic
 from .symbolic import Observation as Observation
 from .symbolic import Parameter as Parameter
 from .symbolic import Problem as Problem

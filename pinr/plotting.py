@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from .io import atomic_write
 
-__all__ = ["plot_fields", "plot_loss_curves", "plot_metric_curve"]
+__all__ = ["plot_fields", "plot_loss_curves", "plot_metric_curve", "plot_sampled_points"]
 
 logger = logging.getLogger(__name__)
 
@@ -267,4 +267,51 @@ def plot_parameters(
         ax.set_xlabel("step")
         ax.set_title(f"{name} = {y[-1]:.5g}")
         ax.grid(True, alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_sampled_points(
+    path: str | os.PathLike,
+    pools: Mapping[str, Any],
+    *,
+    coords: Sequence[str],
+    bounds: Any = None,
+) -> Path:
+    """Where adaptive sampling left each term's points: ``pools`` maps a term name to points
+    ``(N, d)`` with coordinates named ``coords``. One panel per term: a histogram of the
+    coordinate for d = 1, a scatter for d = 2; for d > 2 one histogram per coordinate (a row per
+    term). ``bounds`` ``(d, 2)`` fixes the axes to the domain's box.
+
+    Returns:
+        The written path.
+    """
+    if not pools:
+        raise ValueError("no sampled points to plot")
+    arrays = {name: _to_numpy(p, name) for name, p in pools.items()}
+    d = len(coords)
+    for name, a in arrays.items():
+        if a.ndim != 2 or a.shape[1] != d:
+            raise ValueError(f"points of {name!r} must be (N, {d}), got shape {a.shape}")
+    b = None if bounds is None else np.asarray(bounds, dtype=np.float64)
+    rows, cols = (len(arrays), d) if d > 2 else (1, len(arrays))
+    fig = Figure(figsize=(4.2 * cols, 3.6 * rows), layout="constrained")
+    axes = np.asarray(fig.subplots(rows, cols, squeeze=False))
+    for i, (name, a) in enumerate(arrays.items()):
+        if d == 2:
+            ax = axes[0, i]
+            ax.scatter(a[:, 0], a[:, 1], s=1.5, alpha=0.5, linewidths=0)
+            ax.set_xlabel(coords[0])
+            ax.set_ylabel(coords[1])
+            if b is not None:
+                ax.set_xlim(*b[0])
+                ax.set_ylim(*b[1])
+            ax.set_aspect("equal" if b is None else "auto")
+            ax.set_title(f"{name}: {a.shape[0]} points")
+            continue
+        panels = [axes[0, i]] if d == 1 else list(axes[i])
+        for j, ax in enumerate(panels):
+            ax.hist(a[:, j], bins=50, range=None if b is None else tuple(b[j]), density=True)
+            ax.set_xlabel(coords[j])
+            ax.set_ylabel("density")
+            ax.set_title(f"{name}: {a.shape[0]} points")
     return _save(fig, path)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .io import save_npz, write_csv, write_json
-from .plotting import plot_fields, plot_loss_curves, plot_metric_curve, plot_parameters
+from .plotting import plot_fields, plot_loss_curves, plot_metric_curve, plot_parameters, plot_sampled_points
 
 __all__ = ["write_run", "field_panels"]
 
@@ -153,4 +153,9 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
         params = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("param/")}
         if params:
             plot_parameters(out / "parameters.png", h["step"], params)
+    pools = {t.name: t.sampler.batch.points for t in (trainer.terms if trainer is not None else ())
+             if t.sampler is not None and t.sampler.adaptive and t.sampler.batch is not None}
+    if pools:
+        plot_sampled_points(out / "sampled_points.png", pools, coords=[c.name for c in problem.domain.coords],
+                            bounds=problem.domain.bounds)
     return metrics

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from pinr.backbones import Network, build_backbone
-from pinr.backbones.base import output_scales
+from pinr.backbones.base import embedded_features, output_scales
 from pinr.case import as_case
 from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
@@ -36,6 +36,7 @@ from pinr.training.balancing import balancer
 from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
 from pinr.training.loop import Loop, TrainState
 from pinr.training.parameters import ParameterSet
+from pinr.training.sampling import AdaptiveSampling
 from pinr.training.terms import Model, build_terms, term_losses
 
 from .solution import NeuralSolution, grid_of
@@ -99,7 +100,7 @@ class PINNSolver:
         self.device, self.dtype = resolve_device(c.device.device), resolve_dtype(c.device.dtype)
         self.terms = build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
                                  causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
-                                 default_batch=DEFAULT_BATCH)
+                                 default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling)
         self.out = Path(c.run.out) if c.run.out is not None else None
         if c.run.tensorboard:  # checked here, before a run directory gets any file
             if self.out is None:
@@ -114,7 +115,8 @@ class PINNSolver:
         options = dict(c.model.options or {})
         with torch.random.fork_rng(devices=[]):
             try:
-                build_backbone(c.model.backbone, self.problem.domain.dim, self.problem.n_outputs, **options)
+                build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, self.problem.periodic_axes),
+                               self.problem.n_outputs, **options)
             except (TypeError, ValueError) as err:
                 if "backbone" in str(err):
                     raise
@@ -165,15 +167,19 @@ class PINNSolver:
         """A fresh train state: network (seeded), trainable parameters, Adam with a cosine decay."""
         c = self.config
         torch.manual_seed(c.run.seed)
-        net = build_backbone(c.model.backbone, self.problem.domain.dim, self.problem.n_outputs,
-                             **dict(c.model.options or {}))
-        network = Network(net, self.problem.domain.bounds, c.model.output_scale).to(device=self.device,
-                                                                                     dtype=self.dtype)
+        periodic = self.problem.periodic_axes
+        net = build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, periodic),
+                             self.problem.n_outputs, **dict(c.model.options or {}))
+        network = Network(net, self.problem.domain.bounds, c.model.output_scale,
+                          periodic=periodic).to(device=self.device, dtype=self.dtype)
         params = ParameterSet(self.problem.trainable).to(device=self.device, dtype=self.dtype)
         engine = select_engine(network, c.device.engine, max_order=self.compiled.max_order,
                                compile=bool(c.device.compile))
         generator = torch.Generator(device=self.device)
         generator.manual_seed(c.run.seed)
+        for t in self.terms:  # a fresh state starts without adaptive pools
+            if t.sampler is not None:
+                t.sampler.batch = None
         groups = [{"params": list(network.parameters()), "lr": c.optim.lr}]
         if len(params):
             groups.append({"params": list(params.parameters()), "lr": c.optim.parameter_lr})
@@ -205,6 +211,8 @@ class PINNSolver:
             parts.append(balance)
         if getattr(net.backbone, "wants_point_losses", False):
             parts.append(cb.PointLosses())
+        if AdaptiveSampling.wanted(self.terms):
+            parts.append(AdaptiveSampling())
         progress = cb.Progress(f"{self.problem.name} [{c.model.backbone}/{state.model.engine.name}]", history,
                                enabled=bool(c.run.progress), summary=self.resolved.summary())
         parts += [cb.DivergenceGuard(c.run.log_every, c.optim.lr), history, progress,
@@ -240,6 +248,7 @@ class PINNSolver:
             "optimizer": state.optimizer.state_dict(), "scheduler": state.scheduler.state_dict(),
             "generator": state.generator.get_state(), "history": state.history, "validation": state.validation,
             "weights": state.weights,
+            "pools": {t.name: t.sampler.state_dict() for t in self.terms if t.sampler is not None},
             "config": {"backbone": c.model.backbone, "backbone_options": dict(c.model.options or {}),
                        "steps": c.optim.steps, "lr": c.optim.lr, "seed": c.run.seed,
                        "dtype": str(self.dtype).replace("torch.", "")}})
@@ -272,6 +281,10 @@ class PINNSolver:
             state.scheduler = self._replan(state.optimizer, step, cfg["steps"])
         state.generator.set_state(saved["generator"].cpu())
         state.weights = saved.get("weights")
+        pools = saved.get("pools", {})
+        for t in self.terms:
+            if t.sampler is not None:
+                t.sampler.load_state_dict(pools.get(t.name, {}), name=t.name)
         state.history, state.validation = saved["history"], saved["validation"]
         state.step, state.total = step, self.steps
         state.seconds = float(saved.get("seconds", (state.history.get("seconds") or [0.0])[-1]))

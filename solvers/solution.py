@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from pinr.backbones import Network, build_backbone
+from pinr.backbones.base import embedded_features
 from pinr.compiler import compile_expressions
 from pinr.derivatives import select_engine
 from pinr.domains import Grid
@@ -123,6 +124,7 @@ class NeuralSolution(AbstractSolution):
             "dtype": str(self._param.dtype).replace("torch.", ""),
             "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
             "parameters": dict(self.parameters), "metadata": self.metadata,
+            "periodic": list(self.network.periodic),
         }
         return save_torch(path, state)
 
@@ -175,8 +177,10 @@ def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
         coords = tuple(TimeCoordinate(n) if t else Coordinate(n) for n, t in state["coords"])
         axes = {c.name: tuple(b) for c, b in zip(coords, state["bounds"])}
         grid = Grid(tuple(state["grid_shape"]), **axes)
-        backbone = build_backbone(state["backbone"], len(coords), len(state["fields"]), **state["options"])
-        net = Network(backbone, grid.bounds).to(dtype=getattr(torch, state["dtype"]))
+        periodic = [int(i) for i in state.get("periodic", [])]
+        backbone = build_backbone(state["backbone"], embedded_features(len(coords), periodic), len(state["fields"]),
+                                  **state["options"])
+        net = Network(backbone, grid.bounds, periodic=periodic).to(dtype=getattr(torch, state["dtype"]))
         net.load_state_dict(state["state_dict"])
     except (TypeError, ValueError, KeyError, RuntimeError) as err:
         reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__

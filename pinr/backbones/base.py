@@ -13,7 +13,7 @@ from torch import nn
 
 from . import primitives as P
 
-__all__ = ["AbstractBackbone", "BackboneTraining", "Network", "output_scales"]
+__all__ = ["AbstractBackbone", "BackboneTraining", "Network", "embedded_features", "output_scales"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,12 @@ def output_scales(value, n_outputs: int) -> torch.Tensor:
     return torch.as_tensor(np.broadcast_to(v, (n_outputs,)).copy())
 
 
+def embedded_features(dim: int, periodic=()) -> int:
+    """The backbone's input width for ``dim`` coordinates of which those in ``periodic`` are
+    embedded periodically (two features each)."""
+    return int(dim) + len(tuple(periodic))
+
+
 class Network(nn.Module):
     r"""Affine map of the domain's bounding box onto :math:`[-1, 1]^d`, then a backbone, whose
     outputs are multiplied by ``output_scale`` (a number or one per output; default 1).
@@ -91,23 +97,59 @@ class Network(nn.Module):
     coordinates come out right by the chain rule in either engine. The output scale lets the
     backbone work at unit size when the answer is much smaller or larger (the wave problem's
     pulse has amplitude 0.02, below a freshly initialised SIREN's own output).
+
+    ``periodic`` (coordinate indices; default none) makes the network exactly periodic in those
+    coordinates over the box, :math:`x_i \in [a_i, b_i]`, :math:`L_i = b_i - a_i`: the backbone
+    sees the other coordinates mapped onto :math:`[-1, 1]` followed by
+    :math:`\cos\theta_i` and then :math:`\sin\theta_i` of every periodic one,
+    :math:`\theta_i = 2\pi(x_i - a_i)/L_i`, so its input has ``embedded_features(d, periodic)``
+    channels ``(N, d + n_periodic)``, and values and all derivatives agree at :math:`a_i` and
+    :math:`b_i`. The map is built from :func:`~pinr.backbones.primitives.linear`, ``cos``
+    and ``sin``, so the jet engine differentiates through it as autograd does.
     """
 
-    def __init__(self, backbone: nn.Module, bounds: np.ndarray, output_scale=None):
+    def __init__(self, backbone: nn.Module, bounds: np.ndarray, output_scale=None, *, periodic=()):
         super().__init__()
         self.backbone = backbone
         b = torch.as_tensor(np.asarray(bounds, dtype=np.float64)).to(torch.get_default_dtype())
+        d = b.shape[0]
         center, half = (b[:, 0] + b[:, 1]) / 2, (b[:, 1] - b[:, 0]) / 2
         self.register_buffer("scale_weight", torch.diag(1.0 / half))
         self.register_buffer("scale_bias", -center / half)
         n_out = int(getattr(backbone, "out_features", 1))
         self.register_buffer("output_scale", output_scales(output_scale, n_out))  # float64 until .to(dtype)
         self.supports_jet = bool(getattr(backbone, "supports_jet", False))
+        periodic = tuple(sorted({int(i) for i in periodic}))
+        if any(not 0 <= i < d for i in periodic):
+            raise ValueError(f"Network periodic axes must be coordinate indices in [0, {d}), got {list(periodic)}")
+        self.periodic = periodic
+        if periodic:
+            eye = torch.eye(d, dtype=torch.float64)
+            others = [i for i in range(d) if i not in periodic]
+            # θ = 2π(x - a)/L straight from x, in float64 until the module is converted, so that θ(b) - θ(a)
+            # is 2π to the working precision (through the float32-built input scale it would not be)
+            lo, length = torch.as_tensor(np.asarray(bounds, dtype=np.float64)).T[:, list(periodic)]
+            length = length - lo
+            self.register_buffer("plain_select", eye[others], persistent=False)
+            self.register_buffer("angle_weight", (2 * math.pi / length)[:, None] * eye[list(periodic)],
+                                 persistent=False)
+            self.register_buffer("angle_bias", -2 * math.pi * lo / length, persistent=False)
+
+    def embed(self, x):
+        """Coordinates ``(N, d)`` (tensor or jet) → the backbone's inputs ``(N, d + n_periodic)``."""
+        z = P.linear(x, self.scale_weight, self.scale_bias)
+        if not self.periodic:
+            return z
+        dtype = self.scale_weight.dtype
+        theta = P.linear(x, self.angle_weight.to(dtype), self.angle_bias.to(dtype))
+        parts = [P.cos(theta), P.sin(theta)]
+        if self.plain_select.shape[0]:
+            parts.insert(0, P.linear(z, self.plain_select.to(dtype)))
+        return P.cat(parts)
 
     def forward(self, x):
         # the scale is kept in float64 until the module is converted; use it in the working dtype
-        return P.scale(self.backbone(P.linear(x, self.scale_weight, self.scale_bias)),
-                       self.output_scale.to(self.scale_weight.dtype))
+        return P.scale(self.backbone(self.embed(x)), self.output_scale.to(self.scale_weight.dtype))
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """As :class:`torch.nn.Module`'s; states saved before output scales existed (solutions,
@@ -122,6 +164,7 @@ class Network(nn.Module):
             hook(step, total)
 
     def observe_point_losses(self, points: torch.Tensor, losses: torch.Tensor) -> None:
-        """Forward per-point losses to the backbone, with points mapped to its :math:`[-1, 1]^d` inputs."""
-        z = points.to(self.scale_weight.dtype) @ self.scale_weight.T + self.scale_bias
+        """Forward per-point losses to the backbone, with points mapped to its inputs."""
+        with torch.no_grad():
+            z = self.embed(points.to(self.scale_weight.dtype))
         self.backbone.observe_point_losses(z, losses)

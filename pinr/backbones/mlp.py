@@ -11,7 +11,36 @@ from . import primitives as P
 from .base import AbstractBackbone, BackboneTraining
 from .registry import register_backbone
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "FactorizedLinear"]
+
+
+class FactorizedLinear(torch.nn.Module):
+    r"""Random weight factorisation (Wang, Wang, Seidman & Perdikaris 2022): a dense layer
+    :math:`z = x W^\top + b` with :math:`W = \operatorname{diag}(e^{s}) V` trained through
+    :math:`s` ``(out,)`` and :math:`V` ``(out, in)``. ``factorize_`` starts from a given
+    :math:`W`: :math:`s \sim \mathcal N(\mu, \sigma)` (defaults 1, 0.1 from the paper),
+    :math:`V = W / e^{s}`, so the layer's initial map is unchanged."""
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.s = torch.nn.Parameter(torch.zeros(out_features))
+        self.v = torch.nn.Parameter(torch.empty(out_features, in_features))
+        self.bias = torch.nn.Parameter(torch.zeros(out_features))
+
+    @torch.no_grad()
+    def factorize_(self, weight: torch.Tensor, bias: torch.Tensor, *, mean: float = 1.0, std: float = 0.1):
+        self.s.normal_(mean, std)
+        self.v.copy_(weight / torch.exp(self.s)[:, None])
+        self.bias.copy_(bias)
+        return self
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return torch.exp(self.s)[:, None] * self.v
+
+    def forward(self, x):
+        return P.linear(x, self.weight, self.bias)
 
 
 @register_backbone("mlp")
@@ -20,13 +49,15 @@ class MLP(AbstractBackbone):
 
     ``encoding_levels`` L > 0 prepends NeRF's positional encoding with frequencies
     :math:`2^k\\pi`, k < L (the raw input is kept). Weights use Xavier-uniform init for tanh
-    and Kaiming-uniform otherwise; biases are zero.
+    and Kaiming-uniform otherwise; biases are zero. ``rwf=True`` factorises every dense layer,
+    the head included, as :class:`FactorizedLinear` (random weight factorisation,
+    :math:`s \\sim \\mathcal N(1, 0.1)`) after that initialisation.
     """
 
     recommended = BackboneTraining(lr=1e-3, source="pinr's quality benchmark; no paper figure")
 
     def __init__(self, in_features: int, out_features: int, *, width: int = 256, depth: int = 4,
-                 activation: str = "tanh", encoding_levels: int = 0):
+                 activation: str = "tanh", encoding_levels: int = 0, rwf: bool = False):
         super().__init__(in_features, out_features)
         if activation not in ("relu", "tanh", "softplus", "sin", "sigmoid", "gaussian"):
             raise ValueError("mlp activation must be relu, tanh, softplus, sin, sigmoid or gaussian, "
@@ -50,6 +81,12 @@ class MLP(AbstractBackbone):
                 else:
                     torch.nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
                 torch.nn.init.zeros_(layer.bias)
+        if rwf:
+            def factorized(layer):
+                return FactorizedLinear(layer.in_features, layer.out_features).factorize_(layer.weight, layer.bias)
+
+            self.layers = torch.nn.ModuleList(factorized(layer) for layer in self.layers)
+            self.head = factorized(self.head)
 
     def forward(self, x):
         if self.encoding is not None:

@@ -16,4 +16,5 @@ from .problem import Eq as Eq
 from .problem import Equation as Equation
 from .problem import Initial as Initial
 from .problem import Observation as Observation
+from .problem import Periodic as Periodic
 from .problem import Problem as Problem

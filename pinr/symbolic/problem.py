@@ -16,7 +16,7 @@ from . import expressions as ex
 from .expressions import DataFunction, FieldFunction, NormalComponent, Parameter
 from .printing import to_latex, to_text
 
-__all__ = ["Eq", "Equation", "Condition", "Initial", "Boundary", "Observation", "Problem", "REDUCTIONS"]
+__all__ = ["Eq", "Equation", "Condition", "Initial", "Boundary", "Periodic", "Observation", "Problem", "REDUCTIONS"]
 
 REDUCTIONS = {"mse": "mse", "mean_square": "mse", "mae": "mae", "mean_abs": "mae", "sse": "sse", "sum": "sse"}
 
@@ -100,6 +100,35 @@ def Initial(eq: Equation, **options) -> Condition:
 def Boundary(eq: Equation, on=None, **options) -> Condition:
     """Condition on the boundary, or on one side (``on="x-"``) or boundary region."""
     return Condition(eq, on="boundary" if on is None else on, **options)
+
+
+class Periodic:
+    r"""The solution is periodic in coordinate ``coord`` (a coordinate symbol or its name) over
+    the domain's extent :math:`[a, b]` in it: :math:`u(\dots, a, \dots) = u(\dots, b, \dots)`
+    with every derivative. Listed among a problem's conditions, it is not a loss term: the PINN
+    solver makes the network periodic by construction (it sees :math:`\cos\theta, \sin\theta`
+    with :math:`\theta = 2\pi(x - a)/(b - a)` instead of :math:`x`;
+    :class:`~pinr.backbones.Network`), so no condition on those sides is needed."""
+
+    __slots__ = ("coord",)
+
+    def __init__(self, coord):
+        name = coord.name if isinstance(coord, sympy.Symbol) else coord
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Periodic takes a coordinate symbol or its name, e.g. pr.Periodic('x'), got {coord!r}")
+        object.__setattr__(self, "coord", name)
+
+    def __setattr__(self, *_):
+        raise AttributeError("Periodic is immutable")
+
+    def __eq__(self, other):
+        return isinstance(other, Periodic) and other.coord == self.coord
+
+    def __hash__(self):
+        return hash(("Periodic", self.coord))
+
+    def __repr__(self):
+        return f"Periodic({self.coord!r})"
 
 
 class Observation:
@@ -251,6 +280,15 @@ class Problem:
             conditions = [conditions]
         if isinstance(observations, Observation):
             observations = [observations]
+        names = [c.name for c in domain.coords]
+        periodic = []
+        for c in conditions:
+            if isinstance(c, Periodic):
+                if c.coord not in names:
+                    raise ProblemError(f"{c!r}: the domain's coordinates are {names}; name one of them")
+                if c not in periodic:
+                    periodic.append(c)
+        conditions = [c for c in conditions if not isinstance(c, Periodic)]
         conds = []
         for i, eq in enumerate(equations):
             if not isinstance(eq, Equation):
@@ -258,7 +296,7 @@ class Problem:
             conds.append(Condition(eq, on=domain.interior, name="pde" if len(equations) == 1 else f"pde{i}"))
         for i, c in enumerate(conditions):
             if not isinstance(c, Condition):
-                raise TypeError(f"conditions[{i}] must be a pr.Condition (or pr.Initial / pr.Boundary), "
+                raise TypeError(f"conditions[{i}] must be a pr.Condition (or pr.Initial / pr.Boundary / pr.Periodic), "
                                 f"got {type(c).__name__}")
             try:
                 region = _resolve_region(domain, c.on)
@@ -287,6 +325,7 @@ class Problem:
 
         self._set("domain", domain)
         self._set("conditions", tuple(conds))
+        self._set("periodic", tuple(sorted(periodic, key=lambda p: names.index(p.coord))))
         self._set("equations", tuple(c.eq for c in conds[:len(equations)]))
         self._set("observations", tuple(obs))
         self._set("name", str(name))
@@ -459,6 +498,12 @@ class Problem:
     def coords(self):
         return self.domain.coords
 
+    @property
+    def periodic_axes(self) -> tuple[int, ...]:
+        """Indices of the coordinates the solution is periodic in (:class:`Periodic`)."""
+        names = [c.name for c in self.domain.coords]
+        return tuple(names.index(p.coord) for p in self.periodic)
+
     def replace(self, **changes) -> "Problem":
         """A copy with constructor arguments changed (``conditions``, ``observations``, ``params``,
         ``name``, ...), validated like a new problem. The equations become conditions of the copy."""
@@ -469,10 +514,12 @@ class Problem:
             raise TypeError(f"Problem.replace: unknown fields {sorted(unknown)}; valid: {sorted(kw)}")
         kw.update(changes)
         conds = list(kw.pop("conditions"))
+        periodic = [*self.periodic, *(c for c in conds if isinstance(c, Periodic))]  # periodicity is kept
+        conds = [c for c in conds if not isinstance(c, Periodic)]
         n = 0  # leading conditions that are still this problem's equations stay equations
         while n < min(len(self.equations), len(conds)) and conds[n] is self.conditions[n]:
             n += 1
-        return Problem(self.domain, [c.eq for c in conds[:n]], conds[n:], **kw)
+        return Problem(self.domain, [c.eq for c in conds[:n]], [*conds[n:], *periodic], **kw)
 
     def fixed(self, **values) -> "Problem":
         """A copy whose trainable parameters are constants, at ``values`` (name → number) or at
@@ -490,7 +537,8 @@ class Problem:
         conds = [c.replace(eq=sub(c.eq)) for c in self.conditions]
         obs = [o.replace(expr=ex.as_expr(o.expr).xreplace(swap)) for o in self.observations]
         params = {k: float(values.get(k, v)) for k, v in self.params.items()}
-        return Problem(self.domain, [c.eq for c in conds[:n]], conds[n:], observations=obs, params=params,
+        return Problem(self.domain, [c.eq for c in conds[:n]], [*conds[n:], *self.periodic], observations=obs,
+                       params=params,
                        exact=self.exact, align=self.align, name=self.name, description=self.description,
                        image=self.image)
 
@@ -509,6 +557,8 @@ class Problem:
                                                        for k, v in self.params.items()))
         for c in self.conditions:
             lines.append(f"  [{c.name}] {c.eq}   on {c.on.name}   (weight {c.weight:g})")
+        for p in self.periodic:
+            lines.append(f"  periodic in {p.coord}")
         for o in self.observations:
             lines.append(f"  [{o.name}] {o.expr} observed at {len(o)} points   (weight {o.weight:g})")
         return "\n".join(lines)
@@ -570,7 +620,9 @@ class Problem:
         eqs = [parse_eq(e) for e in equations]
         conds = []
         for c in conditions:
-            if isinstance(c, Mapping):
+            if isinstance(c, Periodic):
+                conds.append(c)
+            elif isinstance(c, Mapping):
                 kw = dict(c)
                 conds.append(Condition(parse_eq(kw.pop("eq")), **kw))
             else:

@@ -1,5 +1,6 @@
 """The training engine's pieces: options (:mod:`.config`), terms (:mod:`.terms`), trainable
-parameters (:mod:`.parameters`), the loop (:mod:`.loop`) and its callbacks (:mod:`.callbacks`).
+parameters (:mod:`.parameters`), adaptive sampling of residual points (:mod:`.sampling`), the
+loop (:mod:`.loop`) and its callbacks (:mod:`.callbacks`).
 
 Extension points, in DESIGN's terms:
 
@@ -35,6 +36,12 @@ from .loop import StepOutput as StepOutput
 from .loop import TrainState as TrainState
 from .loop import train_step as train_step
 from .parameters import ParameterSet as ParameterSet
+from .sampling import R3 as R3
+from .sampling import RAD as RAD
+from .sampling import RARD as RARD
+from .sampling import AbstractSampling as AbstractSampling
+from .sampling import AdaptiveSampling as AdaptiveSampling
+from .sampling import Uniform as Uniform
 from .terms import AbstractTerm as AbstractTerm
 from .terms import Batch as Batch
 from .terms import Model as Model

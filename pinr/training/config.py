@@ -57,9 +57,12 @@ class OptimConfig:
 @dataclass(frozen=True)
 class SamplingConfig:
     """``batch``: points per term per step, an int or a mapping term name → int (grid regions
-    default to the full grid, observations to all their measurements up to the batch)."""
+    default to the full grid, observations to all their measurements up to the batch).
+    ``sampling``: where the interior residual terms put their points — "uniform" (fresh each
+    step), "rad", "rar-d", "r3" (adaptive, :mod:`pinr.training.sampling`) or a rule object."""
 
     batch: object = None
+    sampling: object = None
 
     def __post_init__(self):
         if isinstance(self.batch, Mapping):
@@ -285,6 +288,9 @@ def _validate(problem, c: TrainConfig) -> None:
         v = getattr(r, name)
         if v is not None and (not isinstance(v, int) or v < 1):
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    from .sampling import sampling_rule
+
+    sampling_rule(c.sampling.sampling)
     b = c.sampling.batch
     if b is not None and not isinstance(b, Mapping) and (not isinstance(b, int) or isinstance(b, bool) or b < 1):
         raise ValueError(f"batch must be a positive integer or a mapping term name -> positive integer, got {b!r}")

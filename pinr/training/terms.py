@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..domains.base import AbstractInterior
+from .sampling import Pool, Uniform, sampling_rule
 
 __all__ = ["Batch", "Model", "AbstractTerm", "Residual", "Observation", "AbstractReduction", "MeanSquare",
            "MeanAbs", "SumSquare", "Causal", "REDUCTIONS", "build_terms"]
@@ -134,6 +135,7 @@ class AbstractTerm(abc.ABC):
     name: str
     weight: float
     expression: object  # the compiled expression (its derivative orders choose the engine)
+    sampler: Pool | None = None  #: where the term's points come from, when it draws them from a region
 
     @abc.abstractmethod
     def sample(self, generator: torch.Generator, *, window: float = 1.0) -> Batch: ...
@@ -144,19 +146,31 @@ class AbstractTerm(abc.ABC):
 
 class Residual(AbstractTerm):
     """A compiled condition (:class:`~pinr.compiler.CompiledTerm`) on its region: ``batch``
-    points drawn by ``method`` each step, moved into the time window when one is open."""
+    points per step, moved into the time window when one is open, where ``sampling`` (a
+    :class:`~pinr.training.sampling.AbstractSampling` rule; default fresh uniform draws by
+    ``method`` every step) puts them."""
 
-    def __init__(self, term, *, batch: int, reduction: AbstractReduction, dtype: torch.dtype, device: torch.device):
+    def __init__(self, term, *, batch: int, reduction: AbstractReduction, dtype: torch.dtype, device: torch.device,
+                 sampling=None):
         self.name, self.weight, self.region, self.method = term.name, float(term.weight), term.region, term.method
         self.expression, self.batch, self.reduction = term.expression, int(batch), reduction
         self.dtype, self.device = dtype, device
+        self.sampler = Pool(sampling or Uniform())
         self._t0 = float(term.region.domain.bounds[-1, 0])
 
+    def draw(self, n: int, generator: torch.Generator) -> Batch:
+        """``n`` fresh points ``(n, d)`` from the region by the condition's method, in its full time range."""
+        s = self.region.sample(n, method=self.method, generator=generator, dtype=self.dtype, device=self.device)
+        return Batch(s.points, s.normals, s.data)
+
+    def windowed(self, batch: Batch, window: float = 1.0) -> Batch:
+        """``batch`` moved into the time window (unchanged when ``window`` is 1)."""
+        if window >= 1.0:
+            return batch
+        return Batch(self.region.windowed(batch.points, window, self._t0), batch.normals, batch.data)
+
     def sample(self, generator, *, window=1.0):
-        s = self.region.sample(self.batch, method=self.method, generator=generator, dtype=self.dtype,
-                               device=self.device)
-        pts = self.region.windowed(s.points, window, self._t0) if window < 1.0 else s.points
-        return Batch(pts, s.normals, s.data)
+        return self.sampler.sample(self, generator, window=window)
 
     def loss(self, model, batch):
         res = model.residuals(self.expression, batch)
@@ -209,14 +223,17 @@ def _batch_size(name: str, own: int | None, chosen, *, grid_size: int | None, de
 
 
 def build_terms(compiled, *, batch=None, causal: float = 0.0, causal_chunks: int = 16, dtype: torch.dtype,
-                device: torch.device, default_batch: int = 4096) -> list[AbstractTerm]:
+                device: torch.device, default_batch: int = 4096, sampling=None) -> list[AbstractTerm]:
     """The terms of a compiled problem: a :class:`Residual` per condition, an
     :class:`Observation` per observation.
 
     ``batch`` (int, or term name → int) sets points per step; a condition's own ``batch`` wins;
     grid regions default to the full grid. ``causal`` > 0 weights the interior conditions of a
-    space-time problem causally.
+    space-time problem causally. ``sampling`` (a name in
+    :data:`~pinr.training.sampling.SAMPLINGS` or a rule; default "uniform") places the points of
+    the interior conditions not sampled on a grid; the other terms draw uniformly.
     """
+    rule = sampling_rule(sampling)
     names = [t.name for t in compiled.terms] + [o.name for o in compiled.observations]
     if isinstance(batch, Mapping):
         unknown = set(batch) - set(names)
@@ -231,7 +248,8 @@ def build_terms(compiled, *, batch=None, causal: float = 0.0, causal_chunks: int
         reduction = REDUCTIONS[t.reduction]
         if causal and timed and isinstance(t.region, AbstractInterior) and t.reduction == "mse":
             reduction = Causal(float(causal), int(causal_chunks))
-        terms.append(Residual(t, batch=n, reduction=reduction, dtype=dtype, device=device))
+        own = rule if isinstance(t.region, AbstractInterior) and method != "grid" else None
+        terms.append(Residual(t, batch=n, reduction=reduction, dtype=dtype, device=device, sampling=own))
     for o in compiled.observations:
         n = _batch_size(o.name, o.observation.batch, batch, grid_size=None, default=default_batch)
         terms.append(Observation(o, batch=n, dtype=dtype, device=device))
