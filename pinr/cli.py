@@ -367,6 +367,29 @@ def bench_quality(
     raise typer.Exit(code)
 
 
+@bench_app.command("suite")
+def bench_suite(
+    suite: Annotated[str, typer.Argument(help="the suite to run: pinn")],
+    case: Annotated[Optional[list[str]], typer.Option("--case", help="a case of the suite (repeatable; default all)")] = None,
+    quick: Annotated[bool, typer.Option(help="a few steps per case (a smoke run: not accuracy figures)")] = False,
+    against: Annotated[Optional[list[str]], typer.Option("--against", help="also run this peer: deepxde (repeatable)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write the markdown table here (e.g. for bench/RESULTS.md)")] = None,
+):
+    """Problems with exact solutions or references, solved by pinr at its defaults and by peers
+    with their examples' settings: rel. L2, wall seconds, ms/step and steps, side by side."""
+    from pinr import suite as S
+    from pinr.io import write_text
+
+    if suite != "pinn":
+        _fail(f"error: unknown suite {suite!r}; choose pinn")
+    records = _run(lambda: S.run_suite(case, quick=quick, against=tuple(against or ()), echo=typer.echo))
+    table = S.format_markdown(records, quick=quick)
+    typer.echo(table)
+    if out is not None:
+        write_text(out, table)
+        typer.echo(f"table: {out}")
+
+
 def main():  # entry point
     app()
 
