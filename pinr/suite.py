@@ -191,17 +191,10 @@ def _lshape_interpolant(n: int = 200) -> Callable[[np.ndarray], np.ndarray]:
 
 @_case("poisson-lshape", "Poisson on the L-shape, −Δu = 1 (FD reference)", "examples/pinn_forward/Poisson_Lshape.py")
 def poisson_lshape() -> Statement:
-    square = pr.Rectangle(x=(-1, 1), y=(-1, 1))
-    try:
-        domain = square - pr.Rectangle(x=(0, 1), y=(0, 1))
-    except TypeError:
-        domain = None
+    domain = pr.Rectangle(x=(-1, 1), y=(-1, 1)) - pr.Rectangle(x=(0, 1), y=(0, 1))
     g = np.linspace(-1, 1, 101)
     grid = _lattice(g, g)
     grid = grid[lshape_mask(grid)]
-    if domain is None:
-        return Statement(None, _lshape_interpolant(), grid,
-                         note="skipped by pinr: domain subtraction (pr.Rectangle - pr.Rectangle) is not available yet")
     u = domain.field("u")
     problem = pr.Problem(domain, [Eq(-lap(u), 1)], [pr.Boundary(Eq(u, 0))], name="poisson-lshape")
     return Statement(problem, _lshape_interpolant(), grid)
@@ -361,9 +354,12 @@ def allen_cahn_reference(n: int = 512, dt_: float = 5e-4,
 
 @_case("allen-cahn-1d", "Allen–Cahn 1-D, periodic (ETDRK4 reference)", "examples/pinn_forward/Allen_Cahn.py")
 def allen_cahn_1d() -> Statement:
-    return Statement(None, _grid_interpolant(*allen_cahn_reference()), _xt_grid(),
-                     note="not yet supported by pinr: periodic (two-point) conditions u(-1,t) = u(1,t) cannot be "
-                          "stated until pr.Periodic lands")
+    domain = pr.Interval(x=(-1, 1)) * pr.TimeInterval(0, 1)
+    x, t = domain.coords
+    u = domain.field("u")
+    problem = pr.Problem(domain, [Eq(dt(u), ALLEN_CAHN_D * lap(u) + 5 * u - 5 * u**3)],
+                         [pr.Initial(Eq(u, x**2 * cos(pi * x))), pr.Periodic(x)], name="allen-cahn-1d")
+    return Statement(problem, _grid_interpolant(*allen_cahn_reference()), _xt_grid())
 
 
 INVERSE_TRUE, INVERSE_START = 1.0, 2.0

@@ -216,7 +216,7 @@ class PINNSolver:
         progress = cb.Progress(f"{self.problem.name} [{c.model.backbone}/{state.model.engine.name}]", history,
                                enabled=bool(c.run.progress), summary=self.resolved.summary())
         parts += [cb.DivergenceGuard(c.run.log_every, c.optim.lr), history, progress,
-                  cb.LBFGSFinish(c.optim.lbfgs_steps)]
+                  cb.TimeEstimate(progress, lbfgs_steps=c.optim.lbfgs_steps), cb.LBFGSFinish(c.optim.lbfgs_steps)]
         score = self._score()
         if score is not None:
             every = c.run.validate_every or max(1, c.optim.steps // 10)

@@ -109,7 +109,7 @@ def test_quick_run_through_the_cli_writes_the_table(tmp_path):
                             "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "[1/2] poisson-1d (pinr): rel. L2" in r.output
-    assert "[2/2] allen-cahn-1d (pinr): not yet supported" in r.output
+    assert "[2/2] allen-cahn-1d (pinr): rel. L2" in r.output
     text = out.read_text()
     assert "not accuracy figures" in text and "load average" in text and "torch" in text
     row = next(line for line in text.splitlines() if line.startswith("| poisson-1d | pinr |"))

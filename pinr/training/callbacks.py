@@ -7,7 +7,9 @@ finishing work (L-BFGS), validation and checkpoints.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from pathlib import Path
 
 import torch
@@ -17,8 +19,10 @@ from ..errors import DivergenceError
 from .loop import AbstractCallback, Loop, StepOutput
 from .terms import term_losses
 
+log = logging.getLogger(__name__)
+
 __all__ = ["BackboneSchedule", "TimeWindow", "PointLosses", "DivergenceGuard", "History", "Progress",
-           "LBFGSFinish", "Validation", "Checkpoint", "TensorBoard", "is_log_step"]
+           "TimeEstimate", "LBFGSFinish", "Validation", "Checkpoint", "TensorBoard", "is_log_step"]
 
 
 def is_log_step(loop: Loop, every: int) -> bool:
@@ -140,6 +144,47 @@ class Progress(AbstractCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class TimeEstimate(AbstractCallback):
+    """After ``after`` timed steps (the first, which warms up, not counted), says how long the
+    rest of the run will take on this device, L-BFGS included; on a CPU a run longer than
+    ``limit`` seconds is warned about, with the number of steps that fits."""
+
+    def __init__(self, progress: Progress | None, *, after: int = 20, lbfgs_steps: int = 0, limit: float = 600.0):
+        self.progress, self.after, self.lbfgs, self.limit = progress, int(after), int(lbfgs_steps), float(limit)
+        self._start = None
+        self.estimate: float | None = None  #: seconds the run was estimated to take, once known
+
+    def on_step_end(self, loop, out):
+        s = loop.state
+        done = s.step - loop.first_step
+        if done == 1:
+            self._start = (time.perf_counter(), s.step)
+        if self._start is None or done != self.after + 1 or s.step >= s.total:
+            return
+        t0, step0 = self._start
+        per_step = (time.perf_counter() - t0) / (s.step - step0)
+        self.estimate = per_step * (s.total - s.step + 1.5 * self.lbfgs) + loop.elapsed()
+        device = s.generator.device
+        text = (f"estimated {_duration(self.estimate)} for {s.total} steps"
+                + (f" and {self.lbfgs} L-BFGS steps" if self.lbfgs else "") + f" on {device.type} "
+                f"({per_step * 1e3:.3g} ms/step)")
+        if self.progress is not None:
+            self.progress.write(text)
+        if device.type == "cpu" and self.estimate > self.limit:
+            fits = max(1, int((self.limit - loop.elapsed()) / per_step - 1.5 * self.lbfgs))
+            log.warning("%s: longer than %s on this CPU; steps=%d (--steps %d) fits, or run it on a GPU",
+                        text, _duration(self.limit), fits, fits)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 class LBFGSFinish(AbstractCallback):
