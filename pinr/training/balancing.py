@@ -19,8 +19,8 @@ from a per-term size :math:`s_i` — the first update takes :math:`\hat\lambda` 
   term's neural tangent kernel :math:`\|\nabla_\theta r_i(x_n)\|^2` over ``points`` of the
   batch (Wang, Yu & Perdikaris 2022): every term then converges at the same rate.
 
-Weights are clipped to ``[1e-3, 1e6]``·(their mean) so that a term that is already solved (zero
-gradient) does not take every weight, and are saved with checkpoints.
+Every :math:`\hat\lambda_i` lies in :math:`[1, 10^6]` (a term already solved, of zero size, gets
+:math:`10^6`, not infinity); the weights are saved with checkpoints.
 """
 
 from __future__ import annotations
@@ -55,12 +55,11 @@ class AbstractBalance(AbstractCallback):
             return
         batches = [t.sample(s.generator, window=s.window) for t in loop.terms]
         size = self.sizes(loop, batches).detach()
-        tiny = torch.finfo(size.dtype).tiny
-        new = size.sum() / torch.clamp(size, min=tiny)
-        if s.weights is not None:
-            new = self.alpha * s.weights + (1 - self.alpha) * new
-        mean = new.mean()
-        s.weights = torch.clamp(new, min=1e-3 * mean, max=1e6 * mean)
+        total = size.sum()
+        if not torch.isfinite(total) or total <= 0:  # nothing to measure (all solved) or a bad step
+            return
+        new = total / torch.clamp(size, min=1e-6 * total)  # in [1, 1e6]: a solved term gets at most 1e6
+        s.weights = new if s.weights is None else self.alpha * s.weights + (1 - self.alpha) * new
 
 
 def _parameters(loop) -> list[torch.Tensor]:
