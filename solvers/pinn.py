@@ -31,6 +31,7 @@ from pinr.derivatives import select_engine
 from pinr.errors import DivergenceError, Interrupted
 from pinr.io import save_torch
 from pinr.training import callbacks as cb
+from pinr.symbolic.hard import harden
 from pinr.training.auto import choose
 from pinr.training.balancing import balancer
 from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
@@ -92,6 +93,11 @@ class PINNSolver:
         self.resolved = resolve(problem, config or TrainConfig(), defaults,
                                 case_name=self.case.source.get("name", problem.name), reasons=reasons)
         self.config = c = self.resolved.config
+        if c.model.hard:  # value conditions imposed exactly where they can be: another form of the answer
+            hardened, names = harden(problem)
+            if names:
+                self.problem = problem = hardened
+                self.compiled = compile_problem(problem)
         output_scales(c.model.output_scale, problem.n_outputs)  # validate now, not at the first step
         self._check_backbone()
         if validate_metrics is not None and not callable(validate_metrics):

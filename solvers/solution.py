@@ -79,12 +79,19 @@ class NeuralSolution(AbstractSolution):
     ``parameters`` are the trained values of the problem's trainable parameters (name → float)."""
 
     def __init__(self, network: Network, *, fields, coords, grid: Grid, backbone: str, options: dict,
-                 problem=None, case=None, parameters: dict | None = None, metadata: dict | None = None):
+                 problem=None, case=None, parameters: dict | None = None, metadata: dict | None = None,
+                 hard: dict | None = None):
         self.network, self.fields, self.coords, self.grid = network, tuple(fields), tuple(coords), grid
         self.bounds = grid.bounds
         self.backbone, self.options, self.problem, self.case = backbone, dict(options), problem, case
         self.parameters = {k: float(v) for k, v in (parameters or {}).items()}
         self.metadata = dict(metadata or {})
+        #: field name → (G, φ) of hard conditions: that field is G + φ·(network output)
+        self.hard = dict(hard if hard is not None else (problem.hard if problem is not None else {}))
+        self._hard_fn = None
+        if self.hard:
+            pairs = [e for name in self.fields if name in self.hard for e in self.hard[name]]
+            self._hard_fn = compile_expressions(pairs, fields=self.fields, coords=self.coords, params={})
 
     @property
     def _param(self):
@@ -93,7 +100,21 @@ class NeuralSolution(AbstractSolution):
     def _values(self, points):
         p = points.to(dtype=self._param.dtype, device=self._param.device)
         with torch.no_grad():
-            return torch.cat([self.network(c) for c in torch.split(p, 65536)])
+            return torch.cat([self._hard_form(c, self.network(c)) for c in torch.split(p, 65536)])
+
+    def _hard_form(self, points, out):
+        """Network outputs ``(N, n_fields)`` → field values: ``G + φ N`` for hard-constrained fields."""
+        if self._hard_fn is None:
+            return out
+        gp = self._hard_fn(points, None, [])
+        cols, k = [], 0
+        for i, name in enumerate(self.fields):
+            if name in self.hard:
+                cols.append(gp[k] + gp[k + 1] * out[:, i])
+                k += 2
+            else:
+                cols.append(out[:, i])
+        return torch.stack(cols, dim=-1)
 
     def evaluate(self, expr, points, *, engine: str = "auto", params=None) -> np.ndarray:
         r"""Evaluate ``expr`` — any expression of the fields, their derivatives and the coordinates,
@@ -104,7 +125,8 @@ class NeuralSolution(AbstractSolution):
         """
         exprs = flatten(expr)
         known = {**(self.problem.params if self.problem else {}), **self.parameters}
-        compiled = compile_expressions(exprs, fields=self.fields, coords=self.coords, params=dict(params or known))
+        compiled = compile_expressions(exprs, fields=self.fields, coords=self.coords, params=dict(params or known),
+                                       hard=self.hard)
         eng = select_engine(self.network, engine, max_order=compiled.max_order)
         is_np = not isinstance(points, torch.Tensor)
         p = torch.as_tensor(np.asarray(points, dtype=np.float64) if is_np else points)
@@ -127,6 +149,7 @@ class NeuralSolution(AbstractSolution):
             "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
             "parameters": dict(self.parameters), "metadata": self.metadata,
             "periodic": list(self.network.periodic),
+            "hard": {k: [str(g), str(phi)] for k, (g, phi) in self.hard.items()},
         }
         return save_torch(path, state)
 
@@ -184,13 +207,32 @@ def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
                                   **state["options"])
         net = Network(backbone, grid.bounds, periodic=periodic).to(dtype=getattr(torch, state["dtype"]))
         net.load_state_dict(state["state_dict"])
+        hard = _read_hard(state.get("hard", {}), coords)
     except (TypeError, ValueError, KeyError, RuntimeError) as err:
         reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
         raise ValueError(f"{path} is a pinr solution that cannot be rebuilt ({reason}); save it again with "
                          "this version of pinr") from None
     net.to(device).eval()
     return NeuralSolution(net, fields=state["fields"], coords=coords, grid=grid, backbone=state["backbone"],
-                          options=state["options"], parameters=state.get("parameters"), metadata=state.get("metadata"))
+                          options=state["options"], parameters=state.get("parameters"), metadata=state.get("metadata"),
+                          hard=hard)
+
+
+def _read_hard(saved: dict, coords) -> dict:
+    """The hard-constraint forms of a saved solution, read by pinr's closed formula grammar
+    (:meth:`pinr.Problem.from_strings`'s parser: nothing in the file is executed)."""
+    from pinr.symbolic.problem import _STRING_FUNCTIONS, _parse
+
+    if not isinstance(saved, dict):
+        raise ValueError("hard must be a mapping field -> [G, phi]")
+    ns = {c.name: c for c in coords}
+    ns.update({k: v for k, v in _STRING_FUNCTIONS.items() if k not in ("dt", "D", "grad", "div", "lap", "dn")})
+    out = {}
+    for name, pair in saved.items():
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+            raise ValueError(f"hard[{name!r}] must be two formulas")
+        out[str(name)] = tuple(_parse(t, ns, t) for t in pair)
+    return out
 
 
 class GridSolution(AbstractSolution):

@@ -88,6 +88,13 @@ def _numeric(expr, params: Mapping[str, float], keep: frozenset = frozenset()):
     return sympy.N(expr.xreplace(subs)) if subs else sympy.N(expr)
 
 
+def _hard_form(expr, hard: Mapping):
+    """``expr`` with every field application ``u(x)`` named in ``hard`` replaced by ``G + φ u(x)``."""
+    swap = {a: hard[a.func.__name__][0] + hard[a.func.__name__][1] * a
+            for a in expr.atoms(FieldFunction) if a.func.__name__ in hard}
+    return expr.xreplace(swap).doit() if swap else expr
+
+
 def _atom_of(app_or_derivative, fields: Sequence[str], coords) -> Atom:
     if isinstance(app_or_derivative, sympy.Derivative):
         f = app_or_derivative.expr
@@ -179,12 +186,18 @@ def _as_column(value, n, like):
 
 
 def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Sequence, params: Mapping[str, float],
-                        trainable: Sequence[str] = (), collapse: bool = True) -> CompiledExpression:
+                        trainable: Sequence[str] = (), collapse: bool = True,
+                        hard: Mapping | None = None) -> CompiledExpression:
     """Compile scalar sympy expressions of the fields, their derivatives, coordinates and data;
-    parameters named in ``trainable`` stay arguments, the others take their values from ``params``."""
+    parameters named in ``trainable`` stay arguments, the others take their values from ``params``.
+    ``hard`` (field name → ``(G, φ)``, :mod:`pinr.symbolic.hard`) writes each such field ``u`` as
+    ``G + φ·u`` first, ``u`` then being the network's output, and expands the derivatives."""
     coords = tuple(coords)
     keep = frozenset(trainable)
-    exprs = [_numeric(sympy.sympify(e), params, keep) for e in exprs]
+    exprs = [sympy.sympify(e) for e in exprs]
+    if hard:
+        exprs = [_hard_form(e, hard) for e in exprs]
+    exprs = [_numeric(e, params, keep) for e in exprs]
     kept: dict[str, sympy.Symbol] = {}
     for e in exprs:
         for p in e.atoms(Parameter):
@@ -320,9 +333,12 @@ def compile_problem(problem, *, collapse: bool = True) -> CompiledProblem:
     """Compile every condition of ``problem`` into a :class:`CompiledTerm` and every observation
     into a :class:`CompiledObservation`; trainable parameters stay arguments."""
     trainable = tuple(problem.trainable)
-    kw = dict(fields=problem.fields, coords=problem.domain.coords, params=problem.params, trainable=trainable)
+    kw = dict(fields=problem.fields, coords=problem.domain.coords, params=problem.params, trainable=trainable,
+              hard=problem.hard)
     terms = []
     for c in problem.conditions:
+        if c.hard:  # imposed by the form of the answer, not a loss term
+            continue
         expr = compile_expressions(c.eq.residuals, collapse=collapse, **kw)
         terms.append(CompiledTerm(c.name, c.on, c.weight, c.batch, c.method, c.reduction, expr))
     observations = tuple(CompiledObservation(o.name, o, compile_expressions(o.exprs, collapse=collapse, **kw))

@@ -14,6 +14,7 @@ from sympy.core.function import AppliedUndef
 from ..errors import ProblemError
 from . import expressions as ex
 from .expressions import DataFunction, FieldFunction, NormalComponent, Parameter
+from .hard import hard_transforms
 from .printing import to_latex, to_text
 
 __all__ = ["Eq", "Equation", "Condition", "Initial", "Boundary", "Periodic", "Observation", "Problem", "REDUCTIONS"]
@@ -61,12 +62,16 @@ class Condition:
     ``"initial"``, a side such as ``"x-"``; strings are resolved against the problem's domain.
     ``batch`` points are drawn per step (default: the solver's), by ``method`` ("uniform",
     "sobol", "grid"); ``reduction`` is "mse" (default), "mae" or "sse" (sum of squares).
+    ``hard=True`` imposes a value condition (``u = g`` on a boundary, its sides, or the initial
+    slice) exactly instead of as a loss term: the network :math:`N` is trained in
+    :math:`u = g + \phi N` with :math:`\phi` the region's distance function (``domain.adf()``,
+    :math:`t - t_0` for the initial slice), as Sukumar & Srivastava 2022.
     """
 
-    __slots__ = ("eq", "on", "weight", "name", "batch", "method", "reduction")
+    __slots__ = ("eq", "on", "weight", "name", "batch", "method", "reduction", "hard")
 
     def __init__(self, eq: Equation, *, on, weight: float = 1.0, name: str | None = None,
-                 batch: int | None = None, method: str | None = None, reduction: str = "mse"):
+                 batch: int | None = None, method: str | None = None, reduction: str = "mse", hard: bool = False):
         if not isinstance(eq, Equation):
             raise TypeError(f"Condition takes an equation made with pr.Eq(lhs, rhs), got {type(eq).__name__}: {eq!r}")
         weight = float(weight)
@@ -76,8 +81,10 @@ class Condition:
             raise ValueError(f"unknown reduction {reduction!r}; choose one of {sorted(set(REDUCTIONS))}")
         if batch is not None and (not isinstance(batch, int) or batch < 1):
             raise ValueError(f"Condition batch must be a positive integer, got {batch!r}")
+        if not isinstance(hard, bool):
+            raise TypeError(f"Condition hard must be True or False, got {hard!r}")
         for k, v in dict(eq=eq, on=on, weight=weight, name=name, batch=batch, method=method,
-                         reduction=REDUCTIONS[reduction]).items():
+                         reduction=REDUCTIONS[reduction], hard=hard).items():
             object.__setattr__(self, k, v)
 
     def __setattr__(self, *_):
@@ -89,7 +96,7 @@ class Condition:
         return Condition(changes.get("eq", self.eq), **{k: v for k, v in kw.items() if k != "eq"})
 
     def __repr__(self):
-        return f"Condition({self.eq}, on={self.on!r}, weight={self.weight:g})"
+        return f"Condition({self.eq}, on={self.on!r}, " + ("hard)" if self.hard else f"weight={self.weight:g})")
 
 
 def Initial(eq: Equation, **options) -> Condition:
@@ -374,6 +381,8 @@ class Problem:
         for o in obs:
             self._validate_observation(o)
         self._set("exact", self._validate_exact(exact))
+        #: field name → (G, φ) of the hard conditions: the field is G + φ·(network output)
+        self._set("hard", MappingProxyType(hard_transforms(self, conds)))
 
     # ------------------------------------------------------------------ validation helpers
     def _set(self, k, v):
@@ -556,7 +565,7 @@ class Problem:
             lines.append("  parameters: " + ", ".join(f"{k} = {v:g}" + (" (trainable)" if k in self.trainable else "")
                                                        for k, v in self.params.items()))
         for c in self.conditions:
-            lines.append(f"  [{c.name}] {c.eq}   on {c.on.name}   (weight {c.weight:g})")
+            lines.append(f"  [{c.name}] {c.eq}   on {c.on.name}   " + ("(hard)" if c.hard else f"(weight {c.weight:g})"))
         for p in self.periodic:
             lines.append(f"  periodic in {p.coord}")
         for o in self.observations:

@@ -28,12 +28,15 @@ def _frozen_mapping(value):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The network: ``backbone`` name, its ``options`` and the ``output_scale`` (a number or one
-    per field) its outputs are multiplied by."""
+    """The network: ``backbone`` name, its ``options``, the ``output_scale`` (a number or one
+    per field) its outputs are multiplied by, and ``hard``: impose every value condition that can
+    be imposed exactly in the form of the answer (:func:`pinr.symbolic.hard.harden`; conditions
+    stated with ``hard=True`` always are)."""
 
     backbone: str | None = None
     options: Mapping | None = None
     output_scale: object = None
+    hard: bool | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "options", _frozen_mapping(self.options))
@@ -174,7 +177,7 @@ class TrainConfig:
 #: What is still open after the user's options, the case's defaults and the backbone's
 #: recommended learning rate.
 DEFAULTS = TrainConfig(
-    model=ModelConfig(backbone="siren", options={}),
+    model=ModelConfig(backbone="siren", options={}, hard=False),
     optim=OptimConfig(steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0, balance="none"),
     schedule=ScheduleConfig(time_window=0.0, time_window_start=0.1, causal=0.0, causal_chunks=16),
     device=DeviceConfig(device="auto", dtype="float32", engine="auto", compile=False, tf32=False),
@@ -200,7 +203,8 @@ class Resolved:
         if "method" in s:
             b = c.sampling.batch
             points = "/".join(map(str, dict(b).values())) if isinstance(b, Mapping) else str(b)
-            line += (f"; {points} points per term, balance {c.optim.balance}, {c.optim.lbfgs_steps} L-BFGS steps"
+            line += (f"; {points} points per term, balance {c.optim.balance}, {c.optim.lbfgs_steps} L-BFGS steps, "
+                     f"hard value conditions {'on' if c.model.hard else 'off'}"
                      + (f", {c.device.threads} thread(s)" if c.device.threads else "") + f" ({s['method']})")
         return line
 
@@ -238,7 +242,8 @@ def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *,
     open_method = any(v is None for v in (options.sampling.batch, options.optim.balance, options.optim.lbfgs_steps,
                                            options.device.threads))
     for k, v in reasons.items():  # the rest of what the case chose for you, and why
-        if k == "omega0" and (case.model.backbone is None or "omega0" in mine) or k == "method" and not open_method:
+        if (k == "omega0" and (case.model.backbone is None or "omega0" in mine) or k == "method" and not open_method
+                or k == "hard" and options.model.hard is not None):
             continue
         if k not in ("backbone", "steps", "lr"):
             sources[k] = v
@@ -265,6 +270,8 @@ def _validate(problem, c: TrainConfig) -> None:
         raise ValueError(f"lr_min must be a number >= 0, got {o.lr_min!r}")
     if not isinstance(o.lbfgs_steps, int) or o.lbfgs_steps < 0:
         raise ValueError(f"lbfgs_steps must be an integer >= 0, got {o.lbfgs_steps!r}")
+    if not isinstance(c.model.hard, bool):
+        raise ValueError(f"hard must be True or False, got {c.model.hard!r}")
     if o.balance not in BALANCING:
         raise ValueError(f"balance must be one of {sorted(BALANCING)}, got {o.balance!r}")
     t = c.device.threads

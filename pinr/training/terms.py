@@ -236,7 +236,8 @@ def build_terms(compiled, *, batch=None, causal: float = 0.0, causal_chunks: int
     rule = sampling_rule(sampling)
     names = [t.name for t in compiled.terms] + [o.name for o in compiled.observations]
     if isinstance(batch, Mapping):
-        unknown = set(batch) - set(names)
+        hard = {c.name for c in compiled.problem.conditions if c.hard}  # imposed exactly: no points to draw
+        unknown = set(batch) - set(names) - hard
         if unknown:
             raise ValueError(f"batch names unknown terms {sorted(unknown)}; terms are {names}")
     terms: list[AbstractTerm] = []

@@ -93,7 +93,7 @@ def test_parameters_are_saved_reported_and_plotted(tmp_path):
     np.testing.assert_allclose(sol.evaluate(kappa * lap(u), pts), sol.parameters["kappa"] * sol.evaluate(lap(u), pts))
     config = json.loads((out / "config.json").read_text())
     assert config["parameter_lr"] == 1e-2 and config["lr"] == 1e-3 and config["steps"] == 20
-    assert set(config["chosen_by"]) == {"method"}  # backbone, steps and lr were given; points, balancing were not
+    assert set(config["chosen_by"]) == {"method", "hard"}  # backbone, steps, lr given; points, balancing were not
 
 
 def test_transforms_keep_parameters_positive_or_bounded():

@@ -195,7 +195,7 @@ def test_rgb_image_has_three_fields():
 def test_batch_per_term_and_sampling_methods():
     p = poisson_1d()
     solver = PINNSolver.from_options(p, steps=1, batch={"pde": 17, "boundary": 5}, progress=False,
-                                     backbone_options=SMALL_SIREN)
+                                     backbone_options=SMALL_SIREN, hard=False)
     assert [t.batch for t in solver.terms] == [17, 5]
     with pytest.raises(ValueError, match="unknown terms"):
         PINNSolver.from_options(p, batch={"nope": 3}, steps=1, progress=False)
@@ -216,7 +216,7 @@ def sympy_exp(a):
 
 def test_time_window_grows_linearly():
     p = heat_problem()
-    s = PINNSolver.from_options(p, steps=100, time_window=0.5, time_window_start=0.2, progress=False)
+    s = PINNSolver.from_options(p, steps=100, time_window=0.5, time_window_start=0.2, progress=False, hard=False)
     state = s.build()
     (window,) = [c for c in s.callbacks(state) if isinstance(c, pr.training.TimeWindow)]
     assert window.window(0, 100) == pytest.approx(0.2) and window.window(25, 100) == pytest.approx(0.6)

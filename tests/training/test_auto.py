@@ -105,3 +105,31 @@ def test_time_estimate_warns_past_the_limit(caplog):
         PINNSolver.from_options(p, steps=8, lbfgs_steps=0, progress=False, callbacks=[est]).run()
     assert est.estimate is not None and est.estimate > 0
     assert "longer than 0 s on this CPU; steps=1 (--steps 1) fits" in caplog.text
+
+
+def test_smooth_answers_get_hard_value_conditions_oscillating_ones_do_not():
+    d = pr.Rectangle(x=(0, 1), y=(0, 1))
+    x, y = d.coords
+    u = d.field("u")
+    smooth = pr.Problem(d, [Eq(lap(u), -2 * math.pi**2 * sin(math.pi * x) * sin(math.pi * y))],
+                        [pr.Boundary(Eq(u, 0))])
+    s = PINNSolver.from_options(smooth, progress=False)
+    assert [c.name for c in s.problem.conditions if c.hard] == ["boundary"] and [t.name for t in s.terms] == ["pde"]
+    assert "exactly" in s.resolved.sources["hard"] and s.case.problem is smooth  # the statement is unchanged
+    k = 4 * math.pi
+    wavy = pr.Problem(d, [Eq(lap(u) + k**2 * u, -k**2 * sin(k * x) * sin(k * y))], [pr.Boundary(Eq(u, 0))])
+    w = PINNSolver.from_options(wavy, progress=False)
+    assert not any(c.hard for c in w.problem.conditions) and len(w.terms) == 2
+    assert not PINNSolver.from_options(smooth, hard=False, progress=False).problem.conditions[1].hard
+
+
+def test_harden_keeps_what_disagrees_soft():
+    from pinr.symbolic.hard import harden
+
+    d = pr.Interval(x=(0, 1)) * pr.TimeInterval(0, 1)
+    x, t = d.coords
+    u = d.field("u")
+    p = pr.Problem(d, [Eq(dt(u), D(u, x, x))], [pr.Boundary(Eq(u, 1)), pr.Initial(Eq(u, sin(x))),
+                                               pr.Initial(Eq(dt(u), 0))])
+    q, names = harden(p)  # u = 1 on the walls and sin x at t = 0 cannot share one G: the walls only
+    assert names == ("boundary",) and [c.hard for c in q.conditions] == [False, True, False, False]

@@ -104,7 +104,7 @@ def poisson():
 @pytest.mark.parametrize("balance", ["gradnorm", "ntk"])
 def test_weights_resume_exactly(tmp_path, balance):
     kw = dict(steps=40, balance=balance, backbone_options={"width": 16}, lbfgs_steps=0, progress=False,
-              dtype="float64", out=tmp_path / "a")
+              dtype="float64", out=tmp_path / "a", hard=False)
     whole = pr.solve(poisson(), **kw)
     from pinr.solvers import PINNSolver
 

@@ -1,0 +1,130 @@
+r"""Hard constraints: value conditions imposed exactly by the form of the answer.
+
+A condition ``pr.Boundary(Eq(u, g), hard=True)`` (or ``pr.Initial(...)``, or on some sides of a
+box) is not a loss term: the network's output :math:`N` for that field is trained inside
+
+.. math:: u(x) = G(x) + \phi(x)\, N(x),
+
+with :math:`\phi = \prod_i \phi_i` the product of the hard conditions' distance functions
+(``domain.adf(sides)`` of the spatial domain for a boundary — R-functions for CSG domains, after
+Sukumar & Srivastava 2022 — and :math:`t - t_0` for the initial slice) and :math:`G` one of their
+data functions that takes every hard condition's values on its region (``u = 0`` on the walls
+and ``u = sin(πx)`` at ``t = 0`` share :math:`G = \sin \pi x`). The compiler substitutes the form
+into every residual symbolically, so both derivative engines differentiate it exactly.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from ..errors import ProblemError
+from .expressions import DataFunction, Parameter
+
+__all__ = ["hard_transforms", "harden", "HARD_TOLERANCE"]
+
+HARD_TOLERANCE = 1e-9  #: how closely a data function must take another hard condition's values
+_CHECK_POINTS = 256
+
+
+def _value_of(cond, problem):
+    """``(field application, g)`` of a hard condition ``a·u = b``: ``u = g``."""
+    label = f"hard condition '{cond.name}' ({cond.eq})"
+    if len(cond.eq.residuals) != 1:
+        raise ProblemError(f"{label}: a hard condition sets one field component; state one per component")
+    r = sympy.sympify(cond.eq.residuals[0])
+    apps = [a for a in problem.field_apps if r.has(a)]
+    if len(apps) != 1 or r.atoms(sympy.Derivative) or not sympy.diff(r, apps[0]).is_number:
+        raise ProblemError(f"{label}: only value conditions u = g can be hard (no derivatives, one field, "
+                           "linear); make it soft (hard=False)")
+    if r.atoms(DataFunction):
+        raise ProblemError(f"{label}: hard conditions take formulas, not data arrays; make it soft")
+    a = apps[0]
+    coef = sympy.diff(r, a)
+    g = sympy.expand(-(r - coef * a) / coef)
+    values = {p: problem.params.get(p.name, p.value) for p in g.atoms(Parameter)}
+    if any(p.name in problem.trainable for p in g.atoms(Parameter)):
+        raise ProblemError(f"{label}: its data hold a trainable parameter; make it soft")
+    return a, g.xreplace(values)
+
+
+def _distance(cond, problem):
+    from ..domains.base import AbstractBoundary, AbstractInitial
+
+    region, domain = cond.on, problem.domain
+    if isinstance(region, AbstractInitial):
+        t = domain.time
+        return t - sympy.nsimplify(float(domain.bounds[-1, 0]), rational=True)
+    if not isinstance(region, AbstractBoundary):
+        raise ProblemError(f"hard condition '{cond.name}': hard conditions hold on a boundary (or some of its "
+                           f"sides) or the initial slice, not on {region!r}; make it soft")
+    space = getattr(domain, "space", domain)
+    sides = getattr(region, "sides", None)
+    try:
+        return space.adf(sides) if sides is not None and tuple(sides) != tuple(space.side_names()) else space.adf()
+    except (NotImplementedError, AttributeError) as err:
+        raise ProblemError(f"hard condition '{cond.name}': {space!r} gives no distance function ({err}); "
+                           "make it soft") from None
+
+
+def _takes_values(G, g, cond, problem) -> bool:
+    """Whether ``G`` equals ``g`` on sampled points of ``cond``'s region."""
+    import numpy as np
+    import torch
+
+    diff = sympy.simplify(G - g)
+    if diff == 0:
+        return True
+    coords = problem.domain.coords
+    f = sympy.lambdify(coords, diff, "numpy")
+    s = cond.on.sample(_CHECK_POINTS, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    p = s.points.numpy()
+    values = np.broadcast_to(np.asarray(f(*p.T), dtype=float), (p.shape[0],))
+    scale = 1.0 + float(np.abs(np.asarray(sympy.lambdify(coords, g, "numpy")(*p.T), dtype=float)).max())
+    return bool(np.all(np.abs(values) <= HARD_TOLERANCE * scale))
+
+
+def hard_transforms(problem, conditions) -> dict:
+    """Field name → ``(G, φ)`` for the fields that ``conditions``' hard ones fix."""
+    by_field: dict = {}
+    for c in conditions:
+        if c.hard:
+            app, g = _value_of(c, problem)
+            by_field.setdefault(app, []).append((c, g, _distance(c, problem)))
+    out = {}
+    for app, items in by_field.items():
+        phi = sympy.Mul(*[d for _, _, d in items])
+        G = next((g for _, g, _ in items if all(_takes_values(g, h, c, problem) for c, h, _ in items)), None)
+        if G is None:
+            names = ", ".join(f"'{c.name}'" for c, _, _ in items)
+            raise ProblemError(f"hard conditions {names} on {app.func.__name__} disagree where they meet: none of "
+                               "their data takes the others' values on their regions; make all but one soft")
+        out[app.func.__name__] = (G, phi)
+    return out
+
+
+def harden(problem):
+    """``problem`` with every value condition that can be imposed exactly made hard (its boundary
+    or initial value conditions ``u = g`` whose domain gives a distance function and whose data
+    agree where they meet); when the data disagree, only the boundary ones; else unchanged.
+    Returns ``(problem, names of the conditions made hard)``."""
+    from ..domains.base import AbstractBoundary, AbstractInitial
+
+    def eligible(c, kinds):
+        if c.hard or not isinstance(c.on, kinds):
+            return False
+        try:
+            _value_of(c, problem), _distance(c, problem)
+        except ProblemError:
+            return False
+        return True
+
+    for kinds in ((AbstractBoundary, AbstractInitial), (AbstractBoundary,)):
+        chosen = [c for c in problem.conditions if eligible(c, kinds)]
+        if not chosen:
+            continue
+        try:
+            out = problem.replace(conditions=[c.replace(hard=True) if c in chosen else c for c in problem.conditions])
+        except ProblemError:
+            continue
+        return out, tuple(c.name for c in chosen)
+    return problem, ()
