@@ -30,8 +30,8 @@ from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
 from pinr.errors import DivergenceError, Interrupted
 from pinr.io import save_torch
-from pinr.training import callbacks as cb
 from pinr.symbolic.hard import harden
+from pinr.training import callbacks as cb
 from pinr.training.auto import choose
 from pinr.training.balancing import balancer
 from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve

@@ -565,7 +565,8 @@ class Problem:
             lines.append("  parameters: " + ", ".join(f"{k} = {v:g}" + (" (trainable)" if k in self.trainable else "")
                                                        for k, v in self.params.items()))
         for c in self.conditions:
-            lines.append(f"  [{c.name}] {c.eq}   on {c.on.name}   " + ("(hard)" if c.hard else f"(weight {c.weight:g})"))
+            how = "(hard)" if c.hard else f"(weight {c.weight:g})"
+            lines.append(f"  [{c.name}] {c.eq}   on {c.on.name}   {how}")
         for p in self.periodic:
             lines.append(f"  periodic in {p.coord}")
         for o in self.observations:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import pinr as pr
-from pinr import D, Eq, dt, lap, sin, pi
+from pinr import D, Eq, dt, lap, pi, sin
 from pinr.compiler import compile_problem
 from pinr.errors import ProblemError
 
