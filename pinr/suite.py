@@ -5,18 +5,18 @@ Each case states a problem once for pinr (a :class:`~pinr.Problem`) and builds t
 statement for DeepXDE; both are scored on one fixed evaluation grid against the exact solution
 or a reference computed here by scipy/numpy:
 
-===================  ==========================================================================
-``poisson-1d``       :math:`u'' = -\pi^2\sin\pi x` on [0, 1], u = 0 at both ends; exact sin πx
-``poisson-2d``       :math:`\Delta u = -2\pi^2\sin\pi x\sin\pi y` on [0, 1]², u = 0 on the wall
-``poisson-lshape``   :math:`-\Delta u = 1` on [−1, 1]² minus [0, 1]², u = 0; FD reference (h = 1/200)
-``heat-2d``          :math:`u_t = \nabla\cdot(\kappa\nabla u) + f`, κ = 1 + ½ sin πx sin πy,
-                     exact :math:`e^{-t}\sin\pi x\sin\pi y` (f by sympy)
-``wave-1d``          :math:`u_{tt} = 4u_{xx}`, exact sin πx cos 2πt + ½ sin 4πx cos 8πt (PINNacle Wave1D-C)
-``helmholtz-2d``     :math:`-\Delta u - k_0^2 u = k_0^2\sin k_0x\sin k_0y`, k₀ = 4π, u = 0; exact sin k₀x sin k₀y
-``burgers-1d``       :math:`u_t + uu_x = (0.01/\pi)u_{xx}`, u(x, 0) = −sin πx; method-of-lines reference
-``allen-cahn-1d``    :math:`u_t = 10^{-4}u_{xx} - 5u^3 + 5u`, u(x, 0) = x² cos πx, periodic; ETDRK4 reference
+=====================  ===============================================================================================
+``poisson-1d``         :math:`u'' = -\pi^2\sin\pi x` on [0, 1], u = 0 at both ends; exact sin πx
+``poisson-2d``         :math:`\Delta u = -2\pi^2\sin\pi x\sin\pi y` on [0, 1]², u = 0 on the wall
+``poisson-lshape``     :math:`-\Delta u = 1` on [−1, 1]² minus [0, 1]², u = 0; FD reference (h = 1/200)
+``heat-2d``            :math:`u_t = \nabla\cdot(\kappa\nabla u) + f`, κ = 1 + ½ sin πx sin πy,
+                       exact :math:`e^{-t}\sin\pi x\sin\pi y` (f by sympy)
+``wave-1d``            :math:`u_{tt} = 4u_{xx}`, exact sin πx cos 2πt + ½ sin 4πx cos 8πt (PINNacle Wave1D-C)
+``helmholtz-2d``       :math:`-\Delta u - k_0^2 u = k_0^2\sin k_0x\sin k_0y`, k₀ = 4π, u = 0; exact sin k₀x sin k₀y
+``burgers-1d``         :math:`u_t + uu_x = (0.01/\pi)u_{xx}`, u(x, 0) = −sin πx; method-of-lines reference
+``allen-cahn-1d``      :math:`u_t = 10^{-4}u_{xx} - 5u^3 + 5u`, u(x, 0) = x² cos πx, periodic; ETDRK4 reference
 ``inverse-diffusion``  :math:`u_t = \kappa u_{xx} - u + f`, κ trainable (true 1, start 2), 10 readings
-===================  ==========================================================================
+=====================  ===============================================================================================
 
 pinr is called as ``pr.solve(problem, progress=False, seed=0, device="cpu")`` and nothing else:
 its defaults are what is measured (``quick`` adds only ``steps`` and ``lbfgs_steps``).
