@@ -13,6 +13,7 @@ Extension points, in DESIGN's terms:
 - **a new option** belongs to one of the frozen groups of :class:`~.config.TrainConfig`.
 """
 
+from .batch import Batch as Batch
 from .callbacks import BackboneSchedule as BackboneSchedule
 from .callbacks import Checkpoint as Checkpoint
 from .callbacks import DivergenceGuard as DivergenceGuard
@@ -43,7 +44,6 @@ from .sampling import AbstractSampling as AbstractSampling
 from .sampling import AdaptiveSampling as AdaptiveSampling
 from .sampling import Uniform as Uniform
 from .terms import AbstractTerm as AbstractTerm
-from .terms import Batch as Batch
 from .terms import Model as Model
 from .terms import Observation as Observation
 from .terms import Residual as Residual

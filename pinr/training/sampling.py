@@ -38,6 +38,7 @@ from typing import ClassVar
 
 import torch
 
+from .batch import Batch
 from .loop import AbstractCallback, StepOutput
 
 __all__ = ["AbstractSampling", "Uniform", "RAD", "RARD", "R3", "SAMPLINGS", "sampling_rule", "Pool",
@@ -46,17 +47,8 @@ __all__ = ["AbstractSampling", "Uniform", "RAD", "RARD", "R3", "SAMPLINGS", "sam
 log = logging.getLogger(__name__)
 
 
-def _take(batch, idx):
-    from .terms import Batch
-
-    return Batch(batch.points[idx], None if batch.normals is None else batch.normals[idx],
-                 {k: v[idx] for k, v in batch.data.items()})
-
-
 def _where(keep, a, b):
     """Per point: ``a`` where ``keep`` ``(N,)`` is set, else ``b`` (same sizes)."""
-    from .terms import Batch
-
     def pick(x, y):
         m = keep.reshape(-1, *([1] * (x.dim() - 1)))
         return torch.where(m, x, y)
@@ -66,8 +58,6 @@ def _where(keep, a, b):
 
 
 def _cat(a, b):
-    from .terms import Batch
-
     normals = None if a.normals is None else torch.cat([a.normals, b.normals])
     return Batch(torch.cat([a.points, b.points]), normals, {k: torch.cat([v, b.data[k]]) for k, v in a.data.items()})
 
@@ -104,7 +94,7 @@ def _residual_density(term, model, candidates, *, k: float, c: float, chunk: int
     r""":math:`\varepsilon^k/\mathbb E[\varepsilon^k] + c` on the candidate batch ``(M,)``."""
     eps = []
     for i in range(0, candidates.points.shape[0], chunk):
-        part = _take(candidates, slice(i, i + chunk))
+        part = candidates.subset(slice(i, i + chunk))
         eps.append(model.residuals(term.expression, part).detach().square().sum(0).sqrt())
     e = torch.cat(eps).pow(k)
     mean = e.mean()
@@ -134,7 +124,7 @@ class RAD(AbstractSampling):
         m = max(self.candidates or 8 * term.batch, n)
         cand = term.draw(m, generator)
         p = _residual_density(term, model, term.windowed(cand), k=self.k, c=self.c, chunk=term.batch)
-        return _take(cand, torch.multinomial(p, n, replacement=False, generator=generator))
+        return cand.subset(torch.multinomial(p, n, replacement=False, generator=generator))
 
     def update(self, pool, term, model, per_point, generator):
         pool.batch = self._draw(term, model, generator, pool.batch.points.shape[0])
@@ -235,8 +225,6 @@ class Pool:
 
     def load_state_dict(self, state: dict, *, name: str = "") -> None:
         """Restore a pool written by :meth:`state_dict`; an empty state leaves it to be redrawn."""
-        from .terms import Batch
-
         if not self.rule.adaptive:
             return
         if not state:
