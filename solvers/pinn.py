@@ -70,6 +70,16 @@ def resolve_dtype(dtype) -> torch.dtype:
     return table[dtype]
 
 
+def _schedule(optimizer, steps: int, decay: float, lr_min: float):
+    """Constant rate for the first ``1 - decay`` of the steps, then a cosine decay to ``lr_min``."""
+    decaying = max(1, round(steps * decay))
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=decaying, eta_min=lr_min)
+    if decaying >= steps:
+        return cosine
+    flat = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=steps - decaying)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [flat, cosine], milestones=[steps - decaying])
+
+
 class PINNSolver:
     r"""Train a backbone on ``target`` (a :class:`~pinr.Problem` or a catalogue
     :class:`~pinr.Case`) with ``config`` (a :class:`~pinr.training.TrainConfig`; open fields take
@@ -190,8 +200,7 @@ class PINNSolver:
         if len(params):
             groups.append({"params": list(params.parameters()), "lr": c.optim.parameter_lr})
         optimizer = torch.optim.Adam(groups)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(c.optim.steps, 1),
-                                                               eta_min=min(c.optim.lr_min, c.optim.lr))
+        scheduler = _schedule(optimizer, c.optim.steps, c.optim.decay, min(c.optim.lr_min, c.optim.lr))
         if c.device.tf32 and self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
@@ -212,7 +221,7 @@ class PINNSolver:
         parts = [cb.BackboneSchedule()]
         if c.schedule.time_window:
             parts.append(cb.TimeWindow(c.schedule.time_window, c.schedule.time_window_start))
-        balance = balancer(c.optim.balance, every=max(1, min(100, c.optim.steps // 20)))
+        balance = balancer(c.optim.balance, every=100)  # fixed: a shorter run balances as a longer one
         if balance is not None:
             parts.append(balance)
         if getattr(net.backbone, "wants_point_losses", False):
@@ -296,17 +305,20 @@ class PINNSolver:
         state.seconds = float(saved.get("seconds", (state.history.get("seconds") or [0.0])[-1]))
 
     def _replan(self, optimizer, step: int, recorded: int):
-        r"""A resumed run with another number of steps: the cosine decay goes on from the rate the
-        run has reached, :math:`\eta_s`, to ``lr_min`` over the steps that remain,
-        :math:`\eta_t = \eta_{min} + \tfrac12(\eta_s - \eta_{min})(1 + \cos\pi\tfrac{t - s}{T' - s})`
+        r"""A resumed run with another number of steps: the schedule goes on from the rate the run
+        has reached, :math:`\eta_s`, held until the last ``decay`` of the new steps :math:`T'`
+        begin (if they have not), then a cosine to ``lr_min`` over the steps that remain,
+        :math:`\eta_t = \eta_{min} + \tfrac12(\eta_s - \eta_{min})(1 + \cos\pi\tfrac{t - s'}{T' - s'})`
         — no jump in the learning rate (a finished run goes on at ``lr_min``)."""
         if self.steps <= step:
             raise ValueError(f"resume: the run is at step {step} of {recorded}; steps={self.steps} leaves nothing to "
                              f"train — give more than {step}")
         for group in optimizer.param_groups:
             group.pop("initial_lr", None)  # the new schedule starts from the current rate
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.steps - step,
-                                                          eta_min=min(self.config.optim.lr_min, self.config.optim.lr))
+        o = self.config.optim
+        flat = max(0, round(self.steps * (1 - o.decay)) - step)
+        remaining = self.steps - step
+        return _schedule(optimizer, remaining, (remaining - flat) / remaining, min(o.lr_min, o.lr))
 
     # ------------------------------------------------------------------------ train
     def solution(self, state: TrainState | None = None) -> NeuralSolution:

@@ -29,6 +29,10 @@ points per term) do not solve PDEs. :func:`choose` reads the statement instead:
 - **points and steps** from the dimension; **balancing** of the terms by gradient norms
   (:class:`~pinr.training.balancing.GradNormBalance`); an **L-BFGS finish**; one CPU thread
   (the network is small: threads cost more than they give).
+- **the rate** held at 1e-3 for 70 % of the steps, then a cosine decay to 1e-4, so that a run
+  cut short with ``steps=`` follows the longer one until its own decay (measured on the 2-D
+  Poisson case at 300 steps without L-BFGS: 0.011, against 0.017 for the 3,000-step run at its
+  step 300 and 0.048 with a cosine over the whole run).
 
 Problems without derivatives (fitting signals) keep pinr's fitting defaults. Every choice and
 its reason is returned, printed above the progress bar and recorded with the run.
@@ -183,7 +187,7 @@ def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[s
         output_scale = float(f"{sc.amplitude:.2g}")
     config = TrainConfig(
         model=ModelConfig(backbone="siren", options=options, output_scale=output_scale, hard=not oscillating),
-        optim=OptimConfig(steps=steps, lr=1e-3, lbfgs_steps=500, balance="gradnorm"),
+        optim=OptimConfig(steps=steps, lr=1e-3, lr_min=1e-4, decay=0.3, lbfgs_steps=500, balance="gradnorm"),
         sampling=SamplingConfig(batch=batch),
         device=DeviceConfig(threads=1 if device.type == "cpu" else None))
     sources = {"backbone": f"chosen for a {why}" + (", width 128" if oscillating else ", width 64"),

@@ -47,7 +47,9 @@ class OptimConfig:
     r"""Adam for ``steps`` steps with a cosine decay from ``lr`` to ``lr_min``; trainable problem
     parameters move at ``parameter_lr`` (on their unconstrained value :math:`\theta`); then
     ``lbfgs_steps`` L-BFGS iterations on one fixed batch. ``balance`` weighs the terms
-    (:mod:`pinr.training.balancing`: "gradnorm", "ntk", or "none" for the stated weights)."""
+    (:mod:`pinr.training.balancing`: "gradnorm", "ntk", or "none" for the stated weights).
+    ``decay`` is the fraction of the steps, at the end, over which the rate decays (1: the whole
+    run; less: constant ``lr`` before, so a shorter run follows a longer one until its decay)."""
 
     steps: int | None = None
     lr: float | None = None
@@ -55,6 +57,7 @@ class OptimConfig:
     parameter_lr: float | None = None
     lbfgs_steps: int | None = None
     balance: str | None = None
+    decay: float | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ class TrainConfig:
 #: recommended learning rate.
 DEFAULTS = TrainConfig(
     model=ModelConfig(backbone="siren", options={}, hard=False),
-    optim=OptimConfig(steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0, balance="none"),
+    optim=OptimConfig(steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0, balance="none", decay=1.0),
     schedule=ScheduleConfig(time_window=0.0, time_window_start=0.1, causal=0.0, causal_chunks=16),
     device=DeviceConfig(device="auto", dtype="float32", engine="auto", compile=False, tf32=False),
     run=RunConfig(seed=0, progress=True, log_every=10),
@@ -272,6 +275,8 @@ def _validate(problem, c: TrainConfig) -> None:
         raise ValueError(f"lbfgs_steps must be an integer >= 0, got {o.lbfgs_steps!r}")
     if not isinstance(c.model.hard, bool):
         raise ValueError(f"hard must be True or False, got {c.model.hard!r}")
+    if not (isinstance(o.decay, (int, float)) and 0 < o.decay <= 1):
+        raise ValueError(f"decay is the fraction of the steps over which the rate decays, in (0, 1]; got {o.decay!r}")
     if o.balance not in BALANCING:
         raise ValueError(f"balance must be one of {sorted(BALANCING)}, got {o.balance!r}")
     t = c.device.threads

@@ -69,7 +69,7 @@ def poison_after(monkeypatch, n_good: int):
 
 def test_resuming_with_more_steps_goes_on_without_a_jump_in_the_learning_rate(tmp_path):
     p = poisson_1d()
-    kw = dict(backbone_options=SMALL_SIREN, lr=1e-2, lr_min=1e-4, batch=16, progress=False, log_every=1)
+    kw = dict(backbone_options=SMALL_SIREN, lr=1e-2, lr_min=1e-4, batch=16, progress=False, log_every=1, decay=1.0)
     PINNSolver.from_options(p, **kw, steps=10, out=tmp_path).run(until=5)
     longer = PINNSolver.from_options(p, **kw, steps=20, out=tmp_path, resume=tmp_path)
     longer.run()
@@ -339,3 +339,23 @@ def test_tensorboard_scalars_or_a_clear_error(tmp_path):
         assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     with pytest.raises(ValueError, match="give out="):
         PINNSolver.from_options(p, steps=1, tensorboard=True)
+
+
+def test_decay_holds_the_rate_then_decays_over_the_last_fraction(tmp_path):
+    p = poisson_1d()
+    kw = dict(backbone_options=SMALL_SIREN, lr=1e-2, lr_min=1e-4, batch=16, progress=False, log_every=1,
+              decay=0.3, lbfgs_steps=0)
+    s = PINNSolver.from_options(p, **kw, steps=10)
+    s.run()
+    lrs = dict(zip(s.history["step"], s.history["lr"]))
+    assert all(lrs[k] == pytest.approx(1e-2) for k in range(1, 8))  # the rate logged after step k is step k+1's
+    assert lrs[8] == pytest.approx(1e-4 + 0.5 * (1e-2 - 1e-4) * (1 + math.cos(math.pi / 3)))
+    assert lrs[10] == pytest.approx(1e-4)
+    # resumed with twice the steps: held at 1e-2 until step 14, then the cosine over 6 steps
+    PINNSolver.from_options(p, **kw, steps=10, out=tmp_path).run(until=5)
+    longer = PINNSolver.from_options(p, **kw, steps=20, out=tmp_path, resume=tmp_path)
+    longer.run()
+    lrs = dict(zip(longer.history["step"], longer.history["lr"]))
+    assert all(lrs[k] == pytest.approx(1e-2) for k in range(5, 14)) and lrs[20] == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="decay is the fraction"):
+        PINNSolver.from_options(p, decay=0.0)
