@@ -175,7 +175,8 @@ def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[s
     k = sc.max_frequency
     omega0 = float(min(30.0, max(3.0, round(2.0 * k, 1))))
     oscillating = k > 4.0  # more than about one period across [-1, 1]: more width and steps
-    why = f"{problem.domain.dim}-D PDE" + (f", answer frequency {sc.max_frequency:.3g} on [-1, 1]"
+    kind = f"{d - 1}-D + time PDE" if problem.domain.time is not None else f"{d}-D PDE"
+    why = kind + (f", answer frequency {sc.max_frequency:.3g} on [-1, 1]"
                                            if sc.max_frequency else "")
     interior = {1: 256, 2: 1024}.get(d, 2048)
     batch = {t.name: (interior if isinstance(t.region, AbstractInterior) else max(64, interior // 4))
@@ -191,10 +192,10 @@ def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[s
         sampling=SamplingConfig(batch=batch),
         device=DeviceConfig(threads=1 if device.type == "cpu" else None))
     sources = {"backbone": f"chosen for a {why}" + (", width 128" if oscillating else ", width 64"),
-               "steps": f"chosen for a {d}-D PDE" + (" with an oscillating answer" if oscillating else ""),
+               "steps": f"chosen for a {kind}" + (" with an oscillating answer" if oscillating else ""),
                "lr": "chosen for a PDE",
                "omega0": f"2 x the answer's frequency, at least 3 ({'; '.join(sc.reasons) or 'no data'})"}
-    sources["method"] = f"chosen for a {d}-D PDE"
+    sources["method"] = f"chosen for a {kind}"
     sources["hard"] = ("value conditions imposed exactly where they can be (a smooth answer)" if not oscillating else
                        "value conditions left as loss terms (an oscillating answer trains better that way)")
     if output_scale is not None:
