@@ -452,7 +452,12 @@ def _dde_poisson_2d(st: Statement, quick: bool) -> _DdePlan:
         lap_y = dde.grad.hessian(y, x, i=0, j=0) + dde.grad.hessian(y, x, i=1, j=1)
         return lap_y + 2 * np.pi**2 * torch.sin(np.pi * x[:, 0:1]) * torch.sin(np.pi * x[:, 1:2])
 
-    geom = dde.geometry.Rectangle([0, 0], [1, 1])
+    return _dde_poisson_plan(dde, dde.geometry.Rectangle([0, 0], [1, 1]), pde)
+
+
+def _dde_poisson_plan(dde, geom, pde) -> "_DdePlan":
+    """``Poisson_Lshape.py``'s settings: u = 0 on the boundary, 1,200 / 120 points, a tanh FNN
+    of 4 × 50, 50,000 Adam steps and L-BFGS."""
     bc = dde.icbc.DirichletBC(geom, lambda x: 0, lambda _, on_boundary: on_boundary)
     data = dde.data.PDE(geom, pde, bc, num_domain=1200, num_boundary=120)
     net = dde.nn.FNN([2] + [50] * 4 + [1], "tanh", "Glorot uniform")
@@ -469,10 +474,7 @@ def _dde_lshape(st: Statement, quick: bool) -> _DdePlan:
     # the example's Polygon samples float64 points under the torch backend (DeepXDE 1.15: a dtype
     # error in the first step), so the same L is built by CSG difference
     geom = dde.geometry.Rectangle([-1, -1], [1, 1]) - dde.geometry.Rectangle([0, 0], [1, 1])
-    bc = dde.icbc.DirichletBC(geom, lambda x: 0, lambda _, on_boundary: on_boundary)
-    data = dde.data.PDE(geom, pde, bc, num_domain=1200, num_boundary=120)
-    net = dde.nn.FNN([2] + [50] * 4 + [1], "tanh", "Glorot uniform")
-    return _DdePlan(dde.Model(data, net), 50000, lbfgs=True)
+    return _dde_poisson_plan(dde, geom, pde)
 
 
 @_deepxde_of("heat-2d")
