@@ -20,10 +20,21 @@ import sympy
 from ..errors import ProblemError
 from .expressions import DataFunction, Parameter
 
-__all__ = ["hard_transforms", "harden", "HARD_TOLERANCE"]
+__all__ = ["hard_transforms", "harden", "value_condition", "HARD_TOLERANCE"]
 
 HARD_TOLERANCE = 1e-9  #: how closely a data function must take another hard condition's values
 _CHECK_POINTS = 256
+
+
+def value_condition(residual, problem):
+    """``(field application u, g)`` when ``residual`` states a value ``a·u = b`` of one field
+    component (no derivatives, ``a`` a number): ``u = g``; else None."""
+    r = sympy.sympify(residual)
+    apps = [a for a in problem.field_apps if r.has(a)]
+    if len(apps) != 1 or r.atoms(sympy.Derivative) or not sympy.diff(r, apps[0]).is_number:
+        return None
+    coef = sympy.diff(r, apps[0])
+    return apps[0], sympy.expand(-(r - coef * apps[0]) / coef)
 
 
 def _value_of(cond, problem):
@@ -31,16 +42,13 @@ def _value_of(cond, problem):
     label = f"hard condition '{cond.name}' ({cond.eq})"
     if len(cond.eq.residuals) != 1:
         raise ProblemError(f"{label}: a hard condition sets one field component; state one per component")
-    r = sympy.sympify(cond.eq.residuals[0])
-    apps = [a for a in problem.field_apps if r.has(a)]
-    if len(apps) != 1 or r.atoms(sympy.Derivative) or not sympy.diff(r, apps[0]).is_number:
+    value = value_condition(cond.eq.residuals[0], problem)
+    if value is None:
         raise ProblemError(f"{label}: only value conditions u = g can be hard (no derivatives, one field, "
                            "linear); make it soft (hard=False)")
-    if r.atoms(DataFunction):
+    a, g = value
+    if g.atoms(DataFunction):
         raise ProblemError(f"{label}: hard conditions take formulas, not data arrays; make it soft")
-    a = apps[0]
-    coef = sympy.diff(r, a)
-    g = sympy.expand(-(r - coef * a) / coef)
     values = {p: problem.params.get(p.name, p.value) for p in g.atoms(Parameter)}
     if any(p.name in problem.trainable for p in g.atoms(Parameter)):
         raise ProblemError(f"{label}: its data hold a trainable parameter; make it soft")

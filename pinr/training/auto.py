@@ -50,6 +50,7 @@ import torch
 from ..compiler import compile_expressions
 from ..domains.base import AbstractInterior
 from ..symbolic.expressions import DataFunction
+from ..symbolic.hard import value_condition
 from .config import DeviceConfig, ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
 __all__ = ["Scales", "scales", "choose"]
@@ -114,7 +115,7 @@ def scales(problem) -> Scales:
             k = np.sqrt(vals[1:]) * half / rms
             freq = np.maximum(freq, k)
             reasons.append(f"{cond.name}'s data at {_fmt(k)}")
-            if _is_value_condition(r, problem):
+            if value_condition(r, problem) is not None:
                 amplitudes.append(rms)
     data_freq = freq.copy()
     for cond in problem.conditions:
@@ -122,13 +123,6 @@ def scales(problem) -> Scales:
             freq = np.maximum(freq, _operator_frequency(cond, problem, half, data_freq, time_axis, reasons))
     amplitude = max(amplitudes) if amplitudes else None
     return Scales(tuple(float(f) for f in freq), amplitude, tuple(reasons))
-
-
-def _is_value_condition(residual, problem) -> bool:
-    """``u - g``: linear in the fields, no derivatives (a Dirichlet or an initial value)."""
-    r = sympy.sympify(residual)
-    apps = [a for a in problem.field_apps if r.has(a)]
-    return bool(apps) and not r.atoms(sympy.Derivative) and all(sympy.diff(r, a).is_number for a in apps)
 
 
 def _operator_frequency(cond, problem, half, freq, time_axis, reasons) -> np.ndarray:
