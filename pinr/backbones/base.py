@@ -55,6 +55,7 @@ class AbstractBackbone(nn.Module):
 
     supports_jet: bool = True
     wants_point_losses: bool = False
+    view_dependent: bool = False  #: ``forward(x, directions)`` takes view directions too (NeRF's colour)
     registry_name: str = ""
     recommended: ClassVar[BackboneTraining] = BackboneTraining(
         lr=1e-4, source="pinr default for backbones that state none")
@@ -119,6 +120,7 @@ class Network(nn.Module):
         n_out = int(getattr(backbone, "out_features", 1))
         self.register_buffer("output_scale", output_scales(output_scale, n_out))  # float64 until .to(dtype)
         self.supports_jet = bool(getattr(backbone, "supports_jet", False))
+        self.view_dependent = bool(getattr(backbone, "view_dependent", False))
         periodic = tuple(sorted({int(i) for i in periodic}))
         if any(not 0 <= i < d for i in periodic):
             raise ValueError(f"Network periodic axes must be coordinate indices in [0, {d}), got {list(periodic)}")
@@ -147,9 +149,13 @@ class Network(nn.Module):
             parts.insert(0, P.linear(z, self.plain_select.to(dtype)))
         return P.cat(parts)
 
-    def forward(self, x):
+    def forward(self, x, directions: torch.Tensor | None = None):
+        """Fields at coordinates ``x`` ``(N, d)``; ``directions`` ``(N, 3)`` (unit view directions)
+        reach a view-dependent backbone (``view_dependent``: NeRF's colour) and are ignored by others."""
+        z = self.embed(x)
+        out = self.backbone(z, directions) if self.view_dependent and directions is not None else self.backbone(z)
         # the scale is kept in float64 until the module is converted; use it in the working dtype
-        return P.scale(self.backbone(self.embed(x)), self.output_scale.to(self.scale_weight.dtype))
+        return P.scale(out, self.output_scale.to(self.scale_weight.dtype))
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """As :class:`torch.nn.Module`'s; states saved before output scales existed (solutions,

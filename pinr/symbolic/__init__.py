@@ -10,6 +10,7 @@ from .expressions import dt as dt
 from .expressions import grad as grad
 from .expressions import lap as lap
 from .expressions import norm as norm
+from .problem import AbstractObservation as AbstractObservation
 from .problem import Boundary as Boundary
 from .problem import Condition as Condition
 from .problem import Eq as Eq

@@ -17,7 +17,8 @@ from .expressions import DataFunction, FieldFunction, NormalComponent, Parameter
 from .hard import hard_transforms
 from .printing import to_latex, to_text
 
-__all__ = ["Eq", "Equation", "Condition", "Initial", "Boundary", "Periodic", "Observation", "Problem", "REDUCTIONS"]
+__all__ = ["Eq", "Equation", "Condition", "Initial", "Boundary", "Periodic", "AbstractObservation", "Observation",
+           "Problem", "REDUCTIONS"]
 
 REDUCTIONS = {"mse": "mse", "mean_square": "mse", "mae": "mae", "mean_abs": "mae", "sse": "sse", "sum": "sse"}
 
@@ -138,7 +139,43 @@ class Periodic:
         return f"Periodic({self.coord!r})"
 
 
-class Observation:
+class AbstractObservation:
+    r"""Data a problem's fields must reproduce through a measurement operator: values at points
+    (:class:`Observation`), pixels rendered along rays (:class:`pinr.render.Rendered`), ...
+
+    A concrete observation declares ``name``, ``weight``, ``batch`` (measurements per step, or
+    ``None``) and ``exprs`` (the expressions of the fields it reads, so the problem knows its
+    unknowns), and implements ``replace``, ``substitute`` (fixed values for trainable
+    parameters), ``check`` (against the problem's domain and fields), ``describe`` (one line)
+    and ``__len__`` (the number of measurements). The trainer turns each kind into its own
+    loss term; the problem never learns what an observation computes."""
+
+    name: str | None
+    weight: float
+    batch: int | None
+    exprs: tuple
+
+    def replace(self, **changes) -> "AbstractObservation":
+        raise NotImplementedError
+
+    def substitute(self, swap: Mapping) -> "AbstractObservation":
+        """A copy with the symbols in ``swap`` replaced in its expressions (default: itself)."""
+        return self
+
+    def check(self, problem: "Problem") -> None:
+        """Raise :class:`~pinr.errors.ProblemError` naming the culprit if this observation does
+        not fit ``problem`` (default: its expressions are valid expressions of the fields)."""
+        for e in self.exprs:
+            problem._validate_expression(f"observation '{self.name}'", e, e)
+
+    def describe(self) -> str:
+        return f"{self!r}"
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+
+class Observation(AbstractObservation):
     r"""Measurements ``values`` of ``expr`` — any expression of the fields, e.g. ``u``,
     ``grad(u)`` or ``dt(u)`` — at ``points``: the data term
 
@@ -210,6 +247,25 @@ class Observation:
 
     def __len__(self) -> int:
         return self.points.shape[0]
+
+    def substitute(self, swap):
+        return self.replace(expr=ex.as_expr(self.expr).xreplace(swap))
+
+    def check(self, problem):
+        domain = problem.domain
+        if self.points.shape[1] != domain.dim:
+            raise ProblemError(f"observation '{self.name}': points have {self.points.shape[1]} columns but the domain "
+                               f"has {domain.dim} coordinates {tuple(str(c) for c in domain.coords)}")
+        inside = domain.contains(self.points)
+        if not inside.all():
+            k = int(np.argmin(inside))
+            raise ProblemError(f"observation '{self.name}': {int((~inside).sum())} of {len(self)} points lie outside "
+                               f"{domain!r} (first: row {k}, {self.points[k].tolist()}); drop them or enlarge "
+                               "the domain")
+        super().check(problem)
+
+    def describe(self):
+        return f"{self.expr} observed at {len(self)} points   (weight {self.weight:g})"
 
     def __repr__(self):
         return f"Observation({self.expr}, {len(self)} points, weight={self.weight:g})"
@@ -285,7 +341,7 @@ class Problem:
             equations = [equations]
         if isinstance(conditions, Condition):
             conditions = [conditions]
-        if isinstance(observations, Observation):
+        if isinstance(observations, AbstractObservation):
             observations = [observations]
         names = [c.name for c in domain.coords]
         periodic = []
@@ -313,8 +369,9 @@ class Problem:
             conds.append(c.replace(on=region, name=term))
         obs = []
         for i, o in enumerate(observations):
-            if not isinstance(o, Observation):
-                raise TypeError(f"observations[{i}] must be a pr.Observation, got {type(o).__name__}")
+            if not isinstance(o, AbstractObservation):
+                raise TypeError(f"observations[{i}] must be a pr.Observation (or another observation such as "
+                                f"pr.render.Rendered), got {type(o).__name__}")
             obs.append(o if o.name else o.replace(name="data"))
         if not conds and not obs:
             raise ProblemError("Problem has no equations, conditions or observations; give at least one pr.Eq")
@@ -379,7 +436,7 @@ class Problem:
         for c in conds:
             self._validate_condition(c)
         for o in obs:
-            self._validate_observation(o)
+            o.check(self)
         self._set("exact", self._validate_exact(exact))
         #: field name → (G, φ) of the hard conditions: the field is G + φ·(network output)
         self._set("hard", MappingProxyType(hard_transforms(self, conds)))
@@ -458,20 +515,6 @@ class Problem:
                                f"pr.Parameter('{s}', value) or use a coordinate of the domain "
                                f"{tuple(str(c) for c in self.domain.coords)}")
 
-    def _validate_observation(self, o: Observation):
-        dim = self.domain.dim
-        if o.points.shape[1] != dim:
-            raise ProblemError(f"observation '{o.name}': points have {o.points.shape[1]} columns but the domain has "
-                               f"{dim} coordinates {tuple(str(c) for c in self.domain.coords)}")
-        inside = self.domain.contains(o.points)
-        if not inside.all():
-            k = int(np.argmin(inside))
-            raise ProblemError(f"observation '{o.name}': {int((~inside).sum())} of {len(o)} points lie outside "
-                               f"{self.domain!r} (first: row {k}, {o.points[k].tolist()}); drop them or enlarge "
-                               "the domain")
-        for e in o.exprs:
-            self._validate_expression(f"observation '{o.name}'", e, e)
-
     def _validate_exact(self, exact):
         if exact is None:
             return None
@@ -544,7 +587,7 @@ class Problem:
 
         n = len(self.equations)
         conds = [c.replace(eq=sub(c.eq)) for c in self.conditions]
-        obs = [o.replace(expr=ex.as_expr(o.expr).xreplace(swap)) for o in self.observations]
+        obs = [o.substitute(swap) for o in self.observations]
         params = {k: float(values.get(k, v)) for k, v in self.params.items()}
         return Problem(self.domain, [c.eq for c in conds[:n]], [*conds[n:], *self.periodic], observations=obs,
                        params=params,
@@ -570,7 +613,7 @@ class Problem:
         for p in self.periodic:
             lines.append(f"  periodic in {p.coord}")
         for o in self.observations:
-            lines.append(f"  [{o.name}] {o.expr} observed at {len(o)} points   (weight {o.weight:g})")
+            lines.append(f"  [{o.name}] {o.describe()}")
         return "\n".join(lines)
 
     def __repr__(self):

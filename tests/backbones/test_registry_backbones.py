@@ -29,6 +29,7 @@ SMALL = {
     "finer": dict(width=24, depth=2),
     "wire": dict(width=24, depth=2),
     "gauss": dict(width=24, depth=2, scale=3.0),
+    "nerf": dict(width=24, depth=2, levels=3, direction_levels=2, activation="softplus"),
 }
 BACKBONES = pr.available_backbones()
 #: Option variants with their own derivative rules: FINER's scale factor is detached by default
