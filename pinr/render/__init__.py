@@ -5,6 +5,7 @@ from .cameras import Camera as Camera
 from .cameras import look_at as look_at
 from .cameras import orbit_poses as orbit_poses
 from .cameras import rays_of as rays_of
+from .occupancy import OccupancyGrid as OccupancyGrid
 from .volume import Rendering as Rendering
 from .volume import Samples as Samples
 from .volume import composite as composite
