@@ -332,7 +332,7 @@ def resample(samples: Samples, weights: torch.Tensor, n: int, *, generator: torc
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise ValueError(f"resample: n must be a positive number of new samples per ray, got {n!r}")
     t = samples.dense(samples.t.detach())
-    near, far = _near_far(near, far, samples.n_rays, t.dtype, t.device)
+    near, far = (x.detach() for x in _near_far(near, far, samples.n_rays, t.dtype, t.device))
     w = samples.dense(weights.detach()).clamp(min=0)
     edges = torch.cat([near[:, None], 0.5 * (t[:, 1:] + t[:, :-1]), far[:, None]], 1)
     share = (edges[:, 1:] - edges[:, :-1]).clamp(min=0) / (far - near).clamp(min=torch.finfo(t.dtype).tiny)[:, None]

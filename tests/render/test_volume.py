@@ -264,3 +264,26 @@ def test_resample_random_draws_follow_the_weights():
     new = fine.t[~torch.isin(fine.t, coarse.t)].numpy()
     assert new.size == 5000
     assert stats.kstest(new, _pdf_cdf(np.linspace(0, 4, 5), w.numpy() + 1e-5 * 0.25)).pvalue > 0.01
+
+
+def test_empty_rays_resample_to_empty_intervals():
+    near, far = torch.tensor([0.5, 0.0]), torch.tensor([0.5, 1.0])  # a missed ray (near = far) and a real one
+    coarse = stratified(near, far, 4)
+    r = composite(torch.ones(8), torch.ones(8, 3), coarse, background=0.5)
+    assert r.opacity[0] == 0 and torch.equal(r.colour[0], torch.full((3,), 0.5))
+    g = torch.Generator().manual_seed(9)
+    for gen in (None, g):
+        fine = resample(coarse, r.weights, 8, near=near, far=far, generator=gen)
+        assert torch.isfinite(fine.t).all() and (fine.dense(fine.t)[0] == 0.5).all()
+        assert (fine.dense(fine.delta)[0] == 0).all()
+        assert torch.allclose(fine.dense(fine.delta)[1].sum(), torch.tensor(1.0))
+
+
+def test_samples_with_equal_counts_are_seen_as_dense():
+    s = Samples(torch.tensor([0, 0, 1, 1, 2, 2]), torch.rand(6), torch.rand(6), 3)
+    assert s.per_ray == 2 and s.dense(s.t).shape == (3, 2)
+    p = Samples(torch.tensor([0, 0, 2, 2]), torch.rand(4), torch.rand(4), 3)
+    assert p.per_ray is None and p.counts.tolist() == [2, 0, 2] and p.slot.tolist() == [0, 1, 0, 1]
+    assert p.offsets.tolist() == [0, 2, 2, 4]
+    with pytest.raises(ValueError, match="different numbers"):
+        p.dense(p.t)
