@@ -120,13 +120,12 @@ class OccupancyGrid:
         self._refresh()
 
     def cells_of(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flat cell index ``(P,)`` of each point ``(P, 3)`` and whether it lies in the box (closed)."""
-        p = points.to(self.bounds.dtype)
-        lo, hi = self.bounds[:, 0], self.bounds[:, 1]
-        inside = ((p >= lo) & (p <= hi)).all(-1)
-        ijk = torch.floor((p - lo) / self.cell).long().clamp(0, self.resolution - 1)
+        """Flat cell index ``(...,)`` of each point ``(..., 3)`` and whether it lies in the (closed) box."""
         n = self.resolution
-        return (ijk[:, 0] * n + ijk[:, 1]) * n + ijk[:, 2], inside
+        f = (points.to(self.bounds.dtype) - self.bounds[:, 0]) / self.cell
+        inside = ((f >= 0) & (f <= n)).all(-1)
+        ijk = f.long().clamp_(0, n - 1)  # truncation is the floor where it matters (f >= 0)
+        return (ijk[..., 0] * n + ijk[..., 1]) * n + ijk[..., 2], inside
 
     def occupied(self, points: torch.Tensor) -> torch.Tensor:
         """Whether each point ``(P, 3)`` lies in an occupied cell ``(P,)`` (outside the box: False)."""
@@ -172,11 +171,7 @@ class OccupancyGrid:
         left = torch.cat([t0[:, None], t[:, 1:] - 0.5 * step], 1) if k else t
         last = t + step >= t1[:, None]
         right = torch.where(last, t1[:, None].expand_as(t), t + 0.5 * step)
-        keep = valid.clone()
-        if k:
-            idx = valid.nonzero(as_tuple=True)
-            p = o[idx[0]] + t[idx][:, None] * d[idx[0]]
-            keep[idx] = self.occupied(p)
+        keep = valid & self.occupied(o[:, None, :] + t[..., None] * d[:, None, :])
         ray, slot = keep.nonzero(as_tuple=True)
         return Samples(ray, t[ray, slot], (right - left)[ray, slot], r)
 
