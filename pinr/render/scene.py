@@ -6,8 +6,8 @@ A :class:`Scene` is a union of coloured primitives given by signed distance func
 the albedo :math:`a` of its nearest primitive. :meth:`Scene.render` sphere traces every pixel
 (march :math:`t \leftarrow t + f(o + t d)` from where the ray enters the scene's ``bounds`` until
 :math:`f < \varepsilon`, at most ``max_steps`` steps; a ray that leaves the bounds or runs out of
-steps misses) and shades a hit with normal :math:`n = \nabla f / \|\nabla f\|` (tetrahedral
-differences of :math:`f`), view direction :math:`v = -d` and fixed directional lights :math:`l`
+steps misses) and shades a hit with normal :math:`n = \nabla f / \|\nabla f\|` (automatic
+differentiation of :math:`f`), view direction :math:`v = -d` and fixed directional lights :math:`l`
 of intensities :math:`I_l`:
 
 .. math:: c = a\,\Big(k_a + \sum_l I_l \max(0, n\cdot l)\Big)
@@ -338,17 +338,13 @@ class Scene:
                                 device=points.device)
         return table[nearest]
 
-    def normal(self, points: torch.Tensor, *, step: float | None = None) -> torch.Tensor:
-        r"""Unit outward normals ``(P, 3)``: the tetrahedral difference
-        :math:`\sum_i k_i f(x + h k_i)` over :math:`k_i \in \{(1,-1,-1), (-1,-1,1), (-1,1,-1), (1,1,1)\}`
-        (second order in :math:`h`, default ``1e-5`` in float64 and ``1e-3`` in float32)."""
-        points = torch.as_tensor(points)
-        if step is None:
-            step = 1e-5 if points.dtype == torch.float64 else 1e-3
-        k = torch.tensor([[1, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]], dtype=points.dtype, device=points.device)
-        f = self.sdf((points[:, None, :] + step * k).reshape(-1, 3)).reshape(-1, 4)
-        g = f @ k
-        return g / g.norm(dim=-1, keepdim=True).clamp(min=torch.finfo(points.dtype).tiny)
+    def normal(self, points: torch.Tensor) -> torch.Tensor:
+        r"""Unit outward normals ``(P, 3)``: :math:`\nabla f / \|\nabla f\|`, the gradient of the
+        nearest primitive's exact distance (by automatic differentiation; detached)."""
+        x = torch.as_tensor(points).detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(self.sdf(x).sum(), x)
+        return g / g.norm(dim=-1, keepdim=True).clamp(min=torch.finfo(g.dtype).tiny)
 
     # ---- rendering
     def trace(self, origins: torch.Tensor, directions: torch.Tensor, *, tolerance: float = 1e-4,
