@@ -91,17 +91,26 @@ class Views:
                 raise ValueError(f"{who}: camera {k} is {c.width}x{c.height} but the images are {w}x{h}; "
                                  "use Camera.resized")
         object.__setattr__(self, "cameras", cameras)
-        near, far = float(self.near), float(self.far)
+        try:
+            near, far = float(self.near), float(self.far)
+        except (TypeError, ValueError):
+            near = far = math.nan
         if not (math.isfinite(near) and math.isfinite(far) and 0 <= near < far):
             raise ValueError(f"{who}: near and far must be distances with 0 <= near < far, got {self.near!r}, "
                              f"{self.far!r}")
         object.__setattr__(self, "near", near)
         object.__setattr__(self, "far", far)
-        bg = _as_numpy(self.background).astype(np.float64)
+        try:
+            bg = np.asarray(_as_numpy(self.background), dtype=np.float64)
+        except (TypeError, ValueError):
+            bg = np.full(1, math.nan)
         if bg.shape != (3,) or not np.isfinite(bg).all() or bg.min() < 0 or bg.max() > 1:
             raise ValueError(f"{who}: background must be an RGB colour of 3 numbers in [0, 1], got {self.background!r}")
         object.__setattr__(self, "background", _frozen(bg))
-        b = _as_numpy(self.bounds).astype(np.float64)
+        try:
+            b = np.asarray(_as_numpy(self.bounds), dtype=np.float64)
+        except (TypeError, ValueError):
+            b = np.full(1, math.nan)
         if b.shape != (3, 2) or not np.isfinite(b).all() or not (b[:, 0] < b[:, 1]).all():
             raise ValueError(f"{who}: bounds must be a (3, 2) array of (low, high) with low < high, "
                              f"got {self.bounds!r}")
@@ -413,8 +422,8 @@ def _square(size) -> tuple[int, int]:
     return wh
 
 
-def _render(scene: Scene, cameras: list[Camera], *, background, near, far, name) -> Views:
-    out = scene.render_many(cameras, background=background)
+def _render(scene: Scene, cameras: list[Camera], *, background, near, far, name, samples) -> Views:
+    out = scene.render_many(cameras, background=background, samples=samples)
     return Views(out["rgb"].numpy(), cameras, near, far, background=background, bounds=scene.bounds,
                  depth=out["depth"].numpy(), alpha=out["alpha"].numpy(), name=name)
 
@@ -426,7 +435,8 @@ def _circumradius(bounds: np.ndarray) -> float:
 
 def synthetic_views(scene: Scene | None = None, *, size=64, n_train: int = 100, n_val: int | None = None,
                     n_test: int = 8, radius: float = 4.0, fov: float = math.radians(40),
-                    background: Sequence[float] = (1.0, 1.0, 1.0), seed: int = 0) -> dict[str, Views]:
+                    background: Sequence[float] = (1.0, 1.0, 1.0), samples: int = 2,
+                    seed: int = 0) -> dict[str, Views]:
     r"""An object-centric dataset rendered from ``scene`` (default :func:`default_scene`), like
     the Blender synthetic scenes: cameras at distance ``radius`` from the origin, looking at it,
     horizontal field of view ``fov`` radians, ``size`` pixels (an int for a square, or
@@ -439,7 +449,8 @@ def synthetic_views(scene: Scene | None = None, *, size=64, n_train: int = 100, 
       offset by half a step.
 
     ``near``/``far`` are ``radius`` ∓ the circumradius of ``scene.bounds``; ``depth`` and
-    ``alpha`` are kept. Nothing is cached on disk (64 × 64, 100 + 8 + 8 views render in a few
+    ``alpha`` are kept; each pixel averages ``samples`` × ``samples`` rays (:meth:`Scene.render`).
+    Nothing is cached on disk (64 × 64, 100 + 8 + 8 views render in a few
     seconds on one CPU core)."""
     scene = default_scene() if scene is None else scene
     w, h = _square(size)
@@ -463,15 +474,16 @@ def synthetic_views(scene: Scene | None = None, *, size=64, n_train: int = 100, 
              "val": orbit_poses(n_val, radius=radius, elevation=math.radians(20), start=math.pi / n_val),
              "test": orbit_poses(n_test, radius=radius, elevation=math.radians(30))}
     near, far = radius - reach, radius + reach
-    return {split: _render(scene, [Camera.from_fov(w, h, fov, p) for p in ps], background=background, near=near,
-                           far=far, name=f"synthetic/{split}")
-            for split, ps in poses.items()}
+    cameras = {split: [Camera.from_fov(w, h, fov, p) for p in ps] for split, ps in poses.items()}
+    return {split: _render(scene, cams, background=background, near=near, far=far, name=f"synthetic/{split}",
+                           samples=samples) for split, cams in cameras.items()}
 
 
 def forward_facing_views(scene: Scene | None = None, *, size=64, n_train: int = 25, n_test: int = 8,
                          spread: float = 0.5, distance: float = 4.0, elevation: float = math.radians(15),
                          azimuth: float = math.radians(-90), fov: float = math.radians(40),
-                         background: Sequence[float] = (1.0, 1.0, 1.0), seed: int = 0) -> dict[str, Views]:
+                         background: Sequence[float] = (1.0, 1.0, 1.0), samples: int = 2,
+                         seed: int = 0) -> dict[str, Views]:
     r"""A forward-facing dataset (LLFF-like, for NeX's multiplane images) rendered from ``scene``
     (default :func:`default_scene`): every camera has the same orientation, that of the
     **reference camera** at ``distance`` from the origin at ``elevation`` and ``azimuth``
@@ -484,8 +496,9 @@ def forward_facing_views(scene: Scene | None = None, *, size=64, n_train: int = 
     - ``"test"`` (and ``"val"``, the same views): ``n_test`` cameras on the circle of radius
       ``spread / 2`` around the reference, a path through positions not in training.
 
-    ``near``/``far`` are ``distance`` ∓ the circumradius of ``scene.bounds``; ``depth`` and
-    ``alpha`` are kept."""
+    ``near`` is ``distance`` − the circumradius :math:`\rho` of ``scene.bounds``, ``far`` the
+    farthest camera's :math:`\sqrt{\mathrm{distance}^2 + 2\,\mathrm{spread}^2} + \rho`; ``depth`` and
+    ``alpha`` are kept; each pixel averages ``samples`` × ``samples`` rays."""
     scene = default_scene() if scene is None else scene
     w, h = _square(size)
     distance, spread = float(distance), float(spread)
@@ -515,11 +528,10 @@ def forward_facing_views(scene: Scene | None = None, *, size=64, n_train: int = 
     train = np.concatenate([np.zeros((1, 2)), rng.uniform(-spread, spread, (n_train - 1, 2))])
     angle = 2 * math.pi * np.arange(n_test) / n_test
     test = 0.5 * spread * np.stack([np.cos(angle), np.sin(angle)], -1)
-    near, far = max(distance - reach, 1e-3), distance + reach
-    out = {"train": _render(scene, [Camera.from_fov(w, h, fov, p) for p in shifted(train)], background=background,
-                            near=near, far=far, name="forward/train")}
-    out["test"] = _render(scene, [Camera.from_fov(w, h, fov, p) for p in shifted(test)], background=background,
-                          near=near, far=far, name="forward/test")
+    near, far = distance - reach, math.sqrt(distance**2 + 2 * spread**2) + reach
+    out = {split: _render(scene, [Camera.from_fov(w, h, fov, p) for p in shifted(offsets)], background=background,
+                          near=near, far=far, name=f"forward/{split}", samples=samples)
+           for split, offsets in (("train", train), ("test", test))}
     out["val"] = Views(out["test"].images, out["test"].cameras, near, far, background=out["test"].background,
                        bounds=out["test"].bounds, depth=out["test"].depth, alpha=out["test"].alpha,
                        name="forward/val")

@@ -173,6 +173,7 @@ def test_loader_errors_name_the_culprit(tmp_path):
     iio.imwrite(tmp_path / "train" / "r_1.png", rgba[1, :3])
     with pytest.raises(ValueError, match="r_1.png is 6x3 but r_0.png is 6x4"):
         load_blender(tmp_path)
+    iio.imwrite(tmp_path / "train" / "r_1.png", rgba[1])
     meta_path = tmp_path / "transforms_train.json"
     good = json.loads(meta_path.read_text())
     for patch, message in [({"camera_angle_x": "wide"}, "camera_angle_x"), ({"camera_angle_x": 4.0}, "camera_angle_x"),
@@ -181,7 +182,8 @@ def test_loader_errors_name_the_culprit(tmp_path):
                            ({"frames": [{"file_path": "./train/r_0", "transform_matrix": [[1, 0]]}]},
                             "frame 0: transform_matrix must be a 4x4"),
                            ({"frames": [{"file_path": "./train/r_0", "transform_matrix": (2 * np.eye(4)).tolist()}]},
-                            "frame 0: camera pose: the rotation part is not orthonormal")]:
+                            "frame 0: camera pose: the rotation part is not orthonormal"),
+                           ({"near": "close"}, "near and far"), ({"bounds": [1, 2]}, "bounds must be")]:
         meta_path.write_text(json.dumps({**good, **patch}))
         with pytest.raises(ValueError, match=message):
             load_blender(tmp_path)
@@ -281,4 +283,9 @@ def test_forward_facing_cameras_share_one_orientation_on_a_plane():
         assert np.abs(offset @ ref.pose[:3, :2]).max() <= 0.4 + 1e-12
     assert all(np.linalg.norm(c.center - ref.center) == pytest.approx(0.2) for c in test.cameras)
     assert views["val"].cameras == test.cameras
+    # near and far bracket the scene's bounding sphere from every camera
+    reach = math.sqrt(3)
+    for cam in train.cameras:
+        dist = np.linalg.norm(cam.center)
+        assert train.near <= dist - reach and dist + reach <= train.far
     assert all(img.std() > 0.05 for img in train.images)
