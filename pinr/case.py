@@ -29,6 +29,8 @@ class Case:
     - ``metrics(solution, reference) -> dict``: the case's own comparison (default: on a grid);
     - ``outputs(out_dir, solution, reference) -> dict | None``: extra files of a run directory
       (figures, meshes, animations); a returned dict joins the run's metrics;
+    - ``validation(solution) -> dict``: a score that needs no reference solution (e.g. PSNR of
+      held-out rendered views), used for validation during training when there is no reference;
     - ``fd``: options of :class:`~pinr.solvers.FDSolver` (``resolution``, ``dt``, ``cfl``,
       ``slices``, ``stride``);
     - ``source``: the catalogue name and parameters it was built from (to rerun it).
@@ -39,6 +41,7 @@ class Case:
     reference: Callable | None = None
     metrics: Callable | None = None
     outputs: Callable | None = None
+    validation: Callable | None = None
     fd: Mapping = field(default_factory=dict)
     source: Mapping = field(default_factory=dict)
 
@@ -49,7 +52,7 @@ class Case:
             raise TypeError(f"Case takes a pr.Problem, got {type(self.problem).__name__}")
         if not isinstance(self.training, TrainConfig):
             raise TypeError(f"Case training must be a pinr.training.TrainConfig, got {type(self.training).__name__}")
-        for name in ("reference", "metrics", "outputs"):
+        for name in ("reference", "metrics", "outputs", "validation"):
             v = getattr(self, name)
             if v is not None and not callable(v):
                 raise TypeError(f"Case {name} must be callable or None, got {v!r}")

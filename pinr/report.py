@@ -147,7 +147,7 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
         curves["total"] = h["loss"]
         plot_loss_curves(out / "loss.png", curves, steps=h["step"])
         v = trainer.validation
-        key = "psnr" if "psnr" in v and problem.image else "rel_l2"
+        key = "psnr" if "psnr" in v and (problem.image or "rel_l2" not in v) else "rel_l2"
         if len(v.get("step", [])) > 1 and key in v:
             plot_metric_curve(out / f"validation_{key}.png", v["step"], v[key], name=key)
         params = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("param/")}

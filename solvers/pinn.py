@@ -230,6 +230,8 @@ class PINNSolver:
             parts.append(AdaptiveSampling())
         progress = cb.Progress(f"{self.problem.name} [{c.model.backbone}/{state.model.engine.name}]", history,
                                enabled=bool(c.run.progress), summary=self.resolved.summary())
+        for t in self.terms:  # what a term brings with it (an occupancy grid's refresh, rays/s)
+            parts += t.callbacks(progress)
         parts += [cb.DivergenceGuard(c.run.log_every, c.optim.lr), history, progress,
                   cb.TimeEstimate(progress, lbfgs_steps=c.optim.lbfgs_steps), cb.LBFGSFinish(c.optim.lbfgs_steps)]
         score = self._score()
@@ -247,7 +249,7 @@ class PINNSolver:
         if self.validate_metrics is not None:
             return self.validate_metrics
         if self.reference is None:
-            return None
+            return self.case.validation  # a case's own reference-free score (held-out views), if any
         from pinr.comparison import compare
 
         return lambda solution: compare(solution, self.reference)
@@ -264,6 +266,7 @@ class PINNSolver:
             "generator": state.generator.get_state(), "history": state.history, "validation": state.validation,
             "weights": state.weights,
             "pools": {t.name: t.sampler.state_dict() for t in self.terms if t.sampler is not None},
+            "terms": {t.name: t.state_dict() for t in self.terms},
             "config": {"backbone": c.model.backbone, "backbone_options": dict(c.model.options or {}),
                        "steps": c.optim.steps, "lr": c.optim.lr, "seed": c.run.seed,
                        "dtype": str(self.dtype).replace("torch.", "")}})
@@ -300,6 +303,8 @@ class PINNSolver:
         for t in self.terms:
             if t.sampler is not None:
                 t.sampler.load_state_dict(pools.get(t.name, {}), name=t.name)
+        for t in self.terms:
+            t.load_state_dict(saved.get("terms", {}).get(t.name, {}))
         state.history, state.validation = saved["history"], saved["validation"]
         state.step, state.total = step, self.steps
         state.seconds = float(saved.get("seconds", (state.history.get("seconds") or [0.0])[-1]))

@@ -11,6 +11,9 @@ from .data import forward_facing_views as forward_facing_views
 from .data import load_blender as load_blender
 from .data import synthetic_views as synthetic_views
 from .data import write_blender as write_blender
+from .observation import Quadrature as Quadrature
+from .observation import Rendered as Rendered
+from .occupancy import OccupancyGrid as OccupancyGrid
 from .scene import Box as Box
 from .scene import Capsule as Capsule
 from .scene import Cylinder as Cylinder
@@ -20,7 +23,6 @@ from .scene import Scene as Scene
 from .scene import Sphere as Sphere
 from .scene import Torus as Torus
 from .scene import default_scene as default_scene
-from .occupancy import OccupancyGrid as OccupancyGrid
 from .volume import Rendering as Rendering
 from .volume import Samples as Samples
 from .volume import composite as composite

@@ -120,6 +120,7 @@ class Progress(AbstractCallback):
     def __init__(self, desc: str, history: History, *, enabled: bool = True, summary: str | None = None):
         self.desc, self.history, self.enabled, self.summary = desc, history, enabled, summary
         self.bar = None
+        self.extra: dict[str, str] = {}  #: figures other parts show next to the losses (e.g. rays/s)
 
     def on_train_begin(self, loop):
         if self.enabled and self.summary:
@@ -132,6 +133,7 @@ class Progress(AbstractCallback):
             post = {n: f"{v:.3e}" for n, v in self.history.last.items()}
             post["lr"] = f"{loop.state.optimizer.param_groups[0]['lr']:.1e}"
             post.update({k: f"{v:.4g}" for k, v in loop.state.model.parameters.floats().items()})
+            post.update(self.extra)
             self.bar.set_postfix(post, refresh=False)
         self.bar.update(1)
 

@@ -25,7 +25,10 @@ from dataclasses import dataclass
 import torch
 
 from ..domains.base import AbstractInterior
+from ..render.observation import Rendered
+from .abstract import AbstractTerm
 from .batch import Batch
+from .rendering import RenderedTerm
 from .sampling import Pool, Uniform, sampling_rule
 
 __all__ = ["Batch", "Model", "AbstractTerm", "Residual", "Observation", "AbstractReduction", "MeanSquare",
@@ -109,22 +112,6 @@ REDUCTIONS = {"mse": MeanSquare(), "mae": MeanAbs(), "sse": SumSquare()}
 
 
 # --------------------------------------------------------------------------------------- terms
-class AbstractTerm(abc.ABC):
-    """One loss term: ``sample`` a batch, then ``loss(model, batch)`` → (weighted scalar,
-    per-point squared residuals ``(N,)``, detached)."""
-
-    name: str
-    weight: float
-    expression: object  # the compiled expression (its derivative orders choose the engine)
-    sampler: Pool | None = None  #: where the term's points come from, when it draws them from a region
-
-    @abc.abstractmethod
-    def sample(self, generator: torch.Generator, *, window: float = 1.0) -> Batch: ...
-
-    @abc.abstractmethod
-    def loss(self, model: Model, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]: ...
-
-
 class Residual(AbstractTerm):
     """A compiled condition (:class:`~pinr.compiler.CompiledTerm`) on its region: ``batch``
     points per step, moved into the time window when one is open, where ``sampling`` (a
@@ -234,7 +221,10 @@ def build_terms(compiled, *, batch=None, causal: float = 0.0, causal_chunks: int
         terms.append(Residual(t, batch=n, reduction=reduction, dtype=dtype, device=device, sampling=own))
     for o in compiled.observations:
         n = _batch_size(o.name, o.observation.batch, batch, grid_size=None, default=default_batch)
-        terms.append(Observation(o, batch=n, dtype=dtype, device=device))
+        if isinstance(o.observation, Rendered):  # pixels along rays: the volume-rendering operator
+            terms.append(RenderedTerm(o, fields=compiled.problem.fields, batch=n, dtype=dtype, device=device))
+        else:
+            terms.append(Observation(o, batch=n, dtype=dtype, device=device))
     return terms
 
 
