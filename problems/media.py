@@ -180,22 +180,19 @@ def audio_grid(n: int) -> Grid:
 
 
 @register_problem("audio")
-def audio(sound: str = "house", seconds: float | None = 1.0, start: float = 0.0, rate: int | None = None,
-          omega0: float = 3000.0) -> Case:
+def audio(sound: str = "house", seconds: float | None = 1.0, start: float = 0.0, rate: int | None = None) -> Case:
     r"""Fit ``seconds`` of ``sound`` from ``start`` (a bundled name from pygame — house, boom,
     punch, whiff, car_door —, "chirp" for the generated signal, or a WAV path), resampled to
     ``rate`` Hz (default: the file's): :math:`u(t) = a(t)` on the samples, :math:`t \in [-1, 1]`,
     :math:`a` in :math:`[-1, 1]`.
 
     Defaults: 1 s of ``house`` at 11 025 Hz (11 025 samples), a SIREN of 3 hidden layers of
-    128 with first-layer :math:`\omega_0` = ``omega0`` = 3000 (SIREN's audio setting) and
+    128 with first-layer :math:`\omega_0` = 3000 (SIREN's audio setting; ``--option omega0=...``) and
     hidden :math:`\omega` 30, Adam at 5e-4 (cosine decay) for 500 full-batch steps: 65 dB in
     45 s on a 2-core CPU (40 dB by step 100). The written WAVs are at the clip's scale (peak at
     full scale). SIREN's protocol (the whole clip, width 256, lr 1e-4) is ``--set seconds=None
     --option width=256 --lr 1e-4``, sized for a GPU.
     """
-    if not (isinstance(omega0, (int, float)) and omega0 > 0):
-        raise ValueError(f"audio omega0 must be a positive number, got {omega0!r}")
     a, r, source = load_audio(sound, seconds=seconds, start=start, rate=rate)
     grid = audio_grid(len(a))
     target = Data("a", a, on=grid)
@@ -203,7 +200,7 @@ def audio(sound: str = "house", seconds: float | None = 1.0, start: float = 0.0,
     problem = Problem(grid, [Eq(u, target)], name="audio", exact=target,
                       description=f"fit {source} ({len(a)} samples at {r} Hz, {len(a) / r:.3g} s)")
     training = TrainConfig(model=ModelConfig(backbone="siren", options={"width": 128, "depth": 3,
-                                                                         "omega0": float(omega0)}),
+                                                                         "omega0": 3000.0}),
                            optim=OptimConfig(steps=500, lr=5e-4))
     return Case(problem, training, metrics=media_metrics, outputs=AudioOutputs(rate=r))
 

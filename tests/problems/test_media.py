@@ -94,9 +94,10 @@ def test_audio_outputs_of_the_exact_solution(tmp_path):
     assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]
 
 
-def test_audio_short_cli_run_writes_its_outputs(tmp_path):
+@pytest.mark.parametrize("sound", ["chirp", pytest.param("house", marks=needs_pygame)])
+def test_audio_short_cli_run_writes_its_outputs(tmp_path, sound):
     out = tmp_path / "run"
-    r = runner.invoke(app, ["solve", "audio", "--steps", "5", "--set", "sound=chirp", "--set", "seconds=0.2",
+    r = runner.invoke(app, ["solve", "audio", "--steps", "5", "--set", f"sound={sound}", "--set", "seconds=0.2",
                             "--out", str(out), *TINY])
     assert r.exit_code == 0, r.output
     m = json.loads((out / "metrics.json").read_text())
@@ -114,8 +115,7 @@ def test_audio_bad_parameters_give_one_line_errors(tmp_path):
     (tmp_path / "bad.wav").write_bytes(b"not a wav file")
     r = runner.invoke(app, ["solve", "audio", "--set", f"sound={tmp_path / 'bad.wav'}"])
     assert r.exit_code == 2 and "bad.wav" in r.output and len(r.output.strip().splitlines()) == 1
-    for key, value, words in (("seconds", "-1", "seconds"), ("rate", "0", "rate"), ("start", "-1", "start"),
-                              ("omega0", "0", "omega0")):
+    for key, value, words in (("seconds", "-1", "seconds"), ("rate", "0", "rate"), ("start", "-1", "start")):
         r = runner.invoke(app, ["solve", "audio", "--set", "sound=chirp", "--set", f"{key}={value}"])
         assert r.exit_code == 2 and words in r.output and len(r.output.strip().splitlines()) == 1, (key, r.output)
 
@@ -154,6 +154,17 @@ def test_video_falls_back_to_a_generated_clip(no_packages, caplog):
     assert v.shape == (20 * 12 * 5, 3) and -1.0 <= v.min() and v.max() <= 1.0 and v.std() > 0.2
 
 
+@needs_bikes
+def test_video_falls_back_when_no_decoder_is_installed(monkeypatch, caplog):
+    find_spec = media.importlib.util.find_spec
+    monkeypatch.setattr(media.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "imageio_ffmpeg" else find_spec(name, *a))
+    with caplog.at_level(logging.WARNING, logger="pinr.problems.media"):
+        p = pr.problems.get("video", frames=2, size=8)
+    assert "imageio_ffmpeg" in caplog.text and "generated pattern" in p.description
+    assert p.domain.shape == (8, 8, 2)
+
+
 def test_video_grid_round_trip():
     clip = np.random.default_rng(0).random((3, 4, 5, 3))
     a = video_to_grid(clip)
@@ -161,9 +172,10 @@ def test_video_grid_round_trip():
     assert a[0, 3, 1, 2] == clip[1, 0, 0, 2]  # top-left pixel of frame 1 sits at the lowest x, highest y
 
 
-def test_video_short_cli_run_writes_its_outputs(tmp_path):
+@pytest.mark.parametrize("video", ["pattern", pytest.param("bikes", marks=needs_bikes)])
+def test_video_short_cli_run_writes_its_outputs(tmp_path, video):
     out = tmp_path / "run"
-    r = runner.invoke(app, ["solve", "video", "--steps", "5", "--set", "video=pattern", "--set", "frames=6",
+    r = runner.invoke(app, ["solve", "video", "--steps", "5", "--set", f"video={video}", "--set", "frames=6",
                             "--set", "size=12", "--out", str(out), *TINY])
     assert r.exit_code == 0, r.output
     m = json.loads((out / "metrics.json").read_text())
