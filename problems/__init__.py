@@ -27,7 +27,9 @@ def register_problem(name: str):
 
 
 def _load():
-    from . import eikonal_sdf, helmholtz, nerf, poisson_image, regression, wave  # noqa: F401  (registration side effect)
+    from . import (  # noqa: F401  (registration side effect)
+        eikonal_sdf, helmholtz, media, nerf, poisson_image, regression, wave,
+    )
 
 
 def available_problems() -> list[str]:
