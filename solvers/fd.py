@@ -66,6 +66,10 @@ class FDSolver:
         if not problem.conditions:
             raise NotImplementedError(f"problem {problem.name!r} states only observations; the FD reference "
                                       "needs equations")
+        sided = [c.name for c in problem.conditions if c.sided]
+        if sided:
+            raise NotImplementedError(f"problem {problem.name!r} classifies (conditions {sided} compare a logit with "
+                                      "labels by binary cross-entropy); the FD reference solves equations")
         _space_of(problem)  # boxes only: every lowering below works on the bounding-box lattice
         self.problem = problem
         self.resolution = resolution
