@@ -27,7 +27,7 @@ def register_problem(name: str):
 
 
 def _load():
-    from . import eikonal_sdf, helmholtz, poisson_image, regression, wave  # noqa: F401  (registration side effect)
+    from . import eikonal_sdf, helmholtz, occupancy, poisson_edit, poisson_image, regression, wave  # noqa: F401  (registration side effect)
 
 
 def available_problems() -> list[str]:
