@@ -48,8 +48,10 @@ from .eikonal_sdf import sdf_domain
 __all__ = ["occupancy", "occupancy_labels", "OccupancyOutputs"]
 
 #: Solver defaults per dimension. 2-D: a SIREN of 2 hidden layers of 128 at omega 10, Adam at
-#: 1e-3, 1000 steps of 1024 points per term (see the measurement in ``occupancy``'s docstring).
-#: 3-D: 3 hidden layers of 256 and 5000 steps of 8192 points per term, sized for a GPU.
+#: 1e-3, 1000 steps of 1024 points per term: IoU 0.9968, accuracy 0.9993 on the star (256²) in
+#: 27 s of training, 42 s wall for ``pinr solve occupancy`` with its outputs, on a 2-core CPU
+#: shared at load ~4. 3-D: 3 hidden layers of 256 and 5000 steps of 8192 points per term, sized
+#: for a GPU; on that CPU 300 steps of 2048 points per term gave IoU 0.998 on the torus (128³) in 49 s.
 _DEFAULTS = {
     2: TrainConfig(model=ModelConfig(backbone="siren", options={"width": 128, "depth": 2, "omega0": 10.0,
                                                                 "omega_hidden": 10.0}),

@@ -38,12 +38,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from pinr import Case, Condition, Data, Eq, Grid, Problem, grad
 from pinr.images import load_image
 from pinr.plotting import plot_fields
 from pinr.solvers.fd_poisson import forward_gradient
-from pinr.training import ModelConfig, OptimConfig, TrainConfig
+from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
 from . import register_problem
 from .regression import image_grid, image_to_grid
@@ -79,9 +80,10 @@ def poisson_edit(source: str = "astronaut", target: str = "camera", size: int = 
     r"""Composite the disk of ``radius`` around ``source_center`` of ``source`` into ``target`` at
     ``center`` (grayscale, ``size``² pixels) in the gradient domain; ``mixed`` gradients optional.
 
-    Defaults (96², the astronaut's face into the cameraman's sky; a SIREN of 3 hidden layers of
-    256 at omega 30, Adam at 1e-4 for 400 steps with every pixel each step and 4096 boundary
-    points) — see the README-style measurement in the report of the branch that added it.
+    Defaults: 96², the astronaut's face into the cameraman's sky; pinr's SIREN, Adam at 1e-4 for
+    400 steps of 4096 random pixels and 1024 edge points: 34.8 dB (SSIM 0.953) against the FD
+    blend in 109 s wall (249 ms per step) on a 2-core CPU shared at load ~2.4. Every pixel each
+    step (``batch=9216``) reaches 35.5 dB (SSIM 0.959) in twice the time.
     """
     radius = float(radius)
     if not radius > 0:
@@ -106,11 +108,12 @@ def poisson_edit(source: str = "astronaut", target: str = "camera", size: int = 
     scale = float(np.mean(np.concatenate([gx.ravel(), gy.ravel()]) ** 2))
     T = Data("T", t_img, on=grid)
     conditions = [Condition(Eq(grad(u), [g_x, g_y]), on=grid.interior, weight=1.0 / scale, name="guidance"),
-                  Condition(Eq(u, T), on=grid.boundary, weight=float(boundary_weight), name="boundary")]
+                  Condition(Eq(u, T), on=grid.boundary, weight=float(boundary_weight), name="boundary", batch=1024)]
     how = "mixed gradients" if mixed else "source gradients"
     problem = Problem(grid, conditions=conditions, name="poisson-edit", image=True,
                       description=f"composite {source} into {target} ({size}², {how} in a disk of radius {radius})")
-    training = TrainConfig(model=ModelConfig(backbone="siren"), optim=OptimConfig(steps=400, lr=1e-4))
+    training = TrainConfig(model=ModelConfig(backbone="siren"), optim=OptimConfig(steps=400, lr=1e-4),
+                           sampling=SamplingConfig(batch=4096))
     return Case(problem, training, outputs=EditOutputs(t_img, s_img, mask))
 
 
@@ -125,7 +128,7 @@ class EditOutputs:
 
     def __call__(self, out, solution, reference) -> None:
         grid = solution.grid if reference is None else reference.grid
-        pts = grid.points(dtype=__import__("torch").float64)
+        pts = grid.points(dtype=torch.float64)
         pinn = solution(pts).detach().cpu().double().numpy().reshape(grid.shape)
         panels = {"target": self.target, "source (moved)": self.source, "mask": self.mask.astype(float),
                   "copy-paste": np.where(self.mask, self.source, self.target)}
