@@ -28,7 +28,7 @@ def register_problem(name: str):
 
 def _load():
     from . import (  # noqa: F401  (registration side effect)
-        eikonal_sdf, helmholtz, media, nerf, poisson_image, regression, wave,
+        eikonal_sdf, helmholtz, media, nerf, occupancy, poisson_edit, poisson_image, regression, wave,
     )
 
 

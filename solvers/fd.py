@@ -9,6 +9,12 @@ Two paths, chosen from the statement:
   stepped by leapfrog with :math:`\Delta t` from the CFL bound, first order in time by
   Crank–Nicolson. The grid is a vertex grid (boundary nodes included) of ``resolution``
   cells along the longest side.
+- **gradient with boundary values on a pixel grid** (gradient-domain compositing): on a
+  :class:`~pinr.Grid`, :math:`\nabla u = g` on the interior and :math:`a u = f` on the
+  boundary or some of its sides is :math:`\min_u \|\nabla_h u - g\|^2` on the staggered grid
+  with :math:`u = -f/a` on the outermost cells of those sides (half a cell inside the box:
+  the cell-centred grid has no nodes on it), a sparse direct solve
+  (:func:`~pinr.solvers.fd_poisson.poisson_from_gradient_fixed`).
 - **interior-only stationary statements** (no boundary conditions: fitting and Poisson
   image problems) on the cell-centred grid, of three kinds:
 
@@ -34,10 +40,10 @@ import torch
 
 from pinr.compiler import compile_problem
 from pinr.domains import Grid
-from pinr.domains.base import AbstractInterior
+from pinr.domains.base import AbstractBoundary, AbstractInterior
 
 from .fd_lowering import _space_of, lower_stationary, lower_time_dependent
-from .fd_poisson import poisson_from_gradient, solve_neumann_poisson
+from .fd_poisson import poisson_from_gradient, poisson_from_gradient_fixed, solve_neumann_poisson
 from .solution import GridSolution, grid_of
 
 __all__ = ["FDSolver"]
@@ -66,6 +72,10 @@ class FDSolver:
         if not problem.conditions:
             raise NotImplementedError(f"problem {problem.name!r} states only observations; the FD reference "
                                       "needs equations")
+        sided = [c.name for c in problem.conditions if c.sided]
+        if sided:
+            raise NotImplementedError(f"problem {problem.name!r} classifies (conditions {sided} compare a logit with "
+                                      "labels by binary cross-entropy); the FD reference solves equations")
         _space_of(problem)  # boxes only: every lowering below works on the bounding-box lattice
         self.problem = problem
         self.resolution = resolution
@@ -82,6 +92,10 @@ class FDSolver:
             return lower_time_dependent(problem, resolution=self.resolution, dt=self.dt, cfl=self.cfl,
                                         slices=self.slices, stride=self.stride)
         if any(not isinstance(c.on, AbstractInterior) for c in problem.conditions):
+            if isinstance(problem.domain, Grid):
+                fixed = self._gradient_with_values(compile_problem(problem))
+                if fixed is not None:
+                    return self._solve_gradient_fixed(*fixed)
             return lower_stationary(problem, resolution=self.resolution)
         compiled = compile_problem(problem)
         linear = [self._linear(t) for t in compiled.terms]
@@ -136,6 +150,58 @@ class FDSolver:
             out.append((kind, atom, a, i, term))
         return out
 
+    def _gradient_with_values(self, compiled):
+        """(interior linear forms, boundary linear forms) when the statement is a scalar
+        gradient equation on the interior with value conditions on boundary sides, else None."""
+        if self.problem.n_outputs != 1 or self.problem.domain.dim != 2:
+            return None
+        interior = [t for t in compiled.terms if isinstance(t.region, AbstractInterior)]
+        boundary = [t for t in compiled.terms if isinstance(t.region, AbstractBoundary)]
+        if not boundary or len(interior) + len(boundary) != len(compiled.terms):
+            return None
+        try:
+            li, lb = [self._linear(t) for t in interior], [self._linear(t) for t in boundary]
+        except NotImplementedError:
+            return None
+        if {k for ts in li for k, *_ in ts} != {"first"} or {k for ts in lb for k, *_ in ts} != {"value"}:
+            return None
+        return li, lb
+
+    def _solve_gradient_fixed(self, interior, boundary):
+        g = self.grid
+        nx, ny = g.shape
+        pts = g.points(dtype=torch.float64).numpy().reshape(nx, ny, 2)
+        values, fixed = np.zeros((nx, ny)), np.zeros((nx, ny), dtype=bool)
+        rings = {"x-": (0, slice(None)), "x+": (nx - 1, slice(None)), "y-": (slice(None), 0),
+                 "y+": (slice(None), ny - 1)}
+        for terms in boundary:
+            for _, _, a, i, term in terms:
+                for side in term.region.sides or tuple(rings):
+                    cells = rings[side]
+                    values[cells] = -self._rest(term, i, pts[cells]) / a
+                    fixed[cells] = True
+        gx, gy = self._face_gradient(interior)
+        u = poisson_from_gradient_fixed(gx, gy, *g.spacing, values.T, fixed.T).T
+        return GridSolution(u, g, fields=self.problem.fields, metadata={"solver": "fd", "kind": "gradient+values"})
+
+    def _face_gradient(self, linear):
+        """The gradient equation's data at the cell faces, ``(gx (ny, nx-1), gy (ny-1, nx))``."""
+        g = self.grid
+        hx, hy = g.spacing
+        xs, ys = g.lattice(g.shape)
+        faces = {0: (xs[:-1] + hx / 2, ys), 1: (xs, ys[:-1] + hy / 2)}
+        comps: dict[int, np.ndarray] = {}
+        for terms in linear:
+            for _, atom, a, i, term in terms:
+                axis = atom.orders.index(1)
+                fx, fy = faces[axis]
+                X, Y = np.meshgrid(fx, fy, indexing="ij")
+                vals = -self._rest(term, i, np.stack([X.ravel(), Y.ravel()], -1)) / a
+                comps[axis] = vals.reshape(X.shape).T  # fd_poisson arrays are (ny, nx)
+        if set(comps) != {0, 1}:
+            raise NotImplementedError("FD lowering of a gradient equation needs both components (u_x and u_y)")
+        return comps[0], comps[1]
+
     def _rest(self, term, index: int, points: np.ndarray) -> np.ndarray:
         """``rest(x)`` of residual ``index`` at points ``(N, d)`` (atoms set to zero)."""
         e = term.expression
@@ -160,20 +226,7 @@ class FDSolver:
 
     def _solve_gradient(self, linear):
         g = self.grid
-        hx, hy = g.spacing
-        xs, ys = g.lattice(g.shape)
-        faces = {0: (xs[:-1] + hx / 2, ys), 1: (xs, ys[:-1] + hy / 2)}
-        comps: dict[int, np.ndarray] = {}
-        for terms in linear:
-            for _, atom, a, i, term in terms:
-                axis = atom.orders.index(1)
-                fx, fy = faces[axis]
-                X, Y = np.meshgrid(fx, fy, indexing="ij")
-                vals = -self._rest(term, i, np.stack([X.ravel(), Y.ravel()], -1)) / a
-                comps[axis] = vals.reshape(X.shape).T  # fd_poisson arrays are (ny, nx)
-        if set(comps) != {0, 1}:
-            raise NotImplementedError("FD lowering of a gradient equation needs both components (u_x and u_y)")
-        u = poisson_from_gradient(comps[0], comps[1], hx, hy).T
+        u = poisson_from_gradient(*self._face_gradient(linear), *g.spacing).T
         return GridSolution(u, g, fields=self.problem.fields, metadata={"solver": "fd", "kind": "gradient"})
 
     def _solve_laplacian(self, linear):

@@ -34,6 +34,8 @@ import logging
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spl
 from scipy.fft import dctn, idctn
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "neumann_eigenvalues",
     "solve_neumann_poisson",
     "poisson_from_gradient",
+    "poisson_from_gradient_fixed",
 ]
 
 logger = logging.getLogger(__name__)
@@ -252,3 +255,51 @@ def poisson_from_gradient(gx: Any, gy: Any, hx: float, hy: float) -> np.ndarray:
         ``(Ny, Nx[, C])`` float64, zero mean per channel.
     """
     return solve_neumann_poisson(divergence_of_staggered(gx, gy, hx, hy), hx, hy)
+
+
+def _difference_matrix(n: int, h: float) -> sp.csr_matrix:
+    """Forward differences ``(n-1, n)``: row i is ``(u[i+1] - u[i]) / h``."""
+    return sp.diags([-np.ones(n - 1), np.ones(n - 1)], [0, 1], shape=(n - 1, n), format="csr") / h
+
+
+def poisson_from_gradient_fixed(gx: Any, gy: Any, hx: float, hy: float, values: Any, fixed: Any) -> np.ndarray:
+    r"""Least-squares integration of a gradient field with the values of some cells given
+    (gradient-domain compositing, Pérez et al. 2003, on the whole grid).
+
+    Solves :math:`\min_u \lVert \nabla_h u - g\rVert_2^2` subject to :math:`u = v` on the
+    ``fixed`` cells; the free cells satisfy the normal equations
+    :math:`\operatorname{div}_h(\nabla_h u - g) = 0`, i.e. :math:`\Delta_h u = \operatorname{div}_h g`
+    with the fixed cells as Dirichlet data (the Neumann condition is natural where no cell is
+    fixed), solved by a sparse direct factorisation. If ``g`` is the gradient of some ``w``
+    with ``w = v`` on the fixed cells, the result is ``w`` exactly (up to rounding).
+
+    Args:
+        gx: ``(Ny, Nx-1)``, x-differences divided by ``hx``; gy: ``(Ny-1, Nx)``.
+        values: ``(Ny, Nx)``, read on the fixed cells only.
+        fixed: boolean ``(Ny, Nx)``, at least one cell.
+
+    Returns:
+        ``(Ny, Nx)`` float64.
+    """
+    gx, gy = _check_field(gx, "gx"), _check_field(gy, "gy")
+    ny, nx, *channels = _grid_shape_of_gradient(gx, gy)
+    if channels:
+        raise ValueError(f"poisson_from_gradient_fixed takes one channel, got gradients of shape {gx.shape}")
+    values = _check_field(values, "values")
+    fixed = np.asarray(fixed, dtype=bool)
+    if values.shape != (ny, nx) or fixed.shape != (ny, nx):
+        raise ValueError(f"values and fixed must have the grid's shape {(ny, nx)}, got {values.shape} and "
+                         f"{fixed.shape}")
+    if not fixed.any():
+        raise ValueError("no fixed cell: the answer is defined only up to a constant; use poisson_from_gradient")
+    hx, hy = _check_spacing(hx, "hx"), _check_spacing(hy, "hy")
+    d = sp.vstack([sp.kron(sp.eye(ny), _difference_matrix(nx, hx)),  # x-faces, row-major like gx
+                   sp.kron(_difference_matrix(ny, hy), sp.eye(nx))]).tocsc()  # y-faces, like gy
+    g = np.concatenate([gx.ravel(), gy.ravel()])
+    free = ~fixed.ravel()
+    u = values.ravel().copy()
+    if free.any():
+        a, b = d[:, free], d[:, ~free]
+        rhs = a.T @ (g - b @ u[~free])
+        u[free] = spl.splu((a.T @ a).tocsc()).solve(rhs)
+    return u.reshape(ny, nx)

@@ -285,7 +285,10 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
 
 @dataclass
 class CompiledTerm:
-    """One loss term: a condition's residuals on its region, weight and reduction."""
+    """One loss term: a condition's residuals on its region, weight and reduction.
+
+    ``sided`` terms (reduction "bce") compile the two sides instead of their difference: the
+    expression's rows are the left sides ``(k,)`` then the right sides ``(k,)``."""
 
     name: str
     region: object
@@ -294,13 +297,19 @@ class CompiledTerm:
     method: str | None
     reduction: str
     expression: CompiledExpression
+    sided: bool = False
 
     def reduce(self, residuals: torch.Tensor) -> torch.Tensor:
-        """Reduce residuals ``(n_residuals, N)`` to a scalar: mean square, mean absolute or sum of squares."""
+        """Reduce residuals ``(n_residuals, N)`` to a scalar: mean square, mean absolute, sum of
+        squares, or (sided rows: logits then labels) mean binary cross-entropy with logits."""
         if self.reduction == "mse":
             return residuals.square().mean(dim=1).sum()
         if self.reduction == "mae":
             return residuals.abs().mean(dim=1).sum()
+        if self.reduction == "bce":
+            logits, labels = residuals.chunk(2)
+            return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none") \
+                .mean(dim=1).sum()
         return residuals.square().sum()
 
 
@@ -339,8 +348,9 @@ def compile_problem(problem, *, collapse: bool = True) -> CompiledProblem:
     for c in problem.conditions:
         if c.hard:  # imposed by the form of the answer, not a loss term
             continue
-        expr = compile_expressions(c.eq.residuals, collapse=collapse, **kw)
-        terms.append(CompiledTerm(c.name, c.on, c.weight, c.batch, c.method, c.reduction, expr))
+        exprs = [*(a for a, _ in c.eq.sides), *(b for _, b in c.eq.sides)] if c.sided else c.eq.residuals
+        expr = compile_expressions(exprs, collapse=collapse, **kw)
+        terms.append(CompiledTerm(c.name, c.on, c.weight, c.batch, c.method, c.reduction, expr, c.sided))
     observations = tuple(CompiledObservation(o.name, o, compile_expressions(o.exprs, collapse=collapse, **kw))
                          for o in problem.observations)
     return CompiledProblem(problem, tuple(terms), observations, trainable)

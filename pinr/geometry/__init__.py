@@ -6,6 +6,8 @@ Everything works in the normalised box :math:`[-1, 1]^d`; each shape carries the
 ``from pinr import geometry as geo`` (``geo.Box`` is a solid shape, ``pinr.Box`` a domain).
 """
 
+from .export import occupancy_metrics as occupancy_metrics
+from .export import write_occupancy_outputs as write_occupancy_outputs
 from .export import write_sdf_outputs as write_sdf_outputs
 from .io import ShapeFileError as ShapeFileError
 from .io import load_shape as load_shape
@@ -24,6 +26,7 @@ from .metrics import iou as iou
 from .metrics import normal_consistency as normal_consistency
 from .metrics import shape_metrics as shape_metrics
 from .plots import plot_level_sets as plot_level_sets
+from .plots import plot_occupancy as plot_occupancy
 from .plots import plot_slices as plot_slices
 from .plots import render_mesh as render_mesh
 from .pointcloud import OrientedPointCloud as OrientedPointCloud

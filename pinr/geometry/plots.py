@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from ..io import atomic_write
 
-__all__ = ["plot_level_sets", "plot_slices", "mid_slices", "render_mesh"]
+__all__ = ["plot_level_sets", "plot_slices", "mid_slices", "render_mesh", "plot_occupancy"]
 
 
 def _save(fig: Figure, path, dpi: int = 110) -> Path:
@@ -67,6 +67,34 @@ def plot_level_sets(path: str | os.PathLike, values: np.ndarray, *, reference: n
     if reference is not None:
         _panel(fig, axes[1], reference, "exact signed distance", vmax=vmax, spacing=spacing)
         _panel(fig, axes[2], values - reference, "error", ref=reference, error=True, zero=values)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_occupancy(path: str | os.PathLike, predicted: np.ndarray, true: np.ndarray, *,
+                   title: str | None = None) -> Path:
+    """Predicted and true inside sets (boolean "ij" grids ``(n, n)`` on :math:`[-1, 1]^2`) and
+    where they differ (red: predicted inside only, blue: missed), the true boundary dashed."""
+    p, t = np.asarray(predicted, dtype=bool), np.asarray(true, dtype=bool)
+    if p.ndim != 2 or p.shape != t.shape:
+        raise ValueError(f"plot_occupancy takes two 2-D grids of one shape, got {p.shape} and {t.shape}")
+    fig = Figure(figsize=(12.0, 4.0), layout="constrained")
+    axes = fig.subplots(1, 3)
+    n = p.shape[0]
+    c = -1 + (2 / n) * (np.arange(n) + 0.5)
+    diff = p.astype(np.int8) - t.astype(np.int8)
+    panels = (("inside (pinr: u > 0)", p.astype(float), "Greys", (0, 1)),
+              ("inside (truth)", t.astype(float), "Greys", (0, 1)),
+              ("pinr - truth", diff.astype(float), "bwr", (-1, 1)))
+    for ax, (name, img, cmap, (lo, hi)) in zip(axes, panels):
+        ax.imshow(img.T, origin="lower", extent=(-1, 1, -1, 1), cmap=cmap, vmin=lo, vmax=hi,
+                  interpolation="nearest")
+        if t.any() and not t.all():
+            ax.contour(c, c, t.T.astype(float), levels=[0.5], colors="lime", linewidths=1.0, linestyles="--")
+        ax.set_title(name)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
     if title:
         fig.suptitle(title)
     return _save(fig, path)

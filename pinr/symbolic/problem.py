@@ -18,15 +18,20 @@ from .hard import hard_transforms
 from .printing import to_latex, to_text
 
 __all__ = ["Eq", "Equation", "Condition", "Initial", "Boundary", "Periodic", "AbstractObservation", "Observation",
-           "Problem", "REDUCTIONS"]
+           "Problem", "REDUCTIONS", "SIDED_REDUCTIONS"]
 
-REDUCTIONS = {"mse": "mse", "mean_square": "mse", "mae": "mae", "mean_abs": "mae", "sse": "sse", "sum": "sse"}
+REDUCTIONS = {"mse": "mse", "mean_square": "mse", "mae": "mae", "mean_abs": "mae", "sse": "sse", "sum": "sse",
+              "bce": "bce", "binary_cross_entropy": "bce"}
+
+#: reductions that compare the two sides of the equation (a logit and a label), not their difference
+SIDED_REDUCTIONS = frozenset({"bce"})
 
 
 class Equation:
-    r"""``lhs = rhs`` between scalars or equally long vectors; residuals are ``lhs - rhs`` entries."""
+    r"""``lhs = rhs`` between scalars or equally long vectors; residuals are ``lhs - rhs`` entries,
+    ``sides`` the ``(lhs_k, rhs_k)`` pairs (what a sided reduction such as "bce" reads)."""
 
-    __slots__ = ("lhs", "rhs", "residuals")
+    __slots__ = ("lhs", "rhs", "residuals", "sides")
 
     def __init__(self, lhs, rhs=0):
         lhs, rhs = ex.as_expr(lhs), ex.as_expr(rhs)
@@ -38,6 +43,7 @@ class Equation:
         object.__setattr__(self, "lhs", lhs)
         object.__setattr__(self, "rhs", rhs)
         object.__setattr__(self, "residuals", tuple(sympy.sympify(a - b) for a, b in zip(lv, rv)))
+        object.__setattr__(self, "sides", tuple((sympy.sympify(a), sympy.sympify(b)) for a, b in zip(lv, rv)))
 
     def __setattr__(self, *_):
         raise AttributeError("Equation is immutable")
@@ -62,7 +68,10 @@ class Condition:
     ``on`` is a region object, or one of the strings ``"interior"``, ``"boundary"``,
     ``"initial"``, a side such as ``"x-"``; strings are resolved against the problem's domain.
     ``batch`` points are drawn per step (default: the solver's), by ``method`` ("uniform",
-    "sobol", "grid"); ``reduction`` is "mse" (default), "mae" or "sse" (sum of squares).
+    "sobol", "grid"); ``reduction`` is "mse" (default), "mae" or "sse" (sum of squares) of the
+    residuals ``lhs - rhs``, or "bce": binary cross-entropy of a logit ``lhs`` against a label
+    ``rhs`` in [0, 1], :math:`\frac1N\sum_i \operatorname{softplus}(u_i) - o_i u_i` (classification, e.g.
+    occupancy; the equation then reads "u classifies as o", and no FD reference solves it).
     ``hard=True`` imposes a value condition (``u = g`` on a boundary, its sides, or the initial
     slice) exactly instead of as a loss term: the network :math:`N` is trained in
     :math:`u = g + \phi N` with :math:`\phi` the region's distance function (``domain.adf()``,
@@ -84,12 +93,19 @@ class Condition:
             raise ValueError(f"Condition batch must be a positive integer, got {batch!r}")
         if not isinstance(hard, bool):
             raise TypeError(f"Condition hard must be True or False, got {hard!r}")
+        if hard and REDUCTIONS[reduction] in SIDED_REDUCTIONS:
+            raise ValueError(f"Condition reduction {reduction!r} classifies; it cannot be imposed hard=True")
         for k, v in dict(eq=eq, on=on, weight=weight, name=name, batch=batch, method=method,
                          reduction=REDUCTIONS[reduction], hard=hard).items():
             object.__setattr__(self, k, v)
 
     def __setattr__(self, *_):
         raise AttributeError("Condition is immutable")
+
+    @property
+    def sided(self) -> bool:
+        """Whether the reduction reads the two sides of the equation (``eq.sides``) instead of ``eq.residuals``."""
+        return self.reduction in SIDED_REDUCTIONS
 
     def replace(self, **changes) -> "Condition":
         kw = {k: getattr(self, k) for k in self.__slots__ if k != "eq"}
@@ -608,7 +624,7 @@ class Problem:
             lines.append("  parameters: " + ", ".join(f"{k} = {v:g}" + (" (trainable)" if k in self.trainable else "")
                                                        for k, v in self.params.items()))
         for c in self.conditions:
-            how = "(hard)" if c.hard else f"(weight {c.weight:g})"
+            how = "(hard)" if c.hard else f"(weight {c.weight:g}" + (", binary cross-entropy)" if c.sided else ")")
             lines.append(f"  [{c.name}] {c.eq}   on {c.on.name}   {how}")
         for p in self.periodic:
             lines.append(f"  periodic in {p.coord}")

@@ -15,7 +15,7 @@ __all__ = ["AbstractTerm"]
 
 class AbstractTerm(abc.ABC):
     """One loss term: ``sample`` a batch, then ``loss(model, batch)`` → (weighted scalar,
-    per-point squared residuals ``(N,)``, detached)."""
+    per-point values ``(N,)``, detached: squared residuals, or what its reduction says)."""
 
     name: str
     weight: float

@@ -6,7 +6,8 @@ learns what a term computes.
 
 - :class:`Residual`: a compiled condition on its region — fresh points each step, the
   condition's residuals :math:`r_k(x)` reduced by its :class:`AbstractReduction` (mean square,
-  mean absolute, sum of squares, or causal weighting in time).
+  mean absolute, sum of squares, causal weighting in time, or binary cross-entropy of the
+  condition's two sides for classification).
 - :class:`Observation`: measurements of an expression of the fields at given points,
   :math:`\frac wN\sum_i \|(e(x_i) - v_i)/\sigma_i\|^2`, on a random subset of the measurements
   each step. Another measurement operator (volume rendering of many samples along a ray into one
@@ -32,7 +33,7 @@ from .rendering import RenderedTerm
 from .sampling import Pool, Uniform, sampling_rule
 
 __all__ = ["Batch", "Model", "AbstractTerm", "Residual", "Observation", "AbstractReduction", "MeanSquare",
-           "MeanAbs", "SumSquare", "Causal", "REDUCTIONS", "build_terms"]
+           "MeanAbs", "SumSquare", "Causal", "BinaryCrossEntropy", "REDUCTIONS", "build_terms"]
 
 
 @dataclass
@@ -57,10 +58,15 @@ class Model:
 
 # ---------------------------------------------------------------------------------- reductions
 class AbstractReduction(abc.ABC):
-    """Residuals ``(n_residuals, N)`` of a batch → a scalar."""
+    """Residuals ``(n_residuals, N)`` of a batch → a scalar; ``pointwise`` gives the per-point
+    values ``(N,)`` (detached) that resampling and adaptive backbones read: squared residuals
+    summed over the residuals unless a reduction says otherwise."""
 
     @abc.abstractmethod
     def __call__(self, residuals: torch.Tensor, batch: Batch) -> torch.Tensor: ...
+
+    def pointwise(self, residuals: torch.Tensor) -> torch.Tensor:
+        return residuals.detach().square().sum(0)
 
 
 class MeanSquare(AbstractReduction):
@@ -107,8 +113,31 @@ class Causal(AbstractReduction):
         return (torch.exp(-self.epsilon * prior) * chunk).mean()
 
 
+class BinaryCrossEntropy(AbstractReduction):
+    r"""Mean binary cross-entropy with logits of a sided condition ``Eq(u, o)``: the rows are the
+    logits :math:`u_k` then the labels :math:`o_k \in [0, 1]` (``(2k, N)``, as the compiler lays
+    out a sided term), and
+    :math:`\sum_k \frac1N\sum_i \operatorname{softplus}(u_{k,i}) - o_{k,i} u_{k,i}`, evaluated as
+    :math:`\max(u, 0) - o u + \log(1 + e^{-|u|})` (finite for any logit; torch's
+    ``binary_cross_entropy_with_logits``). Its per-point values are the cross-entropies."""
+
+    def __call__(self, residuals, batch):
+        return self._entropies(residuals).mean(dim=1).sum()
+
+    def pointwise(self, residuals):
+        return self._entropies(residuals.detach()).sum(0)
+
+    @staticmethod
+    def _entropies(rows: torch.Tensor) -> torch.Tensor:
+        if rows.shape[0] % 2:
+            raise ValueError(f"binary cross-entropy takes logits and labels stacked, an even number of rows; "
+                             f"got {rows.shape[0]}")
+        logits, labels = rows.chunk(2)
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+
+
 #: a condition's ``reduction`` name → reduction
-REDUCTIONS = {"mse": MeanSquare(), "mae": MeanAbs(), "sse": SumSquare()}
+REDUCTIONS = {"mse": MeanSquare(), "mae": MeanAbs(), "sse": SumSquare(), "bce": BinaryCrossEntropy()}
 
 
 # --------------------------------------------------------------------------------------- terms
@@ -142,7 +171,7 @@ class Residual(AbstractTerm):
 
     def loss(self, model, batch):
         res = model.residuals(self.expression, batch)
-        return self.weight * self.reduction(res, batch), res.detach().square().sum(0)
+        return self.weight * self.reduction(res, batch), self.reduction.pointwise(res)
 
     def __repr__(self):
         return f"Residual({self.name!r} on {self.region!r}, batch {self.batch})"
