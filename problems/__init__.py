@@ -27,9 +27,8 @@ def register_problem(name: str):
 
 
 def _load():
-    from . import (  # noqa: F401  (registration side effect)
-        eikonal_sdf, helmholtz, media, nerf, occupancy, poisson_edit, poisson_image, regression, wave,
-    )
+    # registration side effect
+    from . import eikonal_sdf, helmholtz, media, nerf, occupancy, poisson_edit, poisson_image, regression, wave  # noqa: F401
 
 
 def available_problems() -> list[str]:
