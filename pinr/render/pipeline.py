@@ -57,7 +57,7 @@ def render_rays(field: Callable, origins: torch.Tensor, directions: torch.Tensor
     """Render rays ``(R, 3)`` through ``field(points, directions) -> (sigma (M,), colour (M, C))``
     between ``near`` and ``far`` and inside the box ``bounds`` ``(3, 2)``; random sample positions
     with a ``generator`` (training), bin centres without one."""
-    b = torch.as_tensor(np.asarray(bounds, dtype=np.float64), dtype=origins.dtype, device=origins.device)
+    b = torch.as_tensor(np.array(bounds, dtype=np.float64), dtype=origins.dtype, device=origins.device)
     t0, t1 = ray_box(origins, directions, b)
     lo = torch.clamp(t0, min=float(near))
     hi = torch.maximum(torch.clamp(t1, max=float(far)), lo)

@@ -45,7 +45,8 @@ class RenderedTerm(AbstractTerm):
         self.density = fields.index(obs.density.func.__name__)
         self.colour = [fields.index(c.func.__name__) for c in obs.colour]
         self.background = torch.as_tensor(obs.background, dtype=dtype, device=device)
-        self.bounds, self.near, self.far = np.asarray(obs.views.bounds), float(obs.views.near), float(obs.views.far)
+        self.bounds = np.array(obs.views.bounds, dtype=np.float64)
+        self.near, self.far = float(obs.views.near), float(obs.views.far)
         q = self.quadrature
         self.grid = OccupancyGrid(self.bounds, resolution=q.occupancy, step=default_step(self.bounds, q),
                                   device=device, dtype=dtype) if q.occupancy else None
