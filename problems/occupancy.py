@@ -40,9 +40,10 @@ import sympy
 from pinr import Case, Condition, Eq, Problem
 from pinr import geometry as geo
 from pinr.geometry.metrics import DEFAULT_RESOLUTION
-from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
+from pinr.training import SamplingConfig
 
 from . import register_problem
+from .eikonal_sdf import _DEFAULTS as SDF_DEFAULTS
 from .eikonal_sdf import sdf_domain
 
 __all__ = ["occupancy", "occupancy_labels", "OccupancyOutputs"]
@@ -52,14 +53,7 @@ __all__ = ["occupancy", "occupancy_labels", "OccupancyOutputs"]
 #: 27 s of training, 42 s wall for ``pinr solve occupancy`` with its outputs, on a 2-core CPU
 #: shared at load ~4. 3-D: 3 hidden layers of 256 and 5000 steps of 8192 points per term, sized
 #: for a GPU; on that CPU 300 steps of 2048 points per term gave IoU 0.998 on the torus (128³) in 49 s.
-_DEFAULTS = {
-    2: TrainConfig(model=ModelConfig(backbone="siren", options={"width": 128, "depth": 2, "omega0": 10.0,
-                                                                "omega_hidden": 10.0}),
-                   optim=OptimConfig(steps=1000, lr=1e-3), sampling=SamplingConfig(batch=1024)),
-    3: TrainConfig(model=ModelConfig(backbone="siren", options={"width": 256, "depth": 3, "omega0": 10.0,
-                                                                "omega_hidden": 10.0}),
-                   optim=OptimConfig(steps=5000, lr=1e-3), sampling=SamplingConfig(batch=8192)),
-}
+_DEFAULTS = SDF_DEFAULTS  # the same network and schedule as the signed distance of the same shapes
 
 
 def occupancy_labels(shape: geo.AbstractShape, domain):
