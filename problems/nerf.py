@@ -24,7 +24,7 @@ import numpy as np
 
 from pinr import Box, Case, Problem
 from pinr.render import Quadrature, Rendered
-from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
+from pinr.training.auto import RENDERED
 
 from . import register_problem
 
@@ -85,10 +85,8 @@ def nerf(data: str | None = None, size: int = 64, views: int = 100, test_views: 
     source = "synthetic scene" if data is None else str(data)
     problem = Problem(domain, observations=[observation], name="nerf",
                       description=f"radiance field of the {source} from {len(train)} views at {size}²")
-    training = TrainConfig(model=ModelConfig(backbone="nerf"), optim=OptimConfig(steps=3000, lr=2e-3, decay=1.0),
-                           sampling=SamplingConfig(batch=1024))
     outputs = NeRFOutputs(observation)
-    return Case(problem, training, outputs=outputs, validation=NeRFValidation(observation))
+    return Case(problem, RENDERED, outputs=outputs, validation=NeRFValidation(observation))
 
 
 @dataclass(frozen=True)

@@ -89,3 +89,12 @@ def test_bad_statements_are_refused():
                                                  colour=small.field("rgb", components=3))])
     with pytest.raises(ValueError, match="background"):
         pr.problems.get("nerf", size=8, views=2, test_views=1, background="green")
+
+
+def test_a_stated_nerf_problem_gets_the_rendering_defaults():
+    views = synthetic_views(size=8, n_train=2, n_test=1)["train"]
+    box = pr.Box(x=(-1, 1), y=(-1, 1), z=(-1, 1))
+    problem = pr.Problem(box, observations=[Rendered(views, density=box.field("density"),
+                                                     colour=box.field("rgb", components=3))])
+    c = pr.solvers.PINNSolver.from_options(problem, progress=False).config
+    assert (c.model.backbone, c.optim.steps, c.sampling.batch) == ("nerf", 3000, 1024)
