@@ -43,6 +43,7 @@ __all__ = [
     "Linear",
     "activation",
     "cat",
+    "pointwise_linear",
     "cos",
     "exp",
     "gaussian",
@@ -239,6 +240,14 @@ def identity(x: Field) -> Field:
 def scale(x: Field, s: float | Tensor) -> Field:
     r""":math:`s\,x`; ``s`` is a number or a tensor broadcastable to ``(N, W)``, constant in x."""
     return x * s
+
+
+def pointwise_linear(x: Field, m: Tensor) -> Field:
+    r"""A linear map that varies from point to point, constant in x: :math:`y_{n,c} = \sum_w
+    x_{n,w} m_{n,w,c}` for ``x`` ``(N, W)`` and ``m`` ``(N, W, C)`` (on every jet slot alike)."""
+    if isinstance(x, Jet):
+        return x._map_slots(lambda slot: torch.einsum("...nw,nwc->...nc", slot, m))
+    return torch.einsum("nw,nwc->nc", x, m)
 
 
 def cat(items: Sequence[Field], dim: int = -1) -> Field:

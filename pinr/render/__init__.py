@@ -11,6 +11,8 @@ from .data import forward_facing_views as forward_facing_views
 from .data import load_blender as load_blender
 from .data import synthetic_views as synthetic_views
 from .data import write_blender as write_blender
+from .mpi import PlaneSet as PlaneSet
+from .observation import Planes as Planes
 from .observation import Quadrature as Quadrature
 from .observation import Rendered as Rendered
 from .occupancy import OccupancyGrid as OccupancyGrid

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 
 from .cameras import Camera, orbit_poses
-from .observation import Rendered
-from .pipeline import radiance, render_views
+from .observation import Planes, Rendered
+from .pipeline import plane_set, radiance, render_views
 
-__all__ = ["field_of", "render_held_out", "write_nerf_outputs", "turntable_cameras"]
+__all__ = ["field_of", "render_held_out", "write_nerf_outputs", "turntable_cameras", "path_cameras"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ def field_of(solution, observation: Rendered):
 
 def _quadrature(observation: Rendered):
     q = observation.quadrature
+    if isinstance(q, Planes):  # the planes are the representation: evaluation uses them as they are
+        return q
     return replace(q, samples=2 * max(q.samples, 64), fine=q.fine and 2 * q.fine, occupancy=0)
 
 
@@ -53,7 +55,7 @@ def render_cameras(solution, observation: Rendered, cameras, *, chunk: int = 819
     p = next(solution.network.parameters())
     return render_views(field_of(solution, observation), cameras, near=v.near, far=v.far, bounds=v.bounds,
                         quadrature=_quadrature(observation), background=observation.background, chunk=chunk,
-                        dtype=p.dtype, device=p.device)
+                        dtype=p.dtype, device=p.device, planes=plane_set(v, observation.quadrature))
 
 
 def render_held_out(solution, observation: Rendered, *, views: Iterable[int] | None = None,
@@ -90,6 +92,27 @@ def turntable_cameras(observation: Rendered, n: int = 24) -> list[Camera]:
             for pose in orbit_poses(n, radius=radius, elevation=elevation, target=centre)]
 
 
+def path_cameras(observation: Rendered, n: int = 24) -> list[Camera] | None:
+    """For forward-facing held-out views (one orientation, centres on a plane): ``n`` cameras of
+    that orientation on the circle through their centres (the mean distance from their mean);
+    ``None`` for other rigs."""
+    held = observation.held_out if observation.held_out is not None else observation.views
+    rotations = np.stack([c.pose[:3, :3] for c in held.cameras])
+    if len(held) < 2 or not np.allclose(rotations, rotations[0], atol=1e-9):
+        return None
+    c0 = held.cameras[0]
+    centres = np.stack([c.center for c in held.cameras])
+    middle = centres.mean(axis=0)
+    radius = float(np.linalg.norm(centres - middle, axis=1).mean())
+    right, up = rotations[0][:, 0], rotations[0][:, 1]
+    cams = []
+    for a in 2 * math.pi * np.arange(n) / n:
+        pose = c0.pose.copy()
+        pose[:3, 3] = middle + radius * (math.cos(a) * right + math.sin(a) * up)
+        cams.append(Camera(c0.width, c0.height, c0.focal, pose, cx=c0.cx, cy=c0.cy))
+    return cams
+
+
 def _density_mesh(solution, observation: Rendered, resolution: int):
     """Marching cubes of the density at :math:`\\sigma^* = \\ln 2 / h` on a ``resolution``³
     lattice of the scene box; vertices in scene coordinates."""
@@ -115,7 +138,8 @@ def _density_mesh(solution, observation: Rendered, resolution: int):
 def write_nerf_outputs(out, solution, observation: Rendered, *, turntable: int = 24, mesh_resolution: int = 128,
                        shown: int = 4) -> dict:
     """Into ``out``: ``renders.png`` (held-out views: rendered, truth, error), ``depth.png`` and
-    ``opacity.png``, ``turntable.gif``, ``mesh.ply`` and ``mesh.png``; returns the scores (PSNR and
+    ``opacity.png``, ``turntable.gif`` (``path.gif`` for forward-facing views: a circle through the
+    held-out cameras), ``mesh.ply`` and ``mesh.png``; returns the scores (PSNR and
     SSIM per held-out view and their means, the mesh's size and level)."""
     import imageio.v3 as iio
 
@@ -135,9 +159,12 @@ def write_nerf_outputs(out, solution, observation: Rendered, *, turntable: int =
                "psnr_views": scores["psnr_views"], "ssim_views": scores["ssim_views"],
                "held_out_views": len(truth)}
     if turntable:
-        frames = render_cameras(solution, observation, turntable_cameras(observation, turntable))["colour"]
+        path = path_cameras(observation, turntable)
+        cameras, gif = (path, "path.gif") if path is not None else \
+            (turntable_cameras(observation, turntable), "turntable.gif")
+        frames = render_cameras(solution, observation, cameras)["colour"]
         frames = (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
-        atomic_write(out / "turntable.gif", lambda p: iio.imwrite(p, frames, extension=".gif", duration=80, loop=0))
+        atomic_write(out / gif, lambda p: iio.imwrite(p, frames, extension=".gif", duration=80, loop=0))
     if mesh_resolution:
         v, f, level = _density_mesh(solution, observation, mesh_resolution)
         metrics["mesh_level"] = round(level, 3)

@@ -25,7 +25,7 @@ from ..errors import ProblemError
 from ..symbolic import expressions as ex
 from ..symbolic.problem import AbstractObservation
 
-__all__ = ["Rendered", "Quadrature"]
+__all__ = ["Rendered", "Quadrature", "Planes"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,47 @@ class Quadrature:
                              "(occupancy > 0), not both")
 
 
+
+@dataclass(frozen=True)
+class Planes:
+    r"""The rendering integral on a **multiplane image** (MPI; Zhou et al. 2018, and NeX,
+    Wizadwongsa et al. 2021): ``planes`` planes fronto-parallel to a ``reference`` camera (default
+    the first training view — with :func:`~pinr.render.forward_facing_views` the reference of the
+    rig), evenly spaced in disparity :math:`1/z` across the depth range the scene box spans in
+    front of it. Every ray is sampled where it crosses the planes, and only there, whichever camera
+    it comes from: the representation is the planes, so evaluation uses them too.
+
+    Plane :math:`i` stands for the slab between the disparity midpoints to its neighbours, of
+    thickness :math:`\Delta z_i` along the reference axis :math:`f`; a ray with unit direction
+    :math:`d` crosses it over :math:`\delta_i = \Delta z_i / (d\cdot f)`, and the slab's opacity is
+    :math:`\alpha_i = 1 - e^{-\sigma_i\delta_i}` (:func:`~pinr.render.composite`). NeX predicts
+    :math:`\alpha` per plane voxel directly; this is the same quantity for the reference camera
+    (:math:`\sigma\,\Delta z` is a reparametrisation of :math:`\alpha`) and the physically
+    consistent one for an oblique ray. A plane is as large as the reference image widened by
+    ``margin`` on each side (and the scene box): samples outside are transparent.
+    """
+
+    planes: int = 32
+    reference: object = None
+    margin: float = 0.1
+
+    def __post_init__(self):
+        from .cameras import Camera
+
+        if isinstance(self.planes, bool) or not isinstance(self.planes, (int, np.integer)) or self.planes < 2:
+            raise ValueError(f"Planes planes must be an integer >= 2, got {self.planes!r}")
+        if self.reference is not None and not isinstance(self.reference, Camera):
+            raise TypeError(f"Planes reference must be a pr.render.Camera (or None: the first training view), "
+                            f"got {type(self.reference).__name__}")
+        if not (np.isfinite(self.margin) and self.margin >= 0):
+            raise ValueError(f"Planes margin must be a non-negative fraction of the image, got {self.margin!r}")
+
+    # what the volume quadrature's users read
+    samples = property(lambda self: self.planes)
+    fine = 0
+    occupancy = 0
+    step = None
+
 class Rendered(AbstractObservation):
     r"""Posed pictures ``views`` (:class:`~pinr.render.Views`) of the fields ``density`` (a
     scalar field :math:`s`, density :math:`\operatorname{softplus}(s)`) and ``colour`` (a field with
@@ -93,8 +134,9 @@ class Rendered(AbstractObservation):
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
             raise ValueError(f"Rendered batch (rays per step) must be a positive integer, got {batch!r}")
         quadrature = Quadrature() if quadrature is None else quadrature
-        if not isinstance(quadrature, Quadrature):
-            raise TypeError(f"Rendered quadrature must be pr.render.Quadrature, got {type(quadrature).__name__}")
+        if not isinstance(quadrature, (Quadrature, Planes)):
+            raise TypeError(f"Rendered quadrature must be pr.render.Quadrature or pr.render.Planes, "
+                            f"got {type(quadrature).__name__}")
         bg = np.asarray(views.background if background is None else background, dtype=np.float64).reshape(-1)
         if bg.shape != (len(c),) or not np.isfinite(bg).all():
             raise ValueError(f"Rendered background must be {len(c)} colour values in [0, 1], got {background!r}")
@@ -130,7 +172,8 @@ class Rendered(AbstractObservation):
         v = self.views
         n, h, w = v.images.shape[:3]
         q = self.quadrature
-        how = (f"occupancy grid {q.occupancy}³" if q.occupancy else
+        how = (f"{q.planes} planes of a multiplane image" if isinstance(q, Planes) else
+               f"occupancy grid {q.occupancy}³" if q.occupancy else
                f"{q.samples} samples" + (f" + {q.fine} fine" if q.fine else "")) + " per ray"
         return (f"{n} views of {w}×{h} pixels rendered from density softplus({self.density}) and colour "
                 f"sigmoid({', '.join(map(str, self.colour))}), {how}   (weight {self.weight:g})")

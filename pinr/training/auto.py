@@ -49,12 +49,12 @@ import torch
 
 from ..compiler import compile_expressions
 from ..domains.base import AbstractInterior
-from ..render.observation import Rendered
+from ..render.observation import Planes, Rendered
 from ..symbolic.expressions import DataFunction
 from ..symbolic.hard import value_condition
 from .config import DeviceConfig, ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
-__all__ = ["Scales", "scales", "choose"]
+__all__ = ["Scales", "scales", "choose", "RENDERED", "NEX"]
 
 _PROBE_POINTS = 2048
 
@@ -166,11 +166,18 @@ def _fmt(k) -> str:
 #: 6.2 min on an idle 2-core CPU.
 RENDERED = TrainConfig(model=ModelConfig(backbone="nerf"), optim=OptimConfig(steps=3000, lr=2e-3, decay=1.0),
                        sampling=SamplingConfig(batch=1024))
+#: Defaults for pictures of a multiplane image (:class:`~pinr.render.Planes`): NeX's field.
+NEX = TrainConfig(model=ModelConfig(backbone="nex"), optim=OptimConfig(steps=3000, lr=2e-3, decay=1.0),
+                  sampling=SamplingConfig(batch=1024))
 
 
 def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[str, str]]:
     """Defaults for ``problem`` (a :class:`~pinr.Problem` a user stated) and, per option, why."""
-    if any(isinstance(o, Rendered) for o in problem.observations):
+    rendered = [o for o in problem.observations if isinstance(o, Rendered)]
+    if rendered:
+        if any(isinstance(o.quadrature, Planes) for o in rendered):
+            why = "chosen for pictures of a multiplane image (NeX)"
+            return NEX, {"backbone": why, "steps": why, "lr": why, "batch": why}
         why = "chosen for pictures rendered from a radiance field"
         return RENDERED, {"backbone": why, "steps": why, "lr": why, "batch": why}
     if compiled.max_order == 0:

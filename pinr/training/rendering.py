@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..render.occupancy import OccupancyGrid
-from ..render.pipeline import default_step, radiance, render_rays
+from ..render.pipeline import default_step, plane_set, radiance, render_rays
 from .abstract import AbstractTerm
 from .batch import Batch
 from .loop import AbstractCallback
@@ -50,6 +50,7 @@ class RenderedTerm(AbstractTerm):
         q = self.quadrature
         self.grid = OccupancyGrid(self.bounds, resolution=q.occupancy, step=default_step(self.bounds, q),
                                   device=device, dtype=dtype) if q.occupancy else None
+        self.planes = plane_set(obs.views, q)  #: the planes of a multiplane image, or None
         self.evaluations = 0  #: field evaluations of the last step
 
     def field(self, network):
@@ -67,7 +68,7 @@ class RenderedTerm(AbstractTerm):
         """The rendering of rays ``(R, 3)`` (:class:`~pinr.render.pipeline.RayRendering`)."""
         return render_rays(self.field(network), origins, directions, near=self.near, far=self.far,
                            bounds=self.bounds, quadrature=self.quadrature, background=self.background,
-                           grid=self.grid, generator=generator)
+                           grid=self.grid, generator=generator, planes=self.planes)
 
     def loss(self, model, batch):
         g = torch.Generator(device=batch.points.device)

@@ -30,6 +30,7 @@ SMALL = {
     "wire": dict(width=24, depth=2),
     "gauss": dict(width=24, depth=2, scale=3.0),
     "nerf": dict(width=24, depth=2, levels=3, direction_levels=2, activation="softplus"),
+    "nex": dict(width=24, depth=2, levels=3, basis=3, basis_width=8, direction_levels=2, activation="softplus"),
 }
 BACKBONES = pr.available_backbones()
 #: Option variants with their own derivative rules: FINER's scale factor is detached by default

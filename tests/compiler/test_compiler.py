@@ -241,6 +241,7 @@ OPTIONS = {
     "wire": dict(width=24, depth=2),
     "gauss": dict(width=24, depth=2, scale=3.0),
     "nerf": dict(width=24, depth=2, levels=3, direction_levels=2, activation="softplus"),
+    "nex": dict(width=24, depth=2, levels=3, basis=3, basis_width=8, direction_levels=2, activation="softplus"),
 }
 BOUNDS = np.array([[-2.0, 3.0], [0.5, 1.5], [0.0, 4.0]])
 
