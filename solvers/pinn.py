@@ -38,7 +38,7 @@ from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
 from pinr.training.loop import Loop, TrainState
 from pinr.training.parameters import ParameterSet
 from pinr.training.sampling import AdaptiveSampling
-from pinr.training.terms import Model, build_terms, term_losses
+from pinr.training.terms import Model, SelfAdaptive, build_terms, term_losses
 
 from .solution import NeuralSolution, grid_of
 
@@ -116,7 +116,8 @@ class PINNSolver:
         self.device, self.dtype = resolve_device(c.device.device), resolve_dtype(c.device.dtype)
         self.terms = build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
                                  causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
-                                 default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling)
+                                 default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling,
+                                 self_adaptive=c.optim.balance == "self-adaptive")
         self.out = Path(c.run.out) if c.run.out is not None else None
         if c.run.tensorboard:  # checked here, before a run directory gets any file
             if self.out is None:
@@ -193,12 +194,18 @@ class PINNSolver:
                                compile=bool(c.device.compile))
         generator = torch.Generator(device=self.device)
         generator.manual_seed(c.run.seed)
-        for t in self.terms:  # a fresh state starts without adaptive pools
+        for t in self.terms:  # a fresh state starts without adaptive pools, with self-adaptive weights at 1
             if t.sampler is not None:
                 t.sampler.batch = None
+            if isinstance(getattr(t, "reduction", None), SelfAdaptive):
+                t.reduction.reset()
         groups = [{"params": list(network.parameters()), "lr": c.optim.lr}]
         if len(params):
             groups.append({"params": list(params.parameters()), "lr": c.optim.parameter_lr})
+        point_weights = [t.reduction.weights for t in self.terms if isinstance(getattr(t, "reduction", None),
+                                                                                   SelfAdaptive)]
+        if point_weights:  # self-adaptive weights: the same rate, by ascent
+            groups.append({"params": point_weights, "lr": c.optim.lr, "maximize": True})
         optimizer = torch.optim.Adam(groups)
         scheduler = _schedule(optimizer, c.optim.steps, c.optim.decay, min(c.optim.lr_min, c.optim.lr))
         if c.device.tf32 and self.device.type == "cuda":

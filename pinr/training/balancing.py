@@ -19,6 +19,10 @@ from a per-term size :math:`s_i` — the first update takes :math:`\hat\lambda` 
   term's neural tangent kernel :math:`\|\nabla_\theta r_i(x_n)\|^2` over ``points`` of the
   batch (Wang, Yu & Perdikaris 2022): every term then converges at the same rate.
 
+``balance="self-adaptive"`` is the third method, per point rather than per term: self-adaptive
+weights (McClenny & Braga-Neto 2023) are trained with the network, by gradient *ascent*, inside
+each term's reduction (:class:`pinr.training.terms.SelfAdaptive`); it needs no callback.
+
 Every :math:`\hat\lambda_i` lies in :math:`[1, 10^6]` (a term already solved, of zero size, gets
 :math:`10^6`, not infinity); the weights are saved with checkpoints.
 """
@@ -108,8 +112,9 @@ class NTKBalance(AbstractBalance):
         return torch.stack(out)
 
 
-#: ``balance=`` option → callback type (``"none"``: fixed weights)
-BALANCING = {"none": None, "gradnorm": GradNormBalance, "ntk": NTKBalance}
+#: ``balance=`` option → callback type (``"none"``: fixed weights; ``"self-adaptive"``: per-point
+#: weights trained in the terms' reductions, no callback)
+BALANCING = {"none": None, "gradnorm": GradNormBalance, "ntk": NTKBalance, "self-adaptive": None}
 
 
 def balancer(name: str, every: int = 100) -> AbstractBalance | None:

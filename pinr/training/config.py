@@ -47,7 +47,8 @@ class OptimConfig:
     r"""Adam for ``steps`` steps with a cosine decay from ``lr`` to ``lr_min``; trainable problem
     parameters move at ``parameter_lr`` (on their unconstrained value :math:`\theta`); then
     ``lbfgs_steps`` L-BFGS iterations on one fixed batch. ``balance`` weighs the terms
-    (:mod:`pinr.training.balancing`: "gradnorm", "ntk", or "none" for the stated weights).
+    (:mod:`pinr.training.balancing`: "gradnorm", "ntk", "self-adaptive" per-point weights, or "none"
+    for the stated weights).
     ``decay`` is the fraction of the steps, at the end, over which the rate decays (1: the whole
     run; less: constant ``lr`` before, so a shorter run follows a longer one until its decay)."""
 
@@ -65,7 +66,8 @@ class SamplingConfig:
     """``batch``: points per term per step, an int or a mapping term name → int (grid regions
     default to the full grid, observations to all their measurements up to the batch).
     ``sampling``: where the interior residual terms put their points — "uniform" (fresh each
-    step), "rad", "rar-d", "r3" (adaptive, :mod:`pinr.training.sampling`) or a rule object."""
+    step), "rad", "rar-d", "r3" (adaptive, :mod:`pinr.training.sampling`), "fixed" (one draw for the
+    whole run) or a rule object."""
 
     batch: object = None
     sampling: object = None

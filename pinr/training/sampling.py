@@ -41,7 +41,7 @@ import torch
 from .batch import Batch
 from .loop import AbstractCallback, StepOutput
 
-__all__ = ["AbstractSampling", "Uniform", "RAD", "RARD", "R3", "SAMPLINGS", "sampling_rule", "Pool",
+__all__ = ["AbstractSampling", "Uniform", "RAD", "RARD", "R3", "Fixed", "SAMPLINGS", "sampling_rule", "Pool",
            "AdaptiveSampling"]
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,20 @@ class R3(AbstractSampling):
         pool.batch = _where(keep, pool.batch, term.draw(pool.batch.points.shape[0], generator))
 
 
+@dataclass(frozen=True)
+class Fixed(AbstractSampling):
+    """One draw of points at the first step, kept for the whole run (the fixed collocation points
+    of the original PINN papers and DeepXDE; what per-point weights need)."""
+
+    period: int = 1
+
+    def update(self, pool, term, model, per_point, generator):
+        """Nothing: the points stay."""
+
+
 #: ``sampling=`` names → rules
-SAMPLINGS: dict[str, AbstractSampling] = {"uniform": Uniform(), "rad": RAD(), "rar-d": RARD(), "r3": R3()}
+SAMPLINGS: dict[str, AbstractSampling] = {"uniform": Uniform(), "rad": RAD(), "rar-d": RARD(), "r3": R3(),
+                                          "fixed": Fixed()}
 
 
 def sampling_rule(value) -> AbstractSampling:

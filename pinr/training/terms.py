@@ -30,10 +30,10 @@ from ..render.observation import Rendered
 from .abstract import AbstractTerm
 from .batch import Batch
 from .rendering import RenderedTerm
-from .sampling import Pool, Uniform, sampling_rule
+from .sampling import Fixed, Pool, Uniform, sampling_rule
 
 __all__ = ["Batch", "Model", "AbstractTerm", "Residual", "Observation", "AbstractReduction", "MeanSquare",
-           "MeanAbs", "SumSquare", "Causal", "BinaryCrossEntropy", "REDUCTIONS", "build_terms"]
+           "MeanAbs", "SumSquare", "Causal", "BinaryCrossEntropy", "SelfAdaptive", "REDUCTIONS", "build_terms"]
 
 
 @dataclass
@@ -136,6 +136,33 @@ class BinaryCrossEntropy(AbstractReduction):
         return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")
 
 
+class SelfAdaptive(AbstractReduction):
+    r"""Self-adaptive per-point weights (McClenny & Braga-Neto 2023) on a mean square: for the
+    term's fixed points :math:`x_i` with trainable weights :math:`\lambda_i` (initially 1),
+
+    .. math:: \mathcal L = \sum_k \frac1N \sum_i m(\lambda_i)\, r_{k,i}^2, \qquad m(\lambda) = \lambda^2,
+
+    minimised over the network and **maximised** over the :math:`\lambda_i` (their optimiser group
+    has ``maximize=True``): :math:`\partial\mathcal L/\partial\lambda_i = \tfrac2N\lambda_i
+    \sum_k r_{k,i}^2 \ge 0`, so the weights grow where the residual stays large — a soft attention
+    on the hard points. The points must stay fixed (sampling "fixed"); the weights are saved with
+    checkpoints (:meth:`Residual.state_dict`)."""
+
+    def __init__(self, n: int, *, dtype: torch.dtype, device: torch.device):
+        self.weights = torch.ones(int(n), dtype=dtype, device=device, requires_grad=True)  #: λ ``(N,)``
+
+    def __call__(self, residuals, batch):
+        if residuals.shape[1] != self.weights.shape[0]:
+            raise ValueError(f"self-adaptive weights: {self.weights.shape[0]} weights for a batch of "
+                             f"{residuals.shape[1]} points; the term's points must stay fixed (sampling='fixed')")
+        return (self.weights.square() * residuals.square()).mean(dim=1).sum()
+
+    def reset(self) -> None:
+        """All weights back to 1 (a fresh run)."""
+        with torch.no_grad():
+            self.weights.fill_(1.0)
+
+
 #: a condition's ``reduction`` name → reduction
 REDUCTIONS = {"mse": MeanSquare(), "mae": MeanAbs(), "sse": SumSquare(), "bce": BinaryCrossEntropy()}
 
@@ -172,6 +199,16 @@ class Residual(AbstractTerm):
     def loss(self, model, batch):
         res = model.residuals(self.expression, batch)
         return self.weight * self.reduction(res, batch), self.reduction.pointwise(res)
+
+    def state_dict(self) -> dict:
+        if isinstance(self.reduction, SelfAdaptive):
+            return {"point_weights": self.reduction.weights.detach().clone()}
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if isinstance(self.reduction, SelfAdaptive) and "point_weights" in state:
+            with torch.no_grad():
+                self.reduction.weights.copy_(state["point_weights"])
 
     def __repr__(self):
         return f"Residual({self.name!r} on {self.region!r}, batch {self.batch})"
@@ -220,7 +257,8 @@ def _batch_size(name: str, own: int | None, chosen, *, grid_size: int | None, de
 
 
 def build_terms(compiled, *, batch=None, causal: float = 0.0, causal_chunks: int = 16, dtype: torch.dtype,
-                device: torch.device, default_batch: int = 4096, sampling=None) -> list[AbstractTerm]:
+                device: torch.device, default_batch: int = 4096, sampling=None,
+                self_adaptive: bool = False) -> list[AbstractTerm]:
     """The terms of a compiled problem: a :class:`Residual` per condition, an
     :class:`Observation` per observation.
 
@@ -229,8 +267,13 @@ def build_terms(compiled, *, batch=None, causal: float = 0.0, causal_chunks: int
     space-time problem causally. ``sampling`` (a name in
     :data:`~pinr.training.sampling.SAMPLINGS` or a rule; default "uniform") places the points of
     the interior conditions not sampled on a grid; the other terms draw uniformly.
+    ``self_adaptive``: every mean-square condition not on a grid gets fixed points (one draw) and
+    :class:`SelfAdaptive` per-point weights (causal weighting and adaptive sampling refuse it).
     """
     rule = sampling_rule(sampling)
+    if self_adaptive and (causal or not isinstance(rule, (Uniform, Fixed))):
+        raise ValueError("self-adaptive weights need fixed points; they do not combine with causal weighting or "
+                         f"adaptive sampling (sampling={sampling!r}, causal={causal!r}): drop one")
     names = [t.name for t in compiled.terms] + [o.name for o in compiled.observations]
     if isinstance(batch, Mapping):
         hard = {c.name for c in compiled.problem.conditions if c.hard}  # imposed exactly: no points to draw
@@ -247,6 +290,8 @@ def build_terms(compiled, *, batch=None, causal: float = 0.0, causal_chunks: int
         if causal and timed and isinstance(t.region, AbstractInterior) and t.reduction == "mse":
             reduction = Causal(float(causal), int(causal_chunks))
         own = rule if isinstance(t.region, AbstractInterior) and method != "grid" else None
+        if self_adaptive and method != "grid" and t.reduction == "mse":
+            own, reduction = Fixed(), SelfAdaptive(n, dtype=dtype, device=device)
         terms.append(Residual(t, batch=n, reduction=reduction, dtype=dtype, device=device, sampling=own))
     for o in compiled.observations:
         n = _batch_size(o.name, o.observation.batch, batch, grid_size=None, default=default_batch)

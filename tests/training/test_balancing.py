@@ -115,3 +115,49 @@ def test_weights_resume_exactly(tmp_path, balance):
     resumed = second.run()
     pts = torch.linspace(0, 1, 9, dtype=torch.float64)[:, None]
     assert torch.equal(resumed(pts), whole(pts))
+
+
+# ------------------------------------------------------------------------- self-adaptive weights
+def test_self_adaptive_weights_rise_by_the_hand_computed_ascent_step():
+    """One step: λ_i ← λ_i + η ĝ_i with Adam's first step ĝ = g/(|g| + ε), g_i = ∂L/∂λ_i =
+    (2/N) λ_i r_i² (ascent: the weights grow where the residual is), and the network's update
+    sees the weighted loss Σ λ_i² r_i² / N."""
+    from pinr.solvers import PINNSolver
+    from pinr.training.terms import SelfAdaptive
+
+    lr = 1e-2
+    solver = PINNSolver.from_options(poisson(), steps=3, balance="self-adaptive", backbone_options={"width": 16},
+                                     lbfgs_steps=0, progress=False, dtype="float64", hard=False, lr=lr,
+                                     batch=32, seed=1)
+    state = solver.build()
+    pde = solver.terms[0]
+    assert isinstance(pde.reduction, SelfAdaptive) and type(pde.sampler.rule).__name__ == "Fixed"
+    batch = pde.sample(state.generator)
+    residual = state.model.residuals(pde.expression, batch).detach().square().sum(0)  # r_i², λ = 1
+    g = 2.0 / residual.shape[0] * residual
+    expected = 1.0 + lr * g / (g.abs() + 1e-8)
+    again = pde.sample(state.generator)
+    assert torch.equal(again.points, batch.points)  # fixed points: the same batch every step
+    # one training step from this state
+    from pinr.training.loop import train_step
+
+    state.generator.manual_seed(1)
+    train_step(state, solver.terms, solver.losses_fn(state.model))
+    torch.testing.assert_close(pde.reduction.weights.detach(), expected, rtol=1e-12, atol=1e-15)
+    assert (pde.reduction.weights > 1).all()
+
+
+def test_self_adaptive_weights_resume_exactly_and_refuse_moving_points(tmp_path):
+    kw = dict(steps=30, balance="self-adaptive", backbone_options={"width": 16}, lbfgs_steps=0, progress=False,
+              dtype="float64", out=tmp_path / "a", hard=False, batch=32)
+    whole = pr.solve(poisson(), **kw)
+    from pinr.solvers import PINNSolver
+
+    first = PINNSolver.from_options(poisson(), **{**kw, "out": tmp_path / "b"})
+    first.run(until=15)
+    second = PINNSolver.from_options(poisson(), **{**kw, "out": tmp_path / "b", "resume": tmp_path / "b"})
+    resumed = second.run()
+    pts = torch.linspace(0, 1, 9, dtype=torch.float64)[:, None]
+    assert torch.equal(resumed(pts), whole(pts))
+    with pytest.raises(ValueError, match="self-adaptive weights need fixed points"):
+        pr.solve(poisson(), balance="self-adaptive", sampling="r3", steps=1, progress=False)
