@@ -151,33 +151,55 @@ class Progress(AbstractCallback):
 class TimeEstimate(AbstractCallback):
     """After ``after`` timed steps (the first, which warms up, not counted), says how long the
     rest of the run will take on this device, L-BFGS included; on a CPU a run longer than
-    ``limit`` seconds is warned about, with the number of steps that fits."""
+    ``limit`` seconds is warned about, with the number of steps that fits. At a tenth of the run
+    (or ``2 * after`` steps, whichever is later) the rate is measured again over the steps since
+    the first estimate, and a revised estimate is said when it differs by more than a quarter —
+    runs whose first steps are not typical (an occupancy grid that prunes empty space, a growing
+    pool of points) get an honest figure."""
 
     def __init__(self, progress: Progress | None, *, after: int = 20, lbfgs_steps: int = 0, limit: float = 600.0):
         self.progress, self.after, self.lbfgs, self.limit = progress, int(after), int(lbfgs_steps), float(limit)
         self._start = None
-        self.estimate: float | None = None  #: seconds the run was estimated to take, once known
+        self._first = None
+        self.estimate: float | None = None  #: seconds the run is estimated to take, once known
+        self.revised: float | None = None  #: the revised estimate, when one was said
+
+    def _say(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.write(text)
+        else:
+            log.info(text)
 
     def on_step_end(self, loop, out):
         s = loop.state
         done = s.step - loop.first_step
         if done == 1:
             self._start = (time.perf_counter(), s.step)
-        if self._start is None or done != self.after + 1 or s.step >= s.total:
+        if self._start is None or s.step >= s.total:
             return
-        t0, step0 = self._start
-        per_step = (time.perf_counter() - t0) / (s.step - step0)
-        self.estimate = per_step * (s.total - s.step + 1.5 * self.lbfgs) + loop.elapsed()
-        device = s.generator.device
-        text = (f"estimated {_duration(self.estimate)} for {s.total} steps"
-                + (f" and {self.lbfgs} L-BFGS steps" if self.lbfgs else "") + f" on {device.type} "
-                f"({per_step * 1e3:.3g} ms/step)")
-        if self.progress is not None:
-            self.progress.write(text)
-        if device.type == "cpu" and self.estimate > self.limit:
-            fits = max(1, int((self.limit - loop.elapsed()) / per_step - 1.5 * self.lbfgs))
-            log.warning("%s: longer than %s on this CPU; steps=%d (--steps %d) fits, or run it on a GPU",
-                        text, _duration(self.limit), fits, fits)
+        if done == self.after + 1:
+            t0, step0 = self._start
+            per_step = (time.perf_counter() - t0) / (s.step - step0)
+            self._first = (time.perf_counter(), s.step)
+            self.estimate = per_step * (s.total - s.step + 1.5 * self.lbfgs) + loop.elapsed()
+            device = s.generator.device
+            text = (f"estimated {_duration(self.estimate)} for {s.total} steps"
+                    + (f" and {self.lbfgs} L-BFGS steps" if self.lbfgs else "") + f" on {device.type} "
+                    f"({per_step * 1e3:.3g} ms/step)")
+            self._say(text)
+            if device.type == "cpu" and self.estimate > self.limit:
+                fits = max(1, int((self.limit - loop.elapsed()) / per_step - 1.5 * self.lbfgs))
+                log.warning("%s: longer than %s on this CPU; steps=%d (--steps %d) fits, or run it on a GPU",
+                            text, _duration(self.limit), fits, fits)
+        elif self._first is not None and self.revised is None and \
+                done == max(2 * self.after, (s.total - loop.first_step) // 10) + 1:
+            t1, step1 = self._first
+            per_step = (time.perf_counter() - t1) / (s.step - step1)
+            estimate = per_step * (s.total - s.step + 1.5 * self.lbfgs) + loop.elapsed()
+            if abs(estimate - self.estimate) > 0.25 * self.estimate:
+                self.revised = self.estimate = estimate
+                self._say(f"revised estimate: {_duration(estimate)} in all ({per_step * 1e3:.3g} ms/step since "
+                          f"step {step1})")
 
 
 def _duration(seconds: float) -> str:

@@ -133,3 +133,25 @@ def test_harden_keeps_what_disagrees_soft():
                                                pr.Initial(Eq(dt(u), 0))])
     q, names = harden(p)  # u = 1 on the walls and sin x at t = 0 cannot share one G: the walls only
     assert names == ("boundary",) and [c.hard for c in q.conditions] == [False, True, False, False]
+
+
+def test_time_estimate_is_revised_when_the_first_steps_were_not_typical():
+    import time as _time
+
+    from pinr.training import callbacks as cb
+    from pinr.training.loop import AbstractCallback
+
+    class SlowLater(AbstractCallback):  # steps after the first estimate take 20 ms longer
+        def on_step_end(self, loop, out):
+            if loop.state.step > 5:
+                _time.sleep(0.02)
+
+    d = pr.Interval(x=(0, 1))
+    (x,) = d.coords
+    u = d.field("u")
+    p = pr.Problem(d, [Eq(lap(u), -math.pi**2 * sin(math.pi * x))], [pr.Boundary(Eq(u, 0))])
+    est = cb.TimeEstimate(None, after=3, lbfgs_steps=0, limit=1e9)
+    PINNSolver.from_options(p, steps=60, lbfgs_steps=0, progress=False, backbone_options={"width": 8},
+                            callbacks=[SlowLater(), est]).run()
+    assert est.revised is not None and est.estimate == est.revised
+    assert est.revised > 60 * 0.02 * 0.9  # the slow steps dominate the revised figure
