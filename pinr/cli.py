@@ -390,6 +390,30 @@ def bench_suite(
         typer.echo(f"table: {out}")
 
 
+@bench_app.command("radiance")
+def bench_radiance(
+    comparison: Annotated[Optional[list[str]], typer.Option("--comparison", help="fields (nerf, siren, ff on the hemisphere scene) or multiplane (nex vs nerf on forward-facing views); repeatable, default both")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="training steps per run (default the cases' 3000)")] = None,
+    size: Annotated[Optional[int], typer.Option(help="picture side (default the cases' 64)")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, ... (default: cuda when available)")] = None,
+    quick: Annotated[bool, typer.Option(help="tiny pictures, fields and steps (a smoke run: not quality figures)")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="write the markdown table here (e.g. for bench/RESULTS.md)")] = None,
+):
+    """Radiance fields side by side on pinr's synthetic scene: held-out PSNR/SSIM, seconds, ms/step
+    and rays/s of each field (NeRF's MLP, SIREN, Fourier features) and of NeX against NeRF."""
+    from pinr.io import write_text
+    from pinr.render.bench import COMPARISONS, format_radiance_table, run_radiance_bench
+
+    chosen = tuple(comparison or COMPARISONS)
+    records = _run(lambda: run_radiance_bench(chosen, steps=steps, size=size, device=device, quick=quick,
+                                              echo=typer.echo))
+    table = format_radiance_table(records)
+    typer.echo(table)
+    if out is not None:
+        write_text(out, table)
+        typer.echo(f"table: {out}")
+
+
 def main():  # entry point
     app()
 
