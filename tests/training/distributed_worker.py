@@ -1,0 +1,41 @@
+"""One rank of the data-parallel tests (``test_distributed.py`` starts two with ``torchrun``).
+
+``python -m torch.distributed.run --standalone --nproc_per_node=2 distributed_worker.py WORK``:
+a fresh 2-process solve into ``WORK/dp``, then the 2-process continuation of the 1-process run
+``WORK/single``; each rank saves its final weights to ``WORK/{fresh,resumed}-RANK.pt``.
+"""
+
+import sys
+from pathlib import Path
+
+import torch
+
+import pinr as pr
+from pinr import Eq, lap, pi, sin
+
+STEPS = 4  #: steps of the fresh runs; the continuations go on to 2 * STEPS
+OPTIONS = dict(backbone="mlp", backbone_options=dict(width=8, depth=1, activation="tanh"), lr=1e-2, batch=16,
+               dtype="float64", progress=False, log_every=1, seed=3, lbfgs_steps=5)
+
+
+def poisson_1d():
+    """u'' = -π² sin(πx) on (0, 1), u = 0 at both ends: u = sin(πx)."""
+    d = pr.Interval(x=(0, 1))
+    (x,) = d.coords
+    u = d.field("u")
+    return pr.Problem(d, [Eq(lap(u), -pi**2 * sin(pi * x))], [pr.Boundary(Eq(u, 0), weight=10.0)],
+                      exact=sin(pi * x), name="poisson-1d")
+
+
+def main(work: Path) -> None:
+    torch.set_num_threads(1)
+    p = poisson_1d()
+    fresh = pr.solve(p, steps=STEPS, out=work / "dp", **OPTIONS)
+    rank = torch.distributed.get_rank()
+    torch.save(fresh.network.state_dict(), work / f"fresh-{rank}.pt")
+    resumed = pr.solve(p, steps=2 * STEPS, resume=work / "single", **OPTIONS)
+    torch.save(resumed.network.state_dict(), work / f"resumed-{rank}.pt")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
