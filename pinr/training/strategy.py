@@ -263,9 +263,9 @@ class Synchronise(AbstractCallback):
     - the loss-balancing weights ``state.weights`` (measured on each rank's batch): rank 0's,
       broadcast after the balancers have run (``on_step_begin``; only when ``balanced``);
     - statistics accumulated in the network's floating buffers (SAPE's per-node loss sums and
-      weights): each step's increments :math:`\delta_r` are averaged, :math:`b \leftarrow b +
-      \frac1W\sum_r \delta_r`, the statistics of the global batch (a buffer no rank changed stays
-      bit-equal);
+      weights): each step's increments :math:`\delta_r` are summed, :math:`b \leftarrow b +
+      \sum_r \delta_r`, which is what the global batch would have accumulated (a buffer no rank
+      changed stays bit-equal);
     - occupancy grids of rendered terms: after each refresh, the cell-wise maximum over the ranks,
       the grid's own rule :math:`e \leftarrow \max(\lambda e, \sigma)` over every rank's probes.
     """
@@ -292,7 +292,6 @@ class Synchronise(AbstractCallback):
             with torch.no_grad():
                 delta = torch.cat([(b - a).reshape(-1).to(torch.float64) for b, a in zip(buffers, self._before)])
                 dist.all_reduce(delta)
-                delta /= self.strategy.world_size
                 offset = 0
                 for b, a in zip(buffers, self._before):
                     n = b.numel()

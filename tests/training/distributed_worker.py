@@ -2,16 +2,20 @@
 
 ``python -m torch.distributed.run --standalone --nproc_per_node=2 distributed_worker.py WORK``:
 a fresh 2-process solve into ``WORK/dp``, then the 2-process continuation of the 1-process run
-``WORK/single``; each rank saves its final weights to ``WORK/{fresh,resumed}-RANK.pt``.
+``WORK/single``; each rank saves its final weights to ``WORK/{fresh,resumed}-RANK.pt``. Then,
+without a run directory, an inverse problem on SAPE (trainable parameter, observations, per-point
+loss statistics) with and without grad-norm balancing: ``WORK/{adaptive,balanced}-RANK.pt``.
 """
 
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import pinr as pr
 from pinr import Eq, lap, pi, sin
+from pinr.solvers import PINNSolver
 
 STEPS = 4  #: steps of the fresh runs; the continuations go on to 2 * STEPS
 OPTIONS = dict(backbone="mlp", backbone_options=dict(width=8, depth=1, activation="tanh"), lr=1e-2, batch=16,
@@ -27,6 +31,31 @@ def poisson_1d():
                       exact=sin(pi * x), name="poisson-1d")
 
 
+ADAPTIVE = dict(backbone="sape", backbone_options=dict(m=8, sigma=2.0, width=8, depth=1, block=2, activation="tanh"),
+                hard=False, steps=2, lr=1e-3, batch=16, dtype="float64", progress=False, log_every=1, seed=1,
+                lbfgs_steps=0)
+
+
+def inverse_1d():
+    """u'' = -c π² sin(πx), u = 0 at the ends, u measured at 40 points; c (trainable) starts at 0.5."""
+    d = pr.Interval(x=(0, 1))
+    (x,) = d.coords
+    u = d.field("u")
+    c = pr.Parameter("c", 0.5, trainable=True)
+    points = np.linspace(0.05, 0.95, 40)[:, None]
+    return pr.Problem(d, [Eq(lap(u), -c * pi**2 * sin(pi * x))], [pr.Boundary(Eq(u, 0))],
+                      observations=[pr.Observation(u, points=points, values=np.sin(np.pi * points[:, 0]))],
+                      name="inverse-1d")
+
+
+def adaptive(**options) -> dict:
+    """The final state of a short SAPE run of :func:`inverse_1d`."""
+    s = PINNSolver.from_options(inverse_1d(), **{**ADAPTIVE, **options})
+    s.run()
+    return {"network": s.network.state_dict(), "parameters": s.state.model.parameters.state_dict(),
+            "weights": s.state.weights, "loss": torch.tensor(s.history["loss"], dtype=torch.float64)}
+
+
 def main(work: Path) -> None:
     torch.set_num_threads(1)
     p = poisson_1d()
@@ -35,6 +64,8 @@ def main(work: Path) -> None:
     torch.save(fresh.network.state_dict(), work / f"fresh-{rank}.pt")
     resumed = pr.solve(p, steps=2 * STEPS, resume=work / "single", **OPTIONS)
     torch.save(resumed.network.state_dict(), work / f"resumed-{rank}.pt")
+    torch.save(adaptive(), work / f"adaptive-{rank}.pt")
+    torch.save(adaptive(balance="gradnorm"), work / f"balanced-{rank}.pt")
 
 
 if __name__ == "__main__":
