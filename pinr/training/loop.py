@@ -125,7 +125,7 @@ class Loop:
                 out = train_step(self.state, self.terms, self.losses_fn, self.strategy)
                 for cb in self.callbacks:
                     cb.on_step_end(self, out)
-                self.stopped = _STOP.is_set()
+                self.stopped = _STOP.is_set() if self.strategy is None else self.strategy.stopped(_STOP.is_set())
             self.state.seconds = self.elapsed()
             for cb in self.callbacks:
                 cb.on_train_end(self)

@@ -34,7 +34,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from .loop import AbstractCallback, Loop, StepOutput, TrainState
+from .loop import _STOP, AbstractCallback, Loop, StepOutput, TrainState
 
 __all__ = ["AbstractStrategy", "SingleDevice", "DataParallel", "Synchronise", "MainOnlyValidation", "rank_generator",
            "environment_world", "from_environment", "is_main_process"]
@@ -107,6 +107,11 @@ class AbstractStrategy:
         """:meth:`reduce` on the gradients of ``params`` (an L-BFGS closure's)."""
         return losses
 
+    def stopped(self, requested: bool) -> bool:
+        """Whether the loop stops after this step, given whether this process was asked to
+        (:func:`~pinr.training.loop.request_stop`, Ctrl-C)."""
+        return requested
+
     def callbacks(self, state: TrainState, terms, *, balanced: bool = False) -> list:
         """Parts of the loop the strategy needs, placed after pinr's schedules, balancers and
         samplers (``balanced``: a loss balancer sets ``state.weights``)."""
@@ -159,6 +164,7 @@ class DataParallel(AbstractStrategy):
             atexit.register(_destroy)
             log.info("initialised a %s process group: rank %d of %d", backend, rank, dist.get_world_size())
         self.world_size, self.rank = dist.get_world_size(), dist.get_rank()
+        self._stop = False
 
     @staticmethod
     def _choose_device(requested: torch.device, local: int) -> torch.device:
@@ -212,7 +218,8 @@ class DataParallel(AbstractStrategy):
         process (Adam then leaves it alone)."""
         w = self.world_size
         losses = losses.detach()
-        reached = torch.tensor([p.grad is not None for p in params] + [1.0], dtype=torch.float64,
+        # which parameters some rank reached, and whether some rank was asked to stop
+        reached = torch.tensor([p.grad is not None for p in params] + [_STOP.is_set()], dtype=torch.float64,
                                device=self._device)
         groups: dict[torch.dtype, list[int]] = {}
         for i, p in enumerate(params):
@@ -239,10 +246,17 @@ class DataParallel(AbstractStrategy):
             dist.all_reduce(averaged)
             averaged = (averaged / w).to(losses.device)
         dist.all_reduce(reached)
-        for p, n in zip(params, reached.tolist()):
+        *counts, stops = reached.tolist()
+        for p, n in zip(params, counts):
             if n == 0:
                 p.grad = None
+        self._stop = stops > 0
         return averaged
+
+    def stopped(self, requested: bool) -> bool:
+        """Whether some rank had been asked to stop when this step's gradients were averaged: every
+        rank stops after the same step (a request that comes later is seen at the next step)."""
+        return self._stop
 
     def callbacks(self, state: TrainState, terms, *, balanced: bool = False) -> list:
         return [Synchronise(self, terms, balanced=balanced)]

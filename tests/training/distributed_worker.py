@@ -4,7 +4,9 @@
 a fresh 2-process solve into ``WORK/dp``, then the 2-process continuation of the 1-process run
 ``WORK/single``; each rank saves its final weights to ``WORK/{fresh,resumed}-RANK.pt``. Then,
 without a run directory, an inverse problem on SAPE (trainable parameter, observations, per-point
-loss statistics) with and without grad-norm balancing: ``WORK/{adaptive,balanced}-RANK.pt``.
+loss statistics) with and without grad-norm balancing: ``WORK/{adaptive,balanced}-RANK.pt``. Last,
+rank 1 alone is asked to stop (Ctrl-C) after step 2 of a run into ``WORK/stopped``: the step each
+rank stopped at goes to ``WORK/stopped-RANK.pt``.
 """
 
 import sys
@@ -15,7 +17,9 @@ import torch
 
 import pinr as pr
 from pinr import Eq, lap, pi, sin
+from pinr.errors import Interrupted
 from pinr.solvers import PINNSolver
+from pinr.training.loop import AbstractCallback, request_stop
 
 STEPS = 4  #: steps of the fresh runs; the continuations go on to 2 * STEPS
 OPTIONS = dict(backbone="mlp", backbone_options=dict(width=8, depth=1, activation="tanh"), lr=1e-2, batch=16,
@@ -56,6 +60,14 @@ def adaptive(**options) -> dict:
             "weights": s.state.weights, "loss": torch.tensor(s.history["loss"], dtype=torch.float64)}
 
 
+class StopOnRankOne(AbstractCallback):
+    """What Ctrl-C does, on rank 1 only, at the end of step 2."""
+
+    def on_step_end(self, loop, out):
+        if torch.distributed.get_rank() == 1 and loop.state.step == 2:
+            request_stop()
+
+
 def main(work: Path) -> None:
     torch.set_num_threads(1)
     p = poisson_1d()
@@ -66,6 +78,11 @@ def main(work: Path) -> None:
     torch.save(resumed.network.state_dict(), work / f"resumed-{rank}.pt")
     torch.save(adaptive(), work / f"adaptive-{rank}.pt")
     torch.save(adaptive(balance="gradnorm"), work / f"balanced-{rank}.pt")
+    try:
+        PINNSolver.from_options(poisson_1d(), **{**OPTIONS, "steps": 10}, out=work / "stopped",
+                                callbacks=[StopOnRankOne()]).run()
+    except Interrupted as stop:
+        torch.save(torch.tensor(stop.step), work / f"stopped-{rank}.pt")
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def test_two_ranks_take_the_one_process_steps_on_the_union_of_their_points(runs)
 
 def test_rank_zero_alone_writes_one_run_directory(runs):
     work, _ = runs
-    assert sorted(p.name for p in work.iterdir() if p.is_dir()) == ["dp", "single"]
+    assert sorted(p.name for p in work.iterdir() if p.is_dir()) == ["dp", "single", "stopped"]
     assert sorted(p.name for p in (work / "dp").iterdir() if p.suffix == ".pt") == ["checkpoint.pt", "solution.pt"]
     assert not list((work / "dp").glob(".*partial"))
     assert pr.api.read_record(work / "dp")["world_size"] == 2
@@ -157,6 +157,13 @@ def test_sape_statistics_and_a_trainable_parameter_follow_the_union_of_the_point
     assert_close(two["parameters"], one.state.model.parameters.state_dict())
     np.testing.assert_allclose(two["loss"].numpy(), one.history["loss"], rtol=1e-10)
     assert_close(two["network"], mine, rtol=0, atol=1e-4)  # lr 1e-3: the weights moved by ~2e-3
+
+
+def test_a_stop_asked_of_one_rank_stops_every_rank_after_the_same_step(runs):
+    """Rank 1 is asked after step 2; the request travels with step 3's all-reduce."""
+    work, _ = runs
+    assert int(load(work / "stopped-0.pt")) == int(load(work / "stopped-1.pt")) == 3
+    assert load(work / "stopped" / "checkpoint.pt")["step"] == 3
 
 
 def test_strategy_from_the_environment(monkeypatch):
