@@ -6,7 +6,8 @@ a fresh 2-process solve into ``WORK/dp``, then the 2-process continuation of the
 without a run directory, an inverse problem on SAPE (trainable parameter, observations, per-point
 loss statistics) with and without grad-norm balancing: ``WORK/{adaptive,balanced}-RANK.pt``. Last,
 rank 1 alone is asked to stop (Ctrl-C) after step 2 of a run into ``WORK/stopped``: the step each
-rank stopped at goes to ``WORK/stopped-RANK.pt``.
+rank stopped at goes to ``WORK/stopped-RANK.pt``. And the gradient average on its own: a parameter
+with a gradient on rank 0 only, one with none anywhere: ``WORK/average-RANK.pt``.
 """
 
 import sys
@@ -68,6 +69,18 @@ class StopOnRankOne(AbstractCallback):
             request_stop()
 
 
+def average(rank: int) -> dict:
+    """``DataParallel.average`` of (p: grad (2, 4) on rank 0, none on rank 1; q: no grad anywhere;
+    losses (rank + 1, 10))."""
+    from pinr.training.strategy import DataParallel
+
+    p, q = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(3))
+    if rank == 0:
+        p.grad = torch.tensor([2.0, 4.0])
+    losses = DataParallel(torch.device("cpu")).average([p, q], torch.tensor([rank + 1.0, 10.0]))
+    return {"p": p.grad, "q_none": torch.tensor(q.grad is None), "losses": losses}
+
+
 def main(work: Path) -> None:
     torch.set_num_threads(1)
     p = poisson_1d()
@@ -76,6 +89,7 @@ def main(work: Path) -> None:
     torch.save(fresh.network.state_dict(), work / f"fresh-{rank}.pt")
     resumed = pr.solve(p, steps=2 * STEPS, resume=work / "single", **OPTIONS)
     torch.save(resumed.network.state_dict(), work / f"resumed-{rank}.pt")
+    torch.save(average(rank), work / f"average-{rank}.pt")
     torch.save(adaptive(), work / f"adaptive-{rank}.pt")
     torch.save(adaptive(balance="gradnorm"), work / f"balanced-{rank}.pt")
     try:

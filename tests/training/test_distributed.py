@@ -82,6 +82,15 @@ def test_replicas_are_equal_on_both_ranks(runs):
             assert torch.equal(r0[k], r1[k]), (name, k)
 
 
+def test_a_parameter_without_gradient_on_one_rank_gets_the_average_with_zeros(runs):
+    work, _ = runs
+    for rank in (0, 1):
+        out = load(work / f"average-{rank}.pt")
+        assert torch.equal(out["p"], torch.tensor([1.0, 2.0]))  # (2, 4) and zeros, averaged
+        assert bool(out["q_none"])  # reached by no rank: None, as in one process
+        assert torch.equal(out["losses"], torch.tensor([1.5, 10.0]))
+
+
 def test_two_ranks_take_the_one_process_steps_on_the_union_of_their_points(runs):
     work, _ = runs
     one = emulate(PINNSolver.from_options(worker.poisson_1d(), steps=STEPS, **OPTIONS))
