@@ -54,10 +54,15 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
     ``checkpoint.pt``, ``solution.pt``, ``fields.npz`` and PNG plots. ``reference_solution``
     ("auto": the case's reference, exact or FD when available; ``None`` for none; or a
     solution) is used for periodic validation and the final metrics.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) the PINN trains data parallel, ``batch`` points per
+    term on each rank (:mod:`pinr.training.strategy`); rank 0 alone writes the run directory and
+    shows progress, and every rank returns the solution.
     """
     from pinr.solvers import FDSolver, PINNSolver
 
     from .report import write_run
+    from .training.strategy import is_main_process
 
     case = as_case(target)
     problem = case.problem
@@ -96,15 +101,17 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
             options["out"] = out
         pinn = PINNSolver.from_options(case, reference=ref, validate_metrics=validate_metrics, callbacks=callbacks,
                                        **options)
-        if out is not None:
+        if out is not None and pinn.strategy.is_main:
             from .io import write_json
             config = _config(case, pinn)
             if chosen_before is not None:  # a resumed run keeps the record of where its options came from
                 config["chosen_by"] = chosen_before
             write_json(out / "config.json", config)
         sol = pinn.run()
-    if out is not None:
+    if out is not None and (pinn.strategy.is_main if pinn is not None else is_main_process()):
         write_run(out, case, sol, ref, solver=solver, seconds=time.perf_counter() - started, trainer=pinn)
+    if pinn is not None:
+        pinn.strategy.barrier()  # the other ranks return once the run directory is complete
     return sol
 
 
@@ -168,5 +175,6 @@ def _config(case, pinn) -> dict:
     return {
         "pinr": pinr.__version__, "torch": torch.__version__, "python": platform.python_version(),
         "problem": {"name": case.problem.name, **dict(case.source)}, "statement": str(case.problem),
-        "solver": "pinn", **flat, "device": str(pinn.device), "chosen_by": dict(pinn.resolved.sources),
+        "solver": "pinn", **flat, "device": str(pinn.device), "world_size": pinn.strategy.world_size,
+        "chosen_by": dict(pinn.resolved.sources),
     }

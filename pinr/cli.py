@@ -204,8 +204,13 @@ def solve(
         _fail("error: --train applies to the pinn solver")
     if _FLAGS["quiet"]:
         kw["progress"] = False
+    from pinr.training.strategy import is_main_process
+
+    if not is_main_process():  # under torchrun the other ranks stay silent: rank 0 shows and reports
+        logging.getLogger("pinr").setLevel(logging.ERROR)
     _run(lambda: pr.solve(prob, solver=solver, out=out, **kw), out)
-    _report(out, solver)
+    if is_main_process():
+        _report(out, solver)
 
 
 def _report(out: Path, solver: str) -> None:

@@ -38,6 +38,7 @@ from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
 from pinr.training.loop import Loop, TrainState
 from pinr.training.parameters import ParameterSet
 from pinr.training.sampling import AdaptiveSampling
+from pinr.training.strategy import AbstractStrategy, MainOnlyValidation, from_environment
 from pinr.training.terms import Model, SelfAdaptive, build_terms, term_losses
 
 from .solution import NeuralSolution, grid_of
@@ -89,11 +90,13 @@ class PINNSolver:
     run) and at the end; ``validate_metrics`` (``solution -> dict``) replaces that score.
     With ``out`` set, ``checkpoint.pt`` is written every ``checkpoint_every`` steps (default a
     tenth of the run) and at the end. ``callbacks`` join the loop after pinr's own.
-    :meth:`from_options` takes flat keywords.
+    ``strategy`` (:mod:`pinr.training.strategy`) is how the run uses its devices; by default
+    data parallel under ``torchrun`` (only rank 0 then writes, shows progress and validates),
+    else one device. :meth:`from_options` takes flat keywords.
     """
 
     def __init__(self, target, config: TrainConfig | None = None, *, reference=None, validate_metrics=None,
-                 callbacks=()):
+                 callbacks=(), strategy: AbstractStrategy | None = None):
         self.case = as_case(target)
         self.problem = problem = self.case.problem
         self.compiled = compile_problem(problem)
@@ -114,6 +117,10 @@ class PINNSolver:
             raise TypeError(f"validate_metrics must be a callable solution -> dict, got {validate_metrics!r}")
         self.reference, self.validate_metrics, self.extra_callbacks = reference, validate_metrics, list(callbacks)
         self.device, self.dtype = resolve_device(c.device.device), resolve_dtype(c.device.dtype)
+        if strategy is not None and not isinstance(strategy, AbstractStrategy):
+            raise TypeError(f"strategy must be a pinr.training.strategy.AbstractStrategy, got {strategy!r}")
+        self.strategy = strategy if strategy is not None else from_environment(self.device)
+        self.device = self.strategy.device(self.device)
         self.terms = build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
                                  causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
                                  default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling,
@@ -141,10 +148,11 @@ class PINNSolver:
                                 f"`pinr list backbones` shows each option's default") from None
 
     @classmethod
-    def from_options(cls, target, *, reference=None, validate_metrics=None, callbacks=(), **options) -> "PINNSolver":
+    def from_options(cls, target, *, reference=None, validate_metrics=None, callbacks=(), strategy=None,
+                     **options) -> "PINNSolver":
         """The solver from flat options (``steps=``, ``lr=``, ``backbone_options=``, ...)."""
         return cls(target, TrainConfig.from_options(**options), reference=reference,
-                   validate_metrics=validate_metrics, callbacks=callbacks)
+                   validate_metrics=validate_metrics, callbacks=callbacks, strategy=strategy)
 
     # ------------------------------------------------------------------------ views
     @property
@@ -204,8 +212,8 @@ class PINNSolver:
             groups.append({"params": list(params.parameters()), "lr": c.optim.parameter_lr})
         point_weights = [t.reduction.weights for t in self.terms if isinstance(getattr(t, "reduction", None),
                                                                                    SelfAdaptive)]
-        if point_weights:  # self-adaptive weights: the same rate, by ascent
-            groups.append({"params": point_weights, "lr": c.optim.lr, "maximize": True})
+        if point_weights:  # self-adaptive weights: the same rate, by ascent; one per point of this process
+            groups.append({"params": point_weights, "lr": c.optim.lr, "maximize": True, "local": True})
         optimizer = torch.optim.Adam(groups)
         scheduler = _schedule(optimizer, c.optim.steps, c.optim.decay, min(c.optim.lr_min, c.optim.lr))
         if c.device.tf32 and self.device.type == "cuda":
@@ -222,8 +230,9 @@ class PINNSolver:
         return fn
 
     def callbacks(self, state: TrainState) -> list:
-        """pinr's parts of the loop, in order, then the user's."""
-        c, net = self.config, state.model.network
+        """pinr's parts of the loop, in order, then the user's; under data parallelism only rank 0
+        shows progress, validates (the others wait) and writes checkpoints."""
+        c, net, main = self.config, state.model.network, self.strategy.is_main
         history = cb.History(c.run.log_every)
         parts = [cb.BackboneSchedule()]
         if c.schedule.time_window:
@@ -236,21 +245,31 @@ class PINNSolver:
         if AdaptiveSampling.wanted(self.terms):
             parts.append(AdaptiveSampling())
         progress = cb.Progress(f"{self.problem.name} [{c.model.backbone}/{state.model.engine.name}]", history,
-                               enabled=bool(c.run.progress), summary=self.resolved.summary())
+                               enabled=bool(c.run.progress) and main, summary=self._summary())
         for t in self.terms:  # what a term brings with it (an occupancy grid's refresh, rays/s)
             parts += t.callbacks(progress)
-        parts += [cb.DivergenceGuard(c.run.log_every, c.optim.lr), history, progress,
-                  cb.TimeEstimate(progress, lbfgs_steps=c.optim.lbfgs_steps), cb.LBFGSFinish(c.optim.lbfgs_steps)]
+        parts += self.strategy.callbacks(state, self.terms, balanced=balance is not None)
+        parts += [cb.DivergenceGuard(c.run.log_every, c.optim.lr), history, progress]
+        if main:
+            parts.append(cb.TimeEstimate(progress, lbfgs_steps=c.optim.lbfgs_steps))
+        parts.append(cb.LBFGSFinish(c.optim.lbfgs_steps))
         score = self._score()
         if score is not None:
             every = c.run.validate_every or max(1, c.optim.steps // 10)
-            parts.append(cb.Validation(score, lambda: self.solution(state), every, progress))
-        if c.run.tensorboard:
+            validation = cb.Validation(score, lambda: self.solution(state), every, progress)
+            parts.append(validation if self.strategy.world_size == 1 else MainOnlyValidation(validation, self.strategy))
+        if c.run.tensorboard and main:
             parts.append(cb.TensorBoard(self.out / "tensorboard", history))
-        if self.out is not None:
-            parts.append(cb.Checkpoint(self.out / "checkpoint.pt", partial(self.save_checkpoint, state),
-                                       c.run.checkpoint_every or max(1, c.optim.steps // 10)))
+        if self.out is not None:  # the other ranks check their (equal) weights but write nothing
+            parts.append(cb.Checkpoint(self.out / "checkpoint.pt", partial(self.save_checkpoint, state) if main
+                                       else (lambda path: path), c.run.checkpoint_every or max(1, c.optim.steps // 10)))
         return parts + self.extra_callbacks
+
+    def _summary(self) -> str:
+        """The progress bar's first line: what was chosen, and how the run is spread."""
+        w = self.strategy.world_size
+        return self.resolved.summary() + (f"; data parallel on {w} ranks ({self.strategy!r}): batch is per rank, "
+                                          f"a step sees {w}x the points" if w > 1 else "")
 
     def _score(self):
         if self.validate_metrics is not None:
@@ -349,9 +368,10 @@ class PINNSolver:
         state = self.build()
         if self.config.run.resume is not None:
             self.load_checkpoint(state, self.config.run.resume)
+        self.strategy.prepare(state, self.terms)
         self.state = state
         parts = self.callbacks(state)
-        loop = Loop(state, self.terms, self.losses_fn(state.model), parts)
+        loop = Loop(state, self.terms, self.losses_fn(state.model), parts, strategy=self.strategy)
         threads, before = self.config.device.threads, torch.get_num_threads()
         try:
             if threads and self.device.type == "cpu":

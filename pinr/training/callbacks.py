@@ -214,7 +214,10 @@ def _duration(seconds: float) -> str:
 
 class LBFGSFinish(AbstractCallback):
     """After the last Adam step: ``steps`` L-BFGS iterations (strong Wolfe line search) on one
-    fixed batch (none in a run of 0 steps); the losses before and after go to ``history["lbfgs"]``."""
+    fixed batch (none in a run of 0 steps); the losses before and after go to ``history["lbfgs"]``.
+    Under a data-parallel strategy each rank fixes its own batch and the closure's loss and
+    gradients are averaged over the ranks: L-BFGS on the union of the batches, the same iterates
+    on every rank."""
 
     def __init__(self, steps: int):
         self.steps = int(steps)
@@ -227,6 +230,8 @@ class LBFGSFinish(AbstractCallback):
         params = list(s.model.network.parameters()) + list(s.model.parameters.parameters())
         opt = torch.optim.LBFGS(params, lr=1.0, max_iter=self.steps, history_size=50, line_search_fn="strong_wolfe")
 
+        average = loop.strategy.average if loop.strategy is not None else (lambda _, loss: loss)
+
         def total():
             losses = term_losses(s.model, loop.terms, batches)[0]
             return (losses if s.weights is None else losses * s.weights).sum()
@@ -235,11 +240,11 @@ class LBFGSFinish(AbstractCallback):
             opt.zero_grad(set_to_none=True)
             loss = total()
             loss.backward()
-            return loss
+            return average(params, loss)
 
-        before = float(total().detach())
+        before = float(average([], total().detach()))
         opt.step(closure)
-        after = float(total().detach())
+        after = float(average([], total().detach()))
         if not math.isfinite(after):
             raise DivergenceError("L-BFGS produced a non-finite loss; run without lbfgs_steps or with dtype='float64'")
         s.history.setdefault("lbfgs", []).append((before, after))

@@ -57,12 +57,16 @@ class StepOutput:
     per_point: list
 
 
-def train_step(state: TrainState, terms: Sequence, losses_fn: Callable) -> StepOutput:
-    """Sample every term, one optimiser and scheduler step on the (balanced) summed loss."""
+def train_step(state: TrainState, terms: Sequence, losses_fn: Callable, strategy=None) -> StepOutput:
+    """Sample every term, one optimiser and scheduler step on the (balanced) summed loss;
+    ``strategy`` (:mod:`.strategy`; ``None``: one device) combines the gradients between
+    ``backward()`` and the optimiser step and gives the losses to record."""
     batches = [t.sample(state.generator, window=state.window) for t in terms]
     state.optimizer.zero_grad(set_to_none=True)
     losses, per_point = losses_fn(batches)
     (losses if state.weights is None else losses * state.weights).sum().backward()
+    if strategy is not None:
+        losses = strategy.reduce(state, losses)
     state.optimizer.step()
     state.scheduler.step()
     state.step += 1
@@ -85,11 +89,13 @@ class AbstractCallback:
 
 class Loop:
     """Run :func:`train_step` on ``state`` with ``terms`` until ``until`` steps, calling
-    ``callbacks`` in order. ``names`` are the terms' names (for logs)."""
+    ``callbacks`` in order, under ``strategy`` (:mod:`.strategy`; ``None``: one device). ``names``
+    are the terms' names (for logs)."""
 
     def __init__(self, state: TrainState, terms: Sequence, losses_fn: Callable,
-                 callbacks: Sequence[AbstractCallback] = ()):
+                 callbacks: Sequence[AbstractCallback] = (), *, strategy=None):
         self.state, self.terms, self.losses_fn, self.callbacks = state, list(terms), losses_fn, list(callbacks)
+        self.strategy = strategy
         self.names = [t.name for t in self.terms]
         self.first_step = state.step
         self.stopped = False  #: set when the run was stopped on request before ``until``
@@ -116,10 +122,10 @@ class Loop:
             while self.state.step < until and not self.stopped:
                 for cb in self.callbacks:
                     cb.on_step_begin(self)
-                out = train_step(self.state, self.terms, self.losses_fn)
+                out = train_step(self.state, self.terms, self.losses_fn, self.strategy)
                 for cb in self.callbacks:
                     cb.on_step_end(self, out)
-                self.stopped = _STOP.is_set()
+                self.stopped = _STOP.is_set() if self.strategy is None else self.strategy.stopped(_STOP.is_set())
             self.state.seconds = self.elapsed()
             for cb in self.callbacks:
                 cb.on_train_end(self)

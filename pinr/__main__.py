@@ -1,0 +1,7 @@
+"""``python -m pinr`` is the ``pinr`` command (so that ``torchrun … -m pinr solve …`` works)."""
+
+import sys
+
+from pinr.cli import main
+
+sys.exit(main())
