@@ -1,4 +1,4 @@
-"""Command line: ``pinr list | solve | validate | bench``."""
+"""Command line: ``pinr list | solve | sweep | validate | bench``."""
 
 from __future__ import annotations
 
@@ -206,6 +206,45 @@ def solve(
         kw["progress"] = False
     _run(lambda: pr.solve(prob, solver=solver, out=out, **kw), out)
     _report(out, solver)
+
+
+@app.command()
+def sweep(
+    problem: Annotated[str, typer.Argument(help="catalogue problem name (see `pinr list problems`)")],
+    over: Annotated[list[str], typer.Option("--over", help="swept values: omega0=10,20,30 or seed=0..3 (inclusive); keys: seed, lr, backbone options (repeatable)")],
+    backbone: Annotated[Optional[str], typer.Option(help="backbone name (default: the problem's)")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="training steps (default: the problem's)")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="peak learning rate, when not swept")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 or auto (default)")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 (default) or float64")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="derivative engine: auto (default), jet, func or autograd")] = None,
+    batch: Annotated[Optional[int], typer.Option(help="points per condition per step")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="sweep directory (default runs/sweep-PROBLEM-TIME)")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value (repeatable)")] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", help="fixed backbone option key=value (repeatable)")] = None,
+):
+    """Train every combination of the --over values together (one vmapped step where the models
+    share a structure) and print one table; writes sweep.csv, sweep.json, sweep.png and a run
+    directory per model."""
+    import pinr as pr
+    from pinr.training.ensemble import parse_over_text
+
+    try:
+        swept = parse_over_text(over)
+        prob = pr.problems.get(problem, **_parse_pairs(set_, "--set"))
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        _fail(f"error: {err}")
+    if out is None:
+        out = Path("runs") / f"sweep-{problem}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    kw = dict(backbone=backbone, steps=steps, lr=lr, device=device, dtype=dtype, engine=engine, batch=batch)
+    kw = {k: v for k, v in kw.items() if v is not None}
+    if option:
+        kw["backbone_options"] = _parse_pairs(option, "--option")
+    result = _run(lambda: pr.sweep(prob, over=swept, out=out, **kw), out)
+    if result.notice:
+        typer.echo(f"note: {result.notice}")
+    typer.echo(result.table())
+    typer.echo(f"outputs: {out} ({len(result)} models, {result.ms_per_step:.1f} ms per step for all of them)")
 
 
 def _report(out: Path, solver: str) -> None:

@@ -54,7 +54,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from .batch import Batch
 from .terms import Model, term_losses
 
-__all__ = ["sweep", "SweepResult", "StackedAdam", "parse_over", "combinations", "swept_keys"]
+__all__ = ["sweep", "SweepResult", "StackedAdam", "parse_over", "parse_over_text", "combinations", "swept_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,42 @@ def parse_over(over) -> dict[str, list]:
             raise ValueError(f"over['lr'] must be finite positive numbers, got {values}")
         parsed[key] = values
     return parsed
+
+
+def parse_over_text(items: Sequence[str]) -> dict[str, list]:
+    """``--over`` flags (``omega0=10,20,30``, ``seed=0..3`` — an inclusive integer range,
+    ``lr=1e-3,3e-3``) as key → values; ``ValueError`` naming the bad flag otherwise."""
+    import ast
+
+    over: dict[str, list] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key, text = key.strip(), text.strip()
+        if not sep or not key:
+            raise ValueError(f"--over {item!r}: write KEY=V1,V2,... or KEY=A..B (e.g. omega0=10,20,30 or seed=0..3)")
+        if key in over:
+            raise ValueError(f"--over {key} given twice; list all its values in one flag")
+        if ".." in text:
+            lo, _, hi = text.partition("..")
+            try:
+                a, b = int(lo), int(hi)
+            except ValueError:
+                raise ValueError(f"--over {item!r}: a range is A..B with integers A <= B (e.g. seed=0..3)") from None
+            if a > b:
+                raise ValueError(f"--over {item!r}: the range {a}..{b} is empty; write A..B with A <= B")
+            over[key] = list(range(a, b + 1))
+            continue
+        values = []
+        for part in text.split(","):
+            part = part.strip()
+            if not part:
+                raise ValueError(f"--over {item!r}: an empty value; write KEY=V1,V2,... (e.g. omega0=10,20,30)")
+            try:
+                values.append(ast.literal_eval(part))
+            except (ValueError, SyntaxError):
+                values.append(part)
+        over[key] = values
+    return over
 
 
 def swept_keys(backbone: str) -> list[str]:
