@@ -24,10 +24,11 @@ Derivatives under the model ``vmap``: the ``jet`` engine (its fused autograd fun
 ``generate_vmap_rule``) or the ``func`` engine; ``autograd``'s ``torch.autograd.grad`` cannot run
 under ``vmap``, so a run whose engine resolves to it uses ``func`` instead (same values).
 
-Progressive backbones (PINs' ``level_weights``, SAPE's ``level``/``active``/… buffers) keep their
-schedule in buffers: each model's own module runs its ``on_step`` (and SAPE its
-``observe_point_losses`` with that model's per-point losses) and the buffers are restacked before
-the step, so ``functional_call`` receives them as explicit state.
+Progressive backbones keep their schedule in buffers (PINs' ``level_weights``): each model's own
+module runs its ``on_step`` and the buffers are restacked before the step, so ``functional_call``
+receives them as explicit state. SAPE is refused for the vmapped step (its models train one after
+the other): its forward reads a mask table cached on the module outside its buffers, which one
+shared ``functional_call`` template cannot hold per model.
 
 Loss balancing (every 100 steps) and the L-BFGS finish run per model on its own module, outside
 the ``vmap`` (they are rare, and their results — term weights ``(M, n_terms)``, a polished model —
@@ -230,11 +231,14 @@ def _stack_batches(per_model: Sequence[Sequence[Batch]]) -> list[tuple]:
     return out
 
 
-def _unsupported(solver) -> str | None:
-    """Why ``solver``'s run cannot join a vmapped step (``None`` when it can)."""
+def _unsupported(solver, state) -> str | None:
+    """Why ``solver``'s run (its built ``state``) cannot join a vmapped step (``None`` when it can)."""
     from pinr.training.sampling import AdaptiveSampling
 
     c = solver.config
+    if getattr(state.model.network.backbone, "wants_point_losses", False):
+        return (f"{c.model.backbone} caches its masks outside its buffers (state functional_call cannot swap "
+                "per model)")
     if AdaptiveSampling.wanted(solver.terms):
         return "adaptive sampling keeps a pool per run"
     if c.schedule.time_window:
@@ -371,7 +375,7 @@ def sweep(target, *, over, out=None, reference_solution="auto", progress: bool =
     started = time.perf_counter()
     states = [s.build() for s in solvers]
     groups = _groups(states)
-    notice = _unsupported(solvers[0])
+    notice = _unsupported(solvers[0], states[0])
     if notice is None and len(groups) > 1:
         notice = (f"the models differ in structure (parameter shapes or fixed settings such as omega0), so they train "
                   f"in {len(groups)} groups of sizes {[len(g) for g in groups]}, one step per group")
@@ -473,6 +477,8 @@ def plot_sweep(path, rows: list[dict], keys: list[str], metric: str) -> Path:
             ax.set_xticks(xs, [str(v) for v in values])
         if metric in ("rel_l2", "final_loss") and all(r[metric] > 0 for r in rows):
             ax.set_yscale("log")
+        if key == "lr" and numeric and min(xs) > 0:
+            ax.set_xscale("log")
         ax.set_xlabel(key)
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)
@@ -506,8 +512,7 @@ def _train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = Fa
     adam = StackedAdam(params, betas=betas, eps=eps)
     group_of = {k: (0 if k.startswith("network.") else 1) for k in params}
     networks = [s.model.network for s in states]
-    point_losses = bool(getattr(networks[0].backbone, "wants_point_losses", False))
-    scheduled = point_losses or type(networks[0].backbone).on_step is not AbstractBackbone.on_step
+    scheduled = type(networks[0].backbone).on_step is not AbstractBackbone.on_step
     names = [t.name for t in terms]
     log_every = first.config.run.log_every
     total = first.steps
@@ -526,7 +531,7 @@ def _train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = Fa
                 n.on_step(step, total)
             buffers = {k: torch.stack([dict(pr.named_buffers())[k] for pr in pairs]) for k in buffers}
         if balancers[0] is not None and len(terms) > 1 and step % balancers[0].every == 0:
-            _write_back(params, buffers, pairs)  # each model measures its terms on its own module
+            _write_back(params, {} if scheduled else buffers, pairs)  # each model measures its terms itself
             for b, v in zip(balancers, views):
                 b.on_step_begin(v)
         if shared_batches:
@@ -540,7 +545,7 @@ def _train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = Fa
                                 None if b[4] is None else 0) for b in batches])
         for p in params.values():
             p.grad = None
-        losses, per_point = vmap(losses_of, in_dims=in_dims)(params, buffers, batches)  # (M, n_terms)
+        losses, _ = vmap(losses_of, in_dims=in_dims)(params, buffers, batches)  # (M, n_terms)
         weights = [s.weights for s in states]
         if all(w is None for w in weights):
             losses.sum().backward()
@@ -553,11 +558,6 @@ def _train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = Fa
             s.optimizer.step()
             s.scheduler.step()
             s.step += 1
-        if point_losses:
-            for m, n in enumerate(networks):
-                for term_batch, values in zip(batches, per_point):
-                    pts = term_batch[0] if shared_batches else term_batch[0][m]
-                    n.observe_point_losses(pts, values[m])
         detached = losses.detach()
         if not torch.isfinite(detached).all():
             bad = [i for i in range(len(states)) if not torch.isfinite(detached[i]).all()]
@@ -579,7 +579,7 @@ def _train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = Fa
                 best = float(detached.sum(1).min())
                 log.info("sweep step %d/%d, best loss %.3e", s0.step, total, best)
     seconds = time.perf_counter() - t0
-    _write_back(params, buffers, pairs)
+    _write_back(params, {} if scheduled else buffers, pairs)
     _adam_state(params, adam, pairs, states)
     lbfgs = cb.LBFGSFinish(first.config.optim.lbfgs_steps)  # each model's own finish, on its own module
     for s, v in zip(states, views):
@@ -591,7 +591,8 @@ def _train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = Fa
 
 @torch.no_grad()
 def _write_back(params, buffers, pairs) -> None:
-    """Each model's slice of the stacked parameters and buffers into its own module."""
+    """Each model's slice of the stacked parameters and ``buffers`` into its own module (the
+    buffers of scheduled backbones are not written: their modules own them, see above)."""
     for m, pair in enumerate(pairs):
         own = dict(pair.named_parameters())
         for k, p in params.items():
