@@ -372,6 +372,23 @@ def bench(
         typer.echo(f"records: {json_path}")
 
 
+@bench_app.command("sweep")
+def bench_sweep(
+    models: Annotated[int, typer.Option(help="models trained together")] = 16,
+    width: Annotated[int, typer.Option(help="SIREN width")] = 64,
+    points: Annotated[int, typer.Option(help="points per model per step")] = 4096,
+    steps: Annotated[int, typer.Option(help="timed steps, median reported")] = 5,
+    warmup: Annotated[int, typer.Option(help="untimed warm-up steps")] = 2,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
+):
+    """Many models in one step: MODELS SIRENs trained vmapped and one after the other, side by side (ms/step, ratio)."""
+    from pinr.bench_sweep import format_sweep_bench, run_sweep_bench
+
+    result = _run(lambda: run_sweep_bench(models=models, width=width, points=points, steps=steps, warmup=warmup,
+                                          device=device))
+    typer.echo(format_sweep_bench(result))
+
+
 @bench_app.command("quality")
 def bench_quality(
     quick: Annotated[bool, typer.Option(help="tiny sizes and steps (CPU, seconds)")] = False,

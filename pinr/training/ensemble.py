@@ -487,10 +487,11 @@ def plot_sweep(path, rows: list[dict], keys: list[str], metric: str) -> Path:
 
 
 # ------------------------------------------------------------------------------ vmapped training
-def _train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = False) -> float:
+def _train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = False,
+                   step_seconds: list | None = None) -> float:
     """Train ``states`` (of ``solvers``, same shapes) together; return the training seconds.
     On return each state holds its model's weights, Adam moments, schedule, step and history,
-    as if it had been trained alone."""
+    as if it had been trained alone. ``step_seconds`` (a list) receives each step's wall time."""
     from pinr.backbones import AbstractBackbone
     from pinr.derivatives import FuncEngine
     from pinr.errors import DivergenceError
@@ -526,6 +527,7 @@ def _train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = Fa
 
     t0 = time.perf_counter()
     for step in range(total):
+        t_step = time.perf_counter()
         if scheduled:  # each model's own schedule, then its buffers as the step's explicit state
             for n in networks:
                 n.on_step(step, total)
@@ -559,6 +561,10 @@ def _train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = Fa
             s.scheduler.step()
             s.step += 1
         detached = losses.detach()
+        if step_seconds is not None:
+            if detached.device.type == "cuda":
+                torch.cuda.synchronize(detached.device)
+            step_seconds.append(time.perf_counter() - t_step)
         if not torch.isfinite(detached).all():
             bad = [i for i in range(len(states)) if not torch.isfinite(detached[i]).all()]
             raise DivergenceError(f"sweep: the loss of model(s) {bad} became non-finite by step {step + 1}; lower "
