@@ -329,8 +329,9 @@ def _cell(v) -> str:
 
 # ----------------------------------------------------------------------------------- the sweep
 def sweep(target, *, over, out=None, reference_solution="auto", progress: bool = False, **options) -> SweepResult:
-    r"""Train every combination of the values in ``over`` on ``target`` (a problem or a catalogue
-    case name/case), all in one vmapped step when their shapes agree.
+    r"""Train every combination of the values in ``over`` on ``target`` (a problem, a catalogue
+    case or a catalogue name such as ``"poisson-image"``), in one vmapped step per group of models of
+    one structure (see the module docstring).
 
     ``over``: option → values; keys are ``seed``, ``lr`` or options of the backbone (``omega0``,
     ``width``, …). ``options`` are ``pr.solve``'s flat options, shared by every model. With ``out``
@@ -344,6 +345,10 @@ def sweep(target, *, over, out=None, reference_solution="auto", progress: bool =
     from pinr.io import write_json
     from pinr.solvers import PINNSolver
 
+    if isinstance(target, str):  # a catalogue name
+        from pinr.problems import get
+
+        target = get(target)
     case = as_case(target)
     over = parse_over(over)
     for bad in ("out", "resume"):
@@ -353,13 +358,6 @@ def sweep(target, *, over, out=None, reference_solution="auto", progress: bool =
     out = Path(out) if out is not None else None
     if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"sweep directory {out} exists and is not empty; choose another --out (out=)")
-    ref = reference_solution
-    if isinstance(ref, str) and ref == "auto":
-        try:
-            ref = reference(case)
-        except NotImplementedError as err:
-            log.info("no reference for %s: %s", case.problem.name, err)
-            ref = None
     base = PINNSolver.from_options(case, **{**options, "progress": False})
     valid = swept_keys(base.backbone_name)
     unknown = [k for k in over if k not in valid]
@@ -370,6 +368,13 @@ def sweep(target, *, over, out=None, reference_solution="auto", progress: bool =
     if given:
         raise ValueError(f"over: {sorted(given)} also given in backbone_options; give each once")
     combos = combinations(over)
+    ref = reference_solution
+    if isinstance(ref, str) and ref == "auto":
+        try:
+            ref = reference(case)
+        except NotImplementedError as err:
+            log.info("no reference for %s: %s", case.problem.name, err)
+            ref = None
     solvers = [PINNSolver.from_options(case, reference=ref, **{**_options_of(k, options), "progress": False})
                for k in combos]
     started = time.perf_counter()
