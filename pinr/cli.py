@@ -240,9 +240,7 @@ def sweep(
     kw = {k: v for k, v in kw.items() if v is not None}
     if option:
         kw["backbone_options"] = _parse_pairs(option, "--option")
-    result = _run(lambda: pr.sweep(prob, over=swept, out=out, **kw), out)
-    if result.notice:
-        typer.echo(f"note: {result.notice}")
+    result = _run(lambda: pr.sweep(prob, over=swept, out=out, **kw), out)  # a fallback is logged as a warning
     typer.echo(result.table())
     typer.echo(f"outputs: {out} ({len(result)} models, {result.ms_per_step:.1f} ms per step for all of them)")
 

@@ -194,7 +194,7 @@ class StackedAdam:
             m, v = self.exp_avg[k], self.exp_avg_sq[k]
             m.lerp_(g, 1 - self.beta1)
             v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-            step_size = (lrs[k] / c1).to(p.dtype).reshape(-1, *([1] * (p.dim() - 1)))
+            step_size = (lrs[k] / c1).to(device=p.device, dtype=p.dtype).reshape(-1, *([1] * (p.dim() - 1)))
             denom = (v.sqrt() / c2 ** 0.5).add_(self.eps)
             p.sub_(step_size * (m / denom))
 
