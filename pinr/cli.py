@@ -149,7 +149,7 @@ def solve(
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 or auto (default)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="random seed (default 0)")] = None,
     dtype: Annotated[Optional[str], typer.Option(help="float32 (default) or float64")] = None,
-    engine: Annotated[Optional[str], typer.Option(help="derivative engine: auto (default), jet or autograd")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="derivative engine: auto (default), jet, autograd or func")] = None,
     solver: Annotated[str, typer.Option(help="pinn or fd (finite-difference reference)")] = "pinn",
     batch: Annotated[Optional[int], typer.Option(help="points per condition per step")] = None,
     out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/PROBLEM-BACKBONE-TIME)")] = None,
