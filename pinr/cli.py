@@ -1,4 +1,4 @@
-"""Command line: ``pinr list | solve | validate | bench``."""
+"""Command line: ``pinr list | solve | sweep | validate | bench``."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def solve(
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 or auto (default)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="random seed (default 0)")] = None,
     dtype: Annotated[Optional[str], typer.Option(help="float32 (default) or float64")] = None,
-    engine: Annotated[Optional[str], typer.Option(help="derivative engine: auto (default), jet or autograd")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="derivative engine: auto (default), jet, autograd or func")] = None,
     solver: Annotated[str, typer.Option(help="pinn or fd (finite-difference reference)")] = "pinn",
     batch: Annotated[Optional[int], typer.Option(help="points per condition per step")] = None,
     out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/PROBLEM-BACKBONE-TIME)")] = None,
@@ -211,6 +211,43 @@ def solve(
     _run(lambda: pr.solve(prob, solver=solver, out=out, **kw), out)
     if is_main_process():
         _report(out, solver)
+
+
+@app.command()
+def sweep(
+    problem: Annotated[str, typer.Argument(help="catalogue problem name (see `pinr list problems`)")],
+    over: Annotated[list[str], typer.Option("--over", help="swept values: omega0=10,20,30 or seed=0..3 (inclusive); keys: seed, lr, backbone options (repeatable)")],
+    backbone: Annotated[Optional[str], typer.Option(help="backbone name (default: the problem's)")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="training steps (default: the problem's)")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="peak learning rate, when not swept")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 or auto (default)")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 (default) or float64")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="derivative engine: auto (default), jet, func or autograd")] = None,
+    batch: Annotated[Optional[int], typer.Option(help="points per condition per step")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="sweep directory (default runs/sweep-PROBLEM-TIME)")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value (repeatable)")] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", help="fixed backbone option key=value (repeatable)")] = None,
+):
+    """Train every combination of the --over values together (one vmapped step where the models
+    share a structure) and print one table; writes sweep.csv, sweep.json, sweep.png and a run
+    directory per model."""
+    import pinr as pr
+    from pinr.training.ensemble import parse_over_text
+
+    try:
+        swept = parse_over_text(over)
+        prob = pr.problems.get(problem, **_parse_pairs(set_, "--set"))
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        _fail(f"error: {err}")
+    if out is None:
+        out = Path("runs") / f"sweep-{problem}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    kw = dict(backbone=backbone, steps=steps, lr=lr, device=device, dtype=dtype, engine=engine, batch=batch)
+    kw = {k: v for k, v in kw.items() if v is not None}
+    if option:
+        kw["backbone_options"] = _parse_pairs(option, "--option")
+    result = _run(lambda: pr.sweep(prob, over=swept, out=out, **kw), out)  # a fallback is logged as a warning
+    typer.echo(result.table())
+    typer.echo(f"outputs: {out} ({len(result)} models, {result.ms_per_step:.1f} ms per step for all of them)")
 
 
 def _report(out: Path, solver: str) -> None:
@@ -336,6 +373,23 @@ def bench(
     if json_path is not None:
         write_json(json_path, B.records_to_json(records))
         typer.echo(f"records: {json_path}")
+
+
+@bench_app.command("sweep")
+def bench_sweep(
+    models: Annotated[int, typer.Option(help="models trained together")] = 16,
+    width: Annotated[int, typer.Option(help="SIREN width")] = 64,
+    points: Annotated[int, typer.Option(help="points per model per step")] = 4096,
+    steps: Annotated[int, typer.Option(help="timed steps, median reported")] = 5,
+    warmup: Annotated[int, typer.Option(help="untimed warm-up steps")] = 2,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
+):
+    """Many models in one step: MODELS SIRENs trained vmapped and one after the other, side by side (ms/step, ratio)."""
+    from pinr.bench_sweep import format_sweep_bench, run_sweep_bench
+
+    result = _run(lambda: run_sweep_bench(models=models, width=width, points=points, steps=steps, warmup=warmup,
+                                          device=device))
+    typer.echo(format_sweep_bench(result))
 
 
 @bench_app.command("quality")

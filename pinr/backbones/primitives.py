@@ -72,15 +72,21 @@ class _SinCos(torch.autograd.Function):
     :math:`\bar v = \omega\,\bar s \cos\omega v - \omega k\, \bar c\, \sin\omega v`
     (autograd through ``sin``/``cos`` would recompute both and scale twice)."""
 
+    generate_vmap_rule = True  # torch.func.vmap (many models in one step) batches it by itself
+
     @staticmethod
-    def forward(ctx, v, omega, k):
+    def forward(v, omega, k):
         u = v * omega if omega != 1.0 else v
         s, kc = torch.sin(u), torch.cos(u)
         if k != 1.0:
             kc = kc * k
-        ctx.save_for_backward(s, kc)
-        ctx.omega, ctx.k = omega, k
         return s, kc
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, omega, k = inputs
+        ctx.save_for_backward(*output)
+        ctx.omega, ctx.k = omega, k
 
     @staticmethod
     def backward(ctx, g_s, g_kc):

@@ -1,4 +1,4 @@
-"""The ``autograd`` and ``jet`` derivative engines behind one interface."""
+"""The ``autograd``, ``jet`` and ``func`` derivative engines behind one interface."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 from ..compiler.compile import Atom, Combo
 
-__all__ = ["AbstractEngine", "AutogradEngine", "JetEngine", "ENGINES", "get_engine", "select_engine"]
+__all__ = ["AbstractEngine", "AutogradEngine", "JetEngine", "FuncEngine", "ENGINES", "get_engine", "select_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,10 @@ class JetEngine(AbstractEngine):
         return atom_values, combo_values
 
 
-ENGINES = {"autograd": AutogradEngine, "jet": JetEngine}
+from .func import FuncEngine  # noqa: E402  (it subclasses AbstractEngine above)
+
+#: name -> engine; ``auto`` chooses between ``jet`` and ``autograd`` only (:func:`select_engine`)
+ENGINES = {"autograd": AutogradEngine, "jet": JetEngine, "func": FuncEngine}
 
 
 def get_engine(name: str) -> AbstractEngine:

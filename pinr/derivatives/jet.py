@@ -278,8 +278,9 @@ class _SlotChain(torch.autograd.Function):
 
     .. math:: J'_a = d_1 J_a, \qquad S'_p = d_1 S_p + k\, d_2\, Q_p ,
 
-    where :math:`Q_p = \sum_a J_a^2` (Laplacian streams, formed here when ``quadratic`` is
-    ``None``) or the given ``quadratic`` ``(P, N, W)``. Backward, for upstream gradients
+    where :math:`Q_p = \sum_a J_a^2` (Laplacian streams, ``laplacian=True``: formed by the caller
+    without a graph, its gradient is part of :math:`\bar J_a` below) or the given ``quadratic``
+    ``(P, N, W)``. Backward, for upstream gradients
     :math:`G'_a, H'_p`:
 
     .. math::
@@ -294,21 +295,20 @@ class _SlotChain(torch.autograd.Function):
     operations, so it can itself be differentiated.
     """
 
+    generate_vmap_rule = True  # torch.func.vmap (many models in one step) batches it by itself
+
     @staticmethod
-    def forward(ctx, d1, d2, first, second, quadratic, scale):
-        laplacian = quadratic is None
-        if laplacian:
-            slots = first.unbind(0)
-            q = slots[0] * slots[0]
-            for slot in slots[1:]:
-                q = torch.addcmul(q, slot, slot)
-            quadratic = q.unsqueeze(0)
+    def forward(d1, d2, first, second, quadratic, scale, laplacian):
         new_first = d1 * first
         new_second = torch.addcmul(d1 * second, d2, quadratic, value=scale)
+        return new_first, new_second
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        d1, d2, first, second, quadratic, scale, laplacian = inputs
         ctx.save_for_backward(d1, d2, first, second, quadratic)
         ctx.scale = scale
         ctx.laplacian = laplacian
-        return new_first, new_second
 
     @staticmethod
     def backward(ctx, g_first, g_second):
@@ -344,7 +344,7 @@ class _SlotChain(torch.autograd.Function):
                 )
             if not laplacian and need[4]:
                 g_q = g_second * d2 if scale == 1.0 else g_second * (d2 * scale)
-        return g_d1, g_d2, g_j, g_s, g_q, None
+        return g_d1, g_d2, g_j, g_s, g_q, None, None
 
 
 def _chain_slots(
@@ -356,8 +356,16 @@ def _chain_slots(
     if not _use_fused():
         quadratic = first.square().sum(0, keepdim=True) if laplacian else plan.quadratic(first)
         return d1 * first, torch.addcmul(d1 * second, d2, quadratic, value=scale)
-    quadratic = None if laplacian else plan.quadratic(first)
-    return _SlotChain.apply(d1, d2, first, second, quadratic, scale)
+    if laplacian:  # Σ J_a², formed without a graph: the fused backward carries its gradient itself
+        with torch.no_grad():
+            slots = first.unbind(0)
+            q = slots[0] * slots[0]
+            for slot in slots[1:]:
+                q = torch.addcmul(q, slot, slot)
+        quadratic = q.unsqueeze(0)
+    else:
+        quadratic = plan.quadratic(first)
+    return _SlotChain.apply(d1, d2, first, second, quadratic, scale, laplacian)
 
 
 def _slot_dot(a: Tensor, b: Tensor) -> Tensor:

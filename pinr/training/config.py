@@ -93,7 +93,7 @@ class ScheduleConfig:
 @dataclass(frozen=True)
 class DeviceConfig:
     """Where and how: ``device`` ("auto": CUDA when available), ``dtype``, derivative ``engine``
-    ("auto", "jet", "autograd"), ``compile`` (``torch.compile`` the loss; a string is the mode),
+    ("auto", "jet", "autograd", "func"), ``compile`` (``torch.compile`` the loss; a string is the mode),
     ``tf32``, ``threads`` (CPU threads for the run; None: torch's setting)."""
 
     device: object = None

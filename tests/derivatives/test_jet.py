@@ -410,8 +410,11 @@ def test_fused_backward_rules_are_twice_differentiable():
         return torch.randn(*shape, generator=g, dtype=DTYPE, requires_grad=True)
 
     d1, d2, first, second = rand(5, 3), rand(5, 3), rand(2, 5, 3), rand(1, 5, 3)
-    laplacian = lambda *t: jet_module._SlotChain.apply(*t, None, -2.5)  # noqa: E731
-    given = lambda *t: jet_module._SlotChain.apply(*t, 0.5)  # noqa: E731
+    def laplacian(d1, d2, first, second):  # Σ J² is formed without a graph by the caller
+        quadratic = first.detach().square().sum(0, keepdim=True)
+        return jet_module._SlotChain.apply(d1, d2, first, second, quadratic, -2.5, True)
+
+    given = lambda *t: jet_module._SlotChain.apply(*t, 0.5, False)  # noqa: E731
     sincos = lambda v: P._SinCos.apply(v, 3.0, 3.0)  # noqa: E731
     sincos_k = lambda v: P._SinCos.apply(v, 2.0, 1.0)  # noqa: E731
     for fn, inputs in [
