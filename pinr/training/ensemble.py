@@ -239,6 +239,8 @@ def _unsupported(solver, state) -> str | None:
     if getattr(state.model.network.backbone, "wants_point_losses", False):
         return (f"{c.model.backbone} caches its masks outside its buffers (state functional_call cannot swap "
                 "per model)")
+    if c.optim.balance == "self-adaptive":
+        return "self-adaptive weights belong to one run's fixed points"
     if AdaptiveSampling.wanted(solver.terms):
         return "adaptive sampling keeps a pool per run"
     if c.schedule.time_window:
