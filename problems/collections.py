@@ -34,12 +34,14 @@ def _names(value, what: str) -> list[str]:
 
 @dataclass(frozen=True)
 class ShapeMetrics:
-    """IoU and Chamfer distance of one instance against its shape, on a ``resolution`` lattice."""
+    """IoU and Chamfer distance of one instance against its shape, on a ``resolution`` lattice
+    (default :func:`~pinr.geometry.shape_metrics`'), from ``samples`` surface points each."""
 
     resolution: int | None = None
+    samples: int = 100_000
 
     def __call__(self, case, solution) -> dict:
-        m = geo.shape_metrics(solution, case.outputs.shape, resolution=self.resolution)
+        m = geo.shape_metrics(solution, case.outputs.shape, resolution=self.resolution, samples=self.samples)
         return {k: m[k] for k in ("iou", "chamfer") if k in m}
 
 

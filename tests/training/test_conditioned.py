@@ -17,6 +17,7 @@ from pinr.backbones.conditioned import CodeTable, ConditionedNetwork, build_cond
 from pinr.collection import CodeConfig, Collection
 from pinr.derivatives.jet import Jet
 from pinr.metrics import psnr
+from pinr.problems.collections import ShapeMetrics
 from pinr.problems.eikonal_sdf import eikonal_sdf
 from pinr.problems.regression import image_grid
 from pinr.solvers.conditioned import ConditionedSolver, load_conditioned
@@ -160,7 +161,8 @@ def test_film_prior_inpaints_a_held_out_image_better_than_a_plain_siren():
 
 def test_run_directory_has_per_instance_metrics_figure_and_codes_in_the_checkpoint(tmp_path):
     col = pr.problems.get("sdf-shapes", shapes="circle,star", resolution=32)
-    assert col.names == ("circle", "star")
+    assert col.names == ("circle", "star") and col.metrics.resolution == 32
+    col = col.replace(metrics=ShapeMetrics(32, samples=2000))
     sol = pr.solve(col, out=tmp_path / "run", steps=4, batch=64, progress=False,
                    backbone_options={"width": 16, "depth": 1, "omega0": 10.0, "omega_hidden": 10.0})
     run = tmp_path / "run"
