@@ -20,7 +20,10 @@ from . import register_problem
 from .eikonal_sdf import eikonal_sdf
 from .regression import image
 
-__all__ = ["sdf_shapes", "images", "ShapeMetrics"]
+__all__ = ["sdf_shapes", "images", "ShapeMetrics", "COLLECTIONS"]
+
+#: the catalogue names that build a :class:`~pinr.Collection` rather than a case
+COLLECTIONS = ("sdf-shapes", "images")
 
 
 def _names(value, what: str) -> list[str]:

@@ -198,3 +198,19 @@ def test_bad_collections_and_options_fail_early_naming_the_culprit():
         CodeTable(2, 3, std=-1.0)
     with pytest.raises(ValueError, match="shapes must name"):
         pr.problems.get("sdf-shapes", shapes=" , ")
+
+
+def test_a_resumed_run_continues_exactly_with_its_codes(tmp_path):
+    col = _circles([0.3, 0.6])
+
+    def solver(**run):
+        config = TrainConfig(optim=OptimConfig(steps=6), run=RunConfig(progress=False, **run))
+        return ConditionedSolver(col, config)
+
+    straight = solver().run()
+    solver(out=tmp_path / "a").run(until=3)
+    saved = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
+    assert saved["step"] == 3 and saved["model"]["codes.weight"].shape == (2, 4)
+    resumed = solver(out=tmp_path / "a", resume=tmp_path / "a").run()
+    np.testing.assert_array_equal(resumed.codes, straight.codes)
+    assert not np.allclose(straight.codes, saved["model"]["codes.weight"].double().numpy())
