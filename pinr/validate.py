@@ -62,9 +62,8 @@ def run_validate(problems: Sequence[str] = (), backbones: Sequence[str] = (), st
     ``echo`` receives one line per finished run."""
     from .api import compare, reference
     from .problems import available_problems, get
-    from .solvers import PINNSolver
-
     from .problems.collections import COLLECTIONS
+    from .solvers import PINNSolver
 
     names = list(problems) or [n for n in available_problems() if n not in COLLECTIONS]
     if set(names) & set(COLLECTIONS):  # one network for many instances: no single reference to validate against
