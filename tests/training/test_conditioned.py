@@ -145,9 +145,9 @@ def test_film_prior_inpaints_a_held_out_image_better_than_a_plain_siren():
     train, held = images[:16], images[16]
     cases = [Problem(grid, observations=[Observation(u, points=x, values=v, name="pixels")], name="disk")
              for v in train]
-    col = Collection(cases, codes=CodeConfig(conditioning="film", features=8, mapping_width=32),
+    col = Collection(cases, codes=CodeConfig(conditioning="film", features=8, mapping_width=32, lr=1e-2),
                      training=TrainConfig(model=ModelConfig(backbone="siren", options=SIREN | {"width": 32}),
-                                          optim=OptimConfig(steps=200, lr=2e-3), sampling=SamplingConfig(batch=96)))
+                                          optim=OptimConfig(steps=250, lr=2e-3), sampling=SamplingConfig(batch=96)))
     prior = ConditionedSolver(col, QUIET).run()
     seen = rng.choice(len(x), len(x) // 10, replace=False)  # 10 % of the held-out image's pixels
     few = Problem(grid, observations=[Observation(u, points=x[seen], values=held[seen])], name="inpaint")
@@ -156,7 +156,7 @@ def test_film_prior_inpaints_a_held_out_image_better_than_a_plain_siren():
                      progress=False, reference_solution=None)
     film_psnr = psnr(inpainted(x)[:, 0], held, data_range=2)
     plain_psnr = psnr(plain(x)[:, 0], held, data_range=2)
-    assert film_psnr > plain_psnr + 3.0, (film_psnr, plain_psnr)
+    assert film_psnr > plain_psnr + 5.0, (film_psnr, plain_psnr)  # measured: 37.7 vs 20.9 dB
 
 
 def test_run_directory_has_per_instance_metrics_figure_and_codes_in_the_checkpoint(tmp_path):
