@@ -17,6 +17,7 @@ network, so checkpoints keep them). Test-time optimisation
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from functools import partial
 from pathlib import Path
@@ -178,7 +179,9 @@ class ConditionedSolver:
 class ConditionedSolution:
     r"""A trained conditioned network and its collection: ``solution[k]`` (or
     ``solution.instance(name)``) is instance :math:`k`'s :class:`~solvers.solution.NeuralSolution`,
-    :math:`x \mapsto \Phi(x; z_k)`; ``codes`` ``(K, c)``; :meth:`fit_code` fits a new instance."""
+    :math:`x \mapsto \Phi(x; z_k)`; ``codes`` ``(K, c)``; :meth:`fit_code` fits a new instance.
+    An instance's solution evaluates, differentiates and plots as any other; it is saved with
+    the whole network (:meth:`save`, :func:`load_conditioned`), not by ``NeuralSolution.save``."""
 
     def __init__(self, network: ConditionedNetwork, collection: Collection, *, backbone: str, options: dict,
                  codes: CodeConfig, metadata: dict | None = None, batch=None):
@@ -201,10 +204,10 @@ class ConditionedSolution:
         return len(self.collection)
 
     def __getitem__(self, index: int) -> NeuralSolution:
-        if not isinstance(index, int) or not -len(self) <= index < len(self):
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not -len(self) <= index < len(self):
             raise IndexError(f"instance index {index!r} out of range for {len(self)} instances; use 0..{len(self) - 1} "
                              "or solution.instance(name)")
-        index %= len(self)
+        index = int(index) % len(self)
         return self._solution(self.network.bind(index), self.collection.cases[index])
 
     def instance(self, name: str) -> NeuralSolution:
@@ -336,8 +339,9 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
     """Train ``collection`` (what ``pr.solve(collection, ...)`` does) with flat ``options``
     (training and code options, :meth:`ConditionedSolver.from_options`). With ``out`` a run
     directory is written: ``config.json``, ``checkpoint.pt`` (network and codes),
-    ``solution.pt``, ``metrics.json`` (``instances``: each instance's metrics; the mean of each
-    numeric metric over the instances) and ``instances.png``."""
+    ``solution.pt`` (:func:`load_conditioned`), ``metrics.json`` (``instances``: each instance's
+    metrics; ``mean_*``: the mean of each numeric metric over the instances), ``instances.png``
+    (every instance's field), ``history.csv`` and ``loss.png``."""
     import time
 
     from pinr.io import write_json
@@ -376,4 +380,11 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
     write_json(out / "metrics.json", metrics)
     sol.save(out / "solution.pt")
     plot_instances(out / "instances.png", sol)
+    if h["step"]:
+        from pinr.io import write_csv
+        from pinr.plotting import plot_loss_curves
+
+        write_csv(out / "history.csv", {k: v for k, v in h.items() if len(v) == len(h["step"])})
+        curves = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("loss/")}
+        plot_loss_curves(out / "loss.png", {**curves, "total": h["loss"]}, steps=h["step"])
     return sol

@@ -171,7 +171,7 @@ def test_run_directory_has_per_instance_metrics_figure_and_codes_in_the_checkpoi
     for m in metrics["instances"].values():
         assert 0.0 <= m["iou"] <= 1.0 and m["chamfer"] >= 0.0
     assert metrics["mean_iou"] == pytest.approx(np.mean([m["iou"] for m in metrics["instances"].values()]))
-    assert (run / "instances.png").stat().st_size > 0
+    assert (run / "instances.png").stat().st_size > 0 and (run / "loss.png").exists()
     saved = torch.load(run / "checkpoint.pt", weights_only=True)
     np.testing.assert_array_equal(saved["model"]["codes.weight"].double().numpy(), sol.codes)
     again = load_conditioned(run / "solution.pt", col)
