@@ -50,13 +50,21 @@ class ShapeMetrics:
 
 @register_problem("sdf-shapes")
 def sdf_shapes(shapes: str | Sequence[str] = "circle,star,rectangle,ring", mode: str = "eikonal",
-               batch: int | None = None, resolution: int | None = None, code_features: int = 32) -> Collection:
+               batch: int | None = None, resolution: int | None = None, code_features: int = 32,
+               code_std: float = 0.1) -> Collection:
     r"""Signed distances of ``shapes`` (built-in names or files, comma separated) by one network
     with a code of ``code_features`` per shape (DeepSDF's concatenation); ``mode``, ``batch`` as
-    ``eikonal-sdf``'s, whose training defaults apply; ``resolution`` of the metric lattice."""
+    ``eikonal-sdf``'s, whose training defaults apply; ``resolution`` of the metric lattice.
+
+    Codes start from :math:`\mathcal N(0, 0.1^2)` (``code_std``), not DeepSDF's 0.01: the SIREN's
+    first layer (weights :math:`U(\pm 1/n)`, :math:`\omega_0` 10) barely sees a code of 0.01, and
+    instances then collapse onto each other. Measured (circle, star, ring; defaults, 1000 steps,
+    shared 2-core CPU): IoU 0.9998 / 0.985 / 0.9994 at 0.1 against 0.778 / 0.977 / 0.9989 at 0.01,
+    whose circle came out ring-like."""
     names = _names(shapes, "shapes")
     cases = [eikonal_sdf(s, mode=mode, batch=batch) for s in names]
-    return Collection(cases, names=names, training=cases[0].training, codes=CodeConfig(features=int(code_features)),
+    return Collection(cases, names=names, training=cases[0].training,
+                      codes=CodeConfig(features=int(code_features), std=float(code_std)),
                       metrics=ShapeMetrics(resolution), name="sdf-shapes")
 
 
