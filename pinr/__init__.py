@@ -45,6 +45,8 @@ from .backbones import build_backbone as build_backbone
 from .backbones import register_backbone as register_backbone
 
 from .case import Case as Case
+from .collection import CodeConfig as CodeConfig
+from .collection import Collection as Collection
 
 from . import problems as problems  # noqa: E402  (pinr.problems, installed from problems/)
 from .problems import available_problems as available_problems

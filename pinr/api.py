@@ -53,13 +53,26 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
     ``resolution``. With ``out`` a run directory is written: ``config.json``, ``metrics.json``,
     ``checkpoint.pt``, ``solution.pt``, ``fields.npz`` and PNG plots. ``reference_solution``
     ("auto": the case's reference, exact or FD when available; ``None`` for none; or a
-    solution) is used for periodic validation and the final metrics.
+    solution) is used for periodic validation and the final metrics. A
+    :class:`~pinr.Collection` trains one conditioned network for all its instances
+    (:func:`pinr.solvers.conditioned.solve_collection`).
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) the PINN trains data parallel, ``batch`` points per
     term on each rank (:mod:`pinr.training.strategy`); rank 0 alone writes the run directory and
     shows progress, and every rank returns the solution.
     """
     from pinr.solvers import FDSolver, PINNSolver
+
+    from .collection import Collection
+
+    if isinstance(target, Collection):
+        if solver != "pinn" or resolution is not None or validate_metrics is not None or \
+                not (isinstance(reference_solution, str) and reference_solution == "auto"):
+            raise ValueError("a Collection is solved by one conditioned network (solver='pinn'); resolution=, "
+                             "reference_solution= and validate_metrics= do not apply (use its metrics=)")
+        from pinr.solvers.conditioned import solve_collection
+
+        return solve_collection(target, out=out, callbacks=callbacks, **options)
 
     from .report import write_run
     from .training.strategy import is_main_process

@@ -62,9 +62,13 @@ def run_validate(problems: Sequence[str] = (), backbones: Sequence[str] = (), st
     ``echo`` receives one line per finished run."""
     from .api import compare, reference
     from .problems import available_problems, get
+    from .problems.collections import COLLECTIONS
     from .solvers import PINNSolver
 
-    names = list(problems) or available_problems()
+    names = list(problems) or [n for n in available_problems() if n not in COLLECTIONS]
+    if set(names) & set(COLLECTIONS):  # one network for many instances: no single reference to validate against
+        raise ValueError(f"{sorted(set(names) & set(COLLECTIONS))} are collections; solve them with `pinr solve` "
+                         "(metrics.json scores each instance)")
     unknown = [n for n in names if n not in available_problems()]
     if unknown:
         raise ValueError(f"unknown problem(s) {unknown}; available problems: {', '.join(available_problems())}")

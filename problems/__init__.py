@@ -29,6 +29,7 @@ def register_problem(name: str):
 def _load():
     # registration side effect
     from . import eikonal_sdf, helmholtz, media, nerf, occupancy, poisson_edit, poisson_image, regression, wave  # noqa: F401
+    from .collections import images, sdf_shapes  # noqa: F401  (collections of the cases above)
 
 
 def available_problems() -> list[str]:

@@ -1,6 +1,8 @@
 """Solvers: physics-informed training (:class:`PINNSolver`), finite-difference references
 (:class:`FDSolver`) and the :class:`~pinr.solvers.solution.AbstractSolution` they return."""
 
+from .conditioned import ConditionedSolution as ConditionedSolution
+from .conditioned import ConditionedSolver as ConditionedSolver
 from .fd import FDSolver as FDSolver
 from .pinn import PINNSolver as PINNSolver
 from .solution import AbstractSolution as AbstractSolution

@@ -1,0 +1,390 @@
+r"""One conditioned network for a collection of instances (DeepSDF's auto-decoder, FiLM-SIREN).
+
+Instance :math:`k` of a :class:`~pinr.collection.Collection` has a code :math:`z_k`; the network
+:math:`\Phi(x; z)` and the codes are trained together on
+
+.. math:: \mathcal L(\theta, z) = \frac1K\sum_{k=1}^K\Big(\sum_t w_t\,\rho_t\big(r_{t,k}(x; \theta, z_k)\big)
+          + \lambda\|z_k\|^2\Big),
+
+every condition of every instance as one :class:`~pinr.training.instances.InstanceTerm` and the
+code prior as a :class:`~pinr.training.instances.CodeRegularizer`, by pinr's loop with its
+callbacks (progress, history, divergence guard, checkpoints: the codes are weights of the
+network, so checkpoints keep them). Test-time optimisation
+(:meth:`ConditionedSolution.fit_code`) fits the code of a new instance with the network frozen:
+:math:`\hat z = \arg\min_z \sum_t w_t\rho_t(r_t(x; \theta, z)) + \lambda\|z\|^2`.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import os
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pinr.backbones.base import embedded_features
+from pinr.backbones.conditioned import BoundNetwork, CodeTable, ConditionedNetwork, build_conditioned
+from pinr.case import as_case
+from pinr.collection import CodeConfig, Collection
+from pinr.compiler import compile_problem
+from pinr.derivatives import select_engine
+from pinr.errors import Interrupted
+from pinr.io import save_torch
+from pinr.training.config import DEFAULT_BATCH, TrainConfig
+from pinr.training.instances import CodeRegularizer, InstanceTerm
+from pinr.training.loop import Loop, TrainState
+from pinr.training.parameters import ParameterSet
+from pinr.training.terms import Model, build_terms, term_losses
+
+from .pinn import PINNSolver, _schedule
+from .solution import NeuralSolution, grid_of
+
+__all__ = ["ConditionedSolver", "ConditionedSolution", "load_conditioned", "solve_collection", "instance_metrics",
+           "plot_instances"]
+
+log = logging.getLogger(__name__)
+
+FORMAT = "pinr-conditioned-1"
+
+
+def _build(codes: CodeConfig, problem, backbone: str, options: dict):
+    """The conditioned backbone ``codes`` asks for, over ``backbone`` with its ``options``."""
+    if codes.conditioning == "film":
+        options = {**options, "mapping_width": codes.mapping_width, "mapping_depth": codes.mapping_depth}
+    return build_conditioned(codes.conditioning, embedded_features(problem.domain.dim), problem.n_outputs,
+                             codes.features, backbone=backbone, **options)
+
+
+class ConditionedSolver:
+    r"""Train one conditioned network on ``collection`` (a :class:`~pinr.collection.Collection`)
+    with ``config`` (a :class:`~pinr.training.TrainConfig` laid over the collection's training
+    defaults, as :class:`~solvers.pinn.PINNSolver` does for a case) and ``codes`` (a
+    :class:`~pinr.collection.CodeConfig`; default the collection's). ``callbacks`` join the loop
+    after pinr's own. The options, the loop's callbacks and the checkpoints are the
+    :class:`PINNSolver`'s of the first instance, with the collection's terms."""
+
+    def __init__(self, collection: Collection, config: TrainConfig | None = None, *, codes: CodeConfig | None = None,
+                 callbacks=()):
+        if not isinstance(collection, Collection):
+            raise TypeError(f"ConditionedSolver takes a pinr.Collection, got {type(collection).__name__}")
+        self.collection, self.codes = collection, codes or collection.codes
+        first = collection.cases[0].replace(training=collection.training, validation=None, reference=None,
+                                            source={"name": collection.name, **dict(collection.source)})
+        self.base = base = PINNSolver(first, config, callbacks=callbacks)
+        c = self.config = base.config
+        if c.model.hard:
+            raise ValueError("hard=True is not supported for collections: state the conditions as losses")
+        if c.sampling.sampling not in (None, "uniform"):
+            raise ValueError(f"collections sample uniformly; sampling={c.sampling.sampling!r} is not supported")
+        self.device, self.dtype = base.device, base.dtype
+        self.compiled = [compile_problem(case.problem) for case in collection.cases]
+        per = [build_terms(cp, batch=c.sampling.batch, causal=c.schedule.causal, causal_chunks=c.schedule.causal_chunks,
+                           dtype=self.dtype, device=self.device, default_batch=DEFAULT_BATCH)
+               for cp in self.compiled]
+        self.terms = [InstanceTerm([p[i] for p in per]) for i in range(len(per[0]))]
+        self.terms.append(CodeRegularizer(self.codes.weight))
+        base.terms = self.terms  # the base solver's callbacks, losses and checkpoints see the collection's terms
+        self.state: TrainState | None = None
+        with torch.random.fork_rng(devices=[]):  # a bad option fails here, not at the first step
+            self._backbone()
+
+    @classmethod
+    def from_options(cls, collection: Collection, *, callbacks=(), **options) -> "ConditionedSolver":
+        """The solver from flat options: the training ones of :meth:`PINNSolver.from_options`
+        and the code ones of :meth:`~pinr.collection.CodeConfig.from_options` (``conditioning``,
+        ``code_features``, ...; unset ones keep the collection's)."""
+        code_names = {"conditioning", "code_features", "code_std", "code_weight", "code_lr", "mapping_width",
+                      "mapping_depth"}
+        given = {k: options.pop(k) for k in list(options) if k in code_names}
+        codes = collection.codes
+        if any(v is not None for v in given.values()):
+            chosen = CodeConfig.from_options(**given)
+            codes = CodeConfig(**{**codes.__dict__, **{k: v for k, v in chosen.__dict__.items()
+                                                        if v != getattr(CodeConfig(), k)}})
+        return cls(collection, TrainConfig.from_options(**options), codes=codes, callbacks=callbacks)
+
+    # ------------------------------------------------------------------------ views
+    @property
+    def steps(self) -> int:
+        return self.config.optim.steps
+
+    @property
+    def backbone_name(self) -> str:
+        return f"{self.codes.conditioning}-{self.config.model.backbone}"
+
+    @property
+    def history(self) -> dict:
+        return self.base.history
+
+    @property
+    def seconds(self) -> float:
+        return self.base.seconds
+
+    @property
+    def engine(self):
+        return self.state.model.engine
+
+    def _backbone(self):
+        c, problem = self.config, self.collection.problem
+        return _build(self.codes, problem, c.model.backbone, dict(c.model.options or {}))
+
+    # ------------------------------------------------------------------------ setup
+    def build(self) -> TrainState:
+        """A fresh state: the conditioned network (seeded) with its codes, Adam on the network at
+        ``lr`` and on the codes at the codes' ``lr``, the cosine schedule of :class:`PINNSolver`."""
+        c, problem = self.config, self.collection.problem
+        torch.manual_seed(c.run.seed)
+        net = ConditionedNetwork(self._backbone(), problem.domain.bounds, len(self.collection),
+                                 code_std=self.codes.std, output_scale=c.model.output_scale)
+        net = net.to(device=self.device, dtype=self.dtype)
+        engine = select_engine(net, c.device.engine, max_order=max(cp.max_order for cp in self.compiled),
+                               compile=bool(c.device.compile))
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(c.run.seed)
+        codes = list(net.codes.parameters())
+        ids = {id(p) for p in codes}
+        groups = [{"params": [p for p in net.parameters() if id(p) not in ids], "lr": c.optim.lr},
+                  {"params": codes, "lr": self.codes.lr or c.optim.lr}]
+        optimizer = torch.optim.Adam(groups)
+        scheduler = _schedule(optimizer, c.optim.steps, c.optim.decay, min(c.optim.lr_min, c.optim.lr))
+        params = ParameterSet({}).to(device=self.device, dtype=self.dtype)
+        return TrainState(Model(net, engine, params), optimizer, scheduler, generator, total=c.optim.steps)
+
+    # ------------------------------------------------------------------------ train
+    def solution(self, state: TrainState | None = None) -> "ConditionedSolution":
+        state = state or self.state
+        return ConditionedSolution(state.model.network, self.collection, backbone=self.config.model.backbone,
+                                   options=dict(self.config.model.options or {}), codes=self.codes,
+                                   metadata={"steps": state.step}, batch=self.config.sampling.batch)
+
+    def run(self, *, until: int | None = None) -> "ConditionedSolution":
+        """Train and return the solution; checkpoints (network, codes, optimiser, ...) go to
+        ``out`` when given, and ``resume=`` continues from one."""
+        state = self.build()
+        if self.config.run.resume is not None:
+            self.base.load_checkpoint(state, self.config.run.resume)
+        self.state = self.base.state = state
+        loop = Loop(state, self.terms, self.base.losses_fn(state.model), self.base.callbacks(state))
+        loop.run(self.steps if until is None else min(int(until), self.steps))
+        if loop.stopped:
+            raise Interrupted(f"stopped at step {state.step} of {self.steps}", step=state.step, checkpoint=None)
+        sol = self.solution(state)
+        sol.metadata.update({"seconds": state.seconds, "engine": state.model.engine.name})
+        return sol
+
+
+class ConditionedSolution:
+    r"""A trained conditioned network and its collection: ``solution[k]`` (or
+    ``solution.instance(name)``) is instance :math:`k`'s :class:`~solvers.solution.NeuralSolution`,
+    :math:`x \mapsto \Phi(x; z_k)`; ``codes`` ``(K, c)``; :meth:`fit_code` fits a new instance.
+    An instance's solution evaluates, differentiates and plots as any other; it is saved with
+    the whole network (:meth:`save`, :func:`load_conditioned`), not by ``NeuralSolution.save``."""
+
+    def __init__(self, network: ConditionedNetwork, collection: Collection, *, backbone: str, options: dict,
+                 codes: CodeConfig, metadata: dict | None = None, batch=None):
+        self.batch = batch  #: the training's points per term per step (test-time fits default to it)
+        self.network, self.collection, self.backbone, self.options = network, collection, backbone, dict(options)
+        self.code_config, self.metadata = codes, dict(metadata or {})
+        problem = collection.problem
+        self.fields, self.coords, self.grid = problem.fields, problem.domain.coords, grid_of(problem.domain)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.collection.names
+
+    @property
+    def codes(self) -> np.ndarray:
+        """The trained codes ``(K, c)``."""
+        return self.network.codes.weight.detach().cpu().double().numpy()
+
+    def __len__(self) -> int:
+        return len(self.collection)
+
+    def __getitem__(self, index: int) -> NeuralSolution:
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not -len(self) <= index < len(self):
+            raise IndexError(f"instance index {index!r} out of range for {len(self)} instances; use 0..{len(self) - 1} "
+                             "or solution.instance(name)")
+        index = int(index) % len(self)
+        return self._solution(self.network.bind(index), self.collection.cases[index])
+
+    def instance(self, name: str) -> NeuralSolution:
+        """Instance ``name``'s solution."""
+        if name not in self.names:
+            raise KeyError(f"no instance {name!r}; instances are {list(self.names)}")
+        return self[self.names.index(name)]
+
+    def _solution(self, bound: BoundNetwork, case) -> NeuralSolution:
+        problem = case.problem
+        return NeuralSolution(bound, fields=problem.fields, coords=problem.domain.coords, grid=grid_of(problem.domain),
+                              backbone=f"{self.code_config.conditioning}-{self.backbone}", options=self.options,
+                              problem=problem, case=case, metadata=dict(self.metadata))
+
+    def fit_code(self, target, *, steps: int = 500, lr: float = 1e-2, weight: float | None = None,
+                 batch=None, seed: int = 0) -> tuple[np.ndarray, NeuralSolution]:
+        r"""Test-time optimisation: the code :math:`\hat z` of ``target`` (a problem or case stated
+        as the collection's instances are, or with an observation of a few of its values) with
+        the network frozen, by ``steps`` Adam steps at ``lr`` (cosine decay over the second half)
+        on the target's terms plus :math:`\lambda\|z\|^2` (``weight``; default the collection's),
+        from a code drawn as the training codes were. ``batch`` points per term per step (default
+        the training's). Returns the code ``(c,)`` and the reconstruction :math:`\Phi(\cdot\,;\hat z)`."""
+        case = as_case(target)
+        problem = case.problem
+        train = self.collection.problem
+        if problem.fields != train.fields or not np.allclose(problem.domain.bounds, train.domain.bounds):
+            raise ValueError("fit_code: the target must be stated on the collection's domain with its fields "
+                             f"{train.fields}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"fit_code steps must be a positive integer, got {steps!r}")
+        if not (isinstance(lr, (int, float)) and lr > 0):
+            raise ValueError(f"fit_code lr must be a positive number, got {lr!r}")
+        p = next(self.network.parameters())
+        compiled = compile_problem(problem)
+        terms = build_terms(compiled, batch=batch if batch is not None else self.batch,
+                            dtype=p.dtype, device=p.device, default_batch=DEFAULT_BATCH)
+        terms.append(CodeRegularizer(self.code_config.weight if weight is None else weight))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            table = CodeTable(1, self.network.codes.weight.shape[1], std=self.code_config.std)
+        table = table.to(device=p.device, dtype=p.dtype)
+        bound = BoundNetwork(self.network, table, 0)
+        engine = select_engine(bound, "auto", max_order=compiled.max_order)
+        optimizer = torch.optim.Adam(table.parameters(), lr=lr)
+        generator = torch.Generator(device=p.device)
+        generator.manual_seed(seed)
+        state = TrainState(Model(bound, engine, ParameterSet({}).to(device=p.device, dtype=p.dtype)), optimizer,
+                           _schedule(optimizer, steps, 0.5, lr * 1e-2), generator, total=steps)
+        frozen = [q for q in self.network.parameters() if q.requires_grad]
+        try:
+            for q in frozen:
+                q.requires_grad_(False)
+            Loop(state, terms, partial(term_losses, state.model, terms)).run(steps)
+        finally:
+            for q in frozen:
+                q.requires_grad_(True)
+        return table.weight.detach()[0].cpu().double().numpy(), self._solution(bound, case)
+
+    # ------------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike) -> Path:
+        """Weights (codes included) and what rebuilds the network (loaded with
+        ``weights_only=True`` by :func:`load_conditioned` given the collection)."""
+        return save_torch(path, {
+            "format": FORMAT, "backbone": self.backbone, "options": self.options,
+            "codes": dict(self.code_config.__dict__), "names": list(self.names),
+            "dtype": str(next(self.network.parameters()).dtype).replace("torch.", ""),
+            "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
+            "metadata": {k: v for k, v in self.metadata.items() if isinstance(v, (int, float, str))}})
+
+
+def load_conditioned(path: str | os.PathLike, collection: Collection) -> ConditionedSolution:
+    """A :class:`ConditionedSolution` saved by :meth:`ConditionedSolution.save`, for ``collection``
+    (the instances it was trained on, by name)."""
+    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a saved conditioned solution ({FORMAT})")
+    if list(saved["names"]) != list(collection.names):
+        raise ValueError(f"{path} was trained on instances {saved['names']}, not {list(collection.names)}")
+    codes = CodeConfig(**saved["codes"])
+    problem = collection.problem
+    backbone = _build(codes, problem, saved["backbone"], saved["options"])
+    net = ConditionedNetwork(backbone, problem.domain.bounds, len(collection), code_std=codes.std)
+    net = net.to(getattr(torch, saved["dtype"]))
+    net.load_state_dict(saved["state_dict"])
+    return ConditionedSolution(net, collection, backbone=saved["backbone"], options=saved["options"], codes=codes,
+                               metadata=saved.get("metadata"))
+
+
+def instance_metrics(collection: Collection, solution: ConditionedSolution) -> dict[str, dict]:
+    """Instance name → its metrics: ``collection.metrics(case, solution_k)``, else
+    :func:`pinr.compare` against the instance's reference (none when it has no reference)."""
+    from pinr.api import reference
+    from pinr.comparison import compare
+
+    out = {}
+    for k, (name, case) in enumerate(zip(collection.names, collection.cases)):
+        sol = solution[k]
+        if collection.metrics is not None:
+            m = collection.metrics(case, sol)
+        else:
+            try:
+                m = compare(sol, reference(case), problem=case)
+            except NotImplementedError as err:
+                log.info("no reference for instance %s: %s", name, err)
+                m = {}
+        out[name] = {key: (float(v) if isinstance(v, (int, float, np.floating)) else v) for key, v in dict(m).items()}
+    return out
+
+
+def plot_instances(path, solution: ConditionedSolution) -> Path:
+    """Every instance's first field on the collection's grid, one panel each (2-D; the middle
+    slice of the last axis in 3-D)."""
+    from pinr.plotting import plot_fields
+
+    problem = solution.collection.problem
+    panels = {}
+    for k, name in enumerate(solution.names):
+        v = solution[k].on_grid()[..., 0]
+        while v.ndim > 2:
+            v = v[..., v.shape[-1] // 2]
+        panels[name] = v.T if v.ndim == 2 else v
+    b = problem.domain.bounds
+    extent = (b[0, 0], b[0, 1], b[1, 0], b[1, 1]) if b.shape[0] > 1 else (b[0, 0], b[0, 1])
+    return plot_fields(path, panels, extent=extent, suptitle=f"{solution.collection.name}: {len(solution)} instances",
+                       cmap="gray" if problem.image else "viridis")
+
+
+def solve_collection(collection: Collection, *, out=None, callbacks=(), **options) -> ConditionedSolution:
+    """Train ``collection`` (what ``pr.solve(collection, ...)`` does) with flat ``options``
+    (training and code options, :meth:`ConditionedSolver.from_options`). With ``out`` a run
+    directory is written: ``config.json``, ``checkpoint.pt`` (network and codes),
+    ``solution.pt`` (:func:`load_conditioned`), ``metrics.json`` (``instances``: each instance's
+    metrics; ``mean_*``: the mean of each numeric metric over the instances), ``instances.png``
+    (every instance's field), ``history.csv`` and ``loss.png``."""
+    import time
+
+    from pinr.io import write_json
+
+    started = time.perf_counter()
+    out = Path(out) if out is not None else None
+    if out is not None:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())) and options.get("resume") is None:
+            raise FileExistsError(f"run directory {out} exists and is not empty; choose another --out (out=)")
+        options["out"] = out
+    solver = ConditionedSolver.from_options(collection, callbacks=callbacks, **options)
+    if out is not None:
+        import platform
+
+        import pinr
+
+        flat = {k: (str(v) if isinstance(v, Path) else v) for k, v in solver.config.flat().items()
+                if isinstance(v, (int, float, str, bool, type(None), Path, dict, list, tuple))}
+        write_json(out / "config.json", {
+            "pinr": pinr.__version__, "torch": torch.__version__, "python": platform.python_version(),
+            "problem": {"name": collection.name, **dict(collection.source)}, "instances": list(collection.names),
+            "statement": str(collection.problem), "solver": "conditioned", **flat,
+            "codes": dict(solver.codes.__dict__), "device": str(solver.device),
+            "chosen_by": dict(solver.base.resolved.sources)})
+    sol = solver.run()
+    if out is None:
+        return sol
+    per = instance_metrics(collection, sol)
+    keys = sorted({k for m in per.values() for k, v in m.items() if isinstance(v, float)})
+    means = {f"mean_{k}": float(np.mean([m[k] for m in per.values() if isinstance(m.get(k), float)])) for k in keys}
+    h = solver.history
+    metrics = {"problem": collection.name, "solver": "conditioned", "instances": per, **means,
+               "steps": solver.steps, "backbone": solver.backbone_name, "engine": solver.engine.name,
+               "final_loss": h["loss"][-1] if h["loss"] else None, "train_seconds": round(solver.seconds, 3),
+               "seconds": round(time.perf_counter() - started, 3)}
+    write_json(out / "metrics.json", metrics)
+    sol.save(out / "solution.pt")
+    plot_instances(out / "instances.png", sol)
+    if h["step"]:
+        from pinr.io import write_csv
+        from pinr.plotting import plot_loss_curves
+
+        write_csv(out / "history.csv", {k: v for k, v in h.items() if len(v) == len(h["step"])})
+        curves = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("loss/")}
+        plot_loss_curves(out / "loss.png", {**curves, "total": h["loss"]}, steps=h["step"])
+    return sol
