@@ -262,6 +262,7 @@ class _LoopView:
     terms: list
     seconds: float = 0.0
     finished: bool = True
+    strategy: object = None  # one process, one device (:mod:`.strategy`)
 
     def elapsed(self) -> float:
         return self.seconds
