@@ -32,6 +32,7 @@ from pinr.errors import DivergenceError, Interrupted
 from pinr.io import save_torch
 from pinr.symbolic.hard import harden
 from pinr.training import callbacks as cb
+from pinr.training import memory
 from pinr.training.auto import choose
 from pinr.training.balancing import balancer
 from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
@@ -109,14 +110,21 @@ class PINNSolver:
                 self.problem = problem = hardened
                 self.compiled = compile_problem(problem)
         output_scales(c.model.output_scale, problem.n_outputs)  # validate now, not at the first step
-        self._check_backbone()
+        probe = self._check_backbone()
         if validate_metrics is not None and not callable(validate_metrics):
             raise TypeError(f"validate_metrics must be a callable solution -> dict, got {validate_metrics!r}")
         self.reference, self.validate_metrics, self.extra_callbacks = reference, validate_metrics, list(callbacks)
         self.device, self.dtype = resolve_device(c.device.device), resolve_dtype(c.device.dtype)
+        engine = select_engine(probe, c.device.engine, max_order=self.compiled.max_order,
+                               compile=bool(c.device.compile)).name
+        #: grid terms trained on batches of their grid because the whole grid does not fit the budget
+        self.grid_plans = {k: p for k, p in memory.plan_grid_batches(
+            self.compiled, probe, engine=engine, dtype=self.dtype, budget=memory.memory_budget(
+                self.device, c.device.memory_budget), chosen=c.sampling.batch).items() if p.batch < p.size}
         self.terms = build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
                                  causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
-                                 default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling)
+                                 default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling,
+                                 grid_batch={k: p.batch for k, p in self.grid_plans.items()})
         self.out = Path(c.run.out) if c.run.out is not None else None
         if c.run.tensorboard:  # checked here, before a run directory gets any file
             if self.out is None:
@@ -124,15 +132,17 @@ class PINNSolver:
             cb.TensorBoard.writer_type()
         self.state: TrainState | None = None
 
-    def _check_backbone(self) -> None:
+    def _check_backbone(self) -> torch.nn.Module:
         """Build the backbone once, off the record (the random state is restored), so that a bad
-        name, option or option value fails here, before a run directory gets any file."""
+        name, option or option value fails here, before a run directory gets any file; return it
+        (its layers size the memory plan)."""
         c = self.config
         options = dict(c.model.options or {})
         with torch.random.fork_rng(devices=[]):
             try:
-                build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, self.problem.periodic_axes),
-                               self.problem.n_outputs, **options)
+                return build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim,
+                                                                          self.problem.periodic_axes),
+                                      self.problem.n_outputs, **options)
             except (TypeError, ValueError) as err:
                 if "backbone" in str(err):
                     raise
@@ -228,8 +238,9 @@ class PINNSolver:
             parts.append(cb.PointLosses())
         if AdaptiveSampling.wanted(self.terms):
             parts.append(AdaptiveSampling())
+        summary = "\n".join([self.resolved.summary(), *(p.note() for p in self.grid_plans.values())])
         progress = cb.Progress(f"{self.problem.name} [{c.model.backbone}/{state.model.engine.name}]", history,
-                               enabled=bool(c.run.progress), summary=self.resolved.summary())
+                               enabled=bool(c.run.progress), summary=summary)
         for t in self.terms:  # what a term brings with it (an occupancy grid's refresh, rays/s)
             parts += t.callbacks(progress)
         parts += [cb.DivergenceGuard(c.run.log_every, c.optim.lr), history, progress,
@@ -349,7 +360,9 @@ class PINNSolver:
         try:
             if threads and self.device.type == "cpu":
                 torch.set_num_threads(threads)
-            loop.run(self.steps if until is None else min(int(until), self.steps))
+            largest = max((t.batch for t in self.terms if getattr(t, "batch", None)), default=None)
+            with memory.memory_guard(f"a training step of {self.problem.name!r}", largest):
+                loop.run(self.steps if until is None else min(int(until), self.steps))
         except DivergenceError as err:
             kept = [p for p in parts if isinstance(p, cb.Checkpoint) and p.written is not None]
             if kept:

@@ -19,8 +19,9 @@ from pinr.domains import Grid
 from pinr.io import save_torch
 from pinr.symbolic.data import DataSource
 from pinr.symbolic.expressions import Coordinate, TimeCoordinate, flatten
+from pinr.training.memory import derivative_slots, evaluation_chunk, memory_guard
 
-__all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "ExactSolution", "load", "grid_of"]
+__all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "ExactSolution", "load", "grid_of", "lattice_points"]
 
 FORMAT = "pinr-solution-1"
 
@@ -41,6 +42,18 @@ def grid_of(domain, shape: int | Sequence[int] | None = None) -> Grid:
         shape = domain.default_grid_shape(shape)
     axes = {c.name: tuple(b) for c, b in zip(domain.coords, domain.bounds)}
     return Grid(tuple(shape), **axes)
+
+
+def lattice_points(grid: Grid, start: int, stop: int, *, dtype=torch.float64) -> torch.Tensor:
+    """Cell centres ``start:stop`` ``(stop - start, d)`` of ``grid`` in the C order of
+    :meth:`Grid.points <pinr.domains.Grid.points>` (the same values), without building the others."""
+    axes = [torch.as_tensor(a, dtype=dtype) for a in grid.lattice(grid.shape)]
+    idx = torch.arange(start, stop)
+    cols = []
+    for a, n in zip(reversed(axes), reversed(grid.shape)):
+        cols.append(a[idx % n])
+        idx = idx // n
+    return torch.stack(cols[::-1], dim=-1)
 
 
 class AbstractSolution(abc.ABC):
@@ -66,13 +79,26 @@ class AbstractSolution(abc.ABC):
         out = self._values(p)
         return out.detach().cpu().numpy() if is_np else out
 
+    #: points per evaluation chunk (None: chosen from the memory budget for networks, else 2^18)
+    chunk: int | None = None
+
+    def _chunk(self) -> int:
+        return int(self.chunk) if self.chunk is not None else 1 << 18
+
     def on_grid(self, shape: int | Sequence[int] | None = None) -> np.ndarray:
         """Values on the solution's grid (or a lattice of ``shape``): array ``(*grid_shape, n_fields)``."""
-        g = self.grid if shape is None else grid_of(self.grid, shape)
-        pts = g.points(dtype=torch.float64)
-        vals = torch.cat([self._values(chunk).detach().cpu() for chunk in torch.split(pts, 65536)])
-        return vals.double().numpy().reshape(*g.shape, len(self.fields))
+        return self.values_on(self.grid if shape is None else grid_of(self.grid, shape))
 
+    def values_on(self, grid: Grid) -> np.ndarray:
+        """Values at the cells of ``grid``, float64 ``(*grid.shape, n_fields)``, computed chunk by
+        chunk (:attr:`chunk` points): neither the grid's points nor any activation of the whole
+        grid is built at once — only the output array."""
+        out = np.empty((grid.size, len(self.fields)), dtype=np.float64)
+        step = max(1, self._chunk())
+        for start in range(0, grid.size, step):
+            stop = min(grid.size, start + step)
+            out[start:stop] = self._values(lattice_points(grid, start, stop)).detach().cpu().double().numpy()
+        return out.reshape(*grid.shape, len(self.fields))
 
 class NeuralSolution(AbstractSolution):
     """A trained network (input scaling + backbone) and what is needed to rebuild it;
@@ -97,10 +123,15 @@ class NeuralSolution(AbstractSolution):
     def _param(self):
         return next(self.network.parameters())
 
+    def _chunk(self) -> int:
+        if self.chunk is None:
+            self.chunk = evaluation_chunk(self.network, dtype=self._param.dtype, device=self._param.device)
+        return int(self.chunk)
+
     def _values(self, points):
         p = points.to(dtype=self._param.dtype, device=self._param.device)
-        with torch.no_grad():
-            return torch.cat([self._hard_form(c, self.network(c)) for c in torch.split(p, 65536)])
+        with torch.no_grad(), memory_guard(f"an evaluation of the network on chunks of {self._chunk():,} points"):
+            return torch.cat([self._hard_form(c, self.network(c)) for c in torch.split(p, self._chunk())])
 
     def _hard_form(self, points, out):
         """Network outputs ``(N, n_fields)`` → field values: ``G + φ N`` for hard-constrained fields."""
@@ -133,9 +164,14 @@ class NeuralSolution(AbstractSolution):
         p = p.to(dtype=self._param.dtype, device=self._param.device)
         if compiled.uses_normals:
             raise ValueError("expressions with dn() need normals; evaluate them on a boundary through the solver")
-        coefs = compiled.coefficients(p, None)
-        av, cv = eng.evaluate(self.network, p, compiled.atoms, compiled.combos, coefs)
-        out = compiled(p, None, av, cv).T.detach()
+        step = evaluation_chunk(self.network, dtype=p.dtype, device=p.device, training=True,
+                                slots=derivative_slots(compiled, eng.name))
+        parts = []
+        with memory_guard(f"derivatives of the network on chunks of {step:,} points"):
+            for c in torch.split(p, step):
+                av, cv = eng.evaluate(self.network, c, compiled.atoms, compiled.combos, compiled.coefficients(c, None))
+                parts.append(compiled(c, None, av, cv).T.detach())
+        out = torch.cat(parts)
         return out.cpu().numpy() if is_np else out
 
     def save(self, path: str | os.PathLike) -> Path:
