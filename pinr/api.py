@@ -58,6 +58,7 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
     from pinr.solvers import FDSolver, PINNSolver
 
     from .report import write_run
+    from .training.memory import memory_guard
 
     case = as_case(target)
     problem = case.problem
@@ -104,7 +105,8 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
             write_json(out / "config.json", config)
         sol = pinn.run()
     if out is not None:
-        write_run(out, case, sol, ref, solver=solver, seconds=time.perf_counter() - started, trainer=pinn)
+        with memory_guard(f"the outputs of the run in {out}"):  # files are atomic: none is left half-written
+            write_run(out, case, sol, ref, solver=solver, seconds=time.perf_counter() - started, trainer=pinn)
     return sol
 
 
