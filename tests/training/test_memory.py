@@ -235,3 +235,25 @@ def test_metrics_json_records_the_peak_memory(tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["peak_memory_of"] == "process max RSS (cpu)"
     assert before - 0.1 <= metrics["peak_memory_mib"] <= after + 0.1  # max RSS only grows
+
+
+def test_metrics_in_blocks_and_ssim_in_bands_equal_the_whole_image(monkeypatch):
+    from skimage.metrics import structural_similarity
+
+    from pinr import metrics
+
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(300, 170))
+    pred = ref + 0.3 * rng.normal(size=ref.shape)
+    rgb_ref = rng.normal(size=(120, 90, 3))
+    rgb = rgb_ref + 0.2 * rng.normal(size=rgb_ref.shape)
+    whole = {"rel_l2": np.linalg.norm(pred - ref) / np.linalg.norm(ref), "max_abs": np.abs(pred - ref).max(),
+             "psnr": 10 * np.log10(np.ptp(ref) ** 2 / np.mean((pred - ref) ** 2)),
+             "ssim": structural_similarity(pred, ref, data_range=np.ptp(ref), win_size=7),
+             "ssim_rgb": structural_similarity(rgb, rgb_ref, data_range=np.ptp(rgb_ref), win_size=7, channel_axis=-1)}
+    monkeypatch.setattr(metrics, "BLOCK", 1000)  # 51 blocks
+    monkeypatch.setattr(metrics, "BAND", 2000)  # bands of 13 rows (11 for the colour image)
+    got = {"rel_l2": metrics.rel_l2(pred, ref), "max_abs": metrics.max_abs(pred, ref), "psnr": metrics.psnr(pred, ref),
+           "ssim": metrics.ssim(pred, ref), "ssim_rgb": metrics.ssim(rgb, rgb_ref, channel_axis=-1)}
+    for k, v in whole.items():
+        assert got[k] == pytest.approx(v, rel=1e-13, abs=1e-15), k
