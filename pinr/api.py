@@ -112,7 +112,7 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
 
 #: options a resumed run may change: where and how it is shown, not what it computes
 RUN_ONLY = frozenset({"out", "resume", "progress", "device", "log_every", "validate_every", "checkpoint_every",
-                      "tensorboard"})
+                      "tensorboard", "memory_budget"})
 
 
 def read_record(run: Path) -> dict:

@@ -18,8 +18,10 @@ never a branch in the loop.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 
@@ -35,7 +37,7 @@ from pinr.training import callbacks as cb
 from pinr.training import memory
 from pinr.training.auto import choose
 from pinr.training.balancing import balancer
-from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
+from pinr.training.config import DEFAULT_BATCH, Resolved, TrainConfig, resolve
 from pinr.training.loop import Loop, TrainState
 from pinr.training.parameters import ParameterSet
 from pinr.training.sampling import AdaptiveSampling
@@ -121,10 +123,15 @@ class PINNSolver:
         self.grid_plans = {k: p for k, p in memory.plan_grid_batches(
             self.compiled, probe, engine=engine, dtype=self.dtype, budget=memory.memory_budget(
                 self.device, c.device.memory_budget), chosen=c.sampling.batch).items() if p.batch < p.size}
+        if self.grid_plans:  # the planned batches become options: config.json records them, a resume reuses them
+            self.config = c = replace(c, sampling=replace(c.sampling, batch={
+                **dict(c.sampling.batch or {}), **{k: p.batch for k, p in self.grid_plans.items()}}))
+            budget = memory.format_bytes(next(iter(self.grid_plans.values())).budget)
+            self.resolved = Resolved(c, MappingProxyType({**self.resolved.sources, "batch": (
+                f"memory budget {budget}" + ("" if c.device.memory_budget else " (half the free memory)"))}))
         self.terms = build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
                                  causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
-                                 default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling,
-                                 grid_batch={k: p.batch for k, p in self.grid_plans.items()})
+                                 default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling)
         self.out = Path(c.run.out) if c.run.out is not None else None
         if c.run.tensorboard:  # checked here, before a run directory gets any file
             if self.out is None:

@@ -220,15 +220,12 @@ def _batch_size(name: str, own: int | None, chosen, *, grid_size: int | None, de
 
 
 def build_terms(compiled, *, batch=None, causal: float = 0.0, causal_chunks: int = 16, dtype: torch.dtype,
-                device: torch.device, default_batch: int = 4096, sampling=None,
-                grid_batch: Mapping[str, int] | None = None) -> list[AbstractTerm]:
+                device: torch.device, default_batch: int = 4096, sampling=None) -> list[AbstractTerm]:
     """The terms of a compiled problem: a :class:`Residual` per condition, an
     :class:`Observation` per observation.
 
     ``batch`` (int, or term name → int) sets points per step; a condition's own ``batch`` wins;
-    grid regions default to the full grid, or to ``grid_batch[name]`` points when that is given
-    (the batch that fits the memory budget, :func:`pinr.training.memory.grid_batch`).
-    ``causal`` > 0 weights the interior conditions of a
+    grid regions default to the full grid. ``causal`` > 0 weights the interior conditions of a
     space-time problem causally. ``sampling`` (a name in
     :data:`~pinr.training.sampling.SAMPLINGS` or a rule; default "uniform") places the points of
     the interior conditions not sampled on a grid; the other terms draw uniformly.
@@ -245,8 +242,6 @@ def build_terms(compiled, *, batch=None, causal: float = 0.0, causal_chunks: int
     for t in compiled.terms:
         method = t.method or t.region.default_method
         grid = t.region.domain.size if method == "grid" else None
-        if grid is not None and grid_batch and t.name in grid_batch:
-            grid = min(grid, int(grid_batch[t.name]))
         n = _batch_size(t.name, t.batch, batch, grid_size=grid, default=default_batch)
         reduction = REDUCTIONS[t.reduction]
         if causal and timed and isinstance(t.region, AbstractInterior) and t.reduction == "mse":

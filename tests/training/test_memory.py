@@ -120,6 +120,8 @@ def test_a_grid_above_the_budget_trains_on_batches_of_it():
     assert (plan.size, plan.batch, plan.per_point, plan.budget) == (1024, 128, per, budget)
     assert solver.terms[0].batch == 128
     assert "1,024 grid points" in plan.note() and "batches of 128 per step; --batch N to change" in plan.note()
+    assert dict(solver.config.sampling.batch) == {"pde": 128}  # an option now: recorded, reused on resume
+    assert solver.resolved.sources["batch"] == f"memory budget {memory.format_bytes(budget)}"
     solver.run()
     assert seen.largest == 128
     # batch= wins over the plan, and a grid that fits trains on all of it
@@ -228,11 +230,23 @@ def test_the_cli_prints_the_one_line(capsys):
                    "use --batch 500 (or batch=500)")
 
 
+def test_the_planned_batch_is_recorded_and_a_resume_keeps_it(tmp_path):
+    per = memory.bytes_per_point(pr.backbones.build_backbone("siren", 2, 1, **SMALL))
+    pr.solve(_image(16), backbone_options=SMALL, steps=4, progress=False, out=tmp_path / "run",
+             memory_budget=64 * per, checkpoint_every=2)
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["batch"] == {"pde": 64} and record["chosen_by"]["batch"].startswith("memory budget")
+    options = {**pr.api.recorded_options(record), "memory_budget": None, "progress": False}
+    resumed = PINNSolver.from_options(_image(16), **options)  # what a resume builds, with all free memory
+    assert resumed.terms[0].batch == 64 and resumed.grid_plans == {}
+
+
 def test_metrics_json_records_the_peak_memory(tmp_path):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     pr.solve(_image(16), backbone_options=SMALL, steps=2, progress=False, out=tmp_path / "run")
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "batch" not in json.loads((tmp_path / "run" / "config.json").read_text())  # the grid fits: no plan
     assert metrics["peak_memory_of"] == "process max RSS (cpu)"
     assert before - 0.1 <= metrics["peak_memory_mib"] <= after + 0.1  # max RSS only grows
 
