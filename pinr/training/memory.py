@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-import resource
 import sys
 from dataclasses import dataclass
 
@@ -197,6 +196,8 @@ def peak_memory(device) -> dict:
     if device.type == "cuda":
         return {"peak_memory_mib": round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1),
                 "peak_memory_of": "cuda max_memory_allocated"}
+    import resource  # POSIX only
+
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
     return {"peak_memory_mib": round(rss / 2 ** 20, 1), "peak_memory_of": "process max RSS (cpu)"}
 
