@@ -346,10 +346,14 @@ class PINNSolver:
     # ------------------------------------------------------------------------ train
     def solution(self, state: TrainState | None = None) -> NeuralSolution:
         state = state or self.state
-        return NeuralSolution(state.model.network, fields=self.problem.fields, coords=self.problem.domain.coords,
-                              grid=grid_of(self.problem.domain), backbone=self.backbone_name,
-                              options=self.backbone_options, problem=self.problem, case=self.case,
-                              parameters=state.model.parameters.floats(), metadata={"steps": state.step})
+        sol = NeuralSolution(state.model.network, fields=self.problem.fields, coords=self.problem.domain.coords,
+                             grid=grid_of(self.problem.domain), backbone=self.backbone_name,
+                             options=self.backbone_options, problem=self.problem, case=self.case,
+                             parameters=state.model.parameters.floats(), metadata={"steps": state.step})
+        if self.config.device.memory_budget is not None:  # evaluate within the run's budget too
+            sol.chunk = memory.evaluation_chunk(state.model.network, dtype=self.dtype, device=self.device,
+                                                budget=self.config.device.memory_budget)
+        return sol
 
     def run(self, *, until: int | None = None) -> NeuralSolution:
         """Train and return the solution; checkpoints go to ``out`` when given.

@@ -122,8 +122,9 @@ def test_a_grid_above_the_budget_trains_on_batches_of_it():
     assert "1,024 grid points" in plan.note() and "batches of 128 per step; --batch N to change" in plan.note()
     assert dict(solver.config.sampling.batch) == {"pde": 128}  # an option now: recorded, reused on resume
     assert solver.resolved.sources["batch"] == f"memory budget {memory.format_bytes(budget)}"
-    solver.run()
+    sol = solver.run()
     assert seen.largest == 128
+    assert sol.chunk == memory.MIN_CHUNK  # evaluation within the budget too (as small as chunks go)
     # batch= wins over the plan, and a grid that fits trains on all of it
     assert PINNSolver.from_options(problem, backbone_options=SMALL, batch=300, memory_budget=budget,
                                    progress=False).terms[0].batch == 300
