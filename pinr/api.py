@@ -76,6 +76,7 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
 
     from .report import write_run
     from .training.strategy import is_main_process
+    from .training.memory import memory_guard
 
     case = as_case(target)
     problem = case.problem
@@ -122,7 +123,8 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
             write_json(out / "config.json", config)
         sol = pinn.run()
     if out is not None and (pinn.strategy.is_main if pinn is not None else is_main_process()):
-        write_run(out, case, sol, ref, solver=solver, seconds=time.perf_counter() - started, trainer=pinn)
+        with memory_guard(f"the outputs of the run in {out}"):  # files are atomic: none is left half-written
+            write_run(out, case, sol, ref, solver=solver, seconds=time.perf_counter() - started, trainer=pinn)
     if pinn is not None:
         pinn.strategy.barrier()  # the other ranks return once the run directory is complete
     return sol
@@ -130,7 +132,7 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
 
 #: options a resumed run may change: where and how it is shown, not what it computes
 RUN_ONLY = frozenset({"out", "resume", "progress", "device", "log_every", "validate_every", "checkpoint_every",
-                      "tensorboard"})
+                      "tensorboard", "memory_budget"})
 
 
 def read_record(run: Path) -> dict:

@@ -49,7 +49,7 @@ def _run(work, out: Path | None = None):
 
     import torch
 
-    from pinr.errors import Interrupted
+    from pinr.errors import Interrupted, OutOfMemory
     from pinr.training.loop import request_stop
 
     previous = signal.getsignal(signal.SIGINT)
@@ -69,6 +69,8 @@ def _run(work, out: Path | None = None):
             _fail(f"interrupted: {err}{where}", 130)
         if isinstance(err, FloatingPointError):
             _fail(f"training diverged: {err}", 3)
+        if isinstance(err, OutOfMemory):  # pinr's own line: what, the batch, the option to change
+            _fail(f"error: {err}")
         if isinstance(err, (torch.cuda.OutOfMemoryError, MemoryError)):
             _fail("error: out of memory; give fewer points per step (--batch N) or a smaller problem "
                   "(--set size=...), or use --device cpu")

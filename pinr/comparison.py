@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from .metrics import field_metrics
 
 __all__ = ["compare"]
@@ -34,9 +32,7 @@ def compare(solution, ref, *, problem=None, align: str | None = "auto", metric: 
     grid = ref.grid if isinstance(ref, GridSolution) or not isinstance(solution, GridSolution) else solution.grid
     if tuple(ref.fields) != tuple(solution.fields):
         raise ValueError(f"cannot compare fields {list(solution.fields)} with {list(ref.fields)}")
-    pts = grid.points(dtype=torch.float64)
-    a = solution(pts).detach().cpu().double().numpy().reshape(*grid.shape, -1)
-    b = ref(pts).detach().cpu().double().numpy().reshape(*grid.shape, -1)
+    a, b = solution.values_on(grid), ref.values_on(grid)  # chunked: no activation of the whole grid
     image = bool(problem is not None and problem.image and len(grid.shape) == 2)
     if a.shape[-1] == 1:
         a, b = a[..., 0], b[..., 0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PinrError", "ProblemError", "DivergenceError", "Interrupted"]
+__all__ = ["PinrError", "ProblemError", "DivergenceError", "Interrupted", "OutOfMemory"]
 
 
 class PinrError(Exception):
@@ -24,3 +24,12 @@ class Interrupted(PinrError):
     def __init__(self, message: str, *, step: int, checkpoint=None):
         super().__init__(message)
         self.step, self.checkpoint = step, checkpoint
+
+
+class OutOfMemory(PinrError, MemoryError):
+    """An allocation failed in training or evaluation; the message names what was allocated, the
+    batch, and the option to change. ``suggested`` is the batch to try (half), when one applies."""
+
+    def __init__(self, message: str, *, batch: int | None = None, suggested: int | None = None):
+        super().__init__(message)
+        self.batch, self.suggested = batch, suggested

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .io import save_npz, write_csv, write_json
 from .plotting import plot_fields, plot_loss_curves, plot_metric_curve, plot_parameters, plot_sampled_points
+from .training.memory import peak_memory
 
 __all__ = ["write_run", "field_panels"]
 
@@ -86,9 +86,8 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     grid = ref.grid if ref is not None else solution.grid
-    pts = grid.points(dtype=torch.float64)
-    pred = solution(pts).detach().cpu().double().numpy().reshape(*grid.shape, -1)
-    refv = ref(pts).detach().cpu().double().numpy().reshape(*grid.shape, -1) if ref is not None else None
+    pred = solution.values_on(grid)  # chunk by chunk: no activation of the whole grid at once
+    refv = ref.values_on(grid) if ref is not None else None
     metrics: dict = {"problem": problem.name, "solver": solver, "seconds": round(seconds, 3)}
     aligned = None
     if ref is not None:
@@ -108,6 +107,7 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
                 metrics[k] = v[-1]
     if solution.parameters:
         metrics["parameters"] = dict(solution.parameters)
+    metrics.update(peak_memory(trainer.device if trainer is not None else "cpu"))
     if case.outputs is not None and solver == "pinn":  # the case's own files: meshes, snapshots, animations
         extra = case.outputs(out, solution, ref)
         if isinstance(extra, Mapping):

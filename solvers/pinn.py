@@ -18,8 +18,10 @@ never a branch in the loop.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 
@@ -32,9 +34,10 @@ from pinr.errors import DivergenceError, Interrupted
 from pinr.io import save_torch
 from pinr.symbolic.hard import harden
 from pinr.training import callbacks as cb
+from pinr.training import memory
 from pinr.training.auto import choose
 from pinr.training.balancing import balancer
-from pinr.training.config import DEFAULT_BATCH, TrainConfig, resolve
+from pinr.training.config import DEFAULT_BATCH, Resolved, TrainConfig, resolve
 from pinr.training.loop import Loop, TrainState
 from pinr.training.parameters import ParameterSet
 from pinr.training.sampling import AdaptiveSampling
@@ -112,7 +115,7 @@ class PINNSolver:
                 self.problem = problem = hardened
                 self.compiled = compile_problem(problem)
         output_scales(c.model.output_scale, problem.n_outputs)  # validate now, not at the first step
-        self._check_backbone()
+        probe = self._check_backbone()
         if validate_metrics is not None and not callable(validate_metrics):
             raise TypeError(f"validate_metrics must be a callable solution -> dict, got {validate_metrics!r}")
         self.reference, self.validate_metrics, self.extra_callbacks = reference, validate_metrics, list(callbacks)
@@ -121,6 +124,18 @@ class PINNSolver:
             raise TypeError(f"strategy must be a pinr.training.strategy.AbstractStrategy, got {strategy!r}")
         self.strategy = strategy if strategy is not None else from_environment(self.device)
         self.device = self.strategy.device(self.device)
+        engine = select_engine(probe, c.device.engine, max_order=self.compiled.max_order,
+                               compile=bool(c.device.compile)).name
+        #: grid terms trained on batches of their grid because the whole grid does not fit the budget
+        self.grid_plans = {k: p for k, p in memory.plan_grid_batches(
+            self.compiled, probe, engine=engine, dtype=self.dtype, budget=memory.memory_budget(
+                self.device, c.device.memory_budget), chosen=c.sampling.batch).items() if p.batch < p.size}
+        if self.grid_plans:  # the planned batches become options: config.json records them, a resume reuses them
+            self.config = c = replace(c, sampling=replace(c.sampling, batch={
+                **dict(c.sampling.batch or {}), **{k: p.batch for k, p in self.grid_plans.items()}}))
+            budget = memory.format_bytes(next(iter(self.grid_plans.values())).budget)
+            self.resolved = Resolved(c, MappingProxyType({**self.resolved.sources, "batch": (
+                f"memory budget {budget}" + ("" if c.device.memory_budget else " (half the free memory)"))}))
         self.terms = build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
                                  causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
                                  default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling,
@@ -132,15 +147,17 @@ class PINNSolver:
             cb.TensorBoard.writer_type()
         self.state: TrainState | None = None
 
-    def _check_backbone(self) -> None:
+    def _check_backbone(self) -> torch.nn.Module:
         """Build the backbone once, off the record (the random state is restored), so that a bad
-        name, option or option value fails here, before a run directory gets any file."""
+        name, option or option value fails here, before a run directory gets any file; return it
+        (its layers size the memory plan)."""
         c = self.config
         options = dict(c.model.options or {})
         with torch.random.fork_rng(devices=[]):
             try:
-                build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, self.problem.periodic_axes),
-                               self.problem.n_outputs, **options)
+                return build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim,
+                                                                          self.problem.periodic_axes),
+                                      self.problem.n_outputs, **options)
             except (TypeError, ValueError) as err:
                 if "backbone" in str(err):
                     raise
@@ -244,8 +261,9 @@ class PINNSolver:
             parts.append(cb.PointLosses())
         if AdaptiveSampling.wanted(self.terms):
             parts.append(AdaptiveSampling())
+        summary = "\n".join([self._summary(), *(p.note() for p in self.grid_plans.values())])
         progress = cb.Progress(f"{self.problem.name} [{c.model.backbone}/{state.model.engine.name}]", history,
-                               enabled=bool(c.run.progress) and main, summary=self._summary())
+                               enabled=bool(c.run.progress) and main, summary=summary)
         for t in self.terms:  # what a term brings with it (an occupancy grid's refresh, rays/s)
             parts += t.callbacks(progress)
         parts += self.strategy.callbacks(state, self.terms, balanced=balance is not None)
@@ -354,10 +372,14 @@ class PINNSolver:
     # ------------------------------------------------------------------------ train
     def solution(self, state: TrainState | None = None) -> NeuralSolution:
         state = state or self.state
-        return NeuralSolution(state.model.network, fields=self.problem.fields, coords=self.problem.domain.coords,
-                              grid=grid_of(self.problem.domain), backbone=self.backbone_name,
-                              options=self.backbone_options, problem=self.problem, case=self.case,
-                              parameters=state.model.parameters.floats(), metadata={"steps": state.step})
+        sol = NeuralSolution(state.model.network, fields=self.problem.fields, coords=self.problem.domain.coords,
+                             grid=grid_of(self.problem.domain), backbone=self.backbone_name,
+                             options=self.backbone_options, problem=self.problem, case=self.case,
+                             parameters=state.model.parameters.floats(), metadata={"steps": state.step})
+        if self.config.device.memory_budget is not None:  # evaluate within the run's budget too
+            sol.chunk = memory.evaluation_chunk(state.model.network, dtype=self.dtype, device=self.device,
+                                                budget=self.config.device.memory_budget)
+        return sol
 
     def run(self, *, until: int | None = None) -> NeuralSolution:
         """Train and return the solution; checkpoints go to ``out`` when given.
@@ -376,7 +398,9 @@ class PINNSolver:
         try:
             if threads and self.device.type == "cpu":
                 torch.set_num_threads(threads)
-            loop.run(self.steps if until is None else min(int(until), self.steps))
+            largest = max((t.batch for t in self.terms if getattr(t, "batch", None)), default=None)
+            with memory.memory_guard(f"a training step of {self.problem.name!r}", largest):
+                loop.run(self.steps if until is None else min(int(until), self.steps))
         except DivergenceError as err:
             kept = [p for p in parts if isinstance(p, cb.Checkpoint) and p.written is not None]
             if kept:

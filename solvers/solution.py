@@ -19,8 +19,9 @@ from pinr.domains import Grid
 from pinr.io import save_torch
 from pinr.symbolic.data import DataSource
 from pinr.symbolic.expressions import Coordinate, TimeCoordinate, flatten
+from pinr.training.memory import derivative_slots, evaluation_chunk, memory_guard
 
-__all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "ExactSolution", "load", "grid_of"]
+__all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "ExactSolution", "load", "grid_of", "lattice_points"]
 
 FORMAT = "pinr-solution-1"
 
@@ -41,6 +42,31 @@ def grid_of(domain, shape: int | Sequence[int] | None = None) -> Grid:
         shape = domain.default_grid_shape(shape)
     axes = {c.name: tuple(b) for c, b in zip(domain.coords, domain.bounds)}
     return Grid(tuple(shape), **axes)
+
+
+def _chunks(n: int, chunk: int) -> list[int]:
+    """Edges of the chunks of ``0..n``: starts at multiples of 64 (``chunk`` rounded down to one,
+    at least 64), a remainder under 64 rows joined to the chunk before it. Each row then meets the
+    BLAS kernel it meets in one product of all ``n`` rows (kernels unroll rows by a power of two
+    and treat products of a few rows on their own path), so chunked values equal unchunked ones
+    bit for bit."""
+    step = max(64, int(chunk) // 64 * 64)
+    edges = list(range(0, n, step)) + [n]
+    if len(edges) > 2 and n - edges[-2] < 64:
+        del edges[-2]
+    return edges
+
+
+def lattice_points(grid: Grid, start: int, stop: int, *, dtype=torch.float64) -> torch.Tensor:
+    """Cell centres ``start:stop`` ``(stop - start, d)`` of ``grid`` in the C order of
+    :meth:`Grid.points <pinr.domains.Grid.points>` (the same values), without building the others."""
+    axes = [torch.as_tensor(a, dtype=dtype) for a in grid.lattice(grid.shape)]
+    idx = torch.arange(start, stop)
+    cols = []
+    for a, n in zip(reversed(axes), reversed(grid.shape)):
+        cols.append(a[idx % n])
+        idx = idx // n
+    return torch.stack(cols[::-1], dim=-1)
 
 
 class AbstractSolution(abc.ABC):
@@ -66,13 +92,25 @@ class AbstractSolution(abc.ABC):
         out = self._values(p)
         return out.detach().cpu().numpy() if is_np else out
 
+    #: points per evaluation chunk (None: chosen from the memory budget for networks, else 2^18)
+    chunk: int | None = None
+
+    def _chunk(self) -> int:
+        return int(self.chunk) if self.chunk is not None else 1 << 18
+
     def on_grid(self, shape: int | Sequence[int] | None = None) -> np.ndarray:
         """Values on the solution's grid (or a lattice of ``shape``): array ``(*grid_shape, n_fields)``."""
-        g = self.grid if shape is None else grid_of(self.grid, shape)
-        pts = g.points(dtype=torch.float64)
-        vals = torch.cat([self._values(chunk).detach().cpu() for chunk in torch.split(pts, 65536)])
-        return vals.double().numpy().reshape(*g.shape, len(self.fields))
+        return self.values_on(self.grid if shape is None else grid_of(self.grid, shape))
 
+    def values_on(self, grid: Grid) -> np.ndarray:
+        """Values at the cells of ``grid``, float64 ``(*grid.shape, n_fields)``, computed chunk by
+        chunk (:attr:`chunk` points): neither the grid's points nor any activation of the whole
+        grid is built at once — only the output array."""
+        out = np.empty((grid.size, len(self.fields)), dtype=np.float64)
+        edges = _chunks(grid.size, self._chunk())
+        for start, stop in zip(edges[:-1], edges[1:]):
+            out[start:stop] = self._values(lattice_points(grid, start, stop)).detach().cpu().double().numpy()
+        return out.reshape(*grid.shape, len(self.fields))
 
 class NeuralSolution(AbstractSolution):
     """A trained network (input scaling + backbone) and what is needed to rebuild it;
@@ -97,10 +135,16 @@ class NeuralSolution(AbstractSolution):
     def _param(self):
         return next(self.network.parameters())
 
+    def _chunk(self) -> int:
+        if self.chunk is None:
+            self.chunk = evaluation_chunk(self.network, dtype=self._param.dtype, device=self._param.device)
+        return int(self.chunk)
+
     def _values(self, points):
         p = points.to(dtype=self._param.dtype, device=self._param.device)
-        with torch.no_grad():
-            return torch.cat([self._hard_form(c, self.network(c)) for c in torch.split(p, 65536)])
+        with torch.no_grad(), memory_guard(f"an evaluation of the network on chunks of {self._chunk():,} points"):
+            edges = _chunks(len(p), self._chunk())
+            return torch.cat([self._hard_form(p[a:b], self.network(p[a:b])) for a, b in zip(edges[:-1], edges[1:])])
 
     def _hard_form(self, points, out):
         """Network outputs ``(N, n_fields)`` → field values: ``G + φ N`` for hard-constrained fields."""
@@ -116,12 +160,14 @@ class NeuralSolution(AbstractSolution):
                 cols.append(out[:, i])
         return torch.stack(cols, dim=-1)
 
-    def evaluate(self, expr, points, *, engine: str = "auto", params=None) -> np.ndarray:
+    def evaluate(self, expr, points, *, engine: str = "auto", params=None, chunk: int | None = None) -> np.ndarray:
         r"""Evaluate ``expr`` — any expression of the fields, their derivatives and the coordinates,
         scalar or vector — at ``points`` ``(N, d)``; returns ``(N, n_entries)``.
 
         ``engine`` is "jet", "autograd" or "auto" (:func:`~pinr.derivatives.select_engine`: jet for
         second derivatives when the backbone allows it, reverse mode for first derivatives).
+        The points go through in chunks of ``chunk`` (default: what the memory budget allows at
+        the derivatives' cost per point, :mod:`pinr.training.memory`).
         """
         exprs = flatten(expr)
         known = {**(self.problem.params if self.problem else {}), **self.parameters}
@@ -133,9 +179,15 @@ class NeuralSolution(AbstractSolution):
         p = p.to(dtype=self._param.dtype, device=self._param.device)
         if compiled.uses_normals:
             raise ValueError("expressions with dn() need normals; evaluate them on a boundary through the solver")
-        coefs = compiled.coefficients(p, None)
-        av, cv = eng.evaluate(self.network, p, compiled.atoms, compiled.combos, coefs)
-        out = compiled(p, None, av, cv).T.detach()
+        step = int(chunk) if chunk is not None else evaluation_chunk(
+            self.network, dtype=p.dtype, device=p.device, training=True, slots=derivative_slots(compiled, eng.name))
+        parts = []
+        with memory_guard(f"derivatives of the network on chunks of {step:,} points"):
+            edges = _chunks(len(p), step)
+            for c in (p[a:b] for a, b in zip(edges[:-1], edges[1:])):
+                av, cv = eng.evaluate(self.network, c, compiled.atoms, compiled.combos, compiled.coefficients(c, None))
+                parts.append(compiled(c, None, av, cv).T.detach())
+        out = torch.cat(parts)
         return out.cpu().numpy() if is_np else out
 
     def save(self, path: str | os.PathLike) -> Path:

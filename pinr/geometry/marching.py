@@ -53,6 +53,27 @@ def _lattice_to_box(index_coords: np.ndarray, resolution: int) -> np.ndarray:
     return -1.0 + (2.0 / resolution) * (index_coords + 0.5)
 
 
+def _on_edges(v: np.ndarray, block: np.ndarray, level: float, offset: int) -> np.ndarray:
+    r"""Vertices ``(n, 3)`` that skimage placed on lattice edges (in float32, relative to a block
+    that starts at plane ``offset``), recomputed in float64 from the two values :math:`a, b` at the
+    edge's ends: node :math:`lo` plus :math:`(\ell - a)/(b - a)` along the edge's axis. A vertex is
+    then a function of its edge and the grid's values only, so a mesh computed slab by slab equals
+    the one computed at once, bit for bit."""
+    lo = np.floor(v.astype(np.float64)).astype(np.int64)
+    frac = v.astype(np.float64) - lo
+    rows = np.nonzero(frac.max(axis=1) > 0)[0]
+    axis = np.argmax(frac[rows], axis=1)
+    a_idx = lo[rows]
+    b_idx = a_idx.copy()
+    b_idx[np.arange(len(rows)), axis] += 1
+    a = block[tuple(a_idx.T)].astype(np.float64)
+    b = block[tuple(b_idx.T)].astype(np.float64)
+    out = lo.astype(np.float64)
+    out[:, 0] += offset  # integers: exact
+    out[rows, axis] += (level - a) / (b - a)
+    return out
+
+
 def marching_cubes(values: np.ndarray, *, level: float = 0.0, slab: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Triangle mesh ``(vertices (n, 3), faces (m, 3))`` of ``{values = level}`` on the cell
     centres of :math:`[-1, 1]^3`; empty arrays when the level is not crossed."""
@@ -70,8 +91,7 @@ def marching_cubes(values: np.ndarray, *, level: float = 0.0, slab: int = 64) ->
         if not (lo <= level <= hi) or lo == hi:
             continue
         v, f, _, _ = _mc(np.ascontiguousarray(block, dtype=np.float32), level, allow_degenerate=False)
-        v = v.astype(np.float64)
-        v[:, 0] += i  # integer offsets keep seam vertices bitwise equal across slabs
+        v = _on_edges(v, block, level, i)  # seam vertices bitwise equal across slabs
         verts.append(v)
         faces.append(f + offset)
         offset += len(v)

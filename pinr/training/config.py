@@ -94,7 +94,9 @@ class ScheduleConfig:
 class DeviceConfig:
     """Where and how: ``device`` ("auto": CUDA when available), ``dtype``, derivative ``engine``
     ("auto", "jet", "autograd", "func"), ``compile`` (``torch.compile`` the loss; a string is the mode),
-    ``tf32``, ``threads`` (CPU threads for the run; None: torch's setting)."""
+    ``tf32``, ``threads`` (CPU threads for the run; None: torch's setting), ``memory_budget``
+    (bytes or a size such as "2GiB" that grid batches and evaluation chunks are planned in;
+    None: half the device's free memory, :mod:`pinr.training.memory`)."""
 
     device: object = None
     dtype: object = None
@@ -102,6 +104,7 @@ class DeviceConfig:
     compile: object = None
     tf32: bool | None = None
     threads: int | None = None
+    memory_budget: object = None
 
 
 @dataclass(frozen=True)
@@ -302,8 +305,10 @@ def _validate(problem, c: TrainConfig) -> None:
         v = getattr(r, name)
         if v is not None and (not isinstance(v, int) or v < 1):
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    from .memory import parse_budget
     from .sampling import sampling_rule
 
+    parse_budget(c.device.memory_budget)
     sampling_rule(c.sampling.sampling)
     b = c.sampling.batch
     if b is not None and not isinstance(b, Mapping) and (not isinstance(b, int) or isinstance(b, bool) or b < 1):
