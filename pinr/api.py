@@ -75,8 +75,8 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
         return solve_collection(target, out=out, callbacks=callbacks, **options)
 
     from .report import write_run
-    from .training.strategy import is_main_process
     from .training.memory import memory_guard
+    from .training.strategy import is_main_process
 
     case = as_case(target)
     problem = case.problem
