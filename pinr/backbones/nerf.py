@@ -23,13 +23,22 @@ from . import primitives as P
 from .base import AbstractBackbone, BackboneTraining
 from .registry import register_backbone
 
-__all__ = ["NeRF", "positional_encoding"]
+__all__ = ["NeRF", "positional_encoding", "view_directions"]
 
 
 def positional_encoding(in_features: int, levels: int) -> P.FourierEncoding:
     r""":math:`\gamma_L(p) = [p, \sin(2^k\pi p), \cos(2^k\pi p)]_{k<L}`, ``(N, d) → (N, d(1 + 2L))``."""
     eye = torch.eye(in_features)
     return P.FourierEncoding(torch.cat([eye * (2.0 ** k) / 2.0 for k in range(levels)]), include_input=True)
+
+
+def view_directions(x, directions: torch.Tensor | None) -> torch.Tensor:
+    """The view directions ``(N, 3)`` for inputs ``x`` (a tensor or a jet), in their dtype: the
+    given ones, or zero vectors when there are none (a field of positions alone)."""
+    value = x.value if hasattr(x, "value") else x
+    if directions is None:
+        return torch.zeros(value.shape[0], 3, dtype=value.dtype, device=value.device)
+    return directions.to(value.dtype)
 
 
 @register_backbone("nerf")
@@ -80,9 +89,6 @@ class NeRF(AbstractBackbone):
         sigma = self.density(h)
         if not self.n_colour:
             return sigma
-        value = x.value if hasattr(x, "value") else x
-        if directions is None:
-            directions = torch.zeros(value.shape[0], 3, dtype=value.dtype, device=value.device)
-        d = self.direction_encoding(directions.to(value.dtype))
+        d = self.direction_encoding(view_directions(x, directions))
         c = self.act(self.colour_hidden(P.cat([self.feature(h), d])))
         return P.cat([sigma, self.colour(c)])

@@ -27,7 +27,7 @@ import torch
 
 from . import primitives as P
 from .base import AbstractBackbone, BackboneTraining
-from .nerf import positional_encoding
+from .nerf import positional_encoding, view_directions
 from .registry import register_backbone
 
 __all__ = ["NeX"]
@@ -81,9 +81,7 @@ class NeX(AbstractBackbone):
         if not self.n_colour:
             return out
         value = x.value if hasattr(x, "value") else x
-        if directions is None:
-            directions = torch.zeros(value.shape[0], 3, dtype=value.dtype, device=value.device)
-        hb = self.basis(directions.to(value.dtype))
+        hb = self.basis(view_directions(x, directions))
         ones = torch.ones_like(hb[:, :1])
         weights = torch.cat([ones, hb], 1)  # (N, 1 + basis): k_0 has weight 1
         c = self.n_colour

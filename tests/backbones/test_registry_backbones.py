@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from small_backbones import SMALL  # tests/ is on the path (pyproject: pythonpath)
 
 import pinr as pr
 from pinr.backbones import AbstractBackbone, BackboneTraining, Network, backbone_training, registry
@@ -18,20 +19,6 @@ from pinr.compiler import Atom, Combo
 from pinr.derivatives import AutogradEngine, JetEngine
 from pinr.derivatives.jet import Jet
 
-#: Small options per backbone, for speed; unknown (future) backbones use their defaults.
-SMALL = {
-    "siren": dict(width=24, depth=2),
-    "ff": dict(m=12, sigma=2.0, width=24, depth=2, activation="softplus"),
-    "mlp": dict(width=24, depth=2, activation="tanh"),
-    "scone": dict(width=24, omegas=(30.0, 10.0)),
-    "pins": dict(levels=3, m=12, width=16, depth=2, activation="tanh", progressive=True),
-    "sape": dict(m=12, width=24, depth=2, activation="softplus", res=6),
-    "finer": dict(width=24, depth=2),
-    "wire": dict(width=24, depth=2),
-    "gauss": dict(width=24, depth=2, scale=3.0),
-    "nerf": dict(width=24, depth=2, levels=3, direction_levels=2, activation="softplus"),
-    "nex": dict(width=24, depth=2, levels=3, basis=3, basis_width=8, direction_levels=2, activation="softplus"),
-}
 BACKBONES = pr.available_backbones()
 #: Option variants with their own derivative rules: FINER's scale factor is detached by default
 #: (as in its paper's code); with scale_grad=True its derivatives enter the jet too.

@@ -8,26 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from small_backbones import SMALL  # tests/ is on the path (pyproject: pythonpath)
 
 import pinr as pr
 from pinr.backbones import Network
 from pinr.compiler import Atom, Combo
 from pinr.derivatives import ENGINES, AutogradEngine, FuncEngine, JetEngine, get_engine, select_engine
 
-#: Small options per backbone (as tests/backbones/test_registry_backbones.py chooses them: smooth
-#: activations so second derivatives are not zero); a future backbone uses its defaults.
-SMALL = {
-    "siren": dict(width=16, depth=2),
-    "ff": dict(m=8, sigma=2.0, width=16, depth=2, activation="softplus"),
-    "mlp": dict(width=16, depth=2, activation="tanh"),
-    "scone": dict(width=16, omegas=(30.0, 10.0)),
-    "pins": dict(levels=3, m=8, width=16, depth=2, activation="tanh", progressive=True),
-    "sape": dict(m=8, width=16, depth=2, activation="softplus", res=6),
-    "finer": dict(width=16, depth=2),
-    "wire": dict(width=16, depth=2),
-    "gauss": dict(width=16, depth=2, scale=3.0),
-    "nerf": dict(width=16, depth=2, levels=3, direction_levels=2, activation="softplus"),
-}
 BOUNDS = np.array([[-2.0, 3.0], [0.5, 1.5], [0.0, 4.0]])
 
 

@@ -1,0 +1,17 @@
+"""Small options per registered backbone, shared by the tests that run every backbone (smooth
+activations where a backbone has a choice, so second derivatives are not zero)."""
+
+#: Small options per backbone, for speed; unknown (future) backbones use their defaults.
+SMALL = {
+    "siren": dict(width=24, depth=2),
+    "ff": dict(m=12, sigma=2.0, width=24, depth=2, activation="softplus"),
+    "mlp": dict(width=24, depth=2, activation="tanh"),
+    "scone": dict(width=24, omegas=(30.0, 10.0)),
+    "pins": dict(levels=3, m=12, width=16, depth=2, activation="tanh", progressive=True),
+    "sape": dict(m=12, width=24, depth=2, activation="softplus", res=6),
+    "finer": dict(width=24, depth=2),
+    "wire": dict(width=24, depth=2),
+    "gauss": dict(width=24, depth=2, scale=3.0),
+    "nerf": dict(width=24, depth=2, levels=3, direction_levels=2, activation="softplus"),
+    "nex": dict(width=24, depth=2, levels=3, basis=3, basis_width=8, direction_levels=2, activation="softplus"),
+}
