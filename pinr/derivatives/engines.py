@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import abc
 import logging
-from collections.abc import Sequence
 
 import torch
 
-from ..compiler.compile import Atom, Combo
+from .abstract import AbstractEngine
+from .func import FuncEngine
 
 __all__ = ["AbstractEngine", "AutogradEngine", "JetEngine", "FuncEngine", "ENGINES", "get_engine", "select_engine"]
 
 log = logging.getLogger(__name__)
-
-
-class AbstractEngine(abc.ABC):
-    """Computes derivative atoms and combos of ``model(points)``.
-
-    ``evaluate`` returns ``(atom_values, combo_values)``, lists of ``(N,)`` tensors, for points
-    ``(N, d)``; ``coefficients[k]`` is coefficient ``k`` of the combos (a float or ``(N,)``).
-    """
-
-    name: str
-    max_order: int
-
-    @abc.abstractmethod
-    def evaluate(self, model, points: torch.Tensor, atoms: Sequence[Atom], combos: Sequence[Combo] = (),
-                 coefficients: Sequence = ()) -> tuple[list[torch.Tensor], list[torch.Tensor]]: ...
 
 
 class AutogradEngine(AbstractEngine):
@@ -139,7 +123,6 @@ class JetEngine(AbstractEngine):
         return atom_values, combo_values
 
 
-from .func import FuncEngine  # noqa: E402  (it subclasses AbstractEngine above)
 
 #: name -> engine; ``auto`` chooses between ``jet`` and ``autograd`` only (:func:`select_engine`)
 ENGINES = {"autograd": AutogradEngine, "jet": JetEngine, "func": FuncEngine}

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import torch
 from torch.func import hessian, jacfwd, jacrev, vmap
 
-from .engines import AbstractEngine
+from .abstract import AbstractEngine
 
 __all__ = ["FuncEngine"]
 
