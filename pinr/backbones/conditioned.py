@@ -29,7 +29,7 @@ from torch import nn
 from ..derivatives.jet import Jet
 from . import primitives as P
 from .base import Network
-from .registry import build_backbone
+from .registry import build_backbone, registrar
 from .siren import siren_init_
 
 __all__ = ["CodeTable", "AbstractConditioned", "Concat", "FiLMSiren", "ConditionedNetwork", "BoundNetwork",
@@ -40,15 +40,7 @@ _CONDITIONINGS: dict[str, type] = {}
 
 def register_conditioning(name: str) -> Callable[[type], type]:
     """Class decorator registering a way of conditioning under ``name``."""
-
-    def deco(cls):
-        if name in _CONDITIONINGS and _CONDITIONINGS[name] is not cls:
-            raise ValueError(f"conditioning {name!r} is already registered to {_CONDITIONINGS[name].__name__}")
-        _CONDITIONINGS[name] = cls
-        cls.registry_name = name
-        return cls
-
-    return deco
+    return registrar(_CONDITIONINGS, "conditioning", name)
 
 
 def available_conditionings() -> list[str]:

@@ -14,17 +14,23 @@ __all__ = ["register_backbone", "build_backbone", "available_backbones", "backbo
 _BACKBONES: dict[str, type[nn.Module]] = {}
 
 
-def register_backbone(name: str) -> Callable[[type], type]:
-    """Class decorator registering a backbone under ``name``."""
+def registrar(table: dict, kind: str, name: str) -> Callable[[type], type]:
+    """Class decorator registering a class under ``name`` in ``table`` (a registry of ``kind``,
+    as errors name it); the class learns its ``registry_name``."""
 
     def deco(cls):
-        if name in _BACKBONES and _BACKBONES[name] is not cls:
-            raise ValueError(f"backbone {name!r} is already registered to {_BACKBONES[name].__name__}")
-        _BACKBONES[name] = cls
+        if name in table and table[name] is not cls:
+            raise ValueError(f"{kind} {name!r} is already registered to {table[name].__name__}")
+        table[name] = cls
         cls.registry_name = name
         return cls
 
     return deco
+
+
+def register_backbone(name: str) -> Callable[[type], type]:
+    """Class decorator registering a backbone under ``name``."""
+    return registrar(_BACKBONES, "backbone", name)
 
 
 def available_backbones() -> list[str]:

@@ -10,7 +10,7 @@ import torch
 
 from ..compiler.compile import Atom, Combo
 
-__all__ = ["AbstractEngine"]
+__all__ = ["AbstractEngine", "assemble"]
 
 
 class AbstractEngine(abc.ABC):
@@ -26,3 +26,17 @@ class AbstractEngine(abc.ABC):
     @abc.abstractmethod
     def evaluate(self, model, points: torch.Tensor, atoms: Sequence[Atom], combos: Sequence[Combo] = (),
                  coefficients: Sequence = ()) -> tuple[list[torch.Tensor], list[torch.Tensor]]: ...
+
+
+def assemble(get, atoms: Sequence[Atom], combos: Sequence[Combo], coefficients: Sequence):
+    """``(atom_values, combo_values)`` from ``get(component, orders) -> (N,)``, one derivative of one
+    channel: each atom as it is, each combo :math:`\\sum_m a_m \\partial^{\\alpha_m} u_c` summed with its
+    coefficients (for engines that compute derivatives one by one)."""
+    atom_values = [get(a.component, a.orders) for a in atoms]
+    combo_values = []
+    for cb in combos:
+        total = 0
+        for orders, k in zip(cb.orders, cb.coefficients):
+            total = total + coefficients[k] * get(cb.component, orders)
+        combo_values.append(total)
+    return atom_values, combo_values

@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from .abstract import AbstractEngine
+from .abstract import AbstractEngine, assemble
 from .func import FuncEngine
 
 __all__ = ["AbstractEngine", "AutogradEngine", "JetEngine", "FuncEngine", "ENGINES", "get_engine", "select_engine"]
@@ -51,14 +51,7 @@ class AutogradEngine(AbstractEngine):
                 values[key] = g[:, i]
                 return values[key]
 
-            atom_values = [get(a.component, a.orders) for a in atoms]
-            combo_values = []
-            for cb in combos:
-                total = 0
-                for orders, k in zip(cb.orders, cb.coefficients):
-                    total = total + coefficients[k] * get(cb.component, orders)
-                combo_values.append(total)
-        return atom_values, combo_values
+            return assemble(get, atoms, combos, coefficients)
 
 
 class JetEngine(AbstractEngine):

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import torch
 from torch.func import hessian, jacfwd, jacrev, vmap
 
-from .abstract import AbstractEngine
+from .abstract import AbstractEngine, assemble
 
 __all__ = ["FuncEngine"]
 
@@ -68,11 +68,4 @@ class FuncEngine(AbstractEngine):
             index = [i for i, o in enumerate(multi) for _ in range(o)]
             return tensors[len(index)][(slice(None), component, *index)]
 
-        atom_values = [get(a.component, a.orders) for a in atoms]
-        combo_values = []
-        for cb in combos:
-            total = 0
-            for multi, k in zip(cb.orders, cb.coefficients):
-                total = total + coefficients[k] * get(cb.component, multi)
-            combo_values.append(total)
-        return atom_values, combo_values
+        return assemble(get, atoms, combos, coefficients)
