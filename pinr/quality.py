@@ -177,10 +177,11 @@ def fit(problem, target, name: str, *, steps: int, device, seed: int, evals: int
             plot_masks(solution, plots / f"sape_masks_{tag}.png")
     return dict(backbone=name, params=params, lr=lr, psnr=best["psnr"], ssim=best["ssim"],
                 best_step=best_step, final_psnr=evaluations[-1][2]["psnr"], ms=ms_per_step,
-                device=_device_name(solver.device))
+                device=device_name(solver.device))
 
 
-def _device_name(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
+    """The device in words for a benchmark table (the GPU's name, or the CPU and its threads)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     n = torch.get_num_threads()

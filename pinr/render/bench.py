@@ -15,11 +15,8 @@ second. ``pinr bench radiance`` is the command.
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import dataclass
-
-import torch
 
 __all__ = ["RadianceRecord", "run_radiance_bench", "format_radiance_table", "COMPARISONS"]
 
@@ -45,18 +42,13 @@ class RadianceRecord:
     device: str
 
 
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
 def run_radiance_bench(comparisons=tuple(COMPARISONS), *, steps: int | None = None, size: int | None = None,
                        device=None, seed: int = 0, quick: bool = False, echo=print) -> list[RadianceRecord]:
     """Run ``comparisons`` (names in :data:`COMPARISONS`); ``quick`` is a tiny version (12² pictures,
     a few views, 20 steps, small fields) for tests."""
     import pinr as pr
     from pinr.backbones import backbone_training
+    from pinr.quality import device_name
     from pinr.render.evaluate import render_held_out
     from pinr.solvers.pinn import resolve_device
 
@@ -94,7 +86,7 @@ def run_radiance_bench(comparisons=tuple(COMPARISONS), *, steps: int | None = No
             batch = case.training.sampling.batch or 1024
             records.append(RadianceRecord(name, this + ("-forward" if kw.get("rig") == "forward" else ""), backbone,
                                           lr, n, scores["psnr"], scores["ssim"], seconds, 1e3 * seconds / max(n, 1),
-                                          batch * n / max(seconds, 1e-9), _device_name(dev)))
+                                          batch * n / max(seconds, 1e-9), device_name(dev)))
             echo(f"  PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f}, {seconds:.1f} s")
     return records
 

@@ -95,11 +95,6 @@ class Planes:
         if not (np.isfinite(self.margin) and self.margin >= 0):
             raise ValueError(f"Planes margin must be a non-negative fraction of the image, got {self.margin!r}")
 
-    # what the volume quadrature's users read
-    samples = property(lambda self: self.planes)
-    fine = 0
-    occupancy = 0
-    step = None
 
 class Rendered(AbstractObservation):
     r"""Posed pictures ``views`` (:class:`~pinr.render.Views`) of the fields ``density`` (a

@@ -19,6 +19,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from ..render.observation import Quadrature
 from ..render.occupancy import OccupancyGrid
 from ..render.pipeline import default_step, plane_set, radiance, render_rays
 from .abstract import AbstractTerm
@@ -49,7 +50,7 @@ class RenderedTerm(AbstractTerm):
         self.near, self.far = float(obs.views.near), float(obs.views.far)
         q = self.quadrature
         self.grid = OccupancyGrid(self.bounds, resolution=q.occupancy, step=default_step(self.bounds, q),
-                                  device=device, dtype=dtype) if q.occupancy else None
+                                  device=device, dtype=dtype) if isinstance(q, Quadrature) and q.occupancy else None
         self.planes = plane_set(obs.views, q)  #: the planes of a multiplane image, or None
         self.evaluations = 0  #: field evaluations of the last step
 
