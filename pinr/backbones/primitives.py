@@ -252,7 +252,7 @@ def pointwise_linear(x: Field, m: Tensor) -> Field:
     r"""A linear map that varies from point to point, constant in x: :math:`y_{n,c} = \sum_w
     x_{n,w} m_{n,w,c}` for ``x`` ``(N, W)`` and ``m`` ``(N, W, C)`` (on every jet slot alike)."""
     if isinstance(x, Jet):
-        return x._map_slots(lambda slot: torch.einsum("...nw,nwc->...nc", slot, m))
+        return x.pointwise_linear(m)
     return torch.einsum("nw,nwc->nc", x, m)
 
 

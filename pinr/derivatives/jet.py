@@ -732,6 +732,11 @@ class Jet:
     def __rmul__(self, other: object) -> Jet:
         return self.__mul__(other)
 
+    def pointwise_linear(self, m: Tensor) -> Jet:
+        r""":math:`y_{n,c} = \sum_w x_{n,w}\, m_{n,w,c}` for ``m`` ``(N, W, C)`` constant in the
+        inputs: a linear map, so every slot is mapped alike (``(N, W) → (N, C)``)."""
+        return self._map_slots(lambda slot: torch.einsum("...nw,nwc->...nc", slot, m))
+
     def __truediv__(self, other: object) -> Jet:
         if _is_constant(other):
             return self._map_slots(lambda slot: slot / other)
