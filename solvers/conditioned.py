@@ -31,15 +31,15 @@ from pinr.case import as_case
 from pinr.collection import CodeConfig, Collection
 from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
-from pinr.errors import Interrupted
 from pinr.io import save_torch
+from pinr.symbolic.hard import harden
 from pinr.training.config import DEFAULT_BATCH, TrainConfig
 from pinr.training.instances import CodeRegularizer, InstanceTerm
-from pinr.training.loop import Loop, TrainState
+from pinr.training.loop import Loop, TrainState, lr_schedule
 from pinr.training.parameters import ParameterSet
 from pinr.training.terms import Model, build_terms, term_losses
 
-from .pinn import PINNSolver, _schedule
+from .pinn import PINNSolver
 from .solution import NeuralSolution, grid_of
 
 __all__ = ["ConditionedSolver", "ConditionedSolution", "load_conditioned", "solve_collection", "instance_metrics",
@@ -58,41 +58,31 @@ def _build(codes: CodeConfig, problem, backbone: str, options: dict):
                              codes.features, backbone=backbone, **options)
 
 
-class ConditionedSolver:
+class ConditionedSolver(PINNSolver):
     r"""Train one conditioned network on ``collection`` (a :class:`~pinr.collection.Collection`)
     with ``config`` (a :class:`~pinr.training.TrainConfig` laid over the collection's training
     defaults, as :class:`~solvers.pinn.PINNSolver` does for a case) and ``codes`` (a
     :class:`~pinr.collection.CodeConfig`; default the collection's). ``callbacks`` join the loop
-    after pinr's own. The options, the loop's callbacks and the checkpoints are the
-    :class:`PINNSolver`'s of the first instance, with the collection's terms."""
+    after pinr's own.
+
+    It is a :class:`PINNSolver` of the first instance (its options, loop, callbacks, checkpoints,
+    strategy and memory guard) that trains other parts: every condition of every instance as
+    one :class:`~pinr.training.instances.InstanceTerm` plus the code prior
+    (:meth:`make_terms`), the conditioned network with its code table (:meth:`make_network`),
+    and the codes in their own optimiser group (:meth:`optimizer_groups`)."""
 
     def __init__(self, collection: Collection, config: TrainConfig | None = None, *, codes: CodeConfig | None = None,
-                 callbacks=()):
+                 callbacks=(), strategy=None):
         if not isinstance(collection, Collection):
             raise TypeError(f"ConditionedSolver takes a pinr.Collection, got {type(collection).__name__}")
         self.collection, self.codes = collection, codes or collection.codes
         first = collection.cases[0].replace(training=collection.training, validation=None, reference=None,
                                             source={"name": collection.name, **dict(collection.source)})
-        self.base = base = PINNSolver(first, config, callbacks=callbacks)
-        c = self.config = base.config
-        if c.model.hard:
-            raise ValueError("hard=True is not supported for collections: state the conditions as losses")
-        if c.sampling.sampling not in (None, "uniform"):
-            raise ValueError(f"collections sample uniformly; sampling={c.sampling.sampling!r} is not supported")
-        self.device, self.dtype = base.device, base.dtype
-        self.compiled = [compile_problem(case.problem) for case in collection.cases]
-        per = [build_terms(cp, batch=c.sampling.batch, causal=c.schedule.causal, causal_chunks=c.schedule.causal_chunks,
-                           dtype=self.dtype, device=self.device, default_batch=DEFAULT_BATCH)
-               for cp in self.compiled]
-        self.terms = [InstanceTerm([p[i] for p in per]) for i in range(len(per[0]))]
-        self.terms.append(CodeRegularizer(self.codes.weight))
-        base.terms = self.terms  # the base solver's callbacks, losses and checkpoints see the collection's terms
-        self.state: TrainState | None = None
-        with torch.random.fork_rng(devices=[]):  # a bad option fails here, not at the first step
-            self._backbone()
+        super().__init__(first, config, callbacks=callbacks, strategy=strategy)
 
     @classmethod
-    def from_options(cls, collection: Collection, *, callbacks=(), **options) -> "ConditionedSolver":
+    def from_options(cls, collection: Collection, *, callbacks=(), strategy=None,
+                     **options) -> "ConditionedSolver":
         """The solver from flat options: the training ones of :meth:`PINNSolver.from_options`
         and the code ones of :meth:`~pinr.collection.CodeConfig.from_options` (``conditioning``,
         ``code_features``, ...; unset ones keep the collection's)."""
@@ -104,76 +94,61 @@ class ConditionedSolver:
             chosen = CodeConfig.from_options(**given)
             codes = CodeConfig(**{**codes.__dict__, **{k: v for k, v in chosen.__dict__.items()
                                                         if v != getattr(CodeConfig(), k)}})
-        return cls(collection, TrainConfig.from_options(**options), codes=codes, callbacks=callbacks)
-
-    # ------------------------------------------------------------------------ views
-    @property
-    def steps(self) -> int:
-        return self.config.optim.steps
+        return cls(collection, TrainConfig.from_options(**options), codes=codes, callbacks=callbacks,
+                   strategy=strategy)
 
     @property
     def backbone_name(self) -> str:
         return f"{self.codes.conditioning}-{self.config.model.backbone}"
 
-    @property
-    def history(self) -> dict:
-        return self.base.history
+    # ------------------------------------------------------------------------ the parts
+    def _check_backbone(self) -> torch.nn.Module:
+        c = self.config
+        with torch.random.fork_rng(devices=[]):  # a bad option fails here, not at the first step
+            return _build(self.codes, self.collection.problem, c.model.backbone, dict(c.model.options or {}))
 
-    @property
-    def seconds(self) -> float:
-        return self.base.seconds
+    def make_terms(self) -> list:
+        """Every condition of every instance as one :class:`InstanceTerm`, and the code prior."""
+        c = self.config
+        if c.model.hard:  # each instance's value conditions imposed exactly, as PINNSolver does for one
+            self.collection = _hardened(self.collection)
+        if c.sampling.sampling not in (None, "uniform"):
+            raise ValueError(f"collections sample uniformly; sampling={c.sampling.sampling!r} is not supported")
+        if c.optim.balance == "self-adaptive":
+            raise ValueError("balance='self-adaptive' is not supported for collections; use 'grad-norm' or 'none'")
+        self.instances = [compile_problem(case.problem) for case in self.collection.cases]
+        per = [build_terms(cp, batch=c.sampling.batch, causal=c.schedule.causal, causal_chunks=c.schedule.causal_chunks,
+                           dtype=self.dtype, device=self.device, default_batch=DEFAULT_BATCH)
+               for cp in self.instances]
+        return [InstanceTerm([p[i] for p in per]) for i in range(len(per[0]))] + [CodeRegularizer(self.codes.weight)]
 
-    @property
-    def engine(self):
-        return self.state.model.engine
-
-    def _backbone(self):
+    def make_network(self) -> ConditionedNetwork:
         c, problem = self.config, self.collection.problem
-        return _build(self.codes, problem, c.model.backbone, dict(c.model.options or {}))
+        net = ConditionedNetwork(_build(self.codes, problem, c.model.backbone, dict(c.model.options or {})),
+                                 problem.domain.bounds, len(self.collection), code_std=self.codes.std,
+                                 output_scale=c.model.output_scale)
+        return net.to(device=self.device, dtype=self.dtype)
 
-    # ------------------------------------------------------------------------ setup
-    def build(self) -> TrainState:
-        """A fresh state: the conditioned network (seeded) with its codes, Adam on the network at
-        ``lr`` and on the codes at the codes' ``lr``, the cosine schedule of :class:`PINNSolver`."""
-        c, problem = self.config, self.collection.problem
-        torch.manual_seed(c.run.seed)
-        net = ConditionedNetwork(self._backbone(), problem.domain.bounds, len(self.collection),
-                                 code_std=self.codes.std, output_scale=c.model.output_scale)
-        net = net.to(device=self.device, dtype=self.dtype)
-        engine = select_engine(net, c.device.engine, max_order=max(cp.max_order for cp in self.compiled),
-                               compile=bool(c.device.compile))
-        generator = torch.Generator(device=self.device)
-        generator.manual_seed(c.run.seed)
-        codes = list(net.codes.parameters())
+    def optimizer_groups(self, network: ConditionedNetwork, params) -> list[dict]:
+        """The network at ``lr``, the codes at the codes' ``lr`` (default the network's)."""
+        lr = self.config.optim.lr
+        codes = list(network.codes.parameters())
         ids = {id(p) for p in codes}
-        groups = [{"params": [p for p in net.parameters() if id(p) not in ids], "lr": c.optim.lr},
-                  {"params": codes, "lr": self.codes.lr or c.optim.lr}]
-        optimizer = torch.optim.Adam(groups)
-        scheduler = _schedule(optimizer, c.optim.steps, c.optim.decay, min(c.optim.lr_min, c.optim.lr))
-        params = ParameterSet({}).to(device=self.device, dtype=self.dtype)
-        return TrainState(Model(net, engine, params), optimizer, scheduler, generator, total=c.optim.steps)
+        return [{"params": [p for p in network.parameters() if id(p) not in ids], "lr": lr},
+                {"params": codes, "lr": self.codes.lr or lr}]
 
-    # ------------------------------------------------------------------------ train
     def solution(self, state: TrainState | None = None) -> "ConditionedSolution":
         state = state or self.state
         return ConditionedSolution(state.model.network, self.collection, backbone=self.config.model.backbone,
                                    options=dict(self.config.model.options or {}), codes=self.codes,
-                                   metadata={"steps": state.step}, batch=self.config.sampling.batch)
+                                   metadata={"steps": state.step}, batch=self.config.sampling.batch,
+                                   hard=bool(self.config.model.hard))
 
-    def run(self, *, until: int | None = None) -> "ConditionedSolution":
-        """Train and return the solution; checkpoints (network, codes, optimiser, ...) go to
-        ``out`` when given, and ``resume=`` continues from one."""
-        state = self.build()
-        if self.config.run.resume is not None:
-            self.base.load_checkpoint(state, self.config.run.resume)
-        self.state = self.base.state = state
-        loop = Loop(state, self.terms, self.base.losses_fn(state.model), self.base.callbacks(state))
-        loop.run(self.steps if until is None else min(int(until), self.steps))
-        if loop.stopped:
-            raise Interrupted(f"stopped at step {state.step} of {self.steps}", step=state.step, checkpoint=None)
-        sol = self.solution(state)
-        sol.metadata.update({"seconds": state.seconds, "engine": state.model.engine.name})
-        return sol
+
+def _hardened(collection: Collection) -> Collection:
+    """``collection`` with every instance's value conditions made hard where they can be
+    (:func:`~pinr.symbolic.hard.harden`), each with its own data :math:`G_k`."""
+    return collection.replace(cases=[case.replace(problem=harden(case.problem)[0]) for case in collection.cases])
 
 
 class ConditionedSolution:
@@ -184,8 +159,12 @@ class ConditionedSolution:
     the whole network (:meth:`save`, :func:`load_conditioned`), not by ``NeuralSolution.save``."""
 
     def __init__(self, network: ConditionedNetwork, collection: Collection, *, backbone: str, options: dict,
-                 codes: CodeConfig, metadata: dict | None = None, batch=None):
+                 codes: CodeConfig, metadata: dict | None = None, batch=None, hard: bool = False):
         self.batch = batch  #: the training's points per term per step (test-time fits default to it)
+        #: whether the value conditions were imposed exactly (``hard=True``): a new instance's are too
+        self.hard = bool(hard)
+        if self.hard:
+            collection = _hardened(collection)
         self.network, self.collection, self.backbone, self.options = network, collection, backbone, dict(options)
         self.code_config, self.metadata = codes, dict(metadata or {})
         problem = collection.problem
@@ -231,6 +210,8 @@ class ConditionedSolution:
         from a code drawn as the training codes were. ``batch`` points per term per step (default
         the training's). Returns the code ``(c,)`` and the reconstruction :math:`\Phi(\cdot\,;\hat z)`."""
         case = as_case(target)
+        if self.hard:
+            case = case.replace(problem=harden(case.problem)[0])
         problem = case.problem
         train = self.collection.problem
         if problem.fields != train.fields or not np.allclose(problem.domain.bounds, train.domain.bounds):
@@ -255,7 +236,7 @@ class ConditionedSolution:
         generator = torch.Generator(device=p.device)
         generator.manual_seed(seed)
         state = TrainState(Model(bound, engine, ParameterSet({}).to(device=p.device, dtype=p.dtype)), optimizer,
-                           _schedule(optimizer, steps, 0.5, lr * 1e-2), generator, total=steps)
+                           lr_schedule(optimizer, steps, 0.5, lr * 1e-2), generator, total=steps)
         frozen = [q for q in self.network.parameters() if q.requires_grad]
         try:
             for q in frozen:
@@ -272,7 +253,7 @@ class ConditionedSolution:
         ``weights_only=True`` by :func:`load_conditioned` given the collection)."""
         return save_torch(path, {
             "format": FORMAT, "backbone": self.backbone, "options": self.options,
-            "codes": dict(self.code_config.__dict__), "names": list(self.names),
+            "codes": dict(self.code_config.__dict__), "names": list(self.names), "hard": self.hard,
             "dtype": str(next(self.network.parameters()).dtype).replace("torch.", ""),
             "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
             "metadata": {k: v for k, v in self.metadata.items() if isinstance(v, (int, float, str))}})
@@ -293,7 +274,7 @@ def load_conditioned(path: str | os.PathLike, collection: Collection) -> Conditi
     net = net.to(getattr(torch, saved["dtype"]))
     net.load_state_dict(saved["state_dict"])
     return ConditionedSolution(net, collection, backbone=saved["backbone"], options=saved["options"], codes=codes,
-                               metadata=saved.get("metadata"))
+                               metadata=saved.get("metadata"), hard=bool(saved.get("hard", False)))
 
 
 def instance_metrics(collection: Collection, solution: ConditionedSolution) -> dict[str, dict]:
@@ -365,7 +346,7 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
             "problem": {"name": collection.name, **dict(collection.source)}, "instances": list(collection.names),
             "statement": str(collection.problem), "solver": "conditioned", **flat,
             "codes": dict(solver.codes.__dict__), "device": str(solver.device),
-            "chosen_by": dict(solver.base.resolved.sources)})
+            "chosen_by": dict(solver.resolved.sources)})
     sol = solver.run()
     if out is None:
         return sol

@@ -38,7 +38,7 @@ from pinr.training import memory
 from pinr.training.auto import choose
 from pinr.training.balancing import balancer
 from pinr.training.config import DEFAULT_BATCH, Resolved, TrainConfig, resolve
-from pinr.training.loop import Loop, TrainState
+from pinr.training.loop import Loop, TrainState, lr_schedule
 from pinr.training.parameters import ParameterSet
 from pinr.training.sampling import AdaptiveSampling
 from pinr.training.strategy import AbstractStrategy, MainOnlyValidation, from_environment
@@ -73,15 +73,6 @@ def resolve_dtype(dtype) -> torch.dtype:
         raise ValueError(f"dtype must be one of {sorted(table)}, got {dtype!r}")
     return table[dtype]
 
-
-def _schedule(optimizer, steps: int, decay: float, lr_min: float):
-    """Constant rate for the first ``1 - decay`` of the steps, then a cosine decay to ``lr_min``."""
-    decaying = max(1, round(steps * decay))
-    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=decaying, eta_min=lr_min)
-    if decaying >= steps:
-        return cosine
-    flat = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=steps - decaying)
-    return torch.optim.lr_scheduler.SequentialLR(optimizer, [flat, cosine], milestones=[steps - decaying])
 
 
 class PINNSolver:
@@ -136,16 +127,46 @@ class PINNSolver:
             budget = memory.format_bytes(next(iter(self.grid_plans.values())).budget)
             self.resolved = Resolved(c, MappingProxyType({**self.resolved.sources, "batch": (
                 f"memory budget {budget}" + ("" if c.device.memory_budget else " (half the free memory)"))}))
-        self.terms = build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
-                                 causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
-                                 default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling,
-                                 self_adaptive=c.optim.balance == "self-adaptive")
+        self.terms = self.make_terms()
         self.out = Path(c.run.out) if c.run.out is not None else None
         if c.run.tensorboard:  # checked here, before a run directory gets any file
             if self.out is None:
                 raise ValueError("tensorboard=True writes into the run directory: give out= (--out)")
             cb.TensorBoard.writer_type()
         self.state: TrainState | None = None
+
+    # ------------------------------------------------------------------ the parts
+    # What a solver trains is made by three methods, so that another solver (one network for a
+    # collection of instances, :mod:`solvers.conditioned`) changes what it trains, not how.
+    def make_terms(self) -> list:
+        """The terms of the loss, from the compiled problem and the options."""
+        c = self.config
+        return build_terms(self.compiled, batch=c.sampling.batch, causal=c.schedule.causal,
+                           causal_chunks=c.schedule.causal_chunks, dtype=self.dtype, device=self.device,
+                           default_batch=DEFAULT_BATCH, sampling=c.sampling.sampling,
+                           self_adaptive=c.optim.balance == "self-adaptive")
+
+    def make_network(self) -> torch.nn.Module:
+        """The network the terms evaluate (built under the run's seed, on the run's device)."""
+        c = self.config
+        periodic = self.problem.periodic_axes
+        net = build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, periodic),
+                             self.problem.n_outputs, **dict(c.model.options or {}))
+        return Network(net, self.problem.domain.bounds, c.model.output_scale,
+                       periodic=periodic).to(device=self.device, dtype=self.dtype)
+
+    def optimizer_groups(self, network: torch.nn.Module, params: ParameterSet) -> list[dict]:
+        """Adam's parameter groups: the network at ``lr``, the problem's trainable parameters at
+        ``parameter_lr``, self-adaptive point weights by ascent."""
+        c = self.config
+        groups = [{"params": list(network.parameters()), "lr": c.optim.lr}]
+        if len(params):
+            groups.append({"params": list(params.parameters()), "lr": c.optim.parameter_lr})
+        point_weights = [t.reduction.weights for t in self.terms if isinstance(getattr(t, "reduction", None),
+                                                                                   SelfAdaptive)]
+        if point_weights:  # self-adaptive weights: the same rate, by ascent; one per point of this process
+            groups.append({"params": point_weights, "lr": c.optim.lr, "maximize": True, "local": True})
+        return groups
 
     def _check_backbone(self) -> torch.nn.Module:
         """Build the backbone once, off the record (the random state is restored), so that a bad
@@ -209,11 +230,7 @@ class PINNSolver:
         """A fresh train state: network (seeded), trainable parameters, Adam with a cosine decay."""
         c = self.config
         torch.manual_seed(c.run.seed)
-        periodic = self.problem.periodic_axes
-        net = build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, periodic),
-                             self.problem.n_outputs, **dict(c.model.options or {}))
-        network = Network(net, self.problem.domain.bounds, c.model.output_scale,
-                          periodic=periodic).to(device=self.device, dtype=self.dtype)
+        network = self.make_network()
         params = ParameterSet(self.problem.trainable).to(device=self.device, dtype=self.dtype)
         engine = select_engine(network, c.device.engine, max_order=self.compiled.max_order,
                                compile=bool(c.device.compile))
@@ -224,15 +241,8 @@ class PINNSolver:
                 t.sampler.batch = None
             if isinstance(getattr(t, "reduction", None), SelfAdaptive):
                 t.reduction.reset()
-        groups = [{"params": list(network.parameters()), "lr": c.optim.lr}]
-        if len(params):
-            groups.append({"params": list(params.parameters()), "lr": c.optim.parameter_lr})
-        point_weights = [t.reduction.weights for t in self.terms if isinstance(getattr(t, "reduction", None),
-                                                                                   SelfAdaptive)]
-        if point_weights:  # self-adaptive weights: the same rate, by ascent; one per point of this process
-            groups.append({"params": point_weights, "lr": c.optim.lr, "maximize": True, "local": True})
-        optimizer = torch.optim.Adam(groups)
-        scheduler = _schedule(optimizer, c.optim.steps, c.optim.decay, min(c.optim.lr_min, c.optim.lr))
+        optimizer = torch.optim.Adam(self.optimizer_groups(network, params))
+        scheduler = lr_schedule(optimizer, c.optim.steps, c.optim.decay, min(c.optim.lr_min, c.optim.lr))
         if c.device.tf32 and self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
@@ -311,7 +321,7 @@ class PINNSolver:
             "weights": state.weights,
             "pools": {t.name: t.sampler.state_dict() for t in self.terms if t.sampler is not None},
             "terms": {t.name: t.state_dict() for t in self.terms},
-            "config": {"backbone": c.model.backbone, "backbone_options": dict(c.model.options or {}),
+            "config": {"backbone": self.backbone_name, "backbone_options": dict(c.model.options or {}),
                        "steps": c.optim.steps, "lr": c.optim.lr, "seed": c.run.seed,
                        "dtype": str(self.dtype).replace("torch.", "")}})
 
@@ -367,7 +377,7 @@ class PINNSolver:
         o = self.config.optim
         flat = max(0, round(self.steps * (1 - o.decay)) - step)
         remaining = self.steps - step
-        return _schedule(optimizer, remaining, (remaining - flat) / remaining, min(o.lr_min, o.lr))
+        return lr_schedule(optimizer, remaining, (remaining - flat) / remaining, min(o.lr_min, o.lr))
 
     # ------------------------------------------------------------------------ train
     def solution(self, state: TrainState | None = None) -> NeuralSolution:

@@ -35,6 +35,7 @@ from .loop import AbstractCallback as AbstractCallback
 from .loop import Loop as Loop
 from .loop import StepOutput as StepOutput
 from .loop import TrainState as TrainState
+from .loop import lr_schedule as lr_schedule
 from .loop import train_step as train_step
 from .parameters import ParameterSet as ParameterSet
 from .sampling import R3 as R3

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["TrainState", "StepOutput", "train_step", "Loop", "AbstractCallback", "request_stop"]
+__all__ = ["TrainState", "StepOutput", "train_step", "Loop", "AbstractCallback", "request_stop", "lr_schedule"]
 
 _STOP = threading.Event()
 
@@ -25,6 +25,18 @@ def request_stop() -> None:
     """Ask the running loop to stop after the step in progress (what Ctrl-C does under ``pinr
     solve``): ``on_train_end`` runs — the checkpoint is written — and the loop's ``stopped`` is set."""
     _STOP.set()
+
+
+def lr_schedule(optimizer: torch.optim.Optimizer, steps: int, decay: float, lr_min: float):
+    r"""pinr's learning-rate plan for ``steps`` optimiser steps: the rate each group starts with,
+    held for the first :math:`1 - \mathrm{decay}` of the steps, then a cosine decay to ``lr_min``
+    over the last ``decay`` of them (``decay = 1``: a cosine over the whole run)."""
+    decaying = max(1, round(steps * decay))
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=decaying, eta_min=lr_min)
+    if decaying >= steps:
+        return cosine
+    flat = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=steps - decaying)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [flat, cosine], milestones=[steps - decaying])
 
 
 @dataclass

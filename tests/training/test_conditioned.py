@@ -214,3 +214,40 @@ def test_a_resumed_run_continues_exactly_with_its_codes(tmp_path):
     resumed = solver(out=tmp_path / "a", resume=tmp_path / "a").run()
     np.testing.assert_array_equal(resumed.codes, straight.codes)
     assert not np.allclose(straight.codes, saved["model"]["codes.weight"].double().numpy())
+
+
+def _poissons(slopes, **model):
+    """Δu = a_k on the unit square with u = a_k (x² + y²)/4 on its boundary (exact: that formula)."""
+    box = pr.Rectangle(x=(0, 1), y=(0, 1))
+    x, y = box.coords
+    u = box.field("u")
+    cases = [Problem(box, equations=[pr.Eq(pr.lap(u), a)], conditions=[pr.Boundary(pr.Eq(u, a * (x**2 + y**2) / 4))],
+                     exact=a * (x**2 + y**2) / 4, name="poisson") for a in slopes]
+    return Collection(cases, names=[f"a={a}" for a in slopes], codes=CodeConfig(features=4),
+                      training=TrainConfig(model=ModelConfig(backbone="mlp", options={"width": 16, "depth": 2},
+                                                             **model),
+                                           optim=OptimConfig(steps=60, lr=3e-3), sampling=SamplingConfig(batch=64),
+                                           device=pr.training.DeviceConfig(dtype="float64")))
+
+
+def test_hard_conditions_hold_exactly_for_every_instance_before_and_after_training(tmp_path):
+    slopes = [1.0, -2.0, 3.0]
+    col = _poissons(slopes, hard=True)
+    solver = ConditionedSolver(col, QUIET)
+    assert len(solver.terms) == 2 and solver.terms[-1].name == "codes"  # the boundary is in the form of the answer
+    s = pr.Rectangle(x=(0, 1), y=(0, 1)).boundary.sample(200, generator=torch.Generator().manual_seed(0),
+                                                         dtype=torch.float64).points.numpy()
+    exact = [a * (s ** 2).sum(1) / 4 for a in slopes]
+    fresh = solver.solution(solver.build())
+    trained = solver.run()
+    for sol in (fresh, trained):
+        for k in range(len(slopes)):
+            np.testing.assert_allclose(sol[k](s)[:, 0], exact[k], rtol=0, atol=1e-12)
+    trained.save(tmp_path / "solution.pt")
+    again = load_conditioned(tmp_path / "solution.pt", col)  # given the soft statement, it imposes them again
+    assert again.hard
+    np.testing.assert_allclose(again[2](s)[:, 0], exact[2], rtol=0, atol=1e-12)
+    _, fitted = trained.fit_code(_poissons([0.5]).cases[0], steps=5)  # a new instance's conditions too
+    np.testing.assert_allclose(fitted(s)[:, 0], 0.5 * (s ** 2).sum(1) / 4, rtol=0, atol=1e-12)
+    soft = ConditionedSolver(_poissons(slopes, hard=False), QUIET)
+    assert [t.name for t in soft.terms][-1] == "codes" and len(soft.terms) == 3
