@@ -434,17 +434,22 @@ def bench_suite(
     case: Annotated[Optional[list[str]], typer.Option("--case", help="a case of the suite (repeatable; default all)")] = None,
     quick: Annotated[bool, typer.Option(help="a few steps per case (a smoke run: not accuracy figures)")] = False,
     against: Annotated[Optional[list[str]], typer.Option("--against", help="also run this peer: deepxde (repeatable)")] = None,
+    equal_time: Annotated[bool, typer.Option("--equal-time", help="stop each peer at pinr's wall time on the case")] = False,
     out: Annotated[Optional[Path], typer.Option(help="write the markdown table here (e.g. for bench/RESULTS.md)")] = None,
 ):
     """Problems with exact solutions or references, solved by pinr at its defaults and by peers
-    with their examples' settings: rel. L2, wall seconds, ms/step and steps, side by side."""
+    with their examples' settings: rel. L2, wall seconds, ms/step and steps, side by side
+    (``--equal-time``: each peer stopped at pinr's wall time on the case)."""
     from pinr import suite as S
     from pinr.io import write_text
 
     if suite != "pinn":
         _fail(f"error: unknown suite {suite!r}; choose pinn")
-    records = _run(lambda: S.run_suite(case, quick=quick, against=tuple(against or ()), echo=typer.echo))
-    table = S.format_markdown(records, quick=quick)
+    if equal_time and not against:
+        _fail("error: --equal-time times a peer against pinr: add --against deepxde")
+    records = _run(lambda: S.run_suite(case, quick=quick, against=tuple(against or ()), equal_time=equal_time,
+                                       echo=typer.echo))
+    table = S.format_markdown(records, quick=quick, equal_time=equal_time)
     typer.echo(table)
     if out is not None:
         write_text(out, table)

@@ -599,7 +599,10 @@ def _dde_inverse(st: Statement, quick: bool) -> _DdePlan:
     return _DdePlan(dde.Model(data, net), 50000, variable=kappa)
 
 
-def _run_deepxde(case: SuiteCase, st: Statement, quick: bool) -> Record:
+def _run_deepxde(case: SuiteCase, st: Statement, quick: bool, budget: float | None = None) -> Record:
+    """DeepXDE on ``case`` with its example's plan (Adam, then L-BFGS where the example has it);
+    with ``budget`` (seconds, pinr's wall time on the case) the plan is cut there: training stops
+    at the first step that ends past the budget, and L-BFGS does not start once it is spent."""
     dde = _import_deepxde()
     import torch
 
@@ -614,21 +617,38 @@ def _run_deepxde(case: SuiteCase, st: Statement, quick: bool) -> Record:
         plan.model.compile("adam", lr=plan.lr)
         history, _ = plan.model.train(iterations=0, display_every=10**9, verbose=0)
         weights = 5 / np.asarray(history.loss_train[0])
+    deadline = [] if budget is None else [_deadline(dde, started + budget)]
     plan.model.compile("adam", lr=plan.lr, decay=plan.decay, loss_weights=weights, **extra)
-    plan.model.train(iterations=iterations, callbacks=plan.callbacks, display_every=10**9, verbose=0)
-    if plan.lbfgs and not quick:  # under quick, maxiter=5 still ran 1,000 L-BFGS iterations (DeepXDE 1.15)
+    plan.model.train(iterations=iterations, callbacks=plan.callbacks + deadline, display_every=10**9, verbose=0)
+    spent = budget is not None and time.perf_counter() - started >= budget
+    if plan.lbfgs and not quick and not spent:  # under quick, maxiter=5 still ran 1,000 L-BFGS iterations
         plan.model.compile("L-BFGS", loss_weights=weights, **extra)
-        plan.model.train(display_every=10**9, verbose=0)
+        plan.model.train(callbacks=deadline, display_every=10**9, verbose=0)
     seconds = time.perf_counter() - started
     steps = int(plan.model.train_state.step)
     pred = plan.model.predict(st.grid.astype(np.float32)).reshape(-1)
     rec = Record(case.name, "deepxde", rel_l2=_rel_l2(pred, st.reference(st.grid)), seconds=seconds,
                  ms_per_step=1000 * seconds / max(steps, 1), steps=steps)
+    if budget is not None:
+        rec.note = (f"cut at pinr's {budget:.1f} s" if seconds >= budget
+                    else f"its plan ended within pinr's {budget:.1f} s")
     if st.parameter is not None:
         value = float(plan.variable.detach().cpu())
         rec.param_error = abs(value - st.parameter[1]) / abs(st.parameter[1])
-        rec.note = f"{st.parameter[0]} = {value:.4g}"
+        rec.note = "; ".join(filter(None, [f"{st.parameter[0]} = {value:.4g}", rec.note]))
     return rec
+
+
+def _deadline(dde, at: float):
+    """A DeepXDE callback that stops training at the end of the first step past ``at``
+    (``time.perf_counter()``), in Adam's loop and in L-BFGS's alike."""
+
+    class Deadline(dde.callbacks.Callback):
+        def on_epoch_end(self):
+            if time.perf_counter() >= at:
+                self.model.stop_training = True
+
+    return Deadline()
 
 
 # --------------------------------------------------------------------------------- running
@@ -654,9 +674,11 @@ def _run_pinr(case: SuiteCase, st: Statement, quick: bool) -> Record:
 
 
 def run_suite(names: Sequence[str] | None = None, *, quick: bool = False, against: Sequence[str] = (),
-              echo: Callable[[str], None] = log.info) -> list[Record]:
+              equal_time: bool = False, echo: Callable[[str], None] = log.info) -> list[Record]:
     """Run cases ``names`` (default all) by pinr and by each peer in ``against``; ``echo`` gets
-    one progress line per case and tool. Unknown names raise ``ValueError`` listing the valid ones."""
+    one progress line per case and tool. With ``equal_time`` each peer gets pinr's wall time on
+    the case and is stopped there (its example's plan, cut). Unknown names raise ``ValueError``
+    listing the valid ones."""
     names = list(names or CASES)
     unknown = [n for n in names if n not in CASES]
     if unknown:
@@ -671,14 +693,16 @@ def run_suite(names: Sequence[str] | None = None, *, quick: bool = False, agains
         case = CASES[name]
         st = case.build()
         tools = [("pinr", _run_pinr)] + [(p, _run_deepxde) for p in against]
+        budget = None
         for tool, runner in tools:
             if tool == "pinr" and st.problem is None:
                 rec = Record(name, tool, note=st.note)
             elif tool == "pinr":
                 rec = runner(case, st, quick)
+                budget = rec.seconds if equal_time else None
             else:  # a peer's failure is a row of the table, not the end of the run
                 try:
-                    rec = runner(case, st, quick)
+                    rec = runner(case, st, quick, budget)
                 except Exception as err:  # noqa: BLE001
                     rec = Record(name, tool, note=f"failed: {type(err).__name__}: {str(err).splitlines()[0]}")
             records.append(rec)
@@ -704,7 +728,7 @@ def machine_line() -> str:
             f"load average {load}")
 
 
-def format_markdown(records: Sequence[Record], *, quick: bool) -> str:
+def format_markdown(records: Sequence[Record], *, quick: bool, equal_time: bool = False) -> str:
     """A markdown section: the machine, then one row per case and tool."""
     def num(v, fmt):
         return "—" if v is None else format(v, fmt)
@@ -713,7 +737,8 @@ def format_markdown(records: Sequence[Record], *, quick: bool) -> str:
              f"Machine: {machine_line()}; pinr at its defaults "
              f"(`pr.solve(problem, progress=False, seed=0, device=\"cpu\")`"
              f"{', steps=' + str(QUICK_STEPS) + ', lbfgs_steps=0' if quick else ''}), "
-             f"DeepXDE (torch backend) with its examples' settings.", "",
+             f"DeepXDE (torch backend) with its examples' settings"
+             f"{', stopped at pinr wall time on each case (equal time)' if equal_time else ''}.", "",
              "| case | tool | rel. L2 | param. rel. error | wall s | ms/step | steps | note |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in records:

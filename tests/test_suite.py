@@ -120,6 +120,7 @@ def test_quick_run_through_the_cli_writes_the_table(tmp_path):
     (["pinn", "--case", "nope"], "unknown suite case(s) nope; choose from poisson-1d, poisson-2d"),
     (["other"], "unknown suite 'other'; choose pinn"),
     (["pinn", "--against", "fenics"], "unknown peer(s) fenics; choose from deepxde"),
+    (["pinn", "--equal-time"], "--equal-time times a peer against pinr: add --against deepxde"),
 ])
 def test_bad_input_is_one_line(argv, message):
     r = runner.invoke(app, ["bench", "suite", *argv])
@@ -133,3 +134,23 @@ def test_missing_deepxde_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "deepxde", None)  # import fails as if not installed
     r = runner.invoke(app, ["bench", "suite", "pinn", "--quick", "--case", "poisson-1d", "--against", "deepxde"])
     assert r.exit_code == 2 and "pip install pinr[peers]" in r.output
+
+
+def test_equal_time_deadline_stops_a_peer_at_the_first_step_past_the_budget(monkeypatch):
+    """The callback given to DeepXDE under ``--equal-time`` (its Callback API: ``self.model``,
+    ``on_epoch_end``, ``model.stop_training``), on a fake clock: steps end at 1, 2, 3, ... s."""
+    import types
+
+    class Callback:
+        model = None
+
+    clock = iter(range(1, 100))
+    monkeypatch.setattr(S.time, "perf_counter", lambda: float(next(clock)))
+    dde = types.SimpleNamespace(callbacks=types.SimpleNamespace(Callback=Callback))
+    deadline = S._deadline(dde, at=3.5)
+    deadline.model = types.SimpleNamespace(stop_training=False)
+    ended = 0
+    while not deadline.model.stop_training:
+        deadline.on_epoch_end()
+        ended += 1
+    assert ended == 4  # steps ending at 1, 2 and 3 s run on; the one ending at 4 s is past 3.5 s and is the last
