@@ -159,7 +159,6 @@ def resumed_options(case, run: Path, options: dict) -> dict:
     """``options`` completed from the record of ``run``: the record's problem and options hold;
     an option given again must equal the recorded one (``ValueError`` naming it otherwise),
     except ``steps``, which re-plans the rest of the run (see :meth:`PINNSolver.load_checkpoint`)."""
-    import json
 
     record = read_record(run)
     source = dict(case.source) or None
@@ -168,7 +167,15 @@ def resumed_options(case, run: Path, options: dict) -> dict:
             (source is None and record.get("statement") != str(case.problem)):
         raise ValueError(f"resume: {run} is a run of {record.get('problem')}, not of this problem; give that "
                          "problem (or none on the command line) or start a new run")
-    saved = recorded_options(record)
+    return merge_recorded(recorded_options(record), options, run)
+
+
+def merge_recorded(saved: dict, options: dict, run: Path) -> dict:
+    """The options of a resumed run: ``saved`` (the run's record) with ``options`` given again
+    on top; one that differs from the record (``steps`` and ``RUN_ONLY`` ones aside) raises
+    ``ValueError`` naming it."""
+    import json
+
     for k, v in options.items():
         if k in RUN_ONLY or v is None or k not in saved:
             continue

@@ -192,7 +192,9 @@ def solve(
         extra = _parse_pairs(train, "--train")
         from pinr.training.config import option_names
 
-        valid = set(option_names())
+        from pinr.collection import CodeConfig, Collection
+
+        valid = set(option_names()) | (set(CodeConfig.OPTIONS) if isinstance(prob, Collection) else set())
         unknown = sorted(set(extra) - valid)
         if unknown:
             _fail(f"error: --train {', '.join(unknown)}: not a solver option; valid: {', '.join(sorted(valid))}")
@@ -258,7 +260,7 @@ def _report(out: Path, solver: str) -> None:
     typer.echo(f"outputs: {out}")
     if _FLAGS["quiet"]:
         return
-    if solver == "pinn":  # what pinr chose for options you did not give, and from where (also in config.json)
+    if solver in ("pinn", "conditioned"):  # what pinr chose for options you did not give, and from where (also in config.json)
         chosen = json.loads((out / "config.json").read_text()).get("chosen_by", {})
         typer.echo("chosen: " + ("; ".join(f"{k} from {v}" for k, v in chosen.items()) or "all options were yours"))
     for k, v in metrics.items():
@@ -299,15 +301,20 @@ def rerun(
         record = read_record(run)
     except (FileNotFoundError, ValueError) as err:
         _fail(f"error: {err}")
-    recorded = record.get("problem", {})
-    if recorded.get("name") is None or record.get("solver", "pinn") != "pinn":
+    recorded, solver = record.get("problem", {}), record.get("solver", "pinn")
+    if recorded.get("name") is None or solver not in ("pinn", "conditioned"):
         _fail(f"error: {run}: its record names no catalogue PINN run to repeat")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = out if out is not None else Path(f"{run}-rerun-{stamp}")
     params = dict(recorded.get("params") or {})
+    options = recorded_options(record)
+    if solver == "conditioned":  # a collection's run: its codes' options too
+        from pinr.collection import CodeConfig
+
+        options.update(CodeConfig(**record.get("codes", {})).options())
     _run(lambda: pr.solve(pr.problems.get(recorded["name"], **params), out=out,
-                          progress=progress and not _FLAGS["quiet"], **recorded_options(record)), out)
-    _report(out, "pinn")
+                          progress=progress and not _FLAGS["quiet"], **options), out)
+    _report(out, solver)
 
 
 @app.command()

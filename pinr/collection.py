@@ -59,14 +59,21 @@ class CodeConfig:
         if self.lr is not None and not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"code lr must be a positive number or None (the network's rate), got {self.lr!r}")
 
+    #: flat option name → field
+    OPTIONS = MappingProxyType({"conditioning": "conditioning", "code_features": "features", "code_std": "std",
+                                "code_weight": "weight", "code_lr": "lr", "mapping_width": "mapping_width",
+                                "mapping_depth": "mapping_depth"})
+
+    def options(self) -> dict:
+        """This configuration as the flat options :meth:`from_options` takes."""
+        return {flat: getattr(self, name) for flat, name in self.OPTIONS.items()}
+
     @classmethod
     def from_options(cls, **options) -> "CodeConfig":
         """From flat keywords ``conditioning=``, ``code_features=``, ``code_std=``,
         ``code_weight=``, ``code_lr=``, ``mapping_width=``, ``mapping_depth=`` (``None`` values
         keep the defaults)."""
-        names = {"conditioning": "conditioning", "code_features": "features", "code_std": "std",
-                 "code_weight": "weight", "code_lr": "lr", "mapping_width": "mapping_width",
-                 "mapping_depth": "mapping_depth"}
+        names = cls.OPTIONS
         bad = sorted(set(options) - set(names))
         if bad:
             raise TypeError(f"unknown code option(s) {bad}; valid: {sorted(names)}")

@@ -86,9 +86,7 @@ class ConditionedSolver(PINNSolver):
         """The solver from flat options: the training ones of :meth:`PINNSolver.from_options`
         and the code ones of :meth:`~pinr.collection.CodeConfig.from_options` (``conditioning``,
         ``code_features``, ...; unset ones keep the collection's)."""
-        code_names = {"conditioning", "code_features", "code_std", "code_weight", "code_lr", "mapping_width",
-                      "mapping_depth"}
-        given = {k: options.pop(k) for k in list(options) if k in code_names}
+        given = {k: options.pop(k) for k in list(options) if k in CodeConfig.OPTIONS}
         codes = collection.codes
         if any(v is not None for v in given.values()):
             chosen = CodeConfig.from_options(**given)
@@ -322,13 +320,28 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
     directory is written: ``config.json``, ``checkpoint.pt`` (network and codes),
     ``solution.pt`` (:func:`load_conditioned`), ``metrics.json`` (``instances``: each instance's
     metrics; ``mean_*``: the mean of each numeric metric over the instances), ``instances.png``
-    (every instance's field), ``history.csv`` and ``loss.png``."""
+    (every instance's field), ``fields.npz`` (``prediction`` ``(K, *grid, n_fields)`` on the
+    collection's lattice, ``coords_*``, ``instances``), ``history.csv`` and ``loss.png``.
+    ``resume=RUN`` continues a run of this collection with the options its record states
+    (one given again must agree, as for one problem)."""
     import time
 
-    from pinr.io import write_json
+    from pinr.api import merge_recorded, read_record, recorded_options
+    from pinr.io import save_npz, write_json
 
     started = time.perf_counter()
     out = Path(out) if out is not None else None
+    chosen_before = None
+    if options.get("resume") is not None:
+        run = Path(options["resume"])
+        record = read_record(run)
+        if record.get("solver") != "conditioned" or record.get("problem") != {"name": collection.name,
+                                                                                **dict(collection.source)}:
+            raise ValueError(f"resume: {run} is a run of {record.get('problem')} ({record.get('solver', 'pinn')} "
+                             f"solver), not of the collection {collection.name!r}; start a new run")
+        saved = {**recorded_options(record), **CodeConfig(**record.get("codes", {})).options()}
+        options = merge_recorded(saved, options, run)
+        out, chosen_before = out if out is not None else run, record.get("chosen_by")
     if out is not None:
         if out.exists() and (not out.is_dir() or any(out.iterdir())) and options.get("resume") is None:
             raise FileExistsError(f"run directory {out} exists and is not empty; choose another --out (out=)")
@@ -346,7 +359,7 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
             "problem": {"name": collection.name, **dict(collection.source)}, "instances": list(collection.names),
             "statement": str(collection.problem), "solver": "conditioned", **flat,
             "codes": dict(solver.codes.__dict__), "device": str(solver.device),
-            "chosen_by": dict(solver.resolved.sources)})
+            "chosen_by": chosen_before if chosen_before is not None else dict(solver.resolved.sources)})
     sol = solver.run()
     if out is None:
         return sol
@@ -360,6 +373,10 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
                "seconds": round(time.perf_counter() - started, 3)}
     write_json(out / "metrics.json", metrics)
     sol.save(out / "solution.pt")
+    grid = sol.grid
+    save_npz(out / "fields.npz", prediction=np.stack([sol[k].values_on(grid) for k in range(len(sol))]),
+             instances=np.array(sol.names), **{"coords_" + c.name: a for c, a in zip(grid.coords,
+                                                                                   grid.lattice(grid.shape))})
     plot_instances(out / "instances.png", sol)
     if h["step"]:
         from pinr.io import write_csv

@@ -251,3 +251,35 @@ def test_hard_conditions_hold_exactly_for_every_instance_before_and_after_traini
     np.testing.assert_allclose(fitted(s)[:, 0], 0.5 * (s ** 2).sum(1) / 4, rtol=0, atol=1e-12)
     soft = ConditionedSolver(_poissons(slopes, hard=False), QUIET)
     assert [t.name for t in soft.terms][-1] == "codes" and len(soft.terms) == 3
+
+
+def test_a_collection_run_writes_fields_reruns_and_resumes_from_its_record(tmp_path):
+    from typer.testing import CliRunner
+
+    from pinr.cli import app
+
+    cli = CliRunner()
+    run, again = tmp_path / "run", tmp_path / "again"
+    r = cli.invoke(app, ["--quiet", "solve", "sdf-shapes", "--set", "shapes=circle,star", "--set", "resolution=24",
+                         "--steps", "3", "--batch", "32", "--option", "width=16", "--option", "depth=1",
+                         "--train", "code_features=3", "--out", str(run), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    fields = np.load(run / "fields.npz")
+    sol = load_conditioned(run / "solution.pt", pr.problems.get("sdf-shapes", shapes="circle,star", resolution=24))
+    assert list(fields["instances"]) == ["circle", "star"] and fields["prediction"].shape[0] == 2
+    grid = np.stack(np.meshgrid(fields["coords_x"], fields["coords_y"], indexing="ij"), -1).reshape(-1, 2)
+    np.testing.assert_allclose(fields["prediction"][1].reshape(-1), sol[1](grid)[:, 0], rtol=1e-6, atol=1e-7)
+    assert sol.codes.shape == (2, 3)  # the code option reached the run
+
+    r = cli.invoke(app, ["--quiet", "rerun", str(run), "--out", str(again), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(np.load(again / "fields.npz")["prediction"], fields["prediction"])
+
+    col = pr.problems.get("sdf-shapes", shapes="circle,star", resolution=24)
+    with pytest.raises(ValueError, match="lr=0.5 conflicts with the run's record"):
+        pr.solve(col, resume=run, lr=0.5, progress=False)
+    with pytest.raises(ValueError, match="not of the collection"):
+        pr.solve(pr.problems.get("sdf-shapes", shapes="circle,ring", resolution=24), resume=run, progress=False)
+    pr.solve(col, resume=run, steps=5, progress=False)  # more steps: the schedule is re-planned from step 3
+    assert json.loads((run / "metrics.json").read_text())["steps"] == 5
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 5
