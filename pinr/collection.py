@@ -26,11 +26,12 @@ __all__ = ["Collection", "CodeConfig"]
 @dataclass(frozen=True)
 class CodeConfig:
     r"""How instances are conditioned: ``conditioning`` ("concat": DeepSDF's code joined to the
-    coordinates; "film": π-GAN's FiLM-SIREN), codes of ``features`` entries drawn from
+    coordinates; "film": π-GAN's FiLM-SIREN; "hyper": SIREN's hypernetwork, all of a SIREN's
+    weights from the code), codes of ``features`` entries drawn from
     :math:`\mathcal N(0, \texttt{std}^2)` (default 0.01, DeepSDF's), the code prior's weight
     :math:`\lambda` = ``weight`` in :math:`\frac{\lambda}{K}\sum_k\|z_k\|^2` (default 1e-4,
-    DeepSDF's), the codes' Adam rate ``lr`` (default: the network's) and, for "film", the
-    mapping network's ``mapping_width`` and ``mapping_depth`` (default 64, 2)."""
+    DeepSDF's), the codes' Adam rate ``lr`` (default: the network's) and, for "film" and
+    "hyper", the mapping network's ``mapping_width`` and ``mapping_depth`` (default 64, 2)."""
 
     conditioning: str = "concat"
     features: int = 32

@@ -52,7 +52,7 @@ FORMAT = "pinr-conditioned-1"
 
 def _build(codes: CodeConfig, problem, backbone: str, options: dict):
     """The conditioned backbone ``codes`` asks for, over ``backbone`` with its ``options``."""
-    if codes.conditioning == "film":
+    if codes.conditioning in ("film", "hyper"):
         options = {**options, "mapping_width": codes.mapping_width, "mapping_depth": codes.mapping_depth}
     return build_conditioned(codes.conditioning, embedded_features(problem.domain.dim), problem.n_outputs,
                              codes.features, backbone=backbone, **options)

@@ -6,14 +6,16 @@ auto-decoder: Park et al. 2019, codes drawn from :math:`\mathcal N(0, 0.01^2)`).
 constant in the coordinates, so a conditioned network at a fixed code is an ordinary pointwise
 network of :math:`x` and both derivative engines differentiate it exactly.
 
-Two ways of conditioning, in a small registry (:func:`build_conditioned`):
+Three ways of conditioning, in a small registry (:func:`build_conditioned`):
 
 - ``concat`` (DeepSDF): the code joins the coordinates at the first layer of any registered
   backbone, :math:`\Phi(x; z) = B([x, z])`;
 - ``film`` (π-GAN's FiLM-SIREN, Chan et al. 2021): every sine layer is modulated,
   :math:`h_{i+1} = \sin\big(\omega_i(\gamma_i \odot (W_i h_i + b_i) + \beta_i)\big)`, with
   :math:`(\gamma_i, \beta_i)_i = M(z)` from a small ReLU mapping network :math:`M` whose output
-  starts at :math:`\gamma = 1, \beta = 0` (the plain SIREN) plus a small perturbation.
+  starts at :math:`\gamma = 1, \beta = 0` (the plain SIREN) plus a small perturbation;
+- ``hyper`` (SIREN's hypernetwork prior, Sitzmann et al. 2020): all the weights of a SIREN are a
+  function of the code, :math:`\theta(z) = \theta_0 + s \odot H(z)`.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from .base import Network
 from .registry import build_backbone, registrar
 from .siren import siren_init_
 
-__all__ = ["CodeTable", "AbstractConditioned", "Concat", "FiLMSiren", "ConditionedNetwork", "BoundNetwork",
-           "register_conditioning", "build_conditioned", "available_conditionings"]
+__all__ = ["CodeTable", "AbstractConditioned", "Concat", "FiLMSiren", "HyperSiren", "ConditionedNetwork",
+           "BoundNetwork", "register_conditioning", "build_conditioned", "available_conditionings"]
 
 _CONDITIONINGS: dict[str, type] = {}
 
@@ -175,6 +177,89 @@ class FiLMSiren(AbstractConditioned):
         for i, (layer, omega) in enumerate(zip(self.layers, self.omegas)):
             x = P.sin(P.scale(layer(x) * gamma[i] + beta[i], omega))
         return self.head(x)
+
+
+@register_conditioning("hyper")
+class HyperSiren(AbstractConditioned):
+    r"""SIREN's hypernetwork prior (Sitzmann et al. 2020, §4.4; Ha et al. 2017): every weight and
+    bias of a SIREN — ``depth + 1`` sine layers of ``width`` and a linear head, SIREN's
+    :math:`\omega` — comes from the code,
+
+    .. math:: 	heta(z) = 	heta_0 + s \odot H(z),
+
+    with :math:`	heta_0` a SIREN initialisation (trained with the rest), :math:`s` the
+    initialisation's range of each parameter's layer (:math:`1/n` for the first layer,
+    :math:`\sqrt{6/n}/\omega` after it, so that a change of :math:`H` moves every layer by the same
+    relative amount) and :math:`H` a ReLU MLP of ``mapping_depth`` hidden layers of
+    ``mapping_width`` (default 1 × 64) whose last layer starts at a tenth of its default scale:
+    a fresh network is a plain SIREN with code-dependent perturbations of about a tenth.
+    Defaults are small (width 64, 2 hidden layers) because each point of a pass over several
+    instances carries its instance's weights (``(N, width, width)`` per layer). ``backbone``
+    must be ``siren``."""
+
+    def __init__(self, in_features: int, out_features: int, code_features: int, *, backbone: str = "siren",
+                 width: int = 64, depth: int = 2, omega0: float = 30.0, omega_hidden: float = 30.0,
+                 mapping_width: int = 64, mapping_depth: int = 1):
+        super().__init__(in_features, out_features, code_features)
+        if backbone != "siren":
+            raise ValueError(f"conditioning 'hyper' predicts a SIREN's weights; use backbone='siren', not {backbone!r}")
+        if width < 1 or depth < 0 or mapping_width < 1 or mapping_depth < 0:
+            raise ValueError(f"hyper needs width, mapping_width >= 1 and depth, mapping_depth >= 0, got width={width}, "
+                             f"depth={depth}, mapping_width={mapping_width}, mapping_depth={mapping_depth}")
+        sizes = [in_features] + [width] * (depth + 1) + [out_features]
+        self.shapes = list(zip(sizes[:-1], sizes[1:]))  #: (fan-in, fan-out) of each predicted layer
+        self.omegas = [omega0] + [omega_hidden] * depth
+        template = [P.Linear(a, b) for a, b in self.shapes]
+        siren_init_(template, omega_hidden)
+        theta, spread = [], []
+        for i, (layer, (a, b)) in enumerate(zip(template, self.shapes)):
+            bound = 1.0 / a if i == 0 else math.sqrt(6.0 / a) / omega_hidden
+            theta += [layer.weight.detach().T.reshape(-1), layer.bias.detach()]
+            spread.append(torch.full((a * b + b,), bound))
+        self.base = nn.Parameter(torch.cat(theta))
+        self.register_buffer("spread", torch.cat(spread))
+        m = [code_features] + [mapping_width] * mapping_depth
+        mapping: list[nn.Module] = []
+        for a, b in zip(m[:-1], m[1:]):
+            mapping += [nn.Linear(a, b), nn.ReLU()]
+        mapping.append(nn.Linear(m[-1], self.base.numel()))
+        with torch.no_grad():
+            mapping[-1].weight.mul_(0.1)
+            mapping[-1].bias.zero_()
+        self.mapping = nn.Sequential(*mapping)
+
+    def weights(self, code: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        r"""Each layer's ``(W, b)``, ``W`` ``(1 | N, fan-in, fan-out)`` and ``b`` ``(1 | N, fan-out)``,
+        of codes ``(1 | N, code_features)``: :math:`	heta_0 + s \odot H(z)`, split by layer."""
+        theta = self.base + self.spread * self.mapping(code)
+        out, at = [], 0
+        for a, b in self.shapes:
+            out.append((theta[:, at:at + a * b].reshape(-1, a, b), theta[:, at + a * b:at + a * b + b]))
+            at += a * b + b
+        return out
+
+    def forward(self, x, code):
+        if code.shape[0] == 1:  # one code for every point: ordinary layers
+            layers, apply = self.weights(code), lambda h, w, b: P.linear(h, w[0].T, b[0])
+        else:  # a code per point: the weights of each run of equal codes, made once
+            with torch.no_grad():
+                _, counts = torch.unique_consecutive(code, dim=0, return_counts=True)
+            if bool((counts == counts[0]).all()):  # instances in equal blocks (a collection's pass): batched
+                layers, n = self.weights(code[counts.cumsum(0) - counts]), int(counts[0])
+                apply = lambda h, w, b: P.blockwise_linear(h, w) + b.repeat_interleave(n, 0)  # noqa: E731
+            else:  # each point through its own code's weights, made once per distinct code
+                with torch.no_grad():
+                    _, which = torch.unique(code, dim=0, return_inverse=True)
+                    at = torch.arange(len(which), device=code.device)
+                    first = torch.full((int(which.max()) + 1,), len(which), device=code.device)
+                    first = first.scatter_reduce(0, which, at, "amin")
+                layers = self.weights(code[first])
+                apply = lambda h, w, b: P.pointwise_linear(h, w[which]) + b[which]  # noqa: E731
+        for i, (w, b) in enumerate(layers):
+            x = apply(x, w, b)
+            if i < len(self.omegas):
+                x = P.sin(P.scale(x, self.omegas[i]))
+        return x
 
 
 class ConditionedNetwork(nn.Module):

@@ -44,6 +44,7 @@ __all__ = [
     "activation",
     "cat",
     "pointwise_linear",
+    "blockwise_linear",
     "cos",
     "exp",
     "gaussian",
@@ -254,6 +255,16 @@ def pointwise_linear(x: Field, m: Tensor) -> Field:
     if isinstance(x, Jet):
         return x.pointwise_linear(m)
     return torch.einsum("nw,nwc->nc", x, m)
+
+
+def blockwise_linear(x: Field, m: Tensor) -> Field:
+    r"""A linear map per block of points: ``x`` ``(K n, W)`` is ``K`` consecutive blocks of ``n``
+    points, block :math:`k` mapped by ``m[k]`` (``m`` ``(K, W, C)``): the batched product a
+    per-point map (:func:`pointwise_linear`) becomes when points come grouped."""
+    if isinstance(x, Jet):
+        return x.blockwise_linear(m)
+    k, w, c = m.shape
+    return (x.reshape(k, -1, w) @ m).reshape(-1, c)
 
 
 def cat(items: Sequence[Field], dim: int = -1) -> Field:

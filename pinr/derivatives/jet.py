@@ -737,6 +737,18 @@ class Jet:
         inputs: a linear map, so every slot is mapped alike (``(N, W) → (N, C)``)."""
         return self._map_slots(lambda slot: torch.einsum("...nw,nwc->...nc", slot, m))
 
+    def blockwise_linear(self, m: Tensor) -> Jet:
+        r"""A linear map per block of points: the ``N = K n`` points are ``K`` consecutive blocks
+        of ``n``, block :math:`k` mapped by ``m[k]`` (``m`` ``(K, W, C)``, constant in the
+        inputs), :math:`y_{kn+j} = x_{kn+j}\, m_k` on every slot alike."""
+        k, w, c = m.shape
+        n = self.n_points
+
+        def block(slot):  # a slot held for one point and broadcast (a seed's derivatives) is spread first
+            lead = slot.shape[:-2]
+            return (slot.expand(*lead, n, w).reshape(*lead, k, n // k, w) @ m).reshape(*lead, n, c)
+        return self._map_slots(block)
+
     def __truediv__(self, other: object) -> Jet:
         if _is_constant(other):
             return self._map_slots(lambda slot: slot / other)

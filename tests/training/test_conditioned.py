@@ -51,12 +51,14 @@ def _autograd(f, x):
 
 @pytest.mark.parametrize(("conditioning", "options"), [("concat", {"backbone": "siren", **SIREN}),
                                                        ("concat", {"backbone": "mlp", "width": 16, "depth": 2}),
-                                                       ("film", {**SIREN, "mapping_width": 8})])
+                                                       ("film", {**SIREN, "mapping_width": 8}),
+                                                       ("hyper", {**SIREN, "mapping_width": 8})])
 def test_jet_equals_autograd_at_fixed_codes(conditioning, options):
     net = _network(conditioning, **options)
     x = (2 * torch.rand(40, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) - 1) * 0.9
     ids = torch.arange(40) % 3
-    for bound in (net.bind(1), type(net.bind(0))(net, net.codes, ids)):  # one code; a code per point
+    blocks = torch.arange(40) // 20  # two instances in equal blocks, as a collection's pass has them
+    for bound in [net.bind(1)] + [type(net.bind(0))(net, net.codes, i) for i in (ids, blocks)]:
         jet = bound(Jet.seed(x, (0, 1), [((0, 0, 1.0), (1, 1, 1.0)), ((0, 1, 1.0),)]))
         u, g, h = _autograd(bound, x)
         torch.testing.assert_close(jet.value, u, rtol=1e-10, atol=1e-10)
@@ -66,6 +68,37 @@ def test_jet_equals_autograd_at_fixed_codes(conditioning, options):
         torch.testing.assert_close(jet.second[1], h[:, :, 0, 1].T, rtol=1e-9, atol=1e-9)
     # the code matters: another instance is another function
     assert (net.bind(0)(x) - net.bind(1)(x)).abs().max() > 1e-3
+
+
+def test_hyper_predicts_every_weight_from_the_code_around_a_siren():
+    torch.manual_seed(0)
+    hyper = build_conditioned("hyper", 2, 1, 4, width=8, depth=1, mapping_width=6).double()
+    z = torch.randn(3, 4, dtype=torch.float64)
+    x = torch.rand(3, 2, dtype=torch.float64)
+    # with H = 0 the network is the SIREN its template was: θ0 split into layers, by hand
+    with torch.no_grad():
+        hyper.mapping[-1].weight.zero_()
+    (w0, b0), (w1, b1), (w2, b2) = (layer for layer in hyper.weights(z[:1]))
+    h = torch.sin(30 * (x @ w0[0] + b0[0]))
+    h = torch.sin(30 * (h @ w1[0] + b1[0]))
+    torch.testing.assert_close(hyper(x, z[:1]), h @ w2[0] + b2[0], rtol=1e-13, atol=1e-13)
+    # the first layer's weights start within SIREN's U(±1/n) range, the later ones within U(±√(6/n)/ω)
+    assert w0.abs().max() <= 1 / 2 and w1.abs().max() <= (6 / 8) ** 0.5 / 30
+    # a code per point equals each point through its own code's network
+    torch.manual_seed(1)
+    hyper = build_conditioned("hyper", 2, 1, 4, width=8, depth=1, mapping_width=6).double()
+    each = torch.cat([hyper(x[i:i + 1], z[i:i + 1]) for i in range(3)])
+    torch.testing.assert_close(hyper(x, z), each, rtol=1e-13, atol=1e-13)
+    # points grouped in equal blocks (batched per block) and scattered (gathered per point) alike
+    x6, ids = torch.rand(6, 2, dtype=torch.float64), torch.tensor([0, 0, 1, 1, 2, 2])
+    each = torch.cat([hyper(x6[i:i + 1], z[ids[i]:ids[i] + 1]) for i in range(6)])
+    torch.testing.assert_close(hyper(x6, z[ids]), each, rtol=1e-13, atol=1e-13)
+    shuffled = torch.tensor([2, 0, 1, 0, 2, 1])
+    torch.testing.assert_close(hyper(x6, z[shuffled]), torch.cat([hyper(x6[i:i + 1], z[shuffled[i]:shuffled[i] + 1])
+                                                                  for i in range(6)]), rtol=1e-13, atol=1e-13)
+    assert (hyper(x, z[:1]) - hyper(x, z[1:2])).abs().max() > 1e-4  # and the code matters
+    with pytest.raises(ValueError, match="backbone='siren'"):
+        build_conditioned("hyper", 2, 1, 4, backbone="mlp")
 
 
 def test_code_regularizer_gradient_is_two_lambda_z_over_k():
@@ -131,7 +164,8 @@ def test_auto_decoder_recovers_a_held_out_circle_by_test_time_optimisation():
     assert [error(solution[k], r) for k, r in enumerate(radii)] == pytest.approx(trained, abs=5e-3)
 
 
-def test_film_prior_inpaints_a_held_out_image_better_than_a_plain_siren():
+@pytest.mark.parametrize("conditioning", ["film", "hyper"])
+def test_prior_inpaints_a_held_out_image_better_than_a_plain_siren(conditioning):
     grid = image_grid((24, 24))
     x = grid.points(dtype=torch.float64).numpy()
     u = grid.field("u")
@@ -145,7 +179,7 @@ def test_film_prior_inpaints_a_held_out_image_better_than_a_plain_siren():
     train, held = images[:16], images[16]
     cases = [Problem(grid, observations=[Observation(u, points=x, values=v, name="pixels")], name="disk")
              for v in train]
-    col = Collection(cases, codes=CodeConfig(conditioning="film", features=8, mapping_width=32, lr=1e-2),
+    col = Collection(cases, codes=CodeConfig(conditioning=conditioning, features=8, mapping_width=32, lr=1e-2),
                      training=TrainConfig(model=ModelConfig(backbone="siren", options=SIREN | {"width": 32}),
                                           optim=OptimConfig(steps=250, lr=2e-3), sampling=SamplingConfig(batch=96)))
     prior = ConditionedSolver(col, QUIET).run()
@@ -154,9 +188,9 @@ def test_film_prior_inpaints_a_held_out_image_better_than_a_plain_siren():
     _, inpainted = prior.fit_code(few, steps=200, lr=1e-2)
     plain = pr.solve(few, backbone="siren", backbone_options=SIREN | {"width": 32}, steps=300, lr=1e-3,
                      progress=False, reference_solution=None)
-    film_psnr = psnr(inpainted(x)[:, 0], held, data_range=2)
+    prior_psnr = psnr(inpainted(x)[:, 0], held, data_range=2)
     plain_psnr = psnr(plain(x)[:, 0], held, data_range=2)
-    assert film_psnr > plain_psnr + 5.0, (film_psnr, plain_psnr)  # measured: 37.7 vs 20.9 dB
+    assert prior_psnr > plain_psnr + 5.0, (prior_psnr, plain_psnr)  # measured: 37.7 (film), 40.3 (hyper) vs 20.9 dB
 
 
 def test_run_directory_has_per_instance_metrics_figure_and_codes_in_the_checkpoint(tmp_path):
@@ -190,8 +224,8 @@ def test_bad_collections_and_options_fail_early_naming_the_culprit():
         Collection([ok, wide])
     with pytest.raises(ValueError, match="at least one"):
         Collection([])
-    with pytest.raises(ValueError, match="unknown conditioning 'hyper'.*concat, film"):
-        CodeConfig(conditioning="hyper")
+    with pytest.raises(ValueError, match="unknown conditioning 'hypernet'.*concat, film, hyper"):
+        CodeConfig(conditioning="hypernet")
     with pytest.raises(ValueError, match="backbone='siren'"):
         build_conditioned("film", 2, 1, 4, backbone="mlp")
     with pytest.raises(ValueError, match="CodeTable std"):
