@@ -190,9 +190,8 @@ def solve(
         if options:
             kw["backbone_options"] = options
         extra = _parse_pairs(train, "--train")
-        from pinr.training.config import option_names
-
         from pinr.collection import CodeConfig, Collection
+        from pinr.training.config import option_names
 
         valid = set(option_names()) | (set(CodeConfig.OPTIONS) if isinstance(prob, Collection) else set())
         unknown = sorted(set(extra) - valid)

@@ -13,7 +13,7 @@ import torch
 import pinr as pr
 from pinr import Observation, Problem
 from pinr import geometry as geo
-from pinr.backbones.conditioned import CodeTable, ConditionedNetwork, build_conditioned
+from pinr.backbones.conditioned import CodeTable, ConditionedNetwork, available_conditionings, build_conditioned
 from pinr.collection import CodeConfig, Collection
 from pinr.derivatives.jet import Jet
 from pinr.metrics import psnr
@@ -49,10 +49,13 @@ def _autograd(f, x):
     return u, torch.stack(grads), torch.stack(hess)
 
 
-@pytest.mark.parametrize(("conditioning", "options"), [("concat", {"backbone": "siren", **SIREN}),
-                                                       ("concat", {"backbone": "mlp", "width": 16, "depth": 2}),
-                                                       ("film", {**SIREN, "mapping_width": 8}),
-                                                       ("hyper", {**SIREN, "mapping_width": 8})])
+#: small options of every registered conditioning (a new one without an entry fails collection here)
+CONDITIONING_OPTIONS = {"concat": [{"backbone": "siren", **SIREN}, {"backbone": "mlp", "width": 16, "depth": 2}],
+                        "film": [{**SIREN, "mapping_width": 8}], "hyper": [{**SIREN, "mapping_width": 8}]}
+
+
+@pytest.mark.parametrize(("conditioning", "options"), [(name, options) for name in available_conditionings()
+                                                       for options in CONDITIONING_OPTIONS[name]])
 def test_jet_equals_autograd_at_fixed_codes(conditioning, options):
     net = _network(conditioning, **options)
     x = (2 * torch.rand(40, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) - 1) * 0.9
