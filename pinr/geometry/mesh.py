@@ -169,8 +169,8 @@ class TriangleMesh(AbstractSolid):
         return _MeshBoundary(self)
 
     def _adf(self):
-        raise NotImplementedError(f"{self!r} has no closed-form distance function; state its boundary condition as a "
-                                  "soft condition (drop hard=True)")
+        raise NotImplementedError(f"{type(self).__name__} {self.name!r} has no closed-form distance function; make "
+                                  "its boundary condition a soft condition (no hard=True)")
 
     def _key(self):
         return (id(self),)
