@@ -77,9 +77,11 @@ def _no_grid(region):
 class AbstractSolid(AbstractDomain):
     r"""A spatial domain with a signed distance :math:`\phi` (negative inside), combinable by ``| & -``.
 
-    Subclasses give ``signed_distance``, ``surface_measure`` (length or area of the boundary),
-    the ``boundary`` region (outward normals) and ``_adf`` (the distance function and whether
-    it is *signed*, i.e. negative outside; only signed ones may be subtracted or joined).
+    Subclasses set ``_coords`` and give ``signed_distance``, ``bounds``, ``surface_measure``
+    (length or area of the boundary), the ``boundary`` region (outward normals) and, where a
+    closed form exists, ``_adf`` (the distance function and whether it is *signed*, i.e.
+    negative outside; only signed ones may be subtracted or joined). The ``interior`` is
+    sampled by rejection from the bounding box unless a subclass samples it directly.
     Attributes: ``exact`` (``signed_distance`` is the true distance everywhere, not a bound or
     an estimate); ``analytic`` (the distance is a cheap closed form, so samples near the
     surface are drawn afresh each step rather than from a pool); ``combines`` (False for
@@ -94,6 +96,15 @@ class AbstractSolid(AbstractDomain):
     _label: str | None = None
     _normalization: Normalization | None = None
     _frac: float | None = None
+    _coords: tuple[Coordinate, ...]
+
+    @property
+    def coords(self):
+        return self._coords
+
+    @property
+    def interior(self):
+        return RejectionInterior(self)
 
     @property
     def name(self) -> str:
@@ -118,8 +129,9 @@ class AbstractSolid(AbstractDomain):
     def surface_measure(self) -> float:
         """Length (2-D) or area (3-D) of the boundary."""
 
-    @abc.abstractmethod
-    def _adf(self) -> tuple[sympy.Expr, bool]: ...
+    def _adf(self) -> tuple[sympy.Expr, bool]:
+        raise NotImplementedError(f"{type(self).__name__} {self.name!r} has no closed-form distance function; make "
+                                  "its boundary condition a soft condition (no hard=True)")
 
     def adf(self) -> sympy.Expr:
         r"""Approximate distance function :math:`\phi` of the boundary: a sympy expression of
@@ -269,10 +281,6 @@ class _Combination(AbstractSolid):
             raise ValueError(f"{self!r} is empty: the bounding boxes of its operands do not overlap")
 
     @property
-    def coords(self):
-        return self._coords
-
-    @property
     def name(self) -> str:
         return self._label or "(" + f" {self._symbol} ".join(d.name for d in self.operands) + ")"
 
@@ -283,10 +291,6 @@ class _Combination(AbstractSolid):
     @property
     def analytic(self) -> bool:
         return all(d.analytic for d in self.operands)
-
-    @property
-    def interior(self):
-        return RejectionInterior(self)
 
     @property
     def boundary(self):
@@ -487,16 +491,8 @@ class Polygon(AbstractSolid):
         self._coords = tuple(Coordinate(c) for c in coords)
 
     @property
-    def coords(self):
-        return self._coords
-
-    @property
     def bounds(self):
         return np.stack([self.vertices.min(0), self.vertices.max(0)], -1)
-
-    @property
-    def interior(self):
-        return RejectionInterior(self)
 
     @property
     def boundary(self):

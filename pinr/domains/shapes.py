@@ -23,7 +23,7 @@ from .base import (
     Samples,
     unit_samples,
 )
-from .csg import AbstractSolid, RejectionInterior, SolidBoundary, _Combination, r_and
+from .csg import AbstractSolid, SolidBoundary, _Combination, r_and
 from .frame import as_points
 
 __all__ = ["Interval", "Rectangle", "Box", "Grid", "Disk", "Ball", "Torus", "TimeInterval", "SpaceTime", "PointCloud"]
@@ -114,10 +114,6 @@ class _AbstractBox(AbstractSolid):
                 raise ValueError(f"axis name must be an identifier, got {name!r}")
         self._axes = {k: _check_range(k, v) for k, v in axes.items()}
         self._coords = tuple(Coordinate(k) for k in self._axes)
-
-    @property
-    def coords(self):
-        return self._coords
 
     @property
     def bounds(self):
@@ -321,10 +317,6 @@ class _AbstractBall(AbstractSolid):
         self._coords = tuple(Coordinate(k) for k in self._names)
 
     @property
-    def coords(self):
-        return self._coords
-
-    @property
     def bounds(self):
         c = np.array(self.center)
         return np.stack([c - self.radius, c + self.radius], axis=-1)
@@ -413,18 +405,10 @@ class Torus(AbstractSolid):
         self._coords = tuple(Coordinate(k) for k in ("x", "y", "z"))
 
     @property
-    def coords(self):
-        return self._coords
-
-    @property
     def bounds(self):
         e = np.array([self.R + self.r, self.R + self.r, self.r])
         c = np.array(self.center)
         return np.stack([c - e, c + e], -1)
-
-    @property
-    def interior(self):
-        return RejectionInterior(self)
 
     @property
     def boundary(self):

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..domains.base import unit_samples
-from ..domains.csg import AbstractSolid, RejectionInterior, SolidBoundary
+from ..domains.csg import AbstractSolid, SolidBoundary
 from ..domains.frame import Normalization, cell_centres, check_points, grid_points
 from ..symbolic.expressions import Coordinate
 
@@ -157,20 +157,8 @@ class TriangleMesh(AbstractSolid):
 
     # ---------------------------------------------------------------------- the solid
     @property
-    def coords(self):
-        return self._coords
-
-    @property
-    def interior(self):
-        return RejectionInterior(self)
-
-    @property
     def boundary(self):
         return _MeshBoundary(self)
-
-    def _adf(self):
-        raise NotImplementedError(f"{type(self).__name__} {self.name!r} has no closed-form distance function; make "
-                                  "its boundary condition a soft condition (no hard=True)")
 
     def _key(self):
         return (id(self),)

@@ -15,7 +15,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from ..domains.base import unit_samples
-from ..domains.csg import AbstractSolid, RejectionInterior, SolidBoundary
+from ..domains.csg import AbstractSolid, SolidBoundary
 from ..domains.frame import Normalization, check_points
 from ..symbolic.expressions import Coordinate
 
@@ -82,14 +82,6 @@ class OrientedPointCloud(AbstractSolid):
         return np.where(side < 0, -dist, dist)
 
     @property
-    def coords(self):
-        return self._coords
-
-    @property
-    def interior(self):
-        return RejectionInterior(self)
-
-    @property
     def boundary(self):
         return _CloudBoundary(self)
 
@@ -97,10 +89,6 @@ class OrientedPointCloud(AbstractSolid):
     def surface_measure(self):
         raise ValueError(f"{self!r} has no surface measure (its points carry no area); reconstruct a mesh from it "
                          "to combine it by | & -")
-
-    def _adf(self):
-        raise NotImplementedError(f"{type(self).__name__} {self.name!r} has no closed-form distance function; make "
-                                  "its boundary condition a soft condition (no hard=True)")
 
     def _key(self):
         return (id(self),)

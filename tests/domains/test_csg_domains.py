@@ -143,6 +143,22 @@ def test_l_shape_boundary_is_on_the_edges_by_length_with_outward_normals(make, m
     assert abs(d.surface_measure - 8.0) < 0.1
 
 
+def test_sample_surface_of_an_l_shape_is_uniform_by_length_with_outward_normals():
+    d = l_shape()
+    n = 20000
+    p, nrm = d.sample_surface(n, np.random.default_rng(7))
+    assert p.dtype == nrm.dtype == np.float64 and p.shape == nrm.shape == (n, 2)
+    frac = _edge_fractions(p, L_VERTICES)
+    lengths = np.array([2, 1, 1, 1, 1, 2]) / 8  # edge length / perimeter 8
+    assert np.all(np.abs(frac - lengths) < [4 * math.sqrt(q * (1 - q) / n) for q in lengths])
+    np.testing.assert_allclose(np.linalg.norm(nrm, axis=1), 1.0, atol=1e-12)
+    eps = 1e-6  # outward: phi(p + eps n) > 0 > phi(p - eps n)
+    assert (d.signed_distance(p + eps * nrm) > 0).all() and (d.signed_distance(p - eps * nrm) < 0).all()
+    assert d.surface_measure == pytest.approx(8.0, rel=0.01)  # 8 of the operands' 12 units of length
+    again, _ = d.sample_surface(n, np.random.default_rng(7))
+    np.testing.assert_array_equal(p, again)  # seeded by the numpy generator
+
+
 def test_hole_normals_point_to_the_hole_centre():
     d = plate()
     n = 8000

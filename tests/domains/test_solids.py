@@ -86,35 +86,11 @@ def test_names_default_to_the_class_and_builtins_set_theirs():
 
 
 # ------------------------------------------------------------------- surfaces as shapes
-def _edge_fractions(p, vertices):
-    v = np.asarray(vertices, dtype=np.float64)
-    out = []
-    for a, b in zip(v, np.roll(v, -1, axis=0)):
-        e = b - a
-        t = np.clip(((p - a) @ e) / (e @ e), 0, 1)
-        out.append((np.linalg.norm(p - a - t[:, None] * e, axis=1) < 1e-9).mean())
-    return np.array(out)
-
-
 def _outward(solid, p, nrm, eps=1e-6, share=0.98):
     """Unit normals; φ(p + εn) > 0 > φ(p - εn) for all but the points within ε of a corner."""
     np.testing.assert_allclose(np.linalg.norm(nrm, axis=1), 1.0, atol=1e-12)
     ok = (solid.signed_distance(p + eps * nrm) > 0) & (solid.signed_distance(p - eps * nrm) < 0)
     assert ok.mean() >= share
-
-
-def test_sample_surface_of_an_l_shape_is_uniform_by_length_with_outward_normals():
-    d = pr.Rectangle(x=(-1, 1), y=(-1, 1)) - pr.Rectangle(x=(0, 1), y=(0, 1))
-    n = 20000
-    p, nrm = d.sample_surface(n, np.random.default_rng(7))
-    assert p.dtype == nrm.dtype == np.float64 and p.shape == nrm.shape == (n, 2)
-    frac = _edge_fractions(p, L_VERTICES)
-    lengths = np.array([2, 1, 1, 1, 1, 2]) / 8  # edge length / perimeter 8
-    assert np.all(np.abs(frac - lengths) < [binomial_tol(q, n) for q in lengths])
-    _outward(d, p, nrm, share=1.0)
-    assert d.surface_measure == pytest.approx(8.0, rel=0.01)  # 8 of the operands' 12 units of length
-    again, _ = d.sample_surface(n, np.random.default_rng(7))
-    np.testing.assert_array_equal(p, again)  # seeded by the numpy generator
 
 
 @pytest.mark.parametrize("method", METHODS)
