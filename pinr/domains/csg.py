@@ -429,14 +429,15 @@ class _CompositeBoundary(SolidBoundary):
         return p[keep], sign[keep, None] * n[keep], int(keep.sum())
 
     def _surface(self, n, *, method, generator):
-        pts, nrm, have, frac = [], [], 0, 0.5
+        dom = self.domain
+        frac = dom.surface_measure / sum(d.surface_measure for d in dom.leaves())  # share of draws kept
+        pts, nrm, have = [], [], 0
         for _ in range(100):
-            m = int(math.ceil((n - have) / frac * 1.2)) + 64
+            m = int(math.ceil((n - have) / max(frac, 1e-3) * 1.05)) + 64
             p, nv, kept = self._draw(m, method=method, generator=generator)
             pts.append(p)
             nrm.append(nv)
             have += kept
-            frac = max(kept / m, 1e-3)
             if have >= n:
                 break
         else:

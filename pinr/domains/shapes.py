@@ -366,19 +366,21 @@ class _TorusBoundary(SolidBoundary):
     r"""Area-uniform points of the torus surface
     :math:`c + (R + r\cos v)(\cos u, \sin u, 0) + r \sin v\, e_z`: :math:`u = 2\pi u_1` and
     :math:`v` by inverting the CDF of the area density :math:`(R + r\cos v)/(2\pi R)`,
-    :math:`v + (r/R)\sin v = 2\pi u_2` (monotone, solved by bisection), so Sobol points stay
-    low-discrepancy."""
+    :math:`v + (r/R)\sin v = 2\pi u_2` (monotone: 12 bisections, then Newton's method, whose
+    derivative :math:`1 + (r/R)\cos v \ge 1 - r/R > 0`), so Sobol points stay low-discrepancy."""
 
     def _surface(self, n, *, method, generator):
         dom = self.domain
         w = unit_samples(n, 2, method=method, generator=generator, dtype=torch.float64, device="cpu")
         u, target, k = 2 * math.pi * w[:, 0], 2 * math.pi * w[:, 1], dom.r / dom.R
         lo, hi = torch.zeros_like(target), torch.full_like(target, 2 * math.pi)
-        for _ in range(60):
+        for _ in range(12):
             mid = (lo + hi) / 2
             below = mid + k * torch.sin(mid) < target
             lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
         v = (lo + hi) / 2
+        for _ in range(4):
+            v = torch.clamp(v - (v + k * torch.sin(v) - target) / (1 + k * torch.cos(v)), lo, hi)
         nrm = torch.stack([torch.cos(u) * torch.cos(v), torch.sin(u) * torch.cos(v), torch.sin(v)], -1)
         ring = dom.R * torch.stack([torch.cos(u), torch.sin(u), torch.zeros_like(u)], -1)
         return torch.as_tensor(dom.center, dtype=torch.float64) + ring + dom.r * nrm, nrm
