@@ -1,14 +1,15 @@
 r"""Regions and data that put a shape into a pinr problem.
 
 - :class:`SurfaceRegion`: points on the shape's surface with its outward normals, fresh each
-  step (area-/length-uniform), so ``Eq(grad(u), [n_x, n_y, n_z])`` can hold there;
+  step (the shape's own ``boundary`` region: area-/length-uniform, or Sobol), so
+  ``Eq(grad(u), [n_x, n_y, n_z])`` can hold there;
 - :class:`NearSurfaceRegion`: surface points moved by Laplace noise at a few scales (the
   SCONE/BACON protocol, default :math:`b = 10^{-1}` and :math:`10^{-3}`, half the batch each);
 - :func:`signed_distance_data`: the shape's signed distance as a data function ``d(x, y, z)``
   of the coordinates, for supervised fits ``Eq(u, d)`` and as the problem's exact solution.
 
-Regions draw their numpy random numbers from a seed taken from the solver's torch generator,
-so seeded runs repeat and resumed runs continue exactly.
+Regions draw their random numbers from the solver's torch generator (numpy ones from a seed
+taken from it), so seeded runs repeat and resumed runs continue exactly.
 """
 
 from __future__ import annotations
