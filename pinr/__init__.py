@@ -38,6 +38,7 @@ from .domains import PointCloud as PointCloud
 from .domains import Polygon as Polygon
 from .domains import Rectangle as Rectangle
 from .domains import TimeInterval as TimeInterval
+from .domains import Torus as Torus
 from .domains import Union as Union
 
 from .backbones import available_backbones as available_backbones
@@ -53,6 +54,7 @@ from .problems import available_problems as available_problems
 
 from . import domains as domains
 from . import geometry as geometry
+from .geometry import TriangleMesh as TriangleMesh
 from . import training as training
 from . import metrics as metrics
 from .api import compare as compare

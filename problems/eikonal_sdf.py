@@ -77,8 +77,9 @@ def eikonal_sdf(shape="star", mode: str = "eikonal", alpha: float = 100.0, surfa
                 normal_weight: float = 1e2, off_surface_weight: float = 1e2, eikonal_weight: float = 5e1,
                 batch: int | None = None, padding: float = 0.1, resolution: int | None = None,
                 scales: Sequence[float] = (1e-1, 1e-3)) -> Case:
-    r"""Signed distance of ``shape`` (built-in name, mesh or point-cloud path, or a
-    :mod:`pinr.geometry` shape): ``mode`` "eikonal" (SIREN) or "supervised" (SCONE/BACON).
+    r"""Signed distance of ``shape`` (built-in name, mesh or point-cloud path, or a solid such
+    as ``pinr.Disk(...) - pinr.Disk(...)`` or a ``pinr.TriangleMesh``): ``mode`` "eikonal"
+    (SIREN) or "supervised" (SCONE/BACON).
 
     ``batch`` points per term per step (default 1024 in 2-D, 8192 in 3-D); ``resolution`` of
     the metric lattice (default 256² / 128³; 256³ and 512³ on a GPU); ``scales`` of the

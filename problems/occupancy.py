@@ -39,6 +39,7 @@ import sympy
 
 from pinr import Case, Condition, Eq, Problem
 from pinr import geometry as geo
+from pinr.domains import AbstractSolid
 from pinr.geometry.metrics import DEFAULT_RESOLUTION
 from pinr.training import SamplingConfig
 
@@ -56,7 +57,7 @@ __all__ = ["occupancy", "occupancy_labels", "OccupancyOutputs"]
 _DEFAULTS = SDF_DEFAULTS  # the same network and schedule as the signed distance of the same shapes
 
 
-def occupancy_labels(shape: geo.AbstractShape, domain):
+def occupancy_labels(shape: AbstractSolid, domain):
     r"""The occupancy :math:`o = H(-\phi)` of ``shape`` as an expression of ``domain``'s
     coordinates (1 inside, 0 outside, 1/2 on the surface), and the signed distance data
     :math:`\phi` it is made of."""

@@ -25,3 +25,4 @@ from .shapes import PointCloud as PointCloud
 from .shapes import Rectangle as Rectangle
 from .shapes import SpaceTime as SpaceTime
 from .shapes import TimeInterval as TimeInterval
+from .shapes import Torus as Torus

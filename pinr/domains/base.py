@@ -173,7 +173,7 @@ class AbstractDomain(abc.ABC):
     def adf(self):
         """Approximate distance function of the boundary (a sympy expression of the spatial
         coordinates, zero on the boundary, positive inside), for hard constraints."""
-        raise NotImplementedError(f"{self!r} has no distance function; boxes, disks, balls, polygons and their "
+        raise NotImplementedError(f"{self!r} has no distance function; boxes, disks, balls, tori, polygons and their "
                                   "set operations (| & -) have one")
 
     def contains(self, points: np.ndarray) -> np.ndarray:

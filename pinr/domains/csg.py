@@ -1,10 +1,15 @@
-r"""Solid domains and their set operations (constructive solid geometry).
+r"""Solids: domains that are shapes, and their set operations (constructive solid geometry).
 
-A *solid* is a 2-D or 3-D domain that knows its exact signed distance (negative inside, via the
-matching :mod:`pinr.geometry` shape, ``domain.geometry_shape``), the measure of its boundary, and an
-approximate distance function ``domain.adf()`` for hard boundary constraints. Solids combine
-by ``a | b`` (:class:`Union`), ``a & b`` (:class:`Intersection`) and ``a - b``
-(:class:`Difference`) into domains that sample, contain and carry normals like the primitives::
+A *solid* is a domain that knows its signed distance :math:`\phi` (negative inside, positive
+outside, zero on the boundary), the measure of its boundary (``surface_measure``), and an
+approximate distance function ``domain.adf()`` for hard boundary constraints. The same object
+is a PDE domain (interior and boundary regions that sample with outward normals, ``contains``)
+and a shape for signed distance fields (``signed_distance``, ``sample_surface``,
+``occupancy``, ``sdf_grid``, ``normals``, ``normalization`` back to its input's units).
+Boxes, disks, balls, tori, polygons (:mod:`pinr.domains`) and triangle meshes and oriented
+point clouds (:mod:`pinr.geometry`) are solids. Solids combine by ``a | b`` (:class:`Union`),
+``a & b`` (:class:`Intersection`) and ``a - b`` (:class:`Difference`) into domains that
+sample, contain and carry normals like the primitives::
 
     L = pr.Rectangle(x=(-1, 1), y=(-1, 1)) - pr.Rectangle(x=(0, 1), y=(0, 1))
     plate = pr.Rectangle(x=(0, 2), y=(0, 1)) - pr.Disk((1.0, 0.5), 0.2)
@@ -29,6 +34,13 @@ operations use the R-equivalences
     A - B = A \wedge (-B),
 
 smooth except where both operands vanish (the corners the operation creates).
+
+Signed distances of set operations are the usual CSG of distance fields,
+:math:`\min(\phi_A, \phi_B)` (union), :math:`\max(\phi_A, \phi_B)` (intersection),
+:math:`\max(\phi_A, -\phi_B)` (difference): exact in sign, zero set and
+:math:`|\nabla\phi| = 1` (almost everywhere), and in value outside a union and inside an
+intersection or difference; elsewhere :math:`|\phi|` is a lower bound of the distance, so
+``exact`` is False.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ import torch
 
 from ..symbolic.expressions import Coordinate
 from .base import AbstractBoundary, AbstractDomain, AbstractInterior, Samples, unit_samples
+from .frame import Normalization, as_points, grid_points
 
 __all__ = ["AbstractSolid", "Union", "Intersection", "Difference", "Polygon", "r_and", "r_or"]
 
@@ -57,30 +70,68 @@ def r_or(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
     return a + b + sympy.sqrt(a**2 + b**2)
 
 
-class AbstractSolid(AbstractDomain):
-    """A 2-D or 3-D spatial domain with an exact signed distance, combinable by ``| & -``.
+def _no_grid(region):
+    raise ValueError(f"{region}: method 'grid' needs a pr.Grid domain; use 'uniform' or 'sobol'")
 
-    Subclasses give ``geometry_shape`` (the :mod:`pinr.geometry` shape of the same set, in the domain's
-    own units), ``boundary_measure`` (length or area of the boundary) and ``_adf`` (the
-    distance function and whether it is *signed*, i.e. negative outside; only signed ones may be
-    subtracted or joined). ``combines`` is False for domains that are boxes only as a frame
-    (pixel grids, point clouds).
+
+class AbstractSolid(AbstractDomain):
+    r"""A spatial domain with a signed distance :math:`\phi` (negative inside), combinable by ``| & -``.
+
+    Subclasses set ``_coords`` and give ``signed_distance``, ``bounds``, ``surface_measure``
+    (length or area of the boundary), the ``boundary`` region (outward normals) and, where a
+    closed form exists, ``_adf`` (the distance function and whether it is *signed*, i.e.
+    negative outside; only signed ones may be subtracted or joined). The ``interior`` is
+    sampled by rejection from the bounding box unless a subclass samples it directly.
+    Attributes: ``exact`` (``signed_distance`` is the true distance everywhere, not a bound or
+    an estimate); ``analytic`` (the distance is a cheap closed form, so samples near the
+    surface are drawn afresh each step rather than from a pool); ``combines`` (False for
+    domains that are boxes only as a frame: pixel grids, point-cloud frames); ``name`` (a short
+    label for output files and plot titles, default the class name in lower case);
+    ``normalization`` (input units → these coordinates; the identity for analytic solids).
     """
 
     combines: ClassVar[bool] = True
+    exact: ClassVar[bool] = True
+    analytic: ClassVar[bool] = True
+    _label: str | None = None
+    _normalization: Normalization | None = None
+    _frac: float | None = None
+    _coords: tuple[Coordinate, ...]
+
+    @property
+    def coords(self):
+        return self._coords
+
+    @property
+    def interior(self):
+        return RejectionInterior(self)
+
+    @property
+    def name(self) -> str:
+        return self._label or type(self).__name__.lower()
+
+    @name.setter
+    def name(self, value: str):
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"a solid's name must be a non-empty string, got {value!r}")
+        self._label = value
+
+    @property
+    def normalization(self) -> Normalization:
+        return self._normalization or Normalization.identity(self.dim)
+
+    @abc.abstractmethod
+    def signed_distance(self, points) -> np.ndarray:
+        r""":math:`\phi` at ``points`` ``(n_points, dim)`` → ``(n_points,)`` (negative inside)."""
 
     @property
     @abc.abstractmethod
-    def geometry_shape(self):
-        """The :class:`pinr.geometry.AbstractShape` of this set (2-D or 3-D)."""
-
-    @property
-    @abc.abstractmethod
-    def boundary_measure(self) -> float:
+    def surface_measure(self) -> float:
         """Length (2-D) or area (3-D) of the boundary."""
 
-    @abc.abstractmethod
-    def _adf(self) -> tuple[sympy.Expr, bool]: ...
+    def _adf(self) -> tuple[sympy.Expr, bool]:
+        raise NotImplementedError(f"{type(self).__name__} {self.name!r} has no closed-form distance function; make "
+                                  "its boundary condition a soft condition (no hard=True)")
 
     def adf(self) -> sympy.Expr:
         r"""Approximate distance function :math:`\phi` of the boundary: a sympy expression of
@@ -88,14 +139,50 @@ class AbstractSolid(AbstractDomain):
         boundary away from corners (for hard constraints :math:`u = g + \phi N`)."""
         return self._adf()[0]
 
-    def signed_distance(self, points) -> np.ndarray:
-        """Signed distance ``(n_points,)`` at ``points`` ``(n_points, dim)`` (negative inside; for
-        set operations the min/max bound of :mod:`pinr.geometry`, exact in sign and zero set)."""
-        return self.geometry_shape.signed_distance(points)
-
     def contains(self, points) -> np.ndarray:
         p = np.asarray(points, dtype=np.float64)
         return self.signed_distance(p) <= 1e-12 * max(1.0, float(np.abs(self.bounds).max()))
+
+    def _fraction(self) -> float:
+        """Monte Carlo share of the bounding box inside (8192 points, seed 0), for sizing draws."""
+        if self._frac is None:
+            b = self.bounds
+            p = b[:, 0] + np.random.default_rng(0).random((8192, self.dim)) * (b[:, 1] - b[:, 0])
+            self._frac = float(np.mean(self.signed_distance(p) < 0))
+            if self._frac == 0:
+                raise ValueError(f"{self!r} is empty (or thinner than sampling resolves); no points lie inside")
+        return max(self._frac, 1e-3)
+
+    # ------------------------------------------------------------------ as a shape
+    def sample_surface(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` points uniform on the boundary (by length or area) and their outward unit normals,
+        both float64 ``(n, dim)``: ``boundary`` sampled with a torch generator seeded from ``rng``."""
+        g = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+        s = self.boundary.sample(int(n), method="uniform", generator=g, dtype=torch.float64)
+        return s.points.numpy(), s.normals.numpy()
+
+    def sdf_grid(self, resolution: int, *, chunk: int = 1 << 20, dtype=np.float64) -> np.ndarray:
+        """Signed distances on the cell centres of the ``resolution^d`` lattice of :math:`[-1, 1]^d`."""
+        d = self.dim
+        out = np.empty((resolution,) * d, dtype=dtype)
+        per_slab = max(1, chunk // resolution ** (d - 1))
+        for i in range(0, resolution, per_slab):
+            sl = slice(i, min(resolution, i + per_slab))
+            out[sl] = self.signed_distance(grid_points(resolution, d, first=sl)).reshape(
+                (sl.stop - sl.start,) + (resolution,) * (d - 1))
+        return out
+
+    def occupancy(self, resolution: int, *, chunk: int = 1 << 20) -> np.ndarray:
+        r"""Boolean grid ``(resolution,)*d`` of :math:`\phi \le 0` at the cell centres of
+        :math:`[-1, 1]^d` ("ij" order)."""
+        return self.sdf_grid(resolution, chunk=chunk) <= 0
+
+    def normals(self, points, *, h: float = 1e-6) -> np.ndarray:
+        r""":math:`\nabla\phi/|\nabla\phi|` at ``points`` ``(n, dim)`` by central differences of step ``h``."""
+        p = as_points(points, self.dim)
+        g = np.stack([self.signed_distance(p + h * e) - self.signed_distance(p - h * e)
+                      for e in np.eye(self.dim)], axis=-1)
+        return g / np.maximum(np.linalg.norm(g, axis=-1, keepdims=True), 1e-300)
 
     def __or__(self, other):
         return Union(self, other)
@@ -107,15 +194,7 @@ class AbstractSolid(AbstractDomain):
         return Difference(self, other)
 
 
-# ----------------------------------------------------------------------- rejection sampling
-def _inside_fraction(domain) -> float:
-    """Monte Carlo estimate of area(domain)/area(bounding box) with a fixed seed (for sizing draws)."""
-    b = domain.bounds
-    p = b[:, 0] + np.random.default_rng(0).random((8192, domain.dim)) * (b[:, 1] - b[:, 0])
-    return float(np.mean(domain.signed_distance(p) < 0))
-
-
-class _RejectionInterior(AbstractInterior):
+class RejectionInterior(AbstractInterior):
     """Interior of a solid sampled by rejection from its bounding box (exactly ``n`` points)."""
 
     name = "interior"
@@ -125,7 +204,7 @@ class _RejectionInterior(AbstractInterior):
 
     def _sample(self, n, *, method, generator, dtype, device):
         if method == "grid":
-            raise ValueError(f"{self}: method 'grid' needs a pr.Grid domain; use 'uniform' or 'sobol'")
+            _no_grid(self)
         dom = self.domain
         frac = dom._fraction()
         b = torch.as_tensor(dom.bounds, dtype=torch.float64)
@@ -140,15 +219,40 @@ class _RejectionInterior(AbstractInterior):
         return Samples(torch.cat(chunks)[:n].to(dtype=dtype, device=device))
 
 
+class SolidBoundary(AbstractBoundary):
+    """The whole boundary of a solid (no named sides), with outward unit normals. Subclasses
+    draw ``n`` float64 CPU points and normals from unit-cube samples in ``_surface``."""
+
+    name = "boundary"
+    sides = None
+
+    def __init__(self, domain: AbstractSolid):
+        self.domain = domain
+
+    def __getitem__(self, side):
+        raise KeyError(f"{self.domain!r} has no named sides; its whole boundary is {self.domain!r}.boundary")
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        if method == "grid":
+            _no_grid(self)
+        p, nrm = self._surface(n, method=method, generator=generator)
+        return Samples(p.to(dtype=dtype, device=device), nrm.to(dtype=dtype, device=device))
+
+    @abc.abstractmethod
+    def _surface(self, n: int, *, method: str, generator) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
 # ------------------------------------------------------------------------------ set operations
 def _names(domain) -> tuple[str, ...]:
     return tuple(c.name for c in domain.coords)
 
 
 class _Combination(AbstractSolid):
-    """A set operation on solids with the same coordinates."""
+    """A set operation on solids with the same coordinates (and the same normalisation, where
+    an operand has one: a mesh minus a ball stated in the mesh's normalised units)."""
 
     _symbol: ClassVar[str]
+    exact = False
 
     def __init__(self, *operands: AbstractSolid):
         op = type(self).__name__
@@ -156,8 +260,8 @@ class _Combination(AbstractSolid):
             raise ValueError(f"{op} needs at least two domains, got {len(operands)}")
         for d in operands:
             if not isinstance(d, AbstractSolid) or not d.combines:
-                raise TypeError(f"{op} combines 2-D/3-D solid domains (Rectangle, Box, Disk, Ball, Polygon and their "
-                                f"combinations), got {d!r}")
+                raise TypeError(f"{op} combines 2-D/3-D solid domains (Rectangle, Box, Disk, Ball, Polygon, Torus, "
+                                f"TriangleMesh and their combinations), got {d!r}")
             if d.dim not in (2, 3):
                 raise ValueError(f"{op} combines 2-D or 3-D domains; {d!r} is {d.dim}-D")
         first = operands[0]
@@ -165,19 +269,28 @@ class _Combination(AbstractSolid):
             if _names(d) != _names(first):
                 raise ValueError(f"cannot combine {first!r} (coordinates {', '.join(_names(first))}) with {d!r} "
                                  f"(coordinates {', '.join(_names(d))}): operands of {op} need the same coordinates")
+        norms = {d._normalization for d in operands if d._normalization is not None}
+        if len(norms) > 1:
+            raise ValueError(f"{op}: operands carry different normalisations {sorted(map(str, norms))}; state them "
+                             "in one normalised box (fit one mesh, then give the others in its units)")
         self.operands = tuple(operands)
         self._coords = first.coords
-        self._frac: float | None = None
+        self._normalization = norms.pop() if norms else None
+        self._measure: float | None = None
         if np.any(self.bounds[:, 0] >= self.bounds[:, 1]):
             raise ValueError(f"{self!r} is empty: the bounding boxes of its operands do not overlap")
 
     @property
-    def coords(self):
-        return self._coords
+    def name(self) -> str:
+        return self._label or "(" + f" {self._symbol} ".join(d.name for d in self.operands) + ")"
+
+    @name.setter
+    def name(self, value: str):
+        AbstractSolid.name.fset(self, value)
 
     @property
-    def interior(self):
-        return _RejectionInterior(self)
+    def analytic(self) -> bool:
+        return all(d.analytic for d in self.operands)
 
     @property
     def boundary(self):
@@ -190,21 +303,16 @@ class _Combination(AbstractSolid):
             out.extend(d.leaves() if isinstance(d, _Combination) else (d,))
         return tuple(out)
 
-    def _fraction(self) -> float:
-        if self._frac is None:
-            self._frac = _inside_fraction(self)
-            if self._frac == 0:
-                raise ValueError(f"{self!r} is empty (or thinner than sampling resolves); no points lie inside")
-        return self._frac
-
     @property
-    def boundary_measure(self) -> float:
-        """Length or area of the boundary (estimated from 20000 operand-boundary points, seed 0)."""
-        g = torch.Generator().manual_seed(0)
-        leaves = self.leaves()
-        total = sum(d.boundary_measure for d in leaves)
-        _, _, kept = _CompositeBoundary(self)._draw(20000, method="uniform", generator=g)
-        return total * kept / 20000
+    def surface_measure(self) -> float:
+        """Length or area of the boundary: the operands' measures times the share of 20000 of
+        their boundary points (seed 0) that lie on this boundary (exact when all or none do)."""
+        if self._measure is None:
+            g = torch.Generator().manual_seed(0)
+            total = sum(d.surface_measure for d in self.leaves())
+            _, _, kept = _CompositeBoundary(self)._draw(20000, method="uniform", generator=g)
+            self._measure = total * kept / 20000
+        return self._measure
 
     def _key(self):
         return self.operands
@@ -215,14 +323,13 @@ class _Combination(AbstractSolid):
 
 
 class Union(_Combination):
-    r""":math:`A \cup B \cup \dots` (``a | b``); :math:`\phi = \phi_A \vee \phi_B`."""
+    r""":math:`A \cup B \cup \dots` (``a | b``): :math:`\phi = \min_i \phi_i` (exact outside);
+    distance function :math:`\phi_A \vee \phi_B`."""
 
     _symbol = "|"
 
-    @property
-    def geometry_shape(self):
-        from .. import geometry as geo
-        return geo.Union(*(d.geometry_shape for d in self.operands))
+    def signed_distance(self, points):
+        return np.min([d.signed_distance(points) for d in self.operands], axis=0)
 
     @property
     def bounds(self):
@@ -241,14 +348,13 @@ class Union(_Combination):
 
 
 class Intersection(_Combination):
-    r""":math:`A \cap B \cap \dots` (``a & b``); :math:`\phi = \phi_A \wedge \phi_B`."""
+    r""":math:`A \cap B \cap \dots` (``a & b``): :math:`\phi = \max_i \phi_i` (exact inside);
+    distance function :math:`\phi_A \wedge \phi_B`."""
 
     _symbol = "&"
 
-    @property
-    def geometry_shape(self):
-        from .. import geometry as geo
-        return geo.Intersection(*(d.geometry_shape for d in self.operands))
+    def signed_distance(self, points):
+        return np.max([d.signed_distance(points) for d in self.operands], axis=0)
 
     @property
     def bounds(self):
@@ -264,18 +370,17 @@ class Intersection(_Combination):
 
 
 class Difference(_Combination):
-    r""":math:`A \setminus B` (``a - b``); :math:`\phi = \phi_A \wedge (-\phi_B)`; the bounding
-    box is :math:`A`'s."""
+    r""":math:`A \setminus B` (``a - b``): :math:`\phi = \max(\phi_A, -\phi_B)` (exact inside);
+    distance function :math:`\phi_A \wedge (-\phi_B)`; the bounding box is :math:`A`'s."""
 
     _symbol = "-"
 
     def __init__(self, a: AbstractSolid, b: AbstractSolid):
         super().__init__(a, b)
 
-    @property
-    def geometry_shape(self):
-        from .. import geometry as geo
-        return geo.Difference(*(d.geometry_shape for d in self.operands))
+    def signed_distance(self, points):
+        a, b = self.operands
+        return np.maximum(a.signed_distance(points), -b.signed_distance(points))
 
     @property
     def bounds(self):
@@ -289,24 +394,15 @@ class Difference(_Combination):
         return r_and(pa, -pb), sa
 
 
-class _CompositeBoundary(AbstractBoundary):
+class _CompositeBoundary(SolidBoundary):
     """Boundary of a set operation: operand boundary points that separate inside from outside."""
-
-    name = "boundary"
-    sides = None
-
-    def __init__(self, domain: _Combination):
-        self.domain = domain
-
-    def __getitem__(self, side):
-        raise KeyError(f"{self.domain!r} has no named sides; its whole boundary is {self.domain!r}.boundary")
 
     def _draw(self, m, *, method, generator):
         """``m`` operand-boundary points (float64, proportional to measure); returns the kept
         points, their outward normals and how many were kept."""
         dom = self.domain
         leaves = dom.leaves()
-        meas = torch.tensor([d.boundary_measure for d in leaves], dtype=torch.float64)
+        meas = torch.tensor([d.surface_measure for d in leaves], dtype=torch.float64)
         gdev = generator.device if generator is not None else "cpu"
         which = torch.multinomial(meas / meas.sum(), m, replacement=True, generator=generator).to("cpu")
         pts, nrm, idx = [], [], []
@@ -332,52 +428,41 @@ class _CompositeBoundary(AbstractBoundary):
         keep = sign != 0
         return p[keep], sign[keep, None] * n[keep], int(keep.sum())
 
-    def _sample(self, n, *, method, generator, dtype, device):
-        if method == "grid":
-            raise ValueError(f"{self}: method 'grid' needs a pr.Grid domain; use 'uniform' or 'sobol'")
-        pts, nrm, have, frac = [], [], 0, 0.5
+    def _surface(self, n, *, method, generator):
+        dom = self.domain
+        frac = dom.surface_measure / sum(d.surface_measure for d in dom.leaves())  # share of draws kept
+        pts, nrm, have = [], [], 0
         for _ in range(100):
-            m = int(math.ceil((n - have) / frac * 1.2)) + 64
+            m = int(math.ceil((n - have) / max(frac, 1e-3) * 1.05)) + 64
             p, nv, kept = self._draw(m, method=method, generator=generator)
             pts.append(p)
             nrm.append(nv)
             have += kept
-            frac = max(kept / m, 1e-3)
             if have >= n:
                 break
         else:
             raise ValueError(f"{self.domain!r} has (almost) no boundary left after the set operations")
-        p = torch.from_numpy(np.concatenate(pts)[:n]).to(dtype=dtype, device=device)
-        nv = torch.from_numpy(np.concatenate(nrm)[:n]).to(dtype=dtype, device=device)
-        return Samples(p, nv)
+        return torch.from_numpy(np.concatenate(pts)[:n]), torch.from_numpy(np.concatenate(nrm)[:n])
 
 
 # ----------------------------------------------------------------------------------- polygon
-class _PolygonBoundary(AbstractBoundary):
-    name = "boundary"
-    sides = None
-
-    def __init__(self, domain: "Polygon"):
-        self.domain = domain
-
-    def __getitem__(self, side):
-        raise KeyError(f"{self.domain!r} has no named sides; its whole boundary is {self.domain!r}.boundary")
-
-    def _sample(self, n, *, method, generator, dtype, device):
-        if method == "grid":
-            raise ValueError(f"{self}: method 'grid' needs a pr.Grid domain; use 'uniform' or 'sobol'")
+class _PolygonBoundary(SolidBoundary):
+    def _surface(self, n, *, method, generator):
         a = torch.as_tensor(self.domain.vertices, dtype=torch.float64)
         e = torch.roll(a, -1, dims=0) - a
         length = torch.linalg.norm(e, dim=-1)
         k = torch.multinomial(length / length.sum(), n, replacement=True, generator=generator).cpu()
         t = unit_samples(n, 1, method=method, generator=generator, dtype=torch.float64, device="cpu")
         nrm = torch.stack([e[:, 1], -e[:, 0]], -1) / length[:, None]  # outward for counter-clockwise
-        return Samples((a[k] + t * e[k]).to(dtype=dtype, device=device), nrm[k].to(dtype=dtype, device=device))
+        return a[k] + t * e[k], nrm[k]
 
 
 class Polygon(AbstractSolid):
     r"""Simple polygon with ``vertices`` ``(k, 2)`` (either orientation, not self-intersecting) in
     the plane of ``coords`` (default ``("x", "y")``).
+
+    Signed distance: :math:`|\phi|` is the distance to the nearest edge (segment), the sign
+    comes from the even–odd rule (negative inside).
 
     ``adf()``: for a convex polygon the R-conjunction of its edges' half-plane distances
     (signed); for a non-convex one the unsigned segment form of Sukumar & Srivastava (eq. 16,
@@ -388,40 +473,52 @@ class Polygon(AbstractSolid):
     """
 
     def __init__(self, vertices, *, coords: tuple[str, str] = ("x", "y")):
-        from .. import geometry as geo
-
         coords = tuple(coords)
         if len(coords) != 2 or not all(isinstance(c, str) and c.isidentifier() for c in coords) \
                 or coords[0] == coords[1]:
             raise ValueError(f"Polygon coords must be two distinct identifiers such as ('x', 'y'), got {coords!r}")
-        self._shape = geo.Polygon(vertices)  # validates; stores the vertices counter-clockwise
-        self.vertices = self._shape.vertices
+        v = np.asarray(vertices, dtype=np.float64)
+        if v.ndim != 2 or v.shape[1] != 2 or v.shape[0] < 3:
+            raise ValueError(f"Polygon needs vertices of shape (k >= 3, 2), got {v.shape}")
+        if not np.isfinite(v).all():
+            raise ValueError("Polygon vertices contain NaN or infinite coordinates; give finite numbers")
+        area = 0.5 * np.sum(v[:, 0] * np.roll(v[:, 1], -1) - np.roll(v[:, 0], -1) * v[:, 1])
+        if abs(area) < 1e-14:
+            raise ValueError("Polygon has zero area; give at least three non-collinear vertices")
+        self.vertices = v if area > 0 else v[::-1].copy()  # counter-clockwise
+        self._lengths = np.linalg.norm(np.roll(self.vertices, -1, axis=0) - self.vertices, axis=-1)
+        if (self._lengths == 0).any():
+            raise ValueError("Polygon has repeated consecutive vertices; drop the duplicates")
         self._coords = tuple(Coordinate(c) for c in coords)
-        self._frac: float | None = None
-
-    @property
-    def coords(self):
-        return self._coords
 
     @property
     def bounds(self):
-        return self._shape.bounds
-
-    @property
-    def geometry_shape(self):
-        return self._shape
-
-    @property
-    def interior(self):
-        return _RejectionInterior(self)
+        return np.stack([self.vertices.min(0), self.vertices.max(0)], -1)
 
     @property
     def boundary(self):
         return _PolygonBoundary(self)
 
     @property
-    def boundary_measure(self):
-        return self._shape.surface_measure
+    def surface_measure(self):
+        return float(self._lengths.sum())
+
+    def signed_distance(self, points):
+        p = as_points(points, 2)
+        a = self.vertices
+        b = np.roll(a, -1, axis=0)
+        out = np.empty(p.shape[0])
+        for s in range(0, p.shape[0], 1 << 16):
+            q = p[s:s + (1 << 16), None, :]
+            e, w = b - a, q - a  # (k, 2), (n, k, 2)
+            t = np.clip((w * e).sum(-1) / (e * e).sum(-1), 0, 1)
+            d2 = ((w - t[..., None] * e) ** 2).sum(-1).min(-1)
+            y = q[..., 1]
+            crosses = (a[:, 1] <= y) != (b[:, 1] <= y)
+            x_at = a[:, 0] + (y - a[:, 1]) * e[:, 0] / np.where(e[:, 1] == 0, 1, e[:, 1])
+            inside = (crosses & (q[..., 0] < x_at)).sum(-1) % 2 == 1
+            out[s:s + (1 << 16)] = np.where(inside, -1, 1) * np.sqrt(d2)
+        return out
 
     @property
     def convex(self) -> bool:
@@ -429,11 +526,6 @@ class Polygon(AbstractSolid):
         e = np.roll(a, -1, axis=0) - a
         f = np.roll(e, -1, axis=0)
         return bool(np.all(e[:, 0] * f[:, 1] - e[:, 1] * f[:, 0] >= -1e-12))
-
-    def _fraction(self):
-        if self._frac is None:
-            self._frac = _inside_fraction(self)
-        return max(self._frac, 1e-3)
 
     def _adf(self):
         x, y = self._coords

@@ -2,10 +2,15 @@ r"""Shapes and signed distance fields: analytic shapes, triangle meshes and orie
 clouds in; exact signed distances, shape metrics, meshes and pictures out.
 
 Everything works in the normalised box :math:`[-1, 1]^d`; each shape carries the
-:class:`Normalization` back to its input's units. Import as a namespace,
-``from pinr import geometry as geo`` (``geo.Box`` is a solid shape, ``pinr.Box`` a domain).
+:class:`~pinr.domains.Normalization` back to its input's units. A shape is a solid domain
+(:class:`pinr.domains.AbstractSolid`): the analytic ones and their set operations are
+``pinr.Disk``, ``pinr.Rectangle``, ``pinr.Polygon``, ``pinr.Ball``, ``pinr.Box``,
+``pinr.Torus`` with ``| & -``; this module adds triangle meshes and oriented point clouds,
+their I/O, the built-in shapes, metrics, marching cubes and plots. Import as a namespace,
+``from pinr import geometry as geo``.
 """
 
+from ..domains.frame import Normalization as Normalization
 from .export import occupancy_metrics as occupancy_metrics
 from .export import write_occupancy_outputs as write_occupancy_outputs
 from .export import write_sdf_outputs as write_sdf_outputs
@@ -33,16 +38,5 @@ from .pointcloud import OrientedPointCloud as OrientedPointCloud
 from .regions import NearSurfaceRegion as NearSurfaceRegion
 from .regions import SurfaceRegion as SurfaceRegion
 from .regions import signed_distance_data as signed_distance_data
-from .shapes import AbstractShape as AbstractShape
-from .shapes import Box as Box
-from .shapes import Circle as Circle
-from .shapes import Difference as Difference
-from .shapes import Intersection as Intersection
-from .shapes import Normalization as Normalization
-from .shapes import Polygon as Polygon
-from .shapes import Rectangle as Rectangle
-from .shapes import Sphere as Sphere
-from .shapes import Torus as Torus
-from .shapes import Union as Union
 from .shapes import available_shapes as available_shapes
 from .shapes import builtin_shape as builtin_shape

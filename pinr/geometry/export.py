@@ -26,19 +26,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ..domains.csg import AbstractSolid
+from ..domains.frame import cell_centres
 from ..io import save_npz, write_json
 from .io import write_mesh
 from .marching import contours, evaluate_grid, marching_cubes
 from .metrics import DEFAULT_RESOLUTION, iou, shape_metrics
 from .plots import plot_level_sets, plot_occupancy, plot_slices, render_mesh
-from .shapes import AbstractShape, cell_centres
 
 __all__ = ["write_sdf_outputs", "occupancy_metrics", "write_occupancy_outputs"]
 
 log = logging.getLogger(__name__)
 
 
-def _reference_slices(shape: AbstractShape, res: int) -> list[np.ndarray]:
+def _reference_slices(shape: AbstractSolid, res: int) -> list[np.ndarray]:
     c = cell_centres(res, 3)
     m = c[res // 2]
     a, b = np.meshgrid(c, c, indexing="ij")
@@ -50,7 +51,7 @@ def _reference_slices(shape: AbstractShape, res: int) -> list[np.ndarray]:
     return out
 
 
-def write_sdf_outputs(out, solution, shape: AbstractShape, *, resolution: int | None = None,
+def write_sdf_outputs(out, solution, shape: AbstractSolid, *, resolution: int | None = None,
                       samples: int = 100_000, render_resolution: int = 128, seed: int = 0) -> dict:
     """Write the files listed in the module notes into ``out``; return the shape metrics."""
     out = Path(out)
@@ -80,7 +81,7 @@ def write_sdf_outputs(out, solution, shape: AbstractShape, *, resolution: int | 
     return metrics
 
 
-def occupancy_metrics(values: np.ndarray, shape: AbstractShape) -> dict:
+def occupancy_metrics(values: np.ndarray, shape: AbstractSolid) -> dict:
     r"""IoU and accuracy of the predicted inside set :math:`\{u > 0\}` (``values``: logits on the
     cell centres of the ``n^d`` lattice, "ij" order) against :math:`\{\phi \le 0\}` of ``shape``."""
     values = np.asarray(values)
@@ -92,7 +93,7 @@ def occupancy_metrics(values: np.ndarray, shape: AbstractShape) -> dict:
             "inside_fraction": float(true.mean())}
 
 
-def write_occupancy_outputs(out, solution, shape: AbstractShape, *, resolution: int | None = None,
+def write_occupancy_outputs(out, solution, shape: AbstractSolid, *, resolution: int | None = None,
                             render_resolution: int = 128) -> dict:
     """Write the occupancy files listed in the module notes into ``out``; return the metrics."""
     out = Path(out)

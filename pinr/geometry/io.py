@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..domains.csg import AbstractSolid
+from ..domains.frame import Normalization
 from ..errors import PinrError
 from ..io import atomic_write
 from .mesh import TriangleMesh
 from .pointcloud import OrientedPointCloud
-from .shapes import AbstractShape, Normalization, builtin_shape
+from .shapes import builtin_shape
 
 __all__ = ["ShapeFileError", "load_shape", "read_mesh", "read_point_cloud", "write_mesh", "MESH_SUFFIXES",
            "CLOUD_SUFFIXES"]
@@ -153,12 +155,12 @@ def read_point_cloud(path, *, padding: float = 0.1) -> OrientedPointCloud:
         raise ShapeFileError(f"{path}: {err}") from None
 
 
-def load_shape(spec, *, padding: float = 0.1) -> AbstractShape:
-    """A shape from a built-in name, a file path, or a shape object (returned as is)."""
-    if isinstance(spec, AbstractShape):
+def load_shape(spec, *, padding: float = 0.1) -> AbstractSolid:
+    """A shape from a built-in name, a file path, or a solid (returned as is)."""
+    if isinstance(spec, AbstractSolid):
         return spec
     if not isinstance(spec, (str, os.PathLike)):
-        raise TypeError("shape must be a built-in name, a file path or a pinr.geometry shape, "
+        raise TypeError("shape must be a built-in name, a file path or a solid (e.g. pinr.Disk, pinr.TriangleMesh), "
                         f"got {type(spec).__name__}")
     text = os.fspath(spec)
     path = Path(text)

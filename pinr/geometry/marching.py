@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .shapes import AbstractShape, grid_points
+from ..domains.csg import AbstractSolid
+from ..domains.frame import grid_points
 
 __all__ = ["as_field", "evaluate_grid", "marching_cubes", "contours", "sample_mesh", "sample_polylines"]
 
@@ -29,7 +30,7 @@ def as_field(field) -> Callable[[np.ndarray], np.ndarray]:
 
     if isinstance(field, AbstractSolution):
         return lambda p: np.asarray(field(p))[:, 0]
-    if isinstance(field, AbstractShape):
+    if isinstance(field, AbstractSolid):
         return field.signed_distance
     if callable(field):
         return lambda p: np.asarray(field(p)).reshape(len(p))

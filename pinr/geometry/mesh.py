@@ -24,8 +24,12 @@ import logging
 import warnings
 
 import numpy as np
+import torch
 
-from .shapes import AbstractShape, Normalization, cell_centres, check_points, grid_points
+from ..domains.base import unit_samples
+from ..domains.csg import AbstractSolid, SolidBoundary
+from ..domains.frame import Normalization, cell_centres, check_points, grid_points
+from ..symbolic.expressions import Coordinate
 
 __all__ = ["TriangleMesh", "MeshWarning"]
 
@@ -36,17 +40,34 @@ class MeshWarning(UserWarning):
     """The mesh is usable but its inside (the sign of the distance) is ill-defined."""
 
 
-class TriangleMesh(AbstractShape):
-    r"""A triangle mesh ``vertices (n, 3)``, ``faces (m, 3)`` in normalised units.
+class _MeshBoundary(SolidBoundary):
+    r"""Area-uniform points on the faces with their unit normals: a face by inverting the CDF of
+    the areas, then barycentric weights :math:`(1 - \sqrt{u_1}, \sqrt{u_1}(1 - u_2), \sqrt{u_1} u_2)`
+    (uniform in the triangle), all from one unit-cube sample ``(n, 3)`` (uniform or Sobol)."""
+
+    def _surface(self, n, *, method, generator):
+        mesh = self.domain
+        u = unit_samples(n, 3, method=method, generator=generator, dtype=torch.float64, device="cpu").numpy()
+        face = np.minimum(np.searchsorted(mesh._cdf, u[:, 0] * mesh._cdf[-1]), len(mesh.faces) - 1)
+        r1, r2 = np.sqrt(u[:, 1]), u[:, 2]
+        w = np.stack([1 - r1, r1 * (1 - r2), r1 * r2], -1)
+        pts = np.einsum("nk,nkd->nd", w, mesh.vertices[mesh.faces[face]])
+        return torch.from_numpy(pts), torch.from_numpy(mesh.face_normals[face])
+
+
+class TriangleMesh(AbstractSolid):
+    r"""A triangle mesh ``vertices (n, 3)``, ``faces (m, 3)`` in normalised units, as a solid with
+    coordinates (x, y, z): its inside is a PDE domain (``interior`` by rejection from the
+    bounding box, ``boundary`` area-uniform on the faces with outward normals).
 
     ``normalization`` maps the input's units to these coordinates (see :func:`TriangleMesh.fit`).
     Duplicate vertices are merged and zero-area faces dropped; open, non-manifold or
     inconsistently oriented meshes warn (:class:`MeshWarning`); a closed mesh whose faces point
-    inwards is flipped.
+    inwards is flipped. There is no closed-form distance function (``adf()``): state boundary
+    conditions on a mesh as soft conditions.
     """
 
-    dim = 3
-    exact = True
+    analytic = False
 
     def __init__(self, vertices, faces, *, normalization: Normalization | None = None, name: str = "mesh"):
         v = check_points(vertices, 3)
@@ -68,7 +89,8 @@ class TriangleMesh(AbstractShape):
             log.info("mesh %s: dropped %d zero-area faces", name, int(degenerate.sum()))
             f = f[~degenerate]
         self.name = name
-        self.normalization = normalization or Normalization.identity(3)
+        self._normalization = normalization
+        self._coords = tuple(Coordinate(c) for c in ("x", "y", "z"))
         self.vertices, self.faces = v, f
         self._topology()
         self._prepare()
@@ -133,7 +155,14 @@ class TriangleMesh(AbstractShape):
                          np.ascontiguousarray(self.faces, dtype=np.int64))
         return self._igl
 
-    # ---------------------------------------------------------------------- the shape
+    # ---------------------------------------------------------------------- the solid
+    @property
+    def boundary(self):
+        return _MeshBoundary(self)
+
+    def _key(self):
+        return (id(self),)
+
     @property
     def bounds(self):
         return np.stack([self.vertices.min(0), self.vertices.max(0)], -1)
@@ -141,14 +170,6 @@ class TriangleMesh(AbstractShape):
     @property
     def surface_measure(self):
         return float(self.areas.sum())
-
-    def sample_surface(self, n, rng):
-        """``n`` area-uniform points and their face normals."""
-        face = np.minimum(np.searchsorted(self._cdf, rng.uniform(0, self._cdf[-1], n)), len(self.faces) - 1)
-        r1, r2 = np.sqrt(rng.uniform(0, 1, n)), rng.uniform(0, 1, n)
-        w = np.stack([1 - r1, r1 * (1 - r2), r1 * r2], -1)
-        tri = self.vertices[self.faces[face]]  # (n, 3 vertices, 3)
-        return np.einsum("nk,nkd->nd", w, tri), self.face_normals[face]
 
     def closest_points(self, points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Exact closest points: ``(distance (n,), face (n,), point (n, 3))``."""

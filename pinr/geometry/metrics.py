@@ -26,10 +26,10 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..domains.csg import AbstractSolid
 from .marching import contours, evaluate_grid, marching_cubes, sample_mesh, sample_polylines
 from .mesh import TriangleMesh
 from .pointcloud import OrientedPointCloud
-from .shapes import AbstractShape
 
 __all__ = ["iou", "surface_distances", "chamfer", "hausdorff", "normal_consistency", "eikonal_residual",
            "shape_metrics", "reconstruct_surface", "DEFAULT_RESOLUTION"]
@@ -114,7 +114,7 @@ class _Surface:
         self.sample, self.closest = sample, closest
 
 
-def _shape_surface(shape: AbstractShape) -> _Surface:
+def _shape_surface(shape: AbstractSolid) -> _Surface:
     if isinstance(shape, TriangleMesh):
         def closest(p):
             dist, face, _ = shape.closest_points(p)
@@ -194,7 +194,7 @@ def _reconstructed(values: np.ndarray) -> _Surface | None:
     return _polyline_surface(surface, grad_at)
 
 
-def shape_metrics(solution, shape: AbstractShape, *, resolution: int | None = None, samples: int = 100_000,
+def shape_metrics(solution, shape: AbstractSolid, *, resolution: int | None = None, samples: int = 100_000,
                   seed: int = 0, values: np.ndarray | None = None) -> dict:
     r"""IoU, Chamfer, Hausdorff, normal consistency and eikonal residual of ``solution`` (a pinr
     solution, a shape or a callable of points) against ``shape``.

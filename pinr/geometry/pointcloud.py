@@ -1,25 +1,42 @@
-r"""Oriented point clouds (points with outward unit normals) as shapes.
+r"""Oriented point clouds (points with outward unit normals) as solids.
 
 A point cloud has no exact signed distance. :meth:`OrientedPointCloud.signed_distance` is the
 usual estimate :math:`\phi(p) \approx \operatorname{sign}\big((p - q)\cdot n_q\big)\,|p - q|`
 with :math:`q` the nearest point of the cloud (``exact`` is False): good near a dense cloud,
-rough far from it and between close sheets.
+rough far from it and between close sheets. As a domain (coordinates x, y(, z)) its
+``boundary`` samples the cloud's points with their normals and its ``interior`` is drawn by
+rejection from the bounding box with that estimated sign.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.spatial import cKDTree
 
-from .shapes import AbstractShape, Normalization, check_points
+from ..domains.base import unit_samples
+from ..domains.csg import AbstractSolid, SolidBoundary
+from ..domains.frame import Normalization, check_points
+from ..symbolic.expressions import Coordinate
 
 __all__ = ["OrientedPointCloud"]
 
 
-class OrientedPointCloud(AbstractShape):
+class _CloudBoundary(SolidBoundary):
+    """The cloud's points (drawn with replacement, index :math:`\\lfloor u\\,n \rfloor`) and normals."""
+
+    def _surface(self, n, *, method, generator):
+        cloud = self.domain
+        u = unit_samples(n, 1, method=method, generator=generator, dtype=torch.float64, device="cpu").numpy()[:, 0]
+        idx = np.minimum((u * len(cloud.points)).astype(np.int64), len(cloud.points) - 1)
+        return torch.from_numpy(cloud.points[idx]), torch.from_numpy(cloud.normals[idx])
+
+
+class OrientedPointCloud(AbstractSolid):
     """Points ``(n, d)`` (d = 2, 3) with outward normals ``(n, d)`` (normalised to unit length)."""
 
     exact = False
+    analytic = False
 
     def __init__(self, points, normals, *, normalization: Normalization | None = None, name: str = "point cloud"):
         p = np.asarray(points, dtype=np.float64)
@@ -38,9 +55,9 @@ class OrientedPointCloud(AbstractShape):
         if bad.any():
             raise ValueError(f"point cloud {name!r}: {int(bad.sum())} normals are NaN, infinite or zero")
         self.points, self.normals = p, n / length[:, None]
-        self.dim = p.shape[1]
+        self._coords = tuple(Coordinate(c) for c in ("x", "y", "z")[: p.shape[1]])
         self.name = name
-        self.normalization = normalization or Normalization.identity(self.dim)
+        self._normalization = normalization
         self._tree: cKDTree | None = None
 
     @classmethod
@@ -64,9 +81,17 @@ class OrientedPointCloud(AbstractShape):
         side = ((p - self.points[idx]) * self.normals[idx]).sum(-1)
         return np.where(side < 0, -dist, dist)
 
-    def sample_surface(self, n, rng):
-        idx = rng.integers(0, len(self.points), n)
-        return self.points[idx], self.normals[idx]
+    @property
+    def boundary(self):
+        return _CloudBoundary(self)
+
+    @property
+    def surface_measure(self):
+        raise ValueError(f"{self!r} has no surface measure (its points carry no area); reconstruct a mesh from it "
+                         "to combine it by | & -")
+
+    def _key(self):
+        return (id(self),)
 
     @property
     def bounds(self):

@@ -1,14 +1,15 @@
 r"""Regions and data that put a shape into a pinr problem.
 
 - :class:`SurfaceRegion`: points on the shape's surface with its outward normals, fresh each
-  step (area-/length-uniform), so ``Eq(grad(u), [n_x, n_y, n_z])`` can hold there;
+  step (the shape's own ``boundary`` region: area-/length-uniform, or Sobol), so
+  ``Eq(grad(u), [n_x, n_y, n_z])`` can hold there;
 - :class:`NearSurfaceRegion`: surface points moved by Laplace noise at a few scales (the
   SCONE/BACON protocol, default :math:`b = 10^{-1}` and :math:`10^{-3}`, half the batch each);
 - :func:`signed_distance_data`: the shape's signed distance as a data function ``d(x, y, z)``
   of the coordinates, for supervised fits ``Eq(u, d)`` and as the problem's exact solution.
 
-Regions draw their numpy random numbers from a seed taken from the solver's torch generator,
-so seeded runs repeat and resumed runs continue exactly.
+Regions draw their random numbers from the solver's torch generator (numpy ones from a seed
+taken from it), so seeded runs repeat and resumed runs continue exactly.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import torch
 from sympy.core.function import UndefinedFunction
 
 from ..domains.base import AbstractPatch, AbstractSurface, Samples
+from ..domains.csg import AbstractSolid
 from ..symbolic.expressions import DataFunction
-from .shapes import AbstractShape
 
 __all__ = ["SurfaceRegion", "NearSurfaceRegion", "SignedDistanceSource", "signed_distance_data", "numpy_rng"]
 
@@ -35,29 +36,31 @@ def numpy_rng(generator: torch.Generator | None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _check(domain, shape: AbstractShape, what: str):
-    if not isinstance(shape, AbstractShape):
-        raise TypeError(f"{what} takes a pinr.geometry shape, got {type(shape).__name__}")
+def _check(domain, shape: AbstractSolid, what: str):
+    if not isinstance(shape, AbstractSolid):
+        raise TypeError(f"{what} takes a solid (e.g. pinr.Disk, pinr.TriangleMesh), got {type(shape).__name__}")
     if domain.dim != shape.dim or domain.time is not None:
         raise ValueError(f"{what}: the {shape.dim}-D shape {shape.name!r} needs a {shape.dim}-D spatial domain, "
                          f"got {domain!r}")
+    names = tuple(c.name for c in shape.coords)
+    if names != tuple(c.name for c in domain.coords):
+        raise ValueError(f"{what}: the shape {shape!r} has coordinates {', '.join(names)} but {domain!r} has "
+                         f"{', '.join(c.name for c in domain.coords)}; state both in the same coordinates")
 
 
 class SurfaceRegion(AbstractSurface):
-    """The surface of ``shape`` inside ``domain``, sampled uniformly with outward unit normals."""
+    """The surface of ``shape`` inside ``domain``: ``shape.boundary``'s samples (uniform by length
+    or area, or Sobol), with outward unit normals."""
 
     name = "surface"
     has_normals = True
 
-    def __init__(self, domain, shape: AbstractShape):
+    def __init__(self, domain, shape: AbstractSolid):
         _check(domain, shape, "SurfaceRegion")
         self.domain, self.shape = domain, shape
 
     def _sample(self, n, *, method, generator, dtype, device):
-        if method != "uniform":
-            raise ValueError(f"{self}: surface points are drawn at random (area-uniform); method must be 'uniform'")
-        pts, nrm = self.shape.sample_surface(n, numpy_rng(generator))
-        return Samples(torch.as_tensor(pts, dtype=dtype).to(device), torch.as_tensor(nrm, dtype=dtype).to(device))
+        return self.shape.boundary.sample(n, method=method, generator=generator, dtype=dtype, device=device)
 
 
 class SignedDistanceSource:
@@ -69,7 +72,7 @@ class SignedDistanceSource:
     and the last few large queries (reference grids) are cached by content.
     """
 
-    def __init__(self, name: str, shape: AbstractShape):
+    def __init__(self, name: str, shape: AbstractSolid):
         self.name, self.shape = name, shape
         self._cache: OrderedDict = OrderedDict()
 
@@ -95,7 +98,7 @@ class SignedDistanceSource:
         return f"SignedDistance({self.name!r}, {self.shape.name!r})"
 
 
-def signed_distance_data(name: str, shape: AbstractShape, domain):
+def signed_distance_data(name: str, shape: AbstractSolid, domain):
     r"""The signed distance of ``shape`` as a data function of ``domain``'s coordinates,
     e.g. ``d(x, y, z)``; use it in equations (``Eq(u, d)``) or as ``Problem(..., exact=d)``."""
     _check(domain, shape, "signed_distance_data")
@@ -124,7 +127,7 @@ class NearSurfaceRegion(AbstractPatch):
     name = "near_surface"
     has_normals = False
 
-    def __init__(self, domain, shape: AbstractShape, data, *, scales: Sequence[float] = (1e-1, 1e-3),
+    def __init__(self, domain, shape: AbstractSolid, data, *, scales: Sequence[float] = (1e-1, 1e-3),
                  pool: int = 1 << 18):
         _check(domain, shape, "NearSurfaceRegion")
         self.domain, self.shape, self.source = domain, shape, _source_of(data)
@@ -133,8 +136,7 @@ class NearSurfaceRegion(AbstractPatch):
             raise ValueError(f"NearSurfaceRegion scales must be positive numbers, got {scales!r}")
         self.pool_size = int(pool)
         self._pool: tuple[np.ndarray, np.ndarray] | None = None
-        from .shapes import _Analytic
-        self._fresh = isinstance(shape, _Analytic)
+        self._fresh = shape.analytic
 
     def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
         pts, _ = self.shape.sample_surface(n, rng)

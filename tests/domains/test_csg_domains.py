@@ -13,7 +13,6 @@ import torch
 
 import pinr as pr
 from pinr import Eq, lap
-from pinr import geometry as geo
 
 L_VERTICES = [(-1, -1), (1, -1), (1, 0), (0, 0), (0, 1), (-1, 1)]
 _CUSPS = [(0, math.sqrt(0.2)), (0, -math.sqrt(0.2))]  # where the two disks' circles cross
@@ -131,7 +130,7 @@ def test_l_shape_boundary_is_on_the_edges_by_length_with_outward_normals(make, m
     s = d.boundary.sample(n, method=method, generator=gen(3), dtype=torch.float64)
     p, nrm = s.points.numpy(), s.normals.numpy()
     assert p.shape == nrm.shape == (n, 2)
-    assert np.abs(geo.Polygon(L_VERTICES).signed_distance(p)).max() < 1e-9  # exact distance to the L's edges
+    assert np.abs(pr.Polygon(L_VERTICES).signed_distance(p)).max() < 1e-9  # exact distance to the L's edges
     frac = _edge_fractions(p, L_VERTICES)
     np.testing.assert_allclose(frac.sum(), 1.0, atol=1e-12)  # every point on exactly one edge (corners aside)
     np.testing.assert_allclose(frac, np.array([2, 1, 1, 1, 1, 2]) / 8, atol=0.02)  # lengths over perimeter 8
@@ -141,7 +140,23 @@ def test_l_shape_boundary_is_on_the_edges_by_length_with_outward_normals(make, m
     on_y0 = (np.abs(p[:, 1]) < 1e-12) & (p[:, 0] > 1e-6)
     np.testing.assert_allclose(nrm[on_x0], np.tile([1.0, 0.0], (on_x0.sum(), 1)), atol=1e-15)
     np.testing.assert_allclose(nrm[on_y0], np.tile([0.0, 1.0], (on_y0.sum(), 1)), atol=1e-15)
-    assert abs(d.boundary_measure - 8.0) < 0.1
+    assert abs(d.surface_measure - 8.0) < 0.1
+
+
+def test_sample_surface_of_an_l_shape_is_uniform_by_length_with_outward_normals():
+    d = l_shape()
+    n = 20000
+    p, nrm = d.sample_surface(n, np.random.default_rng(7))
+    assert p.dtype == nrm.dtype == np.float64 and p.shape == nrm.shape == (n, 2)
+    frac = _edge_fractions(p, L_VERTICES)
+    lengths = np.array([2, 1, 1, 1, 1, 2]) / 8  # edge length / perimeter 8
+    assert np.all(np.abs(frac - lengths) < [4 * math.sqrt(q * (1 - q) / n) for q in lengths])
+    np.testing.assert_allclose(np.linalg.norm(nrm, axis=1), 1.0, atol=1e-12)
+    eps = 1e-6  # outward: phi(p + eps n) > 0 > phi(p - eps n)
+    assert (d.signed_distance(p + eps * nrm) > 0).all() and (d.signed_distance(p - eps * nrm) < 0).all()
+    assert d.surface_measure == pytest.approx(8.0, rel=0.01)  # 8 of the operands' 12 units of length
+    again, _ = d.sample_surface(n, np.random.default_rng(7))
+    np.testing.assert_array_equal(p, again)  # seeded by the numpy generator
 
 
 def test_hole_normals_point_to_the_hole_centre():
@@ -151,7 +166,7 @@ def test_hole_normals_point_to_the_hole_centre():
     p, nrm = s.points.numpy(), s.normals.numpy()
     r = np.linalg.norm(p - [1.0, 0.5], axis=1)
     on_hole = np.abs(r - 0.3) < 1e-12
-    on_rect = np.abs(geo.Rectangle((1.0, 0.5), (1.0, 0.5)).signed_distance(p)) < 1e-12
+    on_rect = np.abs(pr.Rectangle(x=(0, 2), y=(0, 1)).signed_distance(p)) < 1e-12
     assert (on_hole ^ on_rect).all()
     share = 2 * math.pi * 0.3 / (6 + 2 * math.pi * 0.3)
     assert abs(on_hole.mean() - share) < 4 * math.sqrt(share * (1 - share) / n)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import pinr as pr
 from pinr import geometry as geo
 
 
@@ -34,7 +35,7 @@ def test_written_meshes_are_in_input_units(tmp_path, make_icosphere):
 
 
 def test_point_clouds_from_xyz_npz_and_ply(tmp_path, rng):
-    sphere = geo.Sphere(0.5)
+    sphere = pr.Ball((0, 0, 0), 0.5)
     p, n = sphere.sample_surface(3000, rng)
     np.savetxt(tmp_path / "c.xyz", np.hstack([p * 4, n]))
     np.savez(tmp_path / "c.npz", points=p * 4, normals=n)
@@ -45,14 +46,14 @@ def test_point_clouds_from_xyz_npz_and_ply(tmp_path, rng):
         cloud = geo.load_shape(tmp_path / name)
         assert isinstance(cloud, geo.OrientedPointCloud) and not cloud.exact
         q = rng.uniform(-1, 1, (500, 3))
-        exact = geo.Sphere(0.9).signed_distance(q)  # the cloud's sphere after normalisation (up to sampling)
+        exact = pr.Ball((0, 0, 0), 0.9).signed_distance(q)  # the cloud's sphere after normalisation (up to sampling)
         est = cloud.signed_distance(q)
         assert np.mean(np.sign(est) == np.sign(exact)) > 0.99
         assert np.abs(est - exact).max() < 0.1
 
 
 def test_2d_point_cloud(tmp_path, rng):
-    p, n = geo.Circle(0.5).sample_surface(500, rng)
+    p, n = pr.Disk((0, 0), 0.5).sample_surface(500, rng)
     np.savetxt(tmp_path / "c.txt", np.hstack([p, n]))
     cloud = geo.load_shape(tmp_path / "c.txt")
     assert cloud.dim == 2

@@ -24,7 +24,7 @@ def test_exact_sdf_against_itself(name, chamfer_max):
 def test_concentric_circles_have_known_metrics():
     """u = |x| - r' against the circle of radius r: Chamfer = Hausdorff = |r - r'|, IoU = (r'/r)²."""
     r, r2 = 0.6, 0.5
-    m = geo.shape_metrics(lambda p: np.linalg.norm(p, axis=-1) - r2, geo.Circle(r), samples=20000)
+    m = geo.shape_metrics(lambda p: np.linalg.norm(p, axis=-1) - r2, pr.Disk((0, 0), r), samples=20000)
     assert m["chamfer"] == pytest.approx(r - r2, abs=1e-4)
     assert m["hausdorff"] == pytest.approx(r - r2, abs=1e-4)
     assert m["iou"] == pytest.approx((r2 / r) ** 2, abs=5e-3)
@@ -33,15 +33,16 @@ def test_concentric_circles_have_known_metrics():
 
 def test_concentric_spheres_have_known_metrics():
     r, r2 = 0.6, 0.55
-    m = geo.shape_metrics(lambda p: np.linalg.norm(p, axis=-1) - r2, geo.Sphere(r), resolution=64, samples=20000)
+    m = geo.shape_metrics(lambda p: np.linalg.norm(p, axis=-1) - r2, pr.Ball((0, 0, 0), r), resolution=64,
+                          samples=20000)
     assert m["chamfer"] == pytest.approx(r - r2, abs=2e-3)
     assert m["iou"] == pytest.approx((r2 / r) ** 3, abs=0.02)
 
 
 def test_metrics_of_a_point_cloud_reference_and_input_units(rng):
-    p, n = geo.Sphere(0.5).sample_surface(20000, rng)
+    p, n = pr.Ball((0, 0, 0), 0.5).sample_surface(20000, rng)
     cloud = geo.OrientedPointCloud(p, n, normalization=geo.Normalization((0, 0, 0), 2.0))
-    m = geo.shape_metrics(geo.Sphere(0.5), cloud, resolution=48, samples=5000)
+    m = geo.shape_metrics(pr.Ball((0, 0, 0), 0.5), cloud, resolution=48, samples=5000)
     assert m["iou"] > 0.99 and m["chamfer"] < 5e-3 and m["reference"] == "estimated"
     assert m["chamfer_input_units"] == pytest.approx(2 * m["chamfer"])
 
@@ -57,12 +58,12 @@ def test_point_set_metrics():
 
 
 def test_no_level_set_gives_infinite_distances(caplog):
-    m = geo.shape_metrics(lambda p: np.ones(len(p)), geo.Circle(0.5), resolution=32, samples=100)
+    m = geo.shape_metrics(lambda p: np.ones(len(p)), pr.Disk((0, 0), 0.5), resolution=32, samples=100)
     assert m["iou"] == 0.0 and math.isinf(m["chamfer"])
 
 
 def test_chunked_marching_cubes_is_one_closed_mesh():
-    values = geo.evaluate_grid(geo.Sphere(0.6), 64, 3)
+    values = geo.evaluate_grid(pr.Ball((0, 0, 0), 0.6), 64, 3)
     v, f = geo.marching_cubes(values, slab=8)
     v1, f1 = geo.marching_cubes(values, slab=64)
     assert len(v) == len(v1) and len(f) == len(f1)

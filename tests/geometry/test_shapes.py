@@ -1,19 +1,20 @@
-"""Analytic shapes: exact signed distances obey the eikonal equation and know their surfaces."""
+"""Analytic solids as shapes: exact signed distances obey the eikonal equation and know their surfaces."""
 
 import math
 
 import numpy as np
 import pytest
 
+import pinr as pr
 from pinr import geometry as geo
 
 PRIMITIVES = {
-    "circle": geo.Circle(0.6, (0.1, -0.2)),
-    "rectangle": geo.Rectangle((0.7, 0.3), (0.05, 0.1)),
+    "circle": pr.Disk((0.1, -0.2), 0.6),
+    "rectangle": pr.Rectangle(x=(-0.65, 0.75), y=(-0.2, 0.4)),
     "star": geo.builtin_shape("star"),
-    "sphere": geo.Sphere(0.55, (0.1, 0.0, -0.1)),
-    "box": geo.Box((0.6, 0.4, 0.25)),
-    "torus": geo.Torus(0.55, 0.2),
+    "sphere": pr.Ball((0.1, 0.0, -0.1), 0.55),
+    "box": pr.Box(x=(-0.6, 0.6), y=(-0.4, 0.4), z=(-0.25, 0.25)),
+    "torus": pr.Torus(0.55, 0.2),
 }
 COMBINED = {name: geo.builtin_shape(name) for name in ("ring", "lens", "two-circles", "hollow-box", "snowman")}
 ALL = {**PRIMITIVES, **COMBINED}
@@ -79,15 +80,15 @@ def test_surface_sampling_is_uniform_by_measure(name, rng):
 
 
 def test_known_surface_measures():
-    assert geo.Circle(0.5).surface_measure == pytest.approx(math.pi)
-    assert geo.Box((0.5, 0.5, 0.5)).surface_measure == pytest.approx(6.0)
-    assert geo.Torus(0.5, 0.2).surface_measure == pytest.approx(4 * math.pi**2 * 0.1)
-    ring = geo.Circle(0.7) - geo.Circle(0.35)
+    assert pr.Disk((0, 0), 0.5).surface_measure == pytest.approx(math.pi)
+    assert pr.Box(x=(-0.5, 0.5), y=(-0.5, 0.5), z=(-0.5, 0.5)).surface_measure == pytest.approx(6.0)
+    assert pr.Torus(0.5, 0.2).surface_measure == pytest.approx(4 * math.pi**2 * 0.1)
+    ring = pr.Disk((0, 0), 0.7) - pr.Disk((0, 0), 0.35)
     assert ring.surface_measure == pytest.approx(2 * math.pi * 1.05, rel=1e-12)
 
 
 def test_set_operations_follow_min_max():
-    a, b = geo.Circle(0.5, (-0.2, 0)), geo.Circle(0.5, (0.2, 0))
+    a, b = pr.Disk((-0.2, 0), 0.5), pr.Disk((0.2, 0), 0.5)
     p = np.random.default_rng(0).uniform(-1, 1, (1000, 2))
     da, db = a.signed_distance(p), b.signed_distance(p)
     np.testing.assert_array_equal((a | b).signed_distance(p), np.minimum(da, db))
@@ -97,7 +98,7 @@ def test_set_operations_follow_min_max():
 
 
 def test_occupancy_is_the_sign_on_the_lattice():
-    occ = geo.Circle(0.5).occupancy(64)
+    occ = pr.Disk((0, 0), 0.5).occupancy(64)
     c = -1 + (2 / 64) * (np.arange(64) + 0.5)
     x, y = np.meshgrid(c, c, indexing="ij")
     np.testing.assert_array_equal(occ, x**2 + y**2 <= 0.25)
@@ -113,13 +114,13 @@ def test_normalization_round_trip(rng):
 
 
 @pytest.mark.parametrize("bad, match", [
-    (lambda: geo.Circle(-1), "radius"),
-    (lambda: geo.Torus(0.2, 0.5), "r < R"),
-    (lambda: geo.Polygon([[0, 0], [1, 1], [2, 2]]), "zero area"),
-    (lambda: geo.Polygon([[0, 0], [1, np.nan], [2, 0]]), "NaN"),
-    (lambda: geo.Circle(0.5) | geo.Sphere(0.5), "dimensions"),
+    (lambda: pr.Disk((0, 0), -1), "radius"),
+    (lambda: pr.Torus(0.2, 0.5), "r < R"),
+    (lambda: pr.Polygon([[0, 0], [1, 1], [2, 2]]), "zero area"),
+    (lambda: pr.Polygon([[0, 0], [1, np.nan], [2, 0]]), "NaN"),
+    (lambda: pr.Disk((0, 0), 0.5) | pr.Ball((0, 0, 0), 0.5), "need the same coordinates"),
     (lambda: geo.builtin_shape("blob"), "built-in shapes are"),
-    (lambda: geo.Circle(0.5).signed_distance(np.zeros((3, 3))), "shape"),
+    (lambda: pr.Disk((0, 0), 0.5).signed_distance(np.zeros((3, 3))), "shape"),
 ])
 def test_bad_shapes_raise_clear_errors(bad, match):
     with pytest.raises(ValueError, match=match):

@@ -26,7 +26,7 @@ def test_statement_is_sirens_loss():
     assert terms["surface"].on.name == terms["normals"].on.name == "surface"
     assert terms["eikonal"].on.name == terms["off_surface"].on.name == "interior" and p.params == {"alpha": 100.0}
     assert "sqrt(u_x**2 + u_y**2) = 1" in str(p) and "[n_x, n_y]" in str(p)
-    assert isinstance(p.outputs, SDFOutputs) and isinstance(p.outputs.shape, geo.Circle)
+    assert isinstance(p.outputs, SDFOutputs) and isinstance(p.outputs.shape, pr.Disk)
     q = pr.problems.get("eikonal-sdf", shape="torus", surface_weight=1e3, alpha=50)
     assert q.domain.dim == 3 and q.params["alpha"] == 50 and {c.name: c.weight for c in q.conditions}["surface"] == 1e3
 
@@ -48,7 +48,7 @@ def test_supervised_mode_and_file_shapes(tmp_path, make_icosphere, rng):
     geo.write_mesh(tmp_path / "ball.obj", v + 7, f)
     pm = pr.problems.get("eikonal-sdf", shape=str(tmp_path / "ball.obj"))
     assert isinstance(pm.outputs.shape, geo.TriangleMesh) and pm.exact is not None
-    pts, nrm = geo.Sphere(0.5).sample_surface(2000, rng)
+    pts, nrm = pr.Ball((0, 0, 0), 0.5).sample_surface(2000, rng)
     np.savez(tmp_path / "cloud.npz", points=pts, normals=nrm)
     pc = pr.problems.get("eikonal-sdf", shape=str(tmp_path / "cloud.npz"))
     assert pc.exact is None and not pc.outputs.shape.exact

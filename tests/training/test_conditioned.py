@@ -12,7 +12,6 @@ import torch
 
 import pinr as pr
 from pinr import Observation, Problem
-from pinr import geometry as geo
 from pinr.backbones.conditioned import CodeTable, ConditionedNetwork, available_conditionings, build_conditioned
 from pinr.collection import CodeConfig, Collection
 from pinr.derivatives.jet import Jet
@@ -119,7 +118,7 @@ def test_code_regularizer_gradient_is_two_lambda_z_over_k():
 
 
 def _circles(radii, **training):
-    cases = [eikonal_sdf(geo.Circle(r), mode="supervised") for r in radii]
+    cases = [eikonal_sdf(pr.Disk((0, 0), r), mode="supervised") for r in radii]
     return Collection(cases, names=[f"r={r}" for r in radii], codes=CodeConfig(features=4),
                       training=TrainConfig(model=ModelConfig(backbone="mlp",
                                                              options={"width": 32, "depth": 2}),
@@ -159,7 +158,7 @@ def test_auto_decoder_recovers_a_held_out_circle_by_test_time_optimisation():
     trained = [error(solution[k], r) for k, r in enumerate(radii)]
     assert max(trained) < 0.04
     held = 0.52  # between the trained radii; its SDF is |x| - 0.52
-    code, reconstruction = solution.fit_code(eikonal_sdf(geo.Circle(held), mode="supervised"), steps=200, lr=1e-2)
+    code, reconstruction = solution.fit_code(eikonal_sdf(pr.Disk((0, 0), held), mode="supervised"), steps=200, lr=1e-2)
     assert code.shape == (4,)
     # within 0.025 of the true SDF near the circle, where the nearest trained shape's exact SDF is 0.07 off
     assert error(reconstruction, held) < 0.025

@@ -168,5 +168,5 @@ def test_region_kinds_are_types():
     assert isinstance(st.boundary, D.AbstractBoundary) and st.boundary["x-"].sides == ("x-",)
     assert isinstance(st.initial, D.AbstractInitial) and not isinstance(st.initial, D.AbstractInterior)
     assert set(box.boundary.sides) == {"x-", "x+", "y-", "y+"}
-    assert isinstance(geo.SurfaceRegion(box, geo.Circle(0.5)), D.AbstractSurface)
+    assert isinstance(geo.SurfaceRegion(box, pr.Disk((0, 0), 0.5)), D.AbstractSurface)
     assert isinstance(pr.domains.DiskPatch(box, (0.5, 0.5), 0.1), D.AbstractPatch)
