@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import numbers
 import os
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -33,7 +35,7 @@ from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
 from pinr.io import save_torch
 from pinr.symbolic.hard import harden
-from pinr.training.config import DEFAULT_BATCH, TrainConfig
+from pinr.training.config import DEFAULT_BATCH, Resolved, TrainConfig
 from pinr.training.instances import CodeRegularizer, InstanceTerm
 from pinr.training.loop import Loop, TrainState, lr_schedule
 from pinr.training.parameters import ParameterSet
@@ -110,6 +112,11 @@ class ConditionedSolver(PINNSolver):
         c = self.config
         if c.model.hard:  # each instance's value conditions imposed exactly, as PINNSolver does for one
             self.collection = _hardened(self.collection)
+        if c.sampling.sampling not in (None, "uniform") and "sampling" in self.resolved.sources:
+            # adaptive sampling chosen for one problem's defaults: a collection draws uniformly
+            self.config = c = replace(c, sampling=replace(c.sampling, sampling=None))
+            self.resolved = Resolved(c, MappingProxyType({k: v for k, v in self.resolved.sources.items()
+                                                          if k != "sampling"}))
         if c.sampling.sampling not in (None, "uniform"):
             raise ValueError(f"collections sample uniformly; sampling={c.sampling.sampling!r} is not supported")
         if c.optim.balance == "self-adaptive":

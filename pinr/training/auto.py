@@ -26,6 +26,13 @@ points per term) do not solve PDEs. :func:`choose` reads the statement instead:
   measured on the suite, the L-shape went from 0.044 to 0.0085 and Burgers from 0.33 to 0.090,
   while the oscillating wave and Helmholtz cases got worse (0.014 → 0.29, 0.0088 → 0.11), so
   those keep their conditions as loss terms.
+- **adaptive sampling** (RAR-D, Wu et al. 2023: the pool of residual points grows by a tenth of
+  its size every 100 steps, drawn where the squared residual is large) for **nonlinear**
+  equations, where shocks and interfaces form. Measured on the suite (rel. L2, 3,000 steps, same
+  seed): Burgers 0.068 → 0.018 and Allen–Cahn 0.156 → 0.086 at about 2.5–4x the time (uniform
+  points at the pool's mean size left Burgers at 0.060), while the linear 2-D Poisson case got
+  27x worse (1.3e-4 → 3.6e-3: RAR-D's points are kept, not drawn afresh), so linear equations
+  keep fresh uniform points. RAD was worse on Burgers (0.22), R3 did not help Allen–Cahn (0.16).
 - **points and steps** from the dimension; **balancing** of the terms by gradient norms
   (:class:`~pinr.training.balancing.GradNormBalance`); an **L-BFGS finish**; one CPU thread
   (the network is small: threads cost more than they give).
@@ -54,7 +61,7 @@ from ..symbolic.expressions import DataFunction
 from ..symbolic.hard import value_condition
 from .config import DeviceConfig, ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
-__all__ = ["Scales", "scales", "choose", "RENDERED", "NEX"]
+__all__ = ["Scales", "scales", "choose", "nonlinear", "RENDERED", "NEX"]
 
 _PROBE_POINTS = 2048
 
@@ -171,6 +178,29 @@ NEX = TrainConfig(model=ModelConfig(backbone="nex"), optim=OptimConfig(steps=300
                   sampling=SamplingConfig(batch=1024))
 
 
+def nonlinear(problem) -> bool:
+    r"""Whether an equation of ``problem`` is nonlinear in its unknowns: with every field and
+    every derivative of one replaced by a symbol, a residual is not a polynomial of degree at most
+    1 in those symbols (Burgers' :math:`u u_x`, Allen–Cahn's :math:`u^3`, :math:`\sin u`)."""
+    for eq in problem.equations:
+        for r in eq.residuals:
+            r = sympy.sympify(r)
+            derivatives = sorted((d for d in r.atoms(sympy.Derivative)
+                                  if any(d.has(f) for f in problem.field_apps)), key=sympy.default_sort_key)
+            subs = {a: sympy.Dummy() for a in [*derivatives, *(f for f in problem.field_apps if r.has(f))]}
+            if not subs:
+                continue
+            flat = r.subs({d: subs[d] for d in derivatives}).subs(subs)  # derivatives before the fields in them
+            if flat.has(*problem.field_apps):  # a field left inside a function of it: not polynomial
+                return True
+            try:
+                if sympy.Poly(flat, *subs.values()).total_degree() > 1:
+                    return True
+            except sympy.PolynomialError:
+                return True
+    return False
+
+
 def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[str, str]]:
     """Defaults for ``problem`` (a :class:`~pinr.Problem` a user stated) and, per option, why."""
     rendered = [o for o in problem.observations if isinstance(o, Rendered)]
@@ -198,10 +228,11 @@ def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[s
     output_scale = None
     if sc.amplitude is not None and not 0.1 <= sc.amplitude <= 10:
         output_scale = float(f"{sc.amplitude:.2g}")
+    adaptive = nonlinear(problem)  # sharp fronts (shocks, interfaces) form where the residual says
     config = TrainConfig(
         model=ModelConfig(backbone="siren", options=options, output_scale=output_scale, hard=not oscillating),
         optim=OptimConfig(steps=steps, lr=1e-3, lr_min=1e-4, decay=0.3, lbfgs_steps=500, balance="gradnorm"),
-        sampling=SamplingConfig(batch=batch),
+        sampling=SamplingConfig(batch=batch, sampling="rar-d" if adaptive else None),
         device=DeviceConfig(threads=1 if device.type == "cpu" else None))
     sources = {"backbone": f"chosen for a {why}" + (", width 128" if oscillating else ", width 64"),
                "steps": f"chosen for a {kind}" + (" with an oscillating answer" if oscillating else ""),
@@ -210,6 +241,8 @@ def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[s
     sources["method"] = f"chosen for a {kind}"
     sources["hard"] = ("value conditions imposed exactly where they can be (a smooth answer)" if not oscillating else
                        "value conditions left as loss terms (an oscillating answer trains better that way)")
+    if adaptive:
+        sources["sampling"] = "RAR-D residual-based refinement (a nonlinear equation: fronts form where it is large)"
     if output_scale is not None:
         sources["output_scale"] = f"the value data's size {sc.amplitude:.3g}"
     return config, sources

@@ -213,6 +213,7 @@ class Resolved:
             points = "/".join(map(str, dict(b).values())) if isinstance(b, Mapping) else str(b)
             line += (f"; {points} points per term, balance {c.optim.balance}, {c.optim.lbfgs_steps} L-BFGS steps, "
                      f"hard value conditions {'on' if c.model.hard else 'off'}"
+                     + (f", {c.sampling.sampling} sampling" if c.sampling.sampling else "")
                      + (f", {c.device.threads} thread(s)" if c.device.threads else "") + f" ({s['method']})")
         return line
 

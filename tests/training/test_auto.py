@@ -155,3 +155,32 @@ def test_time_estimate_is_revised_when_the_first_steps_were_not_typical():
                             callbacks=[SlowLater(), est]).run()
     assert est.revised is not None and est.estimate == est.revised
     assert est.revised > 60 * 0.02 * 0.9  # the slow steps dominate the revised figure
+
+
+def test_nonlinear_equations_get_residual_based_refinement_linear_ones_fresh_points():
+    from pinr.collection import Collection
+    from pinr.solvers.conditioned import ConditionedSolver
+    from pinr.training.auto import nonlinear
+
+    d = pr.Interval(x=(-1, 1)) * pr.TimeInterval(0, 1)
+    x, t = d.coords
+    u = d.field("u")
+    ux = D(u, x)
+
+    def problem(eq, k=1):
+        return pr.Problem(d, [eq], [pr.Initial(Eq(u, -sin(k * math.pi * x))), pr.Boundary(Eq(u, 0))])
+
+    burgers = problem(Eq(dt(u) + u * ux, 0.01 * lap(u)))
+    allen_cahn = problem(Eq(dt(u), 1e-4 * lap(u) - 5 * u**3 + 5 * u))
+    heat = problem(Eq(dt(u), 0.1 * lap(u) + sin(x) * u))  # a coefficient times u is still linear
+    assert nonlinear(burgers) and nonlinear(allen_cahn) and nonlinear(problem(Eq(dt(u), lap(u) + sin(u))))
+    assert nonlinear(problem(Eq(dt(u), lap(u) + ux**2)))
+    assert not nonlinear(heat) and not nonlinear(problem(Eq(dt(u, 2), 4 * lap(u))))
+    b = PINNSolver.from_options(burgers, progress=False)
+    assert b.config.sampling.sampling == "rar-d" and "RAR-D" in b.resolved.sources["sampling"]
+    assert "rar-d sampling" in b.resolved.summary()
+    assert PINNSolver.from_options(heat, progress=False).config.sampling.sampling is None
+    assert PINNSolver.from_options(burgers, sampling="uniform", progress=False).config.sampling.sampling == "uniform"
+    # a collection of them, stated without options, draws uniformly (no adaptive pools per instance)
+    col = ConditionedSolver(Collection([burgers, problem(Eq(dt(u) + u * ux, 0.01 * lap(u)), k=2)]))
+    assert col.config.sampling.sampling is None and "sampling" not in col.resolved.sources
