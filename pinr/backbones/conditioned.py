@@ -128,6 +128,29 @@ class Concat(AbstractConditioned):
         return self.backbone(P.cat([x, code.expand(n, -1)]))
 
 
+def _check_siren_options(name: str, does: str, backbone: str, width, depth, mapping_width, mapping_depth) -> None:
+    """The checks of a conditioning ``name`` built on a SIREN (what it ``does`` to one)."""
+    if backbone != "siren":
+        raise ValueError(f"conditioning {name!r} {does}; use backbone='siren', not {backbone!r}")
+    if width < 1 or depth < 0 or mapping_width < 1 or mapping_depth < 0:
+        raise ValueError(f"{name} needs width, mapping_width >= 1 and depth, mapping_depth >= 0, got width={width}, "
+                         f"depth={depth}, mapping_width={mapping_width}, mapping_depth={mapping_depth}")
+
+
+def _mapping(code_features: int, width: int, depth: int, out: int) -> nn.Sequential:
+    """A ReLU MLP from the code to ``out`` numbers (``depth`` hidden layers of ``width``) whose
+    last layer starts at a tenth of its default scale and a zero bias: small outputs at first."""
+    m = [code_features] + [width] * depth
+    layers: list[nn.Module] = []
+    for a, b in zip(m[:-1], m[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.append(nn.Linear(m[-1], out))
+    with torch.no_grad():
+        layers[-1].weight.mul_(0.1)
+        layers[-1].bias.zero_()
+    return nn.Sequential(*layers)
+
+
 @register_conditioning("film")
 class FiLMSiren(AbstractConditioned):
     r"""π-GAN's FiLM-SIREN: ``depth + 1`` sine layers of ``width`` (SIREN's options and
@@ -146,25 +169,13 @@ class FiLMSiren(AbstractConditioned):
                  width: int = 256, depth: int = 3, omega0: float = 30.0, omega_hidden: float = 30.0,
                  mapping_width: int = 64, mapping_depth: int = 2):
         super().__init__(in_features, out_features, code_features)
-        if backbone != "siren":
-            raise ValueError(f"conditioning 'film' modulates a SIREN; use backbone='siren', not {backbone!r}")
-        if width < 1 or depth < 0 or mapping_width < 1 or mapping_depth < 0:
-            raise ValueError(f"film needs width, mapping_width >= 1 and depth, mapping_depth >= 0, got width={width}, "
-                             f"depth={depth}, mapping_width={mapping_width}, mapping_depth={mapping_depth}")
+        _check_siren_options("film", "modulates a SIREN", backbone, width, depth, mapping_width, mapping_depth)
         sizes = [in_features] + [width] * (depth + 1)
         self.layers = nn.ModuleList(P.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.omegas = [omega0] + [omega_hidden] * depth
         self.head = P.Linear(width, out_features)
         siren_init_([*self.layers, self.head], omega_hidden)
-        m = [code_features] + [mapping_width] * mapping_depth
-        mapping: list[nn.Module] = []
-        for a, b in zip(m[:-1], m[1:]):
-            mapping += [nn.Linear(a, b), nn.ReLU()]
-        mapping.append(nn.Linear(m[-1], 2 * width * len(self.layers)))
-        with torch.no_grad():
-            mapping[-1].weight.mul_(0.1)
-            mapping[-1].bias.zero_()
-        self.mapping = nn.Sequential(*mapping)
+        self.mapping = _mapping(code_features, mapping_width, mapping_depth, 2 * width * len(self.layers))
         self.width = width
 
     def modulations(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,11 +212,8 @@ class HyperSiren(AbstractConditioned):
                  width: int = 64, depth: int = 2, omega0: float = 30.0, omega_hidden: float = 30.0,
                  mapping_width: int = 64, mapping_depth: int = 1):
         super().__init__(in_features, out_features, code_features)
-        if backbone != "siren":
-            raise ValueError(f"conditioning 'hyper' predicts a SIREN's weights; use backbone='siren', not {backbone!r}")
-        if width < 1 or depth < 0 or mapping_width < 1 or mapping_depth < 0:
-            raise ValueError(f"hyper needs width, mapping_width >= 1 and depth, mapping_depth >= 0, got width={width}, "
-                             f"depth={depth}, mapping_width={mapping_width}, mapping_depth={mapping_depth}")
+        _check_siren_options("hyper", "predicts a SIREN's weights", backbone, width, depth, mapping_width,
+                             mapping_depth)
         sizes = [in_features] + [width] * (depth + 1) + [out_features]
         self.shapes = list(zip(sizes[:-1], sizes[1:]))  #: (fan-in, fan-out) of each predicted layer
         self.omegas = [omega0] + [omega_hidden] * depth
@@ -218,15 +226,7 @@ class HyperSiren(AbstractConditioned):
             spread.append(torch.full((a * b + b,), bound))
         self.base = nn.Parameter(torch.cat(theta))
         self.register_buffer("spread", torch.cat(spread))
-        m = [code_features] + [mapping_width] * mapping_depth
-        mapping: list[nn.Module] = []
-        for a, b in zip(m[:-1], m[1:]):
-            mapping += [nn.Linear(a, b), nn.ReLU()]
-        mapping.append(nn.Linear(m[-1], self.base.numel()))
-        with torch.no_grad():
-            mapping[-1].weight.mul_(0.1)
-            mapping[-1].bias.zero_()
-        self.mapping = nn.Sequential(*mapping)
+        self.mapping = _mapping(code_features, mapping_width, mapping_depth, self.base.numel())
 
     def weights(self, code: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         r"""Each layer's ``(W, b)``, ``W`` ``(1 | N, fan-in, fan-out)`` and ``b`` ``(1 | N, fan-out)``,
