@@ -2,7 +2,8 @@ r"""Collections of the catalogue: many shapes or many images, one conditioned ne
 
 ``sdf-shapes``: the signed distances of several shapes (``eikonal-sdf`` of each, same mode and
 batch), DeepSDF's auto-decoder (``concat`` conditioning); each shape is scored by IoU and
-Chamfer distance (:func:`pinr.geometry.shape_metrics`). ``images``: several images (``image``
+Chamfer distance (:func:`pinr.geometry.shape_metrics`). ``occupancy-shapes``: the insides of
+several shapes (``occupancy`` of each) by one network of logits, scored by IoU. ``images``: several images (``image``
 of each, at one square size, gray by default), π-GAN's FiLM-SIREN; each is scored by PSNR.
 ``pr.solve(pr.problems.get("sdf-shapes", shapes="circle,star"))``, or on the command line
 ``pinr solve sdf-shapes --set shapes=circle,star``.
@@ -18,12 +19,13 @@ from pinr.collection import CodeConfig, Collection
 
 from . import register_problem
 from .eikonal_sdf import eikonal_sdf
+from .occupancy import occupancy
 from .regression import image
 
-__all__ = ["sdf_shapes", "images", "ShapeMetrics", "COLLECTIONS"]
+__all__ = ["sdf_shapes", "occupancy_shapes", "images", "ShapeMetrics", "OccupancyMetrics", "COLLECTIONS"]
 
 #: the catalogue names that build a :class:`~pinr.Collection` rather than a case
-COLLECTIONS = ("sdf-shapes", "images")
+COLLECTIONS = ("sdf-shapes", "occupancy-shapes", "images")
 
 
 def _names(value, what: str) -> list[str]:
@@ -66,6 +68,34 @@ def sdf_shapes(shapes: str | Sequence[str] = "circle,star,rectangle,ring", mode:
     return Collection(cases, names=names, training=cases[0].training,
                       codes=CodeConfig(features=int(code_features), std=float(code_std)),
                       metrics=ShapeMetrics(resolution), name="sdf-shapes")
+
+
+@dataclass(frozen=True)
+class OccupancyMetrics:
+    r"""IoU and accuracy of one instance's inside set :math:`\{u > 0\}` against its shape on a
+    ``resolution`` lattice (default :func:`~pinr.geometry.occupancy_metrics`' lattice of the case)."""
+
+    resolution: int | None = None
+
+    def __call__(self, case, solution) -> dict:
+        shape = case.outputs.shape
+        res = int(self.resolution or case.outputs.resolution)
+        m = geo.occupancy_metrics(geo.evaluate_grid(solution, res, shape.dim), shape)
+        return {k: m[k] for k in ("iou", "accuracy")}
+
+
+@register_problem("occupancy-shapes")
+def occupancy_shapes(shapes: str | Sequence[str] = "circle,star,rectangle,ring", batch: int | None = None,
+                     resolution: int | None = None, code_features: int = 32, code_std: float = 0.1) -> Collection:
+    r"""Inside/outside of ``shapes`` (built-in names or closed meshes, comma separated) by one
+    network of logits with a code of ``code_features`` per shape (DeepSDF's concatenation, codes
+    from :math:`\mathcal N(0, 0.1^2)` as for ``sdf-shapes``); ``batch`` as ``occupancy``'s, whose
+    training defaults apply; IoU and accuracy per shape on a ``resolution`` lattice."""
+    names = _names(shapes, "shapes")
+    cases = [occupancy(s, batch=batch, resolution=resolution) for s in names]
+    return Collection(cases, names=names, training=cases[0].training,
+                      codes=CodeConfig(features=int(code_features), std=float(code_std)),
+                      metrics=OccupancyMetrics(resolution), name="occupancy-shapes")
 
 
 @register_problem("images")
