@@ -334,7 +334,7 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
     import time
 
     from pinr.api import merge_recorded, read_record, recorded_options
-    from pinr.io import save_npz, write_json
+    from pinr.io import write_json
 
     started = time.perf_counter()
     out = Path(out) if out is not None else None
@@ -354,7 +354,8 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
             raise FileExistsError(f"run directory {out} exists and is not empty; choose another --out (out=)")
         options["out"] = out
     solver = ConditionedSolver.from_options(collection, callbacks=callbacks, **options)
-    if out is not None:
+    main = solver.strategy.is_main  # under torchrun rank 0 alone writes the run directory
+    if out is not None and main:
         import platform
 
         import pinr
@@ -368,8 +369,19 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
             "codes": dict(solver.codes.__dict__), "device": str(solver.device),
             "chosen_by": chosen_before if chosen_before is not None else dict(solver.resolved.sources)})
     sol = solver.run()
-    if out is None:
-        return sol
+    if out is not None and main:
+        _write_run(out, collection, solver, sol, started)
+    solver.strategy.barrier()  # the other ranks return once the run directory is complete
+    return sol
+
+
+def _write_run(out: Path, collection: Collection, solver: ConditionedSolver, sol: ConditionedSolution,
+               started: float) -> None:
+    """A collection run's outputs (:func:`solve_collection` lists them), config.json aside."""
+    import time
+
+    from pinr.io import save_npz, write_json
+
     per = instance_metrics(collection, sol)
     keys = sorted({k for m in per.values() for k, v in m.items() if isinstance(v, float)})
     means = {f"mean_{k}": float(np.mean([m[k] for m in per.values() if isinstance(m.get(k), float)])) for k in keys}
@@ -392,4 +404,3 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
         write_csv(out / "history.csv", {k: v for k, v in h.items() if len(v) == len(h["step"])})
         curves = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("loss/")}
         plot_loss_curves(out / "loss.png", {**curves, "total": h["loss"]}, steps=h["step"])
-    return sol

@@ -81,6 +81,18 @@ def average(rank: int) -> dict:
     return {"p": p.grad, "q_none": torch.tensor(q.grad is None), "losses": losses}
 
 
+def collection():
+    """Two instances of :func:`poisson_1d` with sources of amplitude 1 and 2, one conditioned MLP."""
+    from pinr.collection import CodeConfig, Collection
+
+    d = pr.Interval(x=(0, 1))
+    (x,) = d.coords
+    u = d.field("u")
+    cases = [pr.Problem(d, [Eq(lap(u), -a * pi**2 * sin(pi * x))], [pr.Boundary(Eq(u, 0))], exact=a * sin(pi * x),
+                        name="poisson-1d") for a in (1, 2)]
+    return Collection(cases, names=["a=1", "a=2"], codes=CodeConfig(features=3, std=0.1), name="poissons")
+
+
 def main(work: Path) -> None:
     torch.set_num_threads(1)
     p = poisson_1d()
@@ -92,6 +104,9 @@ def main(work: Path) -> None:
     torch.save(average(rank), work / f"average-{rank}.pt")
     torch.save(adaptive(), work / f"adaptive-{rank}.pt")
     torch.save(adaptive(balance="gradnorm"), work / f"balanced-{rank}.pt")
+    conditioned = pr.solve(collection(), steps=STEPS, out=work / "collection",
+                           **{k: v for k, v in OPTIONS.items() if k != "lbfgs_steps"}, lbfgs_steps=0)
+    torch.save(conditioned.network.state_dict(), work / f"collection-{rank}.pt")
     try:
         PINNSolver.from_options(poisson_1d(), **{**OPTIONS, "steps": 10}, out=work / "stopped",
                                 callbacks=[StopOnRankOne()]).run()

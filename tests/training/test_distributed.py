@@ -5,6 +5,7 @@ ranks: each term draws from rank 0's stream and rank 1's (:func:`rank_generator`
 the union of the two batches."""
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -82,6 +83,20 @@ def test_replicas_are_equal_on_both_ranks(runs):
             assert torch.equal(r0[k], r1[k]), (name, k)
 
 
+def test_a_collection_trains_one_network_with_equal_codes_on_both_ranks_and_one_run_directory(runs):
+    work, _ = runs
+    r0, r1 = load(work / "collection-0.pt"), load(work / "collection-1.pt")
+    assert set(r0) == set(r1) and "codes.weight" in r0
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), k
+    run = work / "collection"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["instances"]) == {"a=1", "a=2"} and metrics["steps"] == STEPS
+    saved = load(run / "checkpoint.pt")
+    assert saved["step"] == STEPS and torch.equal(saved["model"]["codes.weight"], r0["codes.weight"])
+    assert (run / "fields.npz").exists() and not list(run.glob("*.tmp*"))
+
+
 def test_a_parameter_without_gradient_on_one_rank_gets_the_average_with_zeros(runs):
     work, _ = runs
     for rank in (0, 1):
@@ -109,7 +124,7 @@ def test_two_ranks_take_the_one_process_steps_on_the_union_of_their_points(runs)
 
 def test_rank_zero_alone_writes_one_run_directory(runs):
     work, _ = runs
-    assert sorted(p.name for p in work.iterdir() if p.is_dir()) == ["dp", "single", "stopped"]
+    assert sorted(p.name for p in work.iterdir() if p.is_dir()) == ["collection", "dp", "single", "stopped"]
     assert sorted(p.name for p in (work / "dp").iterdir() if p.suffix == ".pt") == ["checkpoint.pt", "solution.pt"]
     assert not list((work / "dp").glob(".*partial"))
     assert pr.api.read_record(work / "dp")["world_size"] == 2
