@@ -38,6 +38,7 @@ import sympy
 
 import pinr as pr
 from pinr import Eq, cos, div, dt, exp, grad, lap, pi, sin
+from pinr.metrics import rel_l2
 
 log = logging.getLogger(__name__)
 
@@ -627,7 +628,7 @@ def _run_deepxde(case: SuiteCase, st: Statement, quick: bool, budget: float | No
     seconds = time.perf_counter() - started
     steps = int(plan.model.train_state.step)
     pred = plan.model.predict(st.grid.astype(np.float32)).reshape(-1)
-    rec = Record(case.name, "deepxde", rel_l2=_rel_l2(pred, st.reference(st.grid)), seconds=seconds,
+    rec = Record(case.name, "deepxde", rel_l2=rel_l2(pred, st.reference(st.grid)), seconds=seconds,
                  ms_per_step=1000 * seconds / max(steps, 1), steps=steps)
     if budget is not None:
         rec.note = (f"cut at pinr's {budget:.1f} s" if seconds >= budget
@@ -652,10 +653,6 @@ def _deadline(dde, at: float):
 
 
 # --------------------------------------------------------------------------------- running
-def _rel_l2(pred: np.ndarray, ref: np.ndarray) -> float:
-    return float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
-
-
 def _run_pinr(case: SuiteCase, st: Statement, quick: bool) -> Record:
     options = {"steps": QUICK_STEPS, "lbfgs_steps": 0} if quick else {}
     started = time.perf_counter()
@@ -664,7 +661,7 @@ def _run_pinr(case: SuiteCase, st: Statement, quick: bool) -> Record:
     steps = int(sol.metadata.get("steps", 0))
     train_seconds = float(sol.metadata.get("seconds", seconds))
     pred = np.asarray(sol(st.grid))[:, 0]
-    rec = Record(case.name, "pinr", rel_l2=_rel_l2(pred, st.reference(st.grid)), seconds=seconds,
+    rec = Record(case.name, "pinr", rel_l2=rel_l2(pred, st.reference(st.grid)), seconds=seconds,
                  ms_per_step=1000 * train_seconds / max(steps, 1), steps=steps)
     if st.parameter is not None:
         value = float(sol.parameters[st.parameter[0]])
