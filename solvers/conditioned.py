@@ -166,10 +166,9 @@ class ConditionedSolution:
     def __init__(self, network: ConditionedNetwork, collection: Collection, *, backbone: str, options: dict,
                  codes: CodeConfig, metadata: dict | None = None, batch=None, hard: bool = False):
         self.batch = batch  #: the training's points per term per step (test-time fits default to it)
-        #: whether the value conditions were imposed exactly (``hard=True``): a new instance's are too
+        #: whether ``collection``'s value conditions are imposed exactly (``hard=True``; the collection
+        #: then states them hard): a new instance's are too
         self.hard = bool(hard)
-        if self.hard:
-            collection = _hardened(collection)
         self.network, self.collection, self.backbone, self.options = network, collection, backbone, dict(options)
         self.code_config, self.metadata = codes, dict(metadata or {})
         problem = collection.problem
@@ -273,6 +272,8 @@ def load_conditioned(path: str | os.PathLike, collection: Collection) -> Conditi
     if list(saved["names"]) != list(collection.names):
         raise ValueError(f"{path} was trained on instances {saved['names']}, not {list(collection.names)}")
     codes = CodeConfig(**saved["codes"])
+    if saved.get("hard", False):  # trained with its value conditions imposed: so are they here
+        collection = _hardened(collection)
     problem = collection.problem
     backbone = _build(codes, problem, saved["backbone"], saved["options"])
     net = ConditionedNetwork(backbone, problem.domain.bounds, len(collection), code_std=codes.std)

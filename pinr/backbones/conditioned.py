@@ -247,14 +247,8 @@ class HyperSiren(AbstractConditioned):
             if bool((counts == counts[0]).all()):  # instances in equal blocks (a collection's pass): batched
                 layers, n = self.weights(code[counts.cumsum(0) - counts]), int(counts[0])
                 apply = lambda h, w, b: P.blockwise_linear(h, w) + b.repeat_interleave(n, 0)  # noqa: E731
-            else:  # each point through its own code's weights, made once per distinct code
-                with torch.no_grad():
-                    _, which = torch.unique(code, dim=0, return_inverse=True)
-                    at = torch.arange(len(which), device=code.device)
-                    first = torch.full((int(which.max()) + 1,), len(which), device=code.device)
-                    first = first.scatter_reduce(0, which, at, "amin")
-                layers = self.weights(code[first])
-                apply = lambda h, w, b: P.pointwise_linear(h, w[which]) + b[which]  # noqa: E731
+            else:  # each point through its own code's weights (a collection's pass never comes here)
+                layers, apply = self.weights(code), lambda h, w, b: P.pointwise_linear(h, w) + b
         for i, (w, b) in enumerate(layers):
             x = apply(x, w, b)
             if i < len(self.omegas):

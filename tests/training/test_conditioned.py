@@ -61,7 +61,8 @@ def test_jet_equals_autograd_at_fixed_codes(conditioning, options):
     x = (2 * torch.rand(40, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) - 1) * 0.9
     ids = torch.arange(40) % 3
     blocks = torch.arange(40) // 20  # two instances in equal blocks, as a collection's pass has them
-    for bound in [net.bind(1)] + [type(net.bind(0))(net, net.codes, i) for i in (ids, blocks)]:
+    runs = torch.tensor([0] * 5 + [1] * 15 + [2] * 20)  # unequal runs: each point through its own code
+    for bound in [net.bind(1)] + [type(net.bind(0))(net, net.codes, i) for i in (ids, blocks, runs)]:
         jet = bound(Jet.seed(x, (0, 1), [((0, 0, 1.0), (1, 1, 1.0)), ((0, 1, 1.0),)]))
         u, g, h = _autograd(bound, x)
         torch.testing.assert_close(jet.value, u, rtol=1e-10, atol=1e-10)
@@ -92,11 +93,11 @@ def test_hyper_predicts_every_weight_from_the_code_around_a_siren():
     hyper = build_conditioned("hyper", 2, 1, 4, width=8, depth=1, mapping_width=6).double()
     each = torch.cat([hyper(x[i:i + 1], z[i:i + 1]) for i in range(3)])
     torch.testing.assert_close(hyper(x, z), each, rtol=1e-13, atol=1e-13)
-    # points grouped in equal blocks (batched per block) and scattered (gathered per point) alike
+    # points grouped in equal blocks (batched per block) and in unequal runs (weights per point) alike
     x6, ids = torch.rand(6, 2, dtype=torch.float64), torch.tensor([0, 0, 1, 1, 2, 2])
     each = torch.cat([hyper(x6[i:i + 1], z[ids[i]:ids[i] + 1]) for i in range(6)])
     torch.testing.assert_close(hyper(x6, z[ids]), each, rtol=1e-13, atol=1e-13)
-    shuffled = torch.tensor([2, 0, 1, 0, 2, 1])
+    shuffled = torch.tensor([2, 2, 0, 1, 1, 1])  # runs of unequal length: per-point weights
     torch.testing.assert_close(hyper(x6, z[shuffled]), torch.cat([hyper(x6[i:i + 1], z[shuffled[i]:shuffled[i] + 1])
                                                                   for i in range(6)]), rtol=1e-13, atol=1e-13)
     assert (hyper(x, z[:1]) - hyper(x, z[1:2])).abs().max() > 1e-4  # and the code matters
