@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from small_problems import poisson_1d
 
 import pinr as pr
 from pinr import Eq, lap, pi, sin
@@ -13,14 +14,6 @@ from pinr.solvers import PINNSolver
 from pinr.training.terms import Batch, Causal, MeanSquare
 
 SMALL_SIREN = dict(width=32, depth=2, omega0=3.0, omega_hidden=3.0)
-
-
-def poisson_1d():
-    d = pr.Interval(x=(0, 1))
-    (x,) = d.coords
-    u = d.field("u")
-    return pr.Problem(d, [Eq(lap(u), -pi**2 * sin(pi * x))], [pr.Boundary(Eq(u, 0), weight=10.0)],
-                      exact=sin(pi * x), name="poisson-1d")
 
 
 @pytest.mark.parametrize("engine", ["jet", "autograd"])

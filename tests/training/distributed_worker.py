@@ -22,18 +22,12 @@ from pinr.errors import Interrupted
 from pinr.solvers import PINNSolver
 from pinr.training.loop import AbstractCallback, request_stop
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as pytest has it
+from small_problems import poisson_1d  # noqa: E402
+
 STEPS = 4  #: steps of the fresh runs; the continuations go on to 2 * STEPS
 OPTIONS = dict(backbone="mlp", backbone_options=dict(width=8, depth=1, activation="tanh"), lr=1e-2, batch=16,
                dtype="float64", progress=False, log_every=1, seed=3, lbfgs_steps=5)
-
-
-def poisson_1d():
-    """u'' = -π² sin(πx) on (0, 1), u = 0 at both ends: u = sin(πx)."""
-    d = pr.Interval(x=(0, 1))
-    (x,) = d.coords
-    u = d.field("u")
-    return pr.Problem(d, [Eq(lap(u), -pi**2 * sin(pi * x))], [pr.Boundary(Eq(u, 0), weight=10.0)],
-                      exact=sin(pi * x), name="poisson-1d")
 
 
 ADAPTIVE = dict(backbone="sape", backbone_options=dict(m=8, sigma=2.0, width=8, depth=1, block=2, activation="tanh"),
