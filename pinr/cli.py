@@ -142,21 +142,31 @@ def _exp_text(x: float) -> str:
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
+#: options ``solve`` and ``sweep`` share (a training run of a catalogue problem)
+BackboneOption = Annotated[Optional[str], typer.Option("--backbone", help="backbone name (default: the problem's)")]
+StepsOption = Annotated[Optional[int], typer.Option("--steps", help="training steps (default: the problem's)")]
+DeviceOption = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1 or auto (default)")]
+DtypeOption = Annotated[Optional[str], typer.Option("--dtype", help="float32 (default) or float64")]
+EngineOption = Annotated[Optional[str], typer.Option("--engine", help="derivative engine: auto (default), jet, autograd or func")]
+BatchOption = Annotated[Optional[int], typer.Option("--batch", help="points per condition per step")]
+SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value (repeatable)")]
+
+
 @app.command()
 def solve(
     problem: Annotated[Optional[str], typer.Argument(help="catalogue problem name (see `pinr list problems`); with --resume, the run's own")] = None,
-    backbone: Annotated[Optional[str], typer.Option(help="backbone name (default: the problem's)")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="training steps (default: the problem's)")] = None,
+    backbone: BackboneOption = None,
+    steps: StepsOption = None,
     lr: Annotated[Optional[float], typer.Option(help="peak learning rate (default: the problem's, else the backbone's)")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 or auto (default)")] = None,
+    device: DeviceOption = None,
     seed: Annotated[Optional[int], typer.Option(help="random seed (default 0)")] = None,
-    dtype: Annotated[Optional[str], typer.Option(help="float32 (default) or float64")] = None,
-    engine: Annotated[Optional[str], typer.Option(help="derivative engine: auto (default), jet, autograd or func")] = None,
+    dtype: DtypeOption = None,
+    engine: EngineOption = None,
     solver: Annotated[str, typer.Option(help="pinn or fd (finite-difference reference)")] = "pinn",
-    batch: Annotated[Optional[int], typer.Option(help="points per condition per step")] = None,
+    batch: BatchOption = None,
     out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/PROBLEM-BACKBONE-TIME)")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="continue the run in this directory, as its config.json records it")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value (repeatable)")] = None,
+    set_: SetOption = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", help="backbone option key=value (repeatable)")] = None,
     train: Annotated[Optional[list[str]], typer.Option("--train", help="other solver option key=value, e.g. lbfgs_steps=100, time_window=0.5 (repeatable)")] = None,
     compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the training step")] = None,
@@ -220,15 +230,15 @@ def solve(
 def sweep(
     problem: Annotated[str, typer.Argument(help="catalogue problem name (see `pinr list problems`)")],
     over: Annotated[list[str], typer.Option("--over", help="swept values: omega0=10,20,30 or seed=0..3 (inclusive); keys: seed, lr, backbone options (repeatable)")],
-    backbone: Annotated[Optional[str], typer.Option(help="backbone name (default: the problem's)")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="training steps (default: the problem's)")] = None,
+    backbone: BackboneOption = None,
+    steps: StepsOption = None,
     lr: Annotated[Optional[float], typer.Option(help="peak learning rate, when not swept")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 or auto (default)")] = None,
-    dtype: Annotated[Optional[str], typer.Option(help="float32 (default) or float64")] = None,
-    engine: Annotated[Optional[str], typer.Option(help="derivative engine: auto (default), jet, func or autograd")] = None,
-    batch: Annotated[Optional[int], typer.Option(help="points per condition per step")] = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
+    engine: EngineOption = None,
+    batch: BatchOption = None,
     out: Annotated[Optional[Path], typer.Option(help="sweep directory (default runs/sweep-PROBLEM-TIME)")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value (repeatable)")] = None,
+    set_: SetOption = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", help="fixed backbone option key=value (repeatable)")] = None,
 ):
     """Train every combination of the --over values together (one vmapped step where the models
