@@ -22,7 +22,6 @@ import os
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -35,7 +34,7 @@ from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
 from pinr.io import save_torch
 from pinr.symbolic.hard import harden
-from pinr.training.config import DEFAULT_BATCH, Resolved, TrainConfig
+from pinr.training.config import DEFAULT_BATCH, TrainConfig
 from pinr.training.instances import CodeRegularizer, InstanceTerm
 from pinr.training.loop import Loop, TrainState, lr_schedule
 from pinr.training.parameters import ParameterSet
@@ -102,6 +101,12 @@ class ConditionedSolver(PINNSolver):
         return f"{self.codes.conditioning}-{self.config.model.backbone}"
 
     # ------------------------------------------------------------------------ the parts
+    def choose_defaults(self, device: torch.device) -> tuple[TrainConfig, dict[str, str]]:
+        """One instance's defaults, drawing points uniformly: instances keep no adaptive pools."""
+        defaults, reasons = super().choose_defaults(device)
+        return (replace(defaults, sampling=replace(defaults.sampling, sampling=None)),
+                {k: v for k, v in reasons.items() if k != "sampling"})
+
     def _check_backbone(self) -> torch.nn.Module:
         c = self.config
         with torch.random.fork_rng(devices=[]):  # a bad option fails here, not at the first step
@@ -112,11 +117,6 @@ class ConditionedSolver(PINNSolver):
         c = self.config
         if c.model.hard:  # each instance's value conditions imposed exactly, as PINNSolver does for one
             self.collection = _hardened(self.collection)
-        if c.sampling.sampling not in (None, "uniform") and "sampling" in self.resolved.sources:
-            # adaptive sampling chosen for one problem's defaults: a collection draws uniformly
-            self.config = c = replace(c, sampling=replace(c.sampling, sampling=None))
-            self.resolved = Resolved(c, MappingProxyType({k: v for k, v in self.resolved.sources.items()
-                                                          if k != "sampling"}))
         if c.sampling.sampling not in (None, "uniform"):
             raise ValueError(f"collections sample uniformly; sampling={c.sampling.sampling!r} is not supported")
         if c.optim.balance == "self-adaptive":

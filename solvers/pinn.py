@@ -96,7 +96,7 @@ class PINNSolver:
         self.compiled = compile_problem(problem)
         defaults, reasons = self.case.training, None
         if defaults == TrainConfig():  # a problem stated without defaults: choose them from it
-            defaults, reasons = choose(problem, self.compiled, resolve_device((config or TrainConfig()).device.device))
+            defaults, reasons = self.choose_defaults(resolve_device((config or TrainConfig()).device.device))
         self.resolved = resolve(problem, config or TrainConfig(), defaults,
                                 case_name=self.case.source.get("name", problem.name), reasons=reasons)
         self.config = c = self.resolved.config
@@ -134,6 +134,10 @@ class PINNSolver:
                 raise ValueError("tensorboard=True writes into the run directory: give out= (--out)")
             cb.TensorBoard.writer_type()
         self.state: TrainState | None = None
+
+    def choose_defaults(self, device: torch.device) -> tuple[TrainConfig, dict[str, str]]:
+        """Training defaults for a problem stated without any, and why each (:func:`choose`)."""
+        return choose(self.problem, self.compiled, device)
 
     # ------------------------------------------------------------------ the parts
     # What a solver trains is made by three methods, so that another solver (one network for a
