@@ -61,11 +61,6 @@ class Normalization:
         """Normalised coordinates ``(n, d)`` back to the input's units."""
         return np.asarray(self.center) + self.scale * np.asarray(points, dtype=np.float64)
 
-    def then(self, other: "Normalization") -> "Normalization":
-        """This normalisation followed by ``other`` (both similarities)."""
-        c = np.asarray(self.center) + self.scale * np.asarray(other.center)
-        return Normalization(tuple(float(v) for v in c), self.scale * other.scale)
-
 
 def cell_centres(resolution: int, dim: int) -> np.ndarray:
     """1-D cell centres ``(resolution,)`` of :math:`[-1, 1]` (the lattice of ``pinr.solvers.grid_of``)."""
