@@ -17,11 +17,13 @@ points per term) do not solve PDEs. :func:`choose` reads the statement instead:
   it is far from 1.
 - **network.** A SIREN of depth 3 with first-layer frequency
   :math:`\omega_0 = \max(3, 2 k_{max})` (at most 30) and unit hidden frequency, at lr 1e-3 —
-  width 64, or 128 with 5,000 steps when the answer oscillates (:math:`k_{max} > 4`, about one
-  period or more across :math:`[-1, 1]`): small and smooth enough for second derivatives, fast
-  enough to train in a minute or two on a CPU. (Measured on this project's suite: the wave and
-  Helmholtz cases went from 0.31 / 0.044 at width 64 to 0.014 / 0.0088 this way; the smooth ones
-  lose accuracy at higher :math:`\omega_0`, the L-shape's corner wants more than 1.)
+  width 64, or 128 with 4,000 steps at half the points when the answer oscillates
+  (:math:`k_{max} > 4`, about one period or more across :math:`[-1, 1]`): small and smooth enough
+  for second derivatives, fast enough to train in a minute or two on a CPU. (Measured on this
+  project's suite: the wave and Helmholtz cases went from 0.31 / 0.044 at width 64 to 0.014 /
+  0.0088 at width 128; with half the points and 4,000 steps instead of 5,000 they reach 7.9e-3 /
+  6.6e-4 in under two minutes where the full points took 3.3–4 minutes for 3.0e-3 / 6.5e-4. The
+  smooth ones lose accuracy at higher :math:`\omega_0`, the L-shape's corner wants more than 1.)
 - **hard constraints** (:mod:`pinr.symbolic.hard`) for the value conditions of a smooth answer:
   measured on the suite, the L-shape went from 0.044 to 0.0085 and Burgers from 0.33 to 0.090,
   while the oscillating wave and Helmholtz cases got worse (0.014 → 0.29, 0.0088 → 0.11), so
@@ -33,8 +35,11 @@ points per term) do not solve PDEs. :func:`choose` reads the statement instead:
   points at the pool's mean size left Burgers at 0.060), while the linear 2-D Poisson case got
   27x worse (1.3e-4 → 3.6e-3: RAR-D's points are kept, not drawn afresh), so linear equations
   keep fresh uniform points. RAD was worse on Burgers (0.22), R3 did not help Allen–Cahn (0.16).
-- **points and steps** from the dimension; **balancing** of the terms by gradient norms
-  (:class:`~pinr.training.balancing.GradNormBalance`); an **L-BFGS finish**; one CPU thread
+- **points and steps** from the dimension: 256 interior points per step in 1-D, 1,024 above (a
+  quarter on other regions; the 3-D heat case reached 5.0e-4 in 63 s at 1,024, 3.7e-4 in 126 s at
+  2,048); **balancing** of the terms by gradient norms
+  (:class:`~pinr.training.balancing.GradNormBalance`); an **L-BFGS finish**, kept only as far as a
+  held-out batch says it helps (:class:`~pinr.training.callbacks.LBFGSFinish`); one CPU thread
   (the network is small: threads cost more than they give).
 - **the rate** held at 1e-3 for 70 % of the steps, then a cosine decay to 1e-4, so that a run
   cut short with ``steps=`` follows the longer one until its own decay (measured on the 2-D
@@ -220,10 +225,10 @@ def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[s
     kind = f"{d - 1}-D + time PDE" if problem.domain.time is not None else f"{d}-D PDE"
     why = kind + (f", answer frequency {sc.max_frequency:.3g} on [-1, 1]"
                                            if sc.max_frequency else "")
-    interior = {1: 256, 2: 1024}.get(d, 2048)
+    interior = (256 if d == 1 else 1024) // (2 if oscillating else 1)  # the wider network: fewer points
     batch = {t.name: (interior if isinstance(t.region, AbstractInterior) else max(64, interior // 4))
              for t in compiled.terms if (t.method or t.region.default_method) != "grid"}  # grids: all of it
-    steps = 5000 if oscillating else 2000 if d == 1 else 3000
+    steps = 4000 if oscillating else 2000 if d == 1 else 3000
     options = {"width": 128 if oscillating else 64, "depth": 3, "omega0": omega0, "omega_hidden": 1.0}
     output_scale = None
     if sc.amplitude is not None and not 0.1 <= sc.amplitude <= 10:

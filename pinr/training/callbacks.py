@@ -213,41 +213,78 @@ def _duration(seconds: float) -> str:
 
 
 class LBFGSFinish(AbstractCallback):
-    """After the last Adam step: ``steps`` L-BFGS iterations (strong Wolfe line search) on one
-    fixed batch (none in a run of 0 steps); the losses before and after go to ``history["lbfgs"]``.
-    Under a data-parallel strategy each rank fixes its own batch and the closure's loss and
-    gradients are averaged over the ranks: L-BFGS on the union of the batches, the same iterates
-    on every rank."""
+    """After the last Adam step: up to ``steps`` L-BFGS iterations (strong Wolfe line search) on one
+    fixed batch (none in a run of 0 steps), in rounds of ``every`` iterations, keeping the
+    parameters that do best on a second, **held-out** batch drawn the same way.
 
-    def __init__(self, steps: int):
-        self.steps = int(steps)
+    On a fixed batch L-BFGS can drive the loss on those points down while the answer between them
+    gets worse: on the 1-D wave of the PINN suite it took the fixed batch's loss from 1.25 to 0.15
+    and the rel. L2 error from 3.6e-3 to 1.3e-2. The held-out batch says when that starts. It is
+    scored by each term's **median** point loss (weighted as in training), not the mean: near a
+    singularity (the L-shape's re-entrant corner) a few held-out points carry most of the mean and
+    rose while the answer improved tenfold. The round after which the score was lowest is kept
+    (the Adam result when no round helped), and the finish stops after ``patience`` rounds without
+    a new best, or at a non-finite score.
+
+    ``history["lbfgs"]`` gets ``(fit loss before, fit loss after, held-out score before, held-out
+    score after, iterations kept)``. Under a data-parallel strategy each rank fixes its own
+    batches, and the closure's loss and gradients and the held-out scores are averaged over the
+    ranks: L-BFGS on the union of the batches, the same iterates and the same choice on every
+    rank."""
+
+    def __init__(self, steps: int, *, every: int = 50, patience: int = 2):
+        self.steps, self.every, self.patience = int(steps), max(1, int(every)), max(1, int(patience))
 
     def on_train_end(self, loop):
         if not loop.finished or self.steps <= 0 or loop.state.total == 0 or loop.state.history.get("lbfgs"):
             return
         s = loop.state
         batches = [t.sample(s.generator) for t in loop.terms]
+        held = [t.sample(s.generator) for t in loop.terms]
         params = list(s.model.network.parameters()) + list(s.model.parameters.parameters())
-        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=self.steps, history_size=50, line_search_fn="strong_wolfe")
-
+        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=self.every, history_size=50, line_search_fn="strong_wolfe")
         average = loop.strategy.average if loop.strategy is not None else (lambda _, loss: loss)
 
-        def total():
-            losses = term_losses(s.model, loop.terms, batches)[0]
+        def total(on):
+            losses = term_losses(s.model, loop.terms, on)[0]
             return (losses if s.weights is None else losses * s.weights).sum()
+
+        def measure(on) -> float:
+            return float(average([], total(on).detach()))
+
+        def held_out() -> float:  # the typical point's loss: robust to the few a singularity dominates
+            per_point = term_losses(s.model, loop.terms, held)[1]  # detached
+            typical = torch.stack([t.weight * p.median() for t, p in zip(loop.terms, per_point)])
+            return float(average([], (typical if s.weights is None else typical * s.weights).sum()))
 
         def closure():
             opt.zero_grad(set_to_none=True)
-            loss = total()
+            loss = total(batches)
             loss.backward()
             return average(params, loss)
 
-        before = float(average([], total().detach()))
-        opt.step(closure)
-        after = float(average([], total().detach()))
-        if not math.isfinite(after):
-            raise DivergenceError("L-BFGS produced a non-finite loss; run without lbfgs_steps or with dtype='float64'")
-        s.history.setdefault("lbfgs", []).append((before, after))
+        fit_before, best = measure(batches), held_out()
+        held_before, kept, done, stale = best, 0, 0, 0
+        saved = [p.detach().clone() for p in params]
+        while done < self.steps and stale < self.patience:
+            opt.param_groups[0]["max_iter"] = min(self.every, self.steps - done)
+            opt.step(closure)
+            iterations = opt.state[params[0]].get("n_iter", 0)
+            advanced, done = iterations > done, iterations
+            now = held_out()
+            if not math.isfinite(now):
+                break
+            if now < best:
+                best, kept, stale = now, done, 0
+                saved = [p.detach().clone() for p in params]
+            else:
+                stale += 1
+            if not advanced:  # converged on the fixed batch: nothing more to gain
+                break
+        with torch.no_grad():
+            for p, v in zip(params, saved):
+                p.copy_(v)
+        s.history.setdefault("lbfgs", []).append((fit_before, measure(batches), held_before, best, kept))
         s.seconds = loop.elapsed()
 
 

@@ -46,7 +46,8 @@ class ModelConfig:
 class OptimConfig:
     r"""Adam for ``steps`` steps with a cosine decay from ``lr`` to ``lr_min``; trainable problem
     parameters move at ``parameter_lr`` (on their unconstrained value :math:`\theta`); then
-    ``lbfgs_steps`` L-BFGS iterations on one fixed batch. ``balance`` weighs the terms
+    up to ``lbfgs_steps`` L-BFGS iterations on one fixed batch, kept as far as a held-out batch's
+    loss improves (:class:`~pinr.training.callbacks.LBFGSFinish`). ``balance`` weighs the terms
     (:mod:`pinr.training.balancing`: "gradnorm", "ntk", "self-adaptive" per-point weights, or "none"
     for the stated weights).
     ``decay`` is the fraction of the steps, at the end, over which the rate decays (1: the whole
