@@ -22,8 +22,8 @@ points per term) do not solve PDEs. :func:`choose` reads the statement instead:
   for second derivatives, fast enough to train in a minute or two on a CPU. (Measured on this
   project's suite: the wave and Helmholtz cases went from 0.31 / 0.044 at width 64 to 0.014 /
   0.0088 at width 128; with half the points and 4,000 steps instead of 5,000 they reach 7.9e-3 /
-  6.6e-4 in under two minutes where the full points took 3.3–4 minutes for 3.0e-3 / 6.5e-4. The
-  smooth ones lose accuracy at higher :math:`\omega_0`, the L-shape's corner wants more than 1.)
+  8.8e-4 in 114 / 88 s, where the full points took 237 / 198 s for 3.0e-3 / 6.5e-4. The smooth
+  ones lose accuracy at higher :math:`\omega_0`, the L-shape's corner wants more than 1.)
 - **hard constraints** (:mod:`pinr.symbolic.hard`) for the value conditions of a smooth answer:
   measured on the suite, the L-shape went from 0.044 to 0.0085 and Burgers from 0.33 to 0.090,
   while the oscillating wave and Helmholtz cases got worse (0.014 → 0.29, 0.0088 → 0.11), so
