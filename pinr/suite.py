@@ -653,8 +653,10 @@ def _deadline(dde, at: float):
 
 
 # --------------------------------------------------------------------------------- running
-def _run_pinr(case: SuiteCase, st: Statement, quick: bool) -> Record:
-    options = {"steps": QUICK_STEPS, "lbfgs_steps": 0} if quick else {}
+def _run_pinr(case: SuiteCase, st: Statement, quick: bool, **options) -> Record:
+    """pinr on ``case`` at its defaults (with ``options`` over them, for benchmarks of one option),
+    scored on the case's grid."""
+    options = {**({"steps": QUICK_STEPS, "lbfgs_steps": 0} if quick else {}), **options}
     started = time.perf_counter()
     sol = pr.solve(st.problem, progress=False, seed=0, device="cpu", **options)
     seconds = time.perf_counter() - started

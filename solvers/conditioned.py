@@ -120,7 +120,8 @@ class ConditionedSolver(PINNSolver):
         if c.sampling.sampling not in (None, "uniform"):
             raise ValueError(f"collections sample uniformly; sampling={c.sampling.sampling!r} is not supported")
         if c.optim.balance == "self-adaptive":
-            raise ValueError("balance='self-adaptive' is not supported for collections; use 'grad-norm' or 'none'")
+            raise ValueError("balance='self-adaptive' is not supported for collections; "
+                             "use 'gradnorm', 'ntk' or 'none'")
         self.instances = [compile_problem(case.problem) for case in self.collection.cases]
         per = [build_terms(cp, batch=c.sampling.batch, causal=c.schedule.causal, causal_chunks=c.schedule.causal_chunks,
                            dtype=self.dtype, device=self.device, default_batch=DEFAULT_BATCH)

@@ -74,7 +74,6 @@ def resolve_dtype(dtype) -> torch.dtype:
     return table[dtype]
 
 
-
 class PINNSolver:
     r"""Train a backbone on ``target`` (a :class:`~pinr.Problem` or a catalogue
     :class:`~pinr.Case`) with ``config`` (a :class:`~pinr.training.TrainConfig`; open fields take

@@ -196,9 +196,9 @@ class HyperSiren(AbstractConditioned):
     bias of a SIREN — ``depth + 1`` sine layers of ``width`` and a linear head, SIREN's
     :math:`\omega` — comes from the code,
 
-    .. math:: 	heta(z) = 	heta_0 + s \odot H(z),
+    .. math:: \theta(z) = \theta_0 + s \odot H(z),
 
-    with :math:`	heta_0` a SIREN initialisation (trained with the rest), :math:`s` the
+    with :math:`\theta_0` a SIREN initialisation (trained with the rest), :math:`s` the
     initialisation's range of each parameter's layer (:math:`1/n` for the first layer,
     :math:`\sqrt{6/n}/\omega` after it, so that a change of :math:`H` moves every layer by the same
     relative amount) and :math:`H` a ReLU MLP of ``mapping_depth`` hidden layers of
@@ -230,7 +230,7 @@ class HyperSiren(AbstractConditioned):
 
     def weights(self, code: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         r"""Each layer's ``(W, b)``, ``W`` ``(1 | N, fan-in, fan-out)`` and ``b`` ``(1 | N, fan-out)``,
-        of codes ``(1 | N, code_features)``: :math:`	heta_0 + s \odot H(z)`, split by layer."""
+        of codes ``(1 | N, code_features)``: :math:`\theta_0 + s \odot H(z)`, split by layer."""
         theta = self.base + self.spread * self.mapping(code)
         out, at = [], 0
         for a, b in self.shapes:
@@ -241,7 +241,7 @@ class HyperSiren(AbstractConditioned):
     def forward(self, x, code):
         if code.shape[0] == 1:  # one code for every point: ordinary layers
             layers, apply = self.weights(code), lambda h, w, b: P.linear(h, w[0].T, b[0])
-        else:  # a code per point: the weights of each run of equal codes, made once
+        else:  # a code per point
             with torch.no_grad():
                 _, counts = torch.unique_consecutive(code, dim=0, return_counts=True)
             if bool((counts == counts[0]).all()):  # instances in equal blocks (a collection's pass): batched

@@ -236,6 +236,9 @@ def test_bad_collections_and_options_fail_early_naming_the_culprit():
         CodeTable(2, 3, std=-1.0)
     with pytest.raises(ValueError, match="shapes must name"):
         pr.problems.get("sdf-shapes", shapes=" , ")
+    col = Collection([ok, ok])
+    with pytest.raises(ValueError, match="use 'gradnorm', 'ntk' or 'none'"):  # names the options that exist
+        ConditionedSolver.from_options(col, balance="self-adaptive", steps=1)
 
 
 def test_a_resumed_run_continues_exactly_with_its_codes(tmp_path):
