@@ -76,6 +76,10 @@ class ConditionedSolver(PINNSolver):
                  callbacks=(), strategy=None):
         if not isinstance(collection, Collection):
             raise TypeError(f"ConditionedSolver takes a pinr.Collection, got {type(collection).__name__}")
+        if config is not None and config.optim.optimizer not in (None, "adam"):
+            raise ValueError(f"a collection trains one conditioned network and its codes by first-order steps; "
+                             f"optimizer={config.optim.optimizer!r} solves one problem: use optimizer='adam' (the "
+                             "default) or solve the instances one by one")
         self.collection, self.codes = collection, codes or collection.codes
         first = collection.cases[0].replace(training=collection.training, validation=None, reference=None,
                                             source={"name": collection.name, **dict(collection.source)})
@@ -101,9 +105,13 @@ class ConditionedSolver(PINNSolver):
         return f"{self.codes.conditioning}-{self.config.model.backbone}"
 
     # ------------------------------------------------------------------------ the parts
-    def choose_defaults(self, device: torch.device) -> tuple[TrainConfig, dict[str, str]]:
-        """One instance's defaults, drawing points uniformly: instances keep no adaptive pools."""
-        defaults, reasons = super().choose_defaults(device)
+    def choose_defaults(self, device: torch.device, *, given: TrainConfig | None = None
+                        ) -> tuple[TrainConfig, dict[str, str]]:
+        """One instance's defaults with Adam (a collection's codes and conditioned network are trained
+        by first-order steps), drawing points uniformly: instances keep no adaptive pools."""
+        given = given or TrainConfig()
+        given = replace(given, optim=replace(given.optim, optimizer="adam"))
+        defaults, reasons = super().choose_defaults(device, given=given)
         return (replace(defaults, sampling=replace(defaults.sampling, sampling=None)),
                 {k: v for k, v in reasons.items() if k != "sampling"})
 

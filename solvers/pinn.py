@@ -38,7 +38,8 @@ from pinr.training import memory
 from pinr.training.auto import choose
 from pinr.training.balancing import balancer
 from pinr.training.config import DEFAULT_BATCH, Resolved, TrainConfig, resolve
-from pinr.training.loop import Loop, TrainState, lr_schedule
+from pinr.training.loop import Loop, TrainState
+from pinr.training.optimizers import fitted, optimizer_kind
 from pinr.training.parameters import ParameterSet
 from pinr.training.sampling import AdaptiveSampling
 from pinr.training.strategy import AbstractStrategy, MainOnlyValidation, from_environment
@@ -95,7 +96,8 @@ class PINNSolver:
         self.compiled = compile_problem(problem)
         defaults, reasons = self.case.training, None
         if defaults == TrainConfig():  # a problem stated without defaults: choose them from it
-            defaults, reasons = self.choose_defaults(resolve_device((config or TrainConfig()).device.device))
+            given = config or TrainConfig()
+            defaults, reasons = self.choose_defaults(resolve_device(given.device.device), given=given)
         self.resolved = resolve(problem, config or TrainConfig(), defaults,
                                 case_name=self.case.source.get("name", problem.name), reasons=reasons)
         self.config = c = self.resolved.config
@@ -115,7 +117,7 @@ class PINNSolver:
         self.strategy = strategy if strategy is not None else from_environment(self.device)
         self.device = self.strategy.device(self.device)
         engine = select_engine(probe, c.device.engine, max_order=self.compiled.max_order,
-                               compile=bool(c.device.compile)).name
+                               compile=bool(c.device.compile), functional=self.optimizer.functional).name
         #: grid terms trained on batches of their grid because the whole grid does not fit the budget
         self.grid_plans = {k: p for k, p in memory.plan_grid_batches(
             self.compiled, probe, engine=engine, dtype=self.dtype, budget=memory.memory_budget(
@@ -127,6 +129,11 @@ class PINNSolver:
             self.resolved = Resolved(c, MappingProxyType({**self.resolved.sources, "batch": (
                 f"memory budget {budget}" + ("" if c.device.memory_budget else " (half the free memory)"))}))
         self.terms = self.make_terms()
+        n_params = sum(p.numel() for p in probe.parameters()) + len(problem.trainable)
+        self.resolved = fitted(self.resolved, self.terms, n_params, dtype=self.dtype,
+                               budget=memory.memory_budget(self.device, c.device.memory_budget),
+                               distributed=self.strategy.world_size > 1)
+        self.config = c = self.resolved.config
         self.out = Path(c.run.out) if c.run.out is not None else None
         if c.run.tensorboard:  # checked here, before a run directory gets any file
             if self.out is None:
@@ -134,9 +141,11 @@ class PINNSolver:
             cb.TensorBoard.writer_type()
         self.state: TrainState | None = None
 
-    def choose_defaults(self, device: torch.device) -> tuple[TrainConfig, dict[str, str]]:
-        """Training defaults for a problem stated without any, and why each (:func:`choose`)."""
-        return choose(self.problem, self.compiled, device)
+    def choose_defaults(self, device: torch.device, *, given: TrainConfig | None = None
+                        ) -> tuple[TrainConfig, dict[str, str]]:
+        """Training defaults for a problem stated without any, and why each (:func:`choose`), given
+        the user's own options (``given``: the optimiser they ask for, or imply)."""
+        return choose(self.problem, self.compiled, device, given=given)
 
     # ------------------------------------------------------------------ the parts
     # What a solver trains is made by three methods, so that another solver (one network for a
@@ -229,14 +238,20 @@ class PINNSolver:
         return self.state.model.engine
 
     # ------------------------------------------------------------------------ setup
+    @property
+    def optimizer(self):
+        """The optimiser part (:mod:`pinr.training.optimizers`) the run trains with."""
+        return optimizer_kind(self.config.optim.optimizer)
+
     def build(self) -> TrainState:
-        """A fresh train state: network (seeded), trainable parameters, Adam with a cosine decay."""
+        """A fresh train state: network (seeded), trainable parameters, the optimiser (Adam with a
+        cosine decay, or the natural-gradient step) and its schedule."""
         c = self.config
         torch.manual_seed(c.run.seed)
         network = self.make_network()
         params = ParameterSet(self.problem.trainable).to(device=self.device, dtype=self.dtype)
         engine = select_engine(network, c.device.engine, max_order=self.compiled.max_order,
-                               compile=bool(c.device.compile))
+                               compile=bool(c.device.compile), functional=self.optimizer.functional)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(c.run.seed)
         for t in self.terms:  # a fresh state starts without adaptive pools, with self-adaptive weights at 1
@@ -244,12 +259,12 @@ class PINNSolver:
                 t.sampler.batch = None
             if isinstance(getattr(t, "reduction", None), SelfAdaptive):
                 t.reduction.reset()
-        optimizer = torch.optim.Adam(self.optimizer_groups(network, params))
-        scheduler = lr_schedule(optimizer, c.optim.steps, c.optim.decay, min(c.optim.lr_min, c.optim.lr))
+        optimizer, scheduler, update = self.optimizer.build(self.optimizer_groups(network, params), c.optim)
         if c.device.tf32 and self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        return TrainState(Model(network, engine, params), optimizer, scheduler, generator, total=c.optim.steps)
+        return TrainState(Model(network, engine, params), optimizer, scheduler, generator, total=c.optim.steps,
+                          update=update)
 
     def losses_fn(self, model: Model):
         """``batches -> (losses (n_terms,), per-point residuals)``, compiled when asked."""
@@ -280,7 +295,9 @@ class PINNSolver:
         for t in self.terms:  # what a term brings with it (an occupancy grid's refresh, rays/s)
             parts += t.callbacks(progress)
         parts += self.strategy.callbacks(state, self.terms, balanced=balance is not None)
-        parts += [cb.DivergenceGuard(c.run.log_every, c.optim.lr), history, progress]
+        parts += self.optimizer.callbacks(progress, c.run.log_every)
+        parts += [cb.DivergenceGuard(c.run.log_every, advice=self.optimizer.divergence_advice(c.optim)), history,
+                  progress]
         if main:
             parts.append(cb.TimeEstimate(progress, lbfgs_steps=c.optim.lbfgs_steps))
         parts.append(cb.LBFGSFinish(c.optim.lbfgs_steps))
@@ -380,7 +397,7 @@ class PINNSolver:
         o = self.config.optim
         flat = max(0, round(self.steps * (1 - o.decay)) - step)
         remaining = self.steps - step
-        return lr_schedule(optimizer, remaining, (remaining - flat) / remaining, min(o.lr_min, o.lr))
+        return self.optimizer.schedule(optimizer, remaining, (remaining - flat) / remaining, min(o.lr_min, o.lr))
 
     # ------------------------------------------------------------------------ train
     def solution(self, state: TrainState | None = None) -> NeuralSolution:

@@ -128,7 +128,8 @@ def get_engine(name: str) -> AbstractEngine:
     return ENGINES[name]()
 
 
-def select_engine(model, requested: str = "auto", *, max_order: int = 0, compile: bool = False) -> AbstractEngine:
+def select_engine(model, requested: str = "auto", *, max_order: int = 0, compile: bool = False,
+                  functional: bool = False) -> AbstractEngine:
     """The engine for ``model`` and derivatives up to ``max_order``; ``requested`` forces one
     (forcing ``jet`` on a model that cannot take jets raises).
 
@@ -138,6 +139,11 @@ def select_engine(model, requested: str = "auto", *, max_order: int = 0, compile
     first derivatives only, where one reverse pass gives every input derivative while forward
     mode pays once per input (measured on CPU: poisson-image 169–193 vs 228–318 ms per step,
     the bench's 3-D eikonal case 75 vs 142 ms); ``autograd`` for other models and higher orders.
+
+    ``functional``: the residuals are differentiated under :mod:`torch.func` transforms (the
+    natural-gradient step's per-point Jacobian), which nested ``torch.autograd.grad`` cannot take:
+    ``auto`` then chooses ``jet`` for jet-aware models up to second order, else ``func``; a forced
+    ``autograd`` raises.
     """
     if requested != "auto":
         engine = get_engine(requested)
@@ -147,12 +153,23 @@ def select_engine(model, requested: str = "auto", *, max_order: int = 0, compile
         if max_order > engine.max_order:
             raise ValueError(f"engine {engine.name!r} computes derivatives up to order {engine.max_order}, "
                              f"the problem needs order {max_order}; use engine='autograd'")
+        if functional and engine.name == "autograd" and max_order > 0:
+            raise ValueError("engine='autograd' (nested torch.autograd.grad) cannot be differentiated point by point "
+                             "under torch.func, which optimizer='natural' does; use engine='jet', 'func' or 'auto'")
         return engine
-    if getattr(model, "supports_jet", False) and max_order <= JetEngine.max_order:
+    jet_aware = getattr(model, "supports_jet", False)
+    if functional and max_order > 0:
+        if jet_aware and max_order <= JetEngine.max_order:
+            return JetEngine()
+        if max_order > FuncEngine.max_order:
+            raise ValueError(f"optimizer='natural' differentiates the residuals under torch.func, whose engines reach "
+                             f"order {FuncEngine.max_order}; the problem needs order {max_order}: use optimizer='adam'")
+        return FuncEngine()
+    if jet_aware and max_order <= JetEngine.max_order:
         if max_order == 1 and not compile:
             return AutogradEngine()
         return JetEngine()
-    if not getattr(model, "supports_jet", False):
+    if not jet_aware:
         log.info("model %s is not jet-aware; using the autograd engine", type(model).__name__)
     else:
         log.info("derivatives of order %d exceed the jet engine's 2; using the autograd engine", max_order)

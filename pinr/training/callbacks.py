@@ -66,13 +66,16 @@ class PointLosses(AbstractCallback):
 
 
 class DivergenceGuard(AbstractCallback):
-    """Stops the run with :class:`~pinr.errors.DivergenceError` when a loss is not finite.
+    """Stops the run with :class:`~pinr.errors.DivergenceError` when a loss is not finite, saying
+    what to try (``advice``; by default for a first-order run at learning rate ``lr``).
 
     On the CPU every step is checked; on other devices a device-side flag collects every step
     and is read at the log steps (no host synchronisation per step)."""
 
-    def __init__(self, log_every: int, lr: float):
-        self.log_every, self.lr = int(log_every), float(lr)
+    def __init__(self, log_every: int, lr: float | None = None, *, advice: str | None = None):
+        self.log_every = int(log_every)
+        self.advice = advice or (f"Lower the learning rate (now {lr:g}), use dtype='float64', or rescale the problem "
+                                 "(smaller data magnitudes, smaller omega0)")
         self._flag = None
 
     def on_step_end(self, loop, out):
@@ -84,9 +87,7 @@ class DivergenceGuard(AbstractCallback):
             return
         values = out.losses.cpu().tolist()
         bad = [n for n, v in zip(loop.names, values) if not math.isfinite(v)] or loop.names
-        raise DivergenceError(
-            f"loss became non-finite by step {loop.state.step} in term(s) {bad}. Lower the learning rate (now "
-            f"{self.lr:g}), use dtype='float64', or rescale the problem (smaller data magnitudes, smaller omega0)")
+        raise DivergenceError(f"loss became non-finite by step {loop.state.step} in term(s) {bad}. {self.advice}")
 
 
 class History(AbstractCallback):

@@ -44,15 +44,18 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    r"""Adam for ``steps`` steps with a cosine decay from ``lr`` to ``lr_min``; trainable problem
-    parameters move at ``parameter_lr`` (on their unconstrained value :math:`\theta`); then
-    up to ``lbfgs_steps`` L-BFGS iterations on one fixed batch, kept as far as a held-out batch's
-    loss improves (:class:`~pinr.training.callbacks.LBFGSFinish`). ``balance`` weighs the terms
-    (:mod:`pinr.training.balancing`: "gradnorm", "ntk", "self-adaptive" per-point weights, or "none"
-    for the stated weights).
+    r"""``optimizer`` (:mod:`pinr.training.optimizers`): "adam" — Adam for ``steps`` steps with a
+    cosine decay from ``lr`` to ``lr_min``, trainable problem parameters at ``parameter_lr`` (on
+    their unconstrained value :math:`\theta`), then up to ``lbfgs_steps`` L-BFGS iterations on one
+    fixed batch, kept as far as a held-out batch's loss improves
+    (:class:`~pinr.training.callbacks.LBFGSFinish`); or "natural" — ``steps`` damped Gauss–Newton /
+    energy natural-gradient steps (:mod:`pinr.training.natural`; no learning rate).
+    ``balance`` weighs the terms (:mod:`pinr.training.balancing`: "gradnorm", "ntk",
+    "self-adaptive" per-point weights, or "none" for the stated weights).
     ``decay`` is the fraction of the steps, at the end, over which the rate decays (1: the whole
     run; less: constant ``lr`` before, so a shorter run follows a longer one until its decay)."""
 
+    optimizer: str | None = None
     steps: int | None = None
     lr: float | None = None
     lr_min: float | None = None
@@ -187,7 +190,8 @@ class TrainConfig:
 #: recommended learning rate.
 DEFAULTS = TrainConfig(
     model=ModelConfig(backbone="siren", options={}, hard=False),
-    optim=OptimConfig(steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0, balance="none", decay=1.0),
+    optim=OptimConfig(optimizer="adam", steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0, balance="none",
+                      decay=1.0),
     schedule=ScheduleConfig(time_window=0.0, time_window_start=0.1, causal=0.0, causal_chunks=16),
     device=DeviceConfig(device="auto", dtype="float32", engine="auto", compile=False, tf32=False),
     run=RunConfig(seed=0, progress=True, log_every=10),
@@ -206,7 +210,14 @@ class Resolved:
         """One line: backbone, steps and learning rate, each with its source."""
         c, s = self.config, self.sources
         line = (f"backbone {c.model.backbone} ({s.get('backbone', 'yours')}), {c.optim.steps} steps "
-                f"({s.get('steps', 'yours')}), lr {c.optim.lr:g} ({s.get('lr', 'yours')})")
+                f"({s.get('steps', 'yours')}), ")
+        if c.optim.optimizer == "natural":
+            line += (f"natural-gradient optimizer ({s.get('optimizer', 'yours')}), "
+                     f"{c.device.dtype} ({s.get('dtype', 'yours')})")
+        else:
+            line += f"lr {c.optim.lr:g} ({s.get('lr', 'yours')})"
+            if "optimizer" in s:
+                line += f", optimizer {c.optim.optimizer} ({s['optimizer']})"
         if "omega0" in s:
             line += f"; omega0 {dict(c.model.options)['omega0']:g} ({s['omega0']})"
         if "method" in s:
@@ -253,7 +264,9 @@ def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *,
                                            options.device.threads))
     for k, v in reasons.items():  # the rest of what the case chose for you, and why
         if (k == "omega0" and (case.model.backbone is None or "omega0" in mine) or k == "method" and not open_method
-                or k == "hard" and options.model.hard is not None):
+                or k == "hard" and options.model.hard is not None
+                or k == "optimizer" and options.optim.optimizer is not None
+                or k == "dtype" and options.device.dtype is not None):
             continue
         if k not in ("backbone", "steps", "lr"):
             sources[k] = v
@@ -284,6 +297,9 @@ def _validate(problem, c: TrainConfig) -> None:
         raise ValueError(f"hard must be True or False, got {c.model.hard!r}")
     if not (isinstance(o.decay, (int, float)) and 0 < o.decay <= 1):
         raise ValueError(f"decay is the fraction of the steps over which the rate decays, in (0, 1]; got {o.decay!r}")
+    from .optimizers import optimizer_kind
+
+    optimizer_kind(o.optimizer)
     if o.balance not in BALANCING:
         raise ValueError(f"balance must be one of {sorted(BALANCING)}, got {o.balance!r}")
     t = c.device.threads

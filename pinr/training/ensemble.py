@@ -239,6 +239,8 @@ def _unsupported(solver, state) -> str | None:
     if getattr(state.model.network.backbone, "wants_point_losses", False):
         return (f"{c.model.backbone} caches its masks outside its buffers (state functional_call cannot swap "
                 "per model)")
+    if c.optim.optimizer != "adam":
+        return f"optimizer {c.optim.optimizer!r} solves one model's Gauss-Newton system at a time"
     if c.optim.balance == "self-adaptive":
         return "self-adaptive weights belong to one run's fixed points"
     if AdaptiveSampling.wanted(solver.terms):

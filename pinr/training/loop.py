@@ -1,10 +1,12 @@
 r"""The training loop: a state, one step function and callbacks.
 
 :class:`TrainState` holds everything a step changes (model, optimiser, scheduler, generator,
-step count, time window, history); :func:`train_step` samples every term, minimises the sum of
-their losses by one optimiser step and returns a :class:`StepOutput`; :class:`Loop` repeats it
-and calls its callbacks around each step (``on_train_begin``, ``on_step_begin``,
-``on_step_end``, ``on_train_end``, and ``close`` whatever happened).
+step count, time window, history); :func:`train_step` samples every term, lowers the sum of
+their losses by one step of the state's :class:`AbstractUpdate` (a first-order optimiser step by
+default; :class:`~pinr.training.natural.NaturalStep` for the second-order one) and returns a
+:class:`StepOutput`; :class:`Loop` repeats it and calls its callbacks around each step
+(``on_train_begin``, ``on_step_begin``, ``on_step_end``, ``on_train_end``, and ``close`` whatever
+happened).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["TrainState", "StepOutput", "train_step", "Loop", "AbstractCallback", "request_stop", "lr_schedule"]
+__all__ = ["TrainState", "StepOutput", "train_step", "Loop", "AbstractCallback", "AbstractUpdate", "GradientStep",
+           "request_stop", "lr_schedule"]
 
 _STOP = threading.Event()
 
@@ -39,18 +42,45 @@ def lr_schedule(optimizer: torch.optim.Optimizer, steps: int, decay: float, lr_m
     return torch.optim.lr_scheduler.SequentialLR(optimizer, [flat, cosine], milestones=[steps - decaying])
 
 
+class AbstractUpdate:
+    """How one step lowers the loss on the step's batches: ``update(state, terms, batches,
+    losses_fn, strategy) -> (losses (n_terms,), per-point values)`` changes the parameters of
+    ``state.model`` (through ``state.optimizer``) and returns the terms' losses before the change,
+    the balancing weights not applied, and their per-point values."""
+
+    def __call__(self, state: "TrainState", terms: Sequence, batches: list, losses_fn: Callable, strategy=None):
+        raise NotImplementedError
+
+
+class GradientStep(AbstractUpdate):
+    """A first-order step: the gradient of the (balanced) summed loss by ``backward()``, combined
+    over the processes by the ``strategy``, then one optimiser and one scheduler step."""
+
+    def __call__(self, state, terms, batches, losses_fn, strategy=None):
+        state.optimizer.zero_grad(set_to_none=True)
+        losses, per_point = losses_fn(batches)
+        (losses if state.weights is None else losses * state.weights).sum().backward()
+        if strategy is not None:
+            losses = strategy.reduce(state, losses)
+        state.optimizer.step()
+        state.scheduler.step()
+        return losses, per_point
+
+
 @dataclass
 class TrainState:
-    """What a training step reads and changes. ``window`` is the fraction of the time interval
-    the terms sample (1: all of it); ``weights`` ``(n_terms,)`` multiply the terms' losses in the
-    step (``None``: all 1; set by loss-balancing callbacks); ``history`` and ``validation`` are
-    column dicts."""
+    """What a training step reads and changes. ``update`` is how a step changes the parameters
+    (a first-order optimiser step unless the optimiser says otherwise); ``window`` is the fraction
+    of the time interval the terms sample (1: all of it); ``weights`` ``(n_terms,)`` multiply the
+    terms' losses in the step (``None``: all 1; set by loss-balancing callbacks); ``history`` and
+    ``validation`` are column dicts."""
 
     model: object
     optimizer: torch.optim.Optimizer
     scheduler: object
     generator: torch.Generator
     total: int
+    update: AbstractUpdate = field(default_factory=GradientStep)
     step: int = 0
     window: float = 1.0
     weights: torch.Tensor | None = None
@@ -70,17 +100,11 @@ class StepOutput:
 
 
 def train_step(state: TrainState, terms: Sequence, losses_fn: Callable, strategy=None) -> StepOutput:
-    """Sample every term, one optimiser and scheduler step on the (balanced) summed loss;
-    ``strategy`` (:mod:`.strategy`; ``None``: one device) combines the gradients between
-    ``backward()`` and the optimiser step and gives the losses to record."""
+    """Sample every term, then one step of ``state.update`` on the (balanced) summed loss;
+    ``strategy`` (:mod:`.strategy`; ``None``: one device) combines what the processes computed
+    and gives the losses to record."""
     batches = [t.sample(state.generator, window=state.window) for t in terms]
-    state.optimizer.zero_grad(set_to_none=True)
-    losses, per_point = losses_fn(batches)
-    (losses if state.weights is None else losses * state.weights).sum().backward()
-    if strategy is not None:
-        losses = strategy.reduce(state, losses)
-    state.optimizer.step()
-    state.scheduler.step()
+    losses, per_point = state.update(state, terms, batches, losses_fn, strategy)
     state.step += 1
     return StepOutput(losses.detach(), batches, per_point)
 

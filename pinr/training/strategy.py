@@ -107,6 +107,11 @@ class AbstractStrategy:
         """:meth:`reduce` on the gradients of ``params`` (an L-BFGS closure's)."""
         return losses
 
+    def total(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` summed over the processes (a natural-gradient step's ``J^T J``, ``J^T r`` and
+        losses); with one process, ``tensor`` itself."""
+        return tensor
+
     def stopped(self, requested: bool) -> bool:
         """Whether the loop stops after this step, given whether this process was asked to
         (:func:`~pinr.training.loop.request_stop`, Ctrl-C)."""
@@ -257,6 +262,11 @@ class DataParallel(AbstractStrategy):
                 p.grad = None
         self._stop = stops > 0
         return averaged
+
+    def total(self, tensor: torch.Tensor) -> torch.Tensor:
+        out = tensor.detach().to(self._device).clone()
+        dist.all_reduce(out)
+        return out.to(tensor.device)
 
     def stopped(self, requested: bool) -> bool:
         """Whether some rank had been asked to stop when this step's gradients were averaged: every

@@ -60,10 +60,17 @@ class Model:
 class AbstractReduction(abc.ABC):
     """Residuals ``(n_residuals, N)`` of a batch → a scalar; ``pointwise`` gives the per-point
     values ``(N,)`` (detached) that resampling and adaptive backbones read: squared residuals
-    summed over the residuals unless a reduction says otherwise."""
+    summed over the residuals unless a reduction says otherwise. A reduction that is a weighted
+    sum of squares (``least_squares``) gives its per-point weights ``(N,)`` by ``row_weights``."""
+
+    least_squares: bool = False
 
     @abc.abstractmethod
     def __call__(self, residuals: torch.Tensor, batch: Batch) -> torch.Tensor: ...
+
+    def row_weights(self, residuals: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """:math:`c_i` with ``self(residuals) == sum_i c_i sum_k residuals[k, i]**2`` (detached)."""
+        raise NotImplementedError(f"{type(self).__name__} is not a weighted sum of squares")
 
     def pointwise(self, residuals: torch.Tensor) -> torch.Tensor:
         return residuals.detach().square().sum(0)
@@ -72,8 +79,14 @@ class AbstractReduction(abc.ABC):
 class MeanSquare(AbstractReduction):
     r""":math:`\sum_k \frac1N \sum_i r_{k,i}^2`."""
 
+    least_squares = True
+
     def __call__(self, residuals, batch):
         return residuals.square().mean(dim=1).sum()
+
+    def row_weights(self, residuals, batch):
+        n = residuals.shape[1]
+        return torch.full((n,), 1.0 / n, dtype=residuals.dtype, device=residuals.device)
 
 
 class MeanAbs(AbstractReduction):
@@ -86,8 +99,13 @@ class MeanAbs(AbstractReduction):
 class SumSquare(AbstractReduction):
     r""":math:`\sum_{k,i} r_{k,i}^2`."""
 
+    least_squares = True
+
     def __call__(self, residuals, batch):
         return residuals.square().sum()
+
+    def row_weights(self, residuals, batch):
+        return torch.ones(residuals.shape[1], dtype=residuals.dtype, device=residuals.device)
 
 
 @dataclass(frozen=True)
@@ -95,22 +113,36 @@ class Causal(AbstractReduction):
     r"""Causal weighting (Wang, Sankaran & Perdikaris 2022): the sampled times (last coordinate)
     in ``chunks`` bins, :math:`L_i` the mean squared residual in bin i, and
     :math:`\mathcal L = \frac1M\sum_i w_i L_i` with :math:`w_i = \exp(-\epsilon\sum_{k<i} L_k)`
-    (no gradient through the weights)."""
+    (no gradient through the weights). As a weighted sum of squares, the point :math:`n` in bin
+    :math:`i` of :math:`c_i` points weighs :math:`w_i / (M c_i)`."""
 
     epsilon: float
     chunks: int = 16
+    least_squares = True
 
-    def __call__(self, residuals, batch):
+    def _bins(self, residuals, batch):
+        """Each point's bin ``(N,)``, the bins' mean squared residuals ``(M,)`` and point counts ``(M,)``."""
         t = batch.points[:, -1]
         sq = residuals.square().sum(0)
         lo, hi = t.min().detach(), t.max().detach()
         m = self.chunks
         idx = torch.clamp(((t - lo) / torch.clamp(hi - lo, min=1e-12) * m).long(), max=m - 1)
         sums = torch.zeros(m, dtype=sq.dtype, device=sq.device).index_add(0, idx, sq)
-        counts = torch.zeros(m, dtype=sq.dtype, device=sq.device).index_add(0, idx, torch.ones_like(sq))
-        chunk = sums / torch.clamp(counts, min=1.0)
+        counts = torch.clamp(torch.zeros(m, dtype=sq.dtype, device=sq.device).index_add(0, idx, torch.ones_like(sq)),
+                             min=1.0)
+        return idx, sums / counts, counts
+
+    def _weights(self, chunk):
         prior = torch.cumsum(chunk.detach(), 0) - chunk.detach()
-        return (torch.exp(-self.epsilon * prior) * chunk).mean()
+        return torch.exp(-self.epsilon * prior)
+
+    def __call__(self, residuals, batch):
+        _, chunk, _ = self._bins(residuals, batch)
+        return (self._weights(chunk) * chunk).mean()
+
+    def row_weights(self, residuals, batch):
+        idx, chunk, counts = self._bins(residuals.detach(), batch)
+        return (self._weights(chunk) / (self.chunks * counts))[idx]
 
 
 class BinaryCrossEntropy(AbstractReduction):
@@ -200,6 +232,16 @@ class Residual(AbstractTerm):
         res = model.residuals(self.expression, batch)
         return self.weight * self.reduction(res, batch), self.reduction.pointwise(res)
 
+    @property
+    def least_squares(self) -> bool:
+        return self.reduction.least_squares
+
+    def rows(self, model, batch):
+        return model.residuals(self.expression, batch)
+
+    def row_weights(self, rows, batch):
+        return self.weight * self.reduction.row_weights(rows, batch)
+
     def state_dict(self) -> dict:
         if isinstance(self.reduction, SelfAdaptive):
             return {"point_weights": self.reduction.weights.detach().clone()}
@@ -234,11 +276,19 @@ class Observation(AbstractTerm):
         sigma = None if self.sigma is None else self.sigma[:, idx]
         return Batch(self.points[idx], targets=self.targets[:, idx], sigma=sigma)
 
+    least_squares = True
+
     def loss(self, model, batch):
-        res = model.residuals(self.expression, batch) - batch.targets
-        if batch.sigma is not None:
-            res = res / batch.sigma
+        res = self.rows(model, batch)
         return self.weight * res.square().mean(dim=1).sum(), res.detach().square().sum(0)
+
+    def rows(self, model, batch):
+        res = model.residuals(self.expression, batch) - batch.targets
+        return res if batch.sigma is None else res / batch.sigma
+
+    def row_weights(self, rows, batch):
+        n = rows.shape[1]
+        return torch.full((n,), self.weight / n, dtype=rows.dtype, device=rows.device)
 
     def __repr__(self):
         return f"Observation({self.name!r}, {self.points.shape[0]} measurements, batch {self.batch})"

@@ -30,6 +30,11 @@ OPTIONS = dict(backbone="mlp", backbone_options=dict(width=8, depth=1, activatio
                dtype="float64", progress=False, log_every=1, seed=3, lbfgs_steps=5)
 
 
+NATURAL = dict(optimizer="natural", backbone="siren",
+               backbone_options=dict(width=6, depth=1, omega0=3.0, omega_hidden=1.0), batch=12, dtype="float64",
+               progress=False, log_every=1, seed=5, steps=STEPS)
+
+
 ADAPTIVE = dict(backbone="sape", backbone_options=dict(m=8, sigma=2.0, width=8, depth=1, block=2, activation="tanh"),
                 hard=False, steps=2, lr=1e-3, batch=16, dtype="float64", progress=False, log_every=1, seed=1,
                 lbfgs_steps=0)
@@ -101,6 +106,10 @@ def main(work: Path) -> None:
     conditioned = pr.solve(collection(), steps=STEPS, out=work / "collection",
                            **{k: v for k, v in OPTIONS.items() if k != "lbfgs_steps"}, lbfgs_steps=0)
     torch.save(conditioned.network.state_dict(), work / f"collection-{rank}.pt")
+    natural = PINNSolver.from_options(p, **NATURAL)
+    natural.run()
+    torch.save({"network": natural.network.state_dict(), "loss": torch.tensor(natural.history["loss"]),
+                "damping": torch.tensor(natural.history["damping"])}, work / f"natural-{rank}.pt")
     try:
         PINNSolver.from_options(poisson_1d(), **{**OPTIONS, "steps": 10}, out=work / "stopped",
                                 callbacks=[StopOnRankOne()]).run()

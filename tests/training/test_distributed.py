@@ -126,6 +126,21 @@ def test_two_ranks_take_the_one_process_steps_on_the_union_of_their_points(runs)
     assert abs(saved["history"]["loss"][0] - alone.history["loss"][0]) > 1e-6 * abs(alone.history["loss"][0])
 
 
+def test_two_ranks_take_the_one_process_natural_gradient_steps_on_the_union_of_their_points(runs):
+    """``J^T J``, ``J^T r`` and the line search's losses summed over the ranks: the one-process step
+    on the union of the points (which solves the same system, in the Woodbury form when it is smaller)."""
+    work, _ = runs
+    r0, r1 = load(work / "natural-0.pt"), load(work / "natural-1.pt")
+    for k in r0["network"]:
+        assert torch.equal(r0["network"][k], r1["network"][k]), k
+    one = emulate(PINNSolver.from_options(worker.poisson_1d(), **worker.NATURAL))
+    one.run()
+    assert_close(r0["network"], one.network.state_dict(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(r0["loss"].numpy(), one.history["loss"], rtol=1e-8)
+    np.testing.assert_allclose(r0["damping"].numpy(), one.history["damping"], rtol=1e-12)
+    assert one.history["loss"][-1] < 1e-2 * one.history["loss"][0]  # and it trains
+
+
 def test_rank_zero_alone_writes_one_run_directory(runs):
     work, _ = runs
     assert sorted(p.name for p in work.iterdir() if p.is_dir()) == ["collection", "dp", "single", "stopped"]
