@@ -206,8 +206,83 @@ def nonlinear(problem) -> bool:
     return False
 
 
-def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[str, str]]:
-    """Defaults for ``problem`` (a :class:`~pinr.Problem` a user stated) and, per option, why."""
+def reentrant_corners(domain) -> bool:
+    r"""Whether ``domain`` (or the space of a space-time domain) may have re-entrant corners, where
+    the answer of an elliptic problem is singular (:math:`r^{\pi/\omega}`, :math:`\omega > \pi`
+    the interior angle): not for boxes, balls, intervals and convex polygons, their intersections,
+    and a convex domain minus a ball or disk inside it; possibly for anything else (an L-shape, a
+    union, a square hole, a mesh)."""
+    from ..domains.csg import Difference, Intersection, Polygon
+    from ..domains.shapes import SpaceTime, TimeInterval, _AbstractBall, _AbstractBox
+
+    if isinstance(domain, SpaceTime):
+        domain = domain.space
+    if isinstance(domain, (_AbstractBox, _AbstractBall, TimeInterval)):
+        return False
+    if isinstance(domain, Polygon):
+        return not domain.convex
+    if isinstance(domain, Intersection):
+        return any(reentrant_corners(d) for d in domain.operands)
+    if isinstance(domain, Difference):
+        outer, hole = domain.operands
+        if reentrant_corners(outer) or isinstance(outer, Difference) or not isinstance(hole, _AbstractBall):
+            return True
+        rim = hole.boundary.sample(256, generator=torch.Generator().manual_seed(0), dtype=torch.float64).points
+        return bool(np.any(outer.signed_distance(rim.numpy()) >= 0))  # the hole reaches the outer boundary
+    return True
+
+
+def natural_fits(problem, compiled) -> str | None:
+    """Why the defaults keep Adam for ``problem`` rather than the natural-gradient step (``None``:
+    they choose it). It needs every condition to be a mean square (a weighted sum of squares), and
+    it is chosen for linear equations on domains without re-entrant corners only — measured on the
+    suite, Burgers and Allen–Cahn stayed at 0.5 and 0.19 where Adam with RAR-D reaches 1.8e-2 and
+    8.6e-2, and the L-shape's corner singularity left it at 1.1–3.6e-2 after 500 steps where Adam
+    with hard conditions reaches 7.7e-3 (``bench/RESULTS.md``)."""
+    bad = [t.name for t in compiled.terms if t.reduction != "mse"]
+    if bad:
+        return f"condition {bad[0]!r}, which is not a mean square"
+    if nonlinear(problem):
+        return "a nonlinear equation"
+    if reentrant_corners(problem.domain):
+        return "a domain with re-entrant corners, where the answer is singular"
+    return None
+
+
+#: the natural-gradient defaults' network: a SIREN of depth 2 (three sine layers), width 32 (48 for an
+#: oscillating answer) — a few thousand parameters, so that the Jacobian and its system stay small
+NATURAL_WIDTH, NATURAL_WIDTH_OSCILLATING = 32, 48
+
+
+def first_order(given: TrainConfig) -> str | None:
+    """Why the user's own options (``given``) ask for a first-order run, or ``None``: Adam chosen,
+    an option only Adam reads (a learning rate, its decay, an L-BFGS finish), self-adaptive weights
+    (trained by ascent), nested autograd or a compiled step (the natural step differentiates under
+    :mod:`torch.func`), or a backbone of your own (sized for Adam: its Jacobian may be large)."""
+    o, d, m = given.optim, given.device, given.model
+    if o.optimizer == "adam":
+        return "you chose Adam"
+    for name in ("lr", "lr_min", "decay", "parameter_lr"):
+        if getattr(o, name) is not None:
+            return f"you set {name}, an option of Adam"
+    if o.lbfgs_steps:
+        return "you asked for an L-BFGS finish"
+    if o.balance == "self-adaptive":
+        return "self-adaptive weights are trained by ascent"
+    if d.engine == "autograd" or d.compile:
+        return "you chose " + ("nested autograd" if d.engine == "autograd" else "a compiled step")
+    if m.backbone not in (None, "siren"):
+        return f"you chose the backbone {m.backbone!r}"
+    return None
+
+
+def choose(problem, compiled, device: torch.device, *, given: TrainConfig | None = None
+           ) -> tuple[TrainConfig, dict[str, str]]:
+    """Defaults for ``problem`` (a :class:`~pinr.Problem` a user stated) and, per option, why;
+    ``given`` are the user's own options (the defaults follow their optimiser: see
+    :func:`first_order` and :func:`natural_fits`)."""
+    given = given or TrainConfig()
+    optimizer = given.optim.optimizer
     rendered = [o for o in problem.observations if isinstance(o, Rendered)]
     if rendered:
         if any(isinstance(o.quadrature, Planes) for o in rendered):
@@ -222,32 +297,83 @@ def choose(problem, compiled, device: torch.device) -> tuple[TrainConfig, dict[s
     k = sc.max_frequency
     omega0 = float(min(30.0, max(3.0, round(2.0 * k, 1))))
     oscillating = k > 4.0  # more than about one period across [-1, 1]: more width and steps
-    kind = f"{d - 1}-D + time PDE" if problem.domain.time is not None else f"{d}-D PDE"
+    if problem.domain.time is not None:
+        kind = f"{d - 1}-D + time PDE" if d > 1 else "ODE" + (" system" if len(problem.fields) > 1 else "")
+    else:
+        kind = f"{d}-D PDE"
     why = kind + (f", answer frequency {sc.max_frequency:.3g} on [-1, 1]"
                                            if sc.max_frequency else "")
-    interior = (256 if d == 1 else 1024) // (2 if oscillating else 1)  # the wider network: fewer points
-    batch = {t.name: (interior if isinstance(t.region, AbstractInterior) else max(64, interior // 4))
-             for t in compiled.terms if (t.method or t.region.default_method) != "grid"}  # grids: all of it
-    steps = 4000 if oscillating else 2000 if d == 1 else 3000
-    options = {"width": 128 if oscillating else 64, "depth": 3, "omega0": omega0, "omega_hidden": 1.0}
     output_scale = None
     if sc.amplitude is not None and not 0.1 <= sc.amplitude <= 10:
         output_scale = float(f"{sc.amplitude:.2g}")
+    refusal = (first_order(given) or natural_fits(problem, compiled)) if optimizer != "natural" else None
+    if refusal is None:
+        config, sources = _natural(problem, compiled, device, kind, why, omega0, oscillating, output_scale)
+    else:
+        config, sources = _adam(problem, compiled, device, kind, why, omega0, oscillating, output_scale)
+        if optimizer is None:
+            sources["optimizer"] = f"Adam: {refusal}"
+    sources["omega0"] = f"2 x the answer's frequency, at least 3 ({'; '.join(sc.reasons) or 'no data'})"
+    if output_scale is not None:
+        sources["output_scale"] = f"the value data's size {sc.amplitude:.3g}"
+    return config, sources
+
+
+def _batch(compiled, interior: int, other: int) -> dict[str, int]:
+    """Points per step: ``interior`` for interior terms, ``other`` elsewhere (grids: all of it)."""
+    return {t.name: (interior if isinstance(t.region, AbstractInterior) else other)
+            for t in compiled.terms if (t.method or t.region.default_method) != "grid"}
+
+
+def _natural(problem, compiled, device, kind, why, omega0, oscillating, output_scale):
+    r"""Defaults for the natural-gradient step (:mod:`pinr.training.natural`): a small SIREN in
+    float64 (the step reaches errors float32 cannot hold), fresh uniform points each step, the
+    conditions as loss terms (hard constraints through a distance function made the 2-D Poisson
+    case 1e3 times worse), no balancing and no L-BFGS finish, every CPU thread (the dense algebra
+    gains from them). Measured on the suite (``bench/RESULTS.md``)."""
+    d = problem.domain.dim
+    width = NATURAL_WIDTH_OSCILLATING if oscillating else NATURAL_WIDTH
+    interior = 256 if d == 1 else 1024 if d == 2 else 1536
+    if oscillating and d > 1:
+        interior = interior * 3 // 2
+    steps = 100 if d == 1 else 300 if oscillating else 200
+    options = {"width": width, "depth": 2, "omega0": omega0, "omega_hidden": 1.0}
+    config = TrainConfig(
+        model=ModelConfig(backbone="siren", options=options, output_scale=output_scale, hard=False),
+        optim=OptimConfig(optimizer="natural", steps=steps, lr=1e-3, lr_min=1e-4, decay=0.3, lbfgs_steps=0,
+                          balance="none"),
+        sampling=SamplingConfig(batch=_batch(compiled, interior, max(64, interior // 4))),
+        device=DeviceConfig(dtype="float64"))
+    reason = f"chosen for a linear {kind} whose conditions are mean squares"
+    sources = {"backbone": f"chosen for a {why}, width {width} (a small network: second-order steps)",
+               "steps": f"chosen for natural-gradient steps on a {kind}",
+               "lr": "unused by natural-gradient steps (Adam's if you choose it)",
+               "optimizer": reason,
+               "dtype": "float64: natural-gradient steps reach errors below float32's resolution",
+               "method": f"chosen for natural-gradient steps on a {kind}",
+               "hard": "value conditions left as loss terms (the natural-gradient step does better so)"}
+    return config, sources
+
+
+def _adam(problem, compiled, device, kind, why, omega0, oscillating, output_scale):
+    d = problem.domain.dim
+    interior = (256 if d == 1 else 1024) // (2 if oscillating else 1)  # the wider network: fewer points
+    steps = 4000 if oscillating else 2000 if d == 1 else 3000
+    options = {"width": 128 if oscillating else 64, "depth": 3, "omega0": omega0, "omega_hidden": 1.0}
     adaptive = nonlinear(problem)  # sharp fronts (shocks, interfaces) form where the residual says
     config = TrainConfig(
         model=ModelConfig(backbone="siren", options=options, output_scale=output_scale, hard=not oscillating),
-        optim=OptimConfig(steps=steps, lr=1e-3, lr_min=1e-4, decay=0.3, lbfgs_steps=500, balance="gradnorm"),
-        sampling=SamplingConfig(batch=batch, sampling="rar-d" if adaptive else None),
+        optim=OptimConfig(optimizer="adam", steps=steps, lr=1e-3, lr_min=1e-4, decay=0.3, lbfgs_steps=500,
+                          balance="gradnorm"),
+        sampling=SamplingConfig(batch=_batch(compiled, interior, max(64, interior // 4)),
+                                sampling="rar-d" if adaptive else None),
         device=DeviceConfig(threads=1 if device.type == "cpu" else None))
     sources = {"backbone": f"chosen for a {why}" + (", width 128" if oscillating else ", width 64"),
                "steps": f"chosen for a {kind}" + (" with an oscillating answer" if oscillating else ""),
-               "lr": "chosen for a PDE",
-               "omega0": f"2 x the answer's frequency, at least 3 ({'; '.join(sc.reasons) or 'no data'})"}
+               "lr": "chosen for a PDE"}
     sources["method"] = f"chosen for a {kind}"
     sources["hard"] = ("value conditions imposed exactly where they can be (a smooth answer)" if not oscillating else
                        "value conditions left as loss terms (an oscillating answer trains better that way)")
     if adaptive:
         sources["sampling"] = "RAR-D residual-based refinement (a nonlinear equation: fronts form where it is large)"
-    if output_scale is not None:
-        sources["output_scale"] = f"the value data's size {sc.amplitude:.3g}"
     return config, sources

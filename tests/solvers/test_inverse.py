@@ -93,7 +93,9 @@ def test_parameters_are_saved_reported_and_plotted(tmp_path):
     np.testing.assert_allclose(sol.evaluate(kappa * lap(u), pts), sol.parameters["kappa"] * sol.evaluate(lap(u), pts))
     config = json.loads((out / "config.json").read_text())
     assert config["parameter_lr"] == 1e-2 and config["lr"] == 1e-3 and config["steps"] == 20
-    assert set(config["chosen_by"]) == {"method", "hard"}  # backbone, steps, lr given; points, balancing were not
+    # backbone, steps, lr given (lr: an Adam run); points, balancing, hardness were not
+    assert set(config["chosen_by"]) == {"method", "hard", "optimizer"}
+    assert config["chosen_by"]["optimizer"] == "Adam: you set lr, an option of Adam"
 
 
 def test_transforms_keep_parameters_positive_or_bounded():

@@ -72,10 +72,13 @@ def test_your_options_win_and_the_rest_is_still_chosen():
     assert s.config.model.backbone == "mlp" and dict(s.config.model.options or {}) == {}  # no SIREN options
     assert s.config.optim.lr == 1e-3 and "backbone 'mlp'" in s.resolved.sources["lr"]
     assert s.config.optim.balance == "gradnorm" and "omega0" not in s.resolved.sources
-    t = PINNSolver.from_options(p, backbone_options={"omega0": 5.0}, progress=False)
-    assert dict(t.config.model.options)["omega0"] == 5.0 and dict(t.config.model.options)["width"] == 64
+    t = PINNSolver.from_options(p, backbone_options={"omega0": 5.0}, progress=False)  # the natural step's SIREN
+    assert dict(t.config.model.options)["omega0"] == 5.0 and dict(t.config.model.options)["width"] == 32
     assert "omega0" not in t.resolved.sources
-    assert "siren" in t.resolved.summary() and "balance gradnorm" in t.resolved.summary()
+    assert "siren" in t.resolved.summary() and "natural-gradient optimizer" in t.resolved.summary()
+    a = PINNSolver.from_options(p, backbone_options={"omega0": 5.0}, optimizer="adam", progress=False)
+    assert dict(a.config.model.options)["omega0"] == 5.0 and dict(a.config.model.options)["width"] == 64
+    assert "balance gradnorm" in a.resolved.summary() and "optimizer" not in a.resolved.sources  # yours
 
 
 def test_plain_poisson_at_the_defaults_is_accurate(caplog):
@@ -113,14 +116,17 @@ def test_smooth_answers_get_hard_value_conditions_oscillating_ones_do_not():
     u = d.field("u")
     smooth = pr.Problem(d, [Eq(lap(u), -2 * math.pi**2 * sin(math.pi * x) * sin(math.pi * y))],
                         [pr.Boundary(Eq(u, 0))])
-    s = PINNSolver.from_options(smooth, progress=False)
+    s = PINNSolver.from_options(smooth, progress=False, optimizer="adam")
     assert [c.name for c in s.problem.conditions if c.hard] == ["boundary"] and [t.name for t in s.terms] == ["pde"]
     assert "exactly" in s.resolved.sources["hard"] and s.case.problem is smooth  # the statement is unchanged
+    n = PINNSolver.from_options(smooth, progress=False)  # the natural-gradient step keeps them as loss terms
+    assert n.config.optim.optimizer == "natural" and not any(c.hard for c in n.problem.conditions)
+    assert "natural-gradient" in n.resolved.sources["hard"]
     k = 4 * math.pi
     wavy = pr.Problem(d, [Eq(lap(u) + k**2 * u, -k**2 * sin(k * x) * sin(k * y))], [pr.Boundary(Eq(u, 0))])
-    w = PINNSolver.from_options(wavy, progress=False)
+    w = PINNSolver.from_options(wavy, progress=False, optimizer="adam")
     assert not any(c.hard for c in w.problem.conditions) and len(w.terms) == 2
-    assert not PINNSolver.from_options(smooth, hard=False, progress=False).problem.conditions[1].hard
+    assert not PINNSolver.from_options(smooth, hard=False, progress=False, optimizer="adam").problem.conditions[1].hard
 
 
 def test_harden_keeps_what_disagrees_soft():

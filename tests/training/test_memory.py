@@ -91,7 +91,7 @@ def test_the_estimate_bounds_what_autograd_keeps(case):
     u = dom.field("u")
     eq = {"fit": Eq(u, x * y), "laplacian": Eq(lap(u), x), "gradient": Eq(pr.D(u, x) + pr.D(u, y), x)}[case]
     solver = PINNSolver.from_options(pr.Problem(dom, [eq], name=case), backbone_options=dict(width=64, depth=2),
-                                     steps=1, batch=256, progress=False)
+                                     steps=1, batch=256, progress=False, optimizer="adam")
     state = solver.build()
     term = solver.terms[0]
     saved = {}
