@@ -451,11 +451,13 @@ def bench_suite(
     quick: Annotated[bool, typer.Option(help="a few steps per case (a smoke run: not accuracy figures)")] = False,
     against: Annotated[Optional[list[str]], typer.Option("--against", help="also run this peer: deepxde (repeatable)")] = None,
     equal_time: Annotated[bool, typer.Option("--equal-time", help="stop each peer at pinr's wall time on the case")] = False,
+    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", help="also run pinr with this optimizer over its defaults: adam or natural (repeatable)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write the markdown table here (e.g. for bench/RESULTS.md)")] = None,
 ):
     """Problems with exact solutions or references, solved by pinr at its defaults and by peers
     with their examples' settings: rel. L2, wall seconds, ms/step and steps, side by side
-    (``--equal-time``: each peer stopped at pinr's wall time on the case)."""
+    (``--equal-time``: each peer stopped at pinr's wall time on the case; ``--optimizer``: pinr
+    again with that optimizer)."""
     from pinr import suite as S
     from pinr.io import write_text
 
@@ -464,7 +466,7 @@ def bench_suite(
     if equal_time and not against:
         _fail("error: --equal-time times a peer against pinr: add --against deepxde")
     records = _run(lambda: S.run_suite(case, quick=quick, against=tuple(against or ()), equal_time=equal_time,
-                                       echo=typer.echo))
+                                       optimizers=tuple(optimizer or ()), echo=typer.echo))
     table = S.format_markdown(records, quick=quick, equal_time=equal_time)
     typer.echo(table)
     if out is not None:

@@ -16,10 +16,15 @@ or a reference computed here by scipy/numpy:
 ``burgers-1d``         :math:`u_t + uu_x = (0.01/\pi)u_{xx}`, u(x, 0) = −sin πx; method-of-lines reference
 ``allen-cahn-1d``      :math:`u_t = 10^{-4}u_{xx} - 5u^3 + 5u`, u(x, 0) = x² cos πx, periodic; ETDRK4 reference
 ``inverse-diffusion``  :math:`u_t = \kappa u_{xx} - u + f`, κ trainable (true 1, start 2), 10 readings
+``poisson-2d-engd``    ``poisson-2d`` on the setup of the ENGD paper (Müller & Zeinhofer 2023, its code's
+                       ``engd_poisson_2d.py``): a tanh MLP 2-32-1 in float64, 900 interior and 120 boundary
+                       points held fixed, 50 natural-gradient steps (the paper: L2 error about 1e-7)
 =====================  ===============================================================================================
 
 pinr is called as ``pr.solve(problem, progress=False, seed=0, device="cpu")`` and nothing else:
-its defaults are what is measured (``quick`` adds only ``steps`` and ``lbfgs_steps``).
+its defaults are what is measured (``quick`` adds only ``steps`` and ``lbfgs_steps``), except in a
+case that reproduces a paper's setup, whose :attr:`Statement.options` say so. ``optimizers`` runs
+pinr again per optimiser (``optimizer=NAME`` over its defaults), side by side.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ class Statement:
     parameter: tuple[str, float] | None = None
     observations: tuple[np.ndarray, np.ndarray] | None = None
     note: str = ""
+    options: dict = field(default_factory=dict)  #: pinr options of a case that reproduces a paper's setup
 
 
 @dataclass(frozen=True)
@@ -363,6 +369,19 @@ def allen_cahn_1d() -> Statement:
     return Statement(problem, _grid_interpolant(*allen_cahn_reference()), _xt_grid())
 
 
+#: the ENGD paper's 2-D Poisson setup (its code's ``engd_poisson_2d.py``): network, points, steps
+ENGD_OPTIONS = dict(optimizer="natural", backbone="mlp", backbone_options=dict(width=32, depth=1, activation="tanh"),
+                    dtype="float64", steps=50, batch={"pde": 900, "boundary": 120}, sampling="fixed", hard=False,
+                    balance="none", lbfgs_steps=0)
+
+
+@_case("poisson-2d-engd", "Poisson 2-D on ENGD's setup (tanh 2-32-1, 900 + 120 fixed points, 50 steps)",
+       "examples/pinn_forward/Poisson_Lshape.py (DeepXDE's own settings)")
+def poisson_2d_engd() -> Statement:
+    st = poisson_2d()
+    return Statement(st.problem.replace(name="poisson-2d-engd"), st.reference, st.grid, options=dict(ENGD_OPTIONS))
+
+
 INVERSE_TRUE, INVERSE_START = 1.0, 2.0
 
 
@@ -463,6 +482,9 @@ def _dde_poisson_plan(dde, geom, pde) -> "_DdePlan":
     data = dde.data.PDE(geom, pde, bc, num_domain=1200, num_boundary=120)
     net = dde.nn.FNN([2] + [50] * 4 + [1], "tanh", "Glorot uniform")
     return _DdePlan(dde.Model(data, net), 50000, lbfgs=True)
+
+
+_deepxde_of("poisson-2d-engd")(_dde_poisson_2d)  # the same statement: DeepXDE with its own settings
 
 
 @_deepxde_of("poisson-lshape")
@@ -654,9 +676,9 @@ def _deadline(dde, at: float):
 
 # --------------------------------------------------------------------------------- running
 def _run_pinr(case: SuiteCase, st: Statement, quick: bool, **options) -> Record:
-    """pinr on ``case`` at its defaults (with ``options`` over them, for benchmarks of one option),
-    scored on the case's grid."""
-    options = {**({"steps": QUICK_STEPS, "lbfgs_steps": 0} if quick else {}), **options}
+    """pinr on ``case`` at its defaults (the case's own options, then ``options`` over them, for
+    benchmarks of one option), scored on the case's grid."""
+    options = {**st.options, **({"steps": QUICK_STEPS, "lbfgs_steps": 0} if quick else {}), **options}
     started = time.perf_counter()
     sol = pr.solve(st.problem, progress=False, seed=0, device="cpu", **options)
     seconds = time.perf_counter() - started
@@ -664,7 +686,8 @@ def _run_pinr(case: SuiteCase, st: Statement, quick: bool, **options) -> Record:
     train_seconds = float(sol.metadata.get("seconds", seconds))
     pred = np.asarray(sol(st.grid))[:, 0]
     rec = Record(case.name, "pinr", rel_l2=rel_l2(pred, st.reference(st.grid)), seconds=seconds,
-                 ms_per_step=1000 * train_seconds / max(steps, 1), steps=steps)
+                 ms_per_step=1000 * train_seconds / max(steps, 1), steps=steps,
+                 note="the paper's setup" if st.options else "")
     if st.parameter is not None:
         value = float(sol.parameters[st.parameter[0]])
         rec.param_error = abs(value - st.parameter[1]) / abs(st.parameter[1])
@@ -673,11 +696,13 @@ def _run_pinr(case: SuiteCase, st: Statement, quick: bool, **options) -> Record:
 
 
 def run_suite(names: Sequence[str] | None = None, *, quick: bool = False, against: Sequence[str] = (),
-              equal_time: bool = False, echo: Callable[[str], None] = log.info) -> list[Record]:
-    """Run cases ``names`` (default all) by pinr and by each peer in ``against``; ``echo`` gets
-    one progress line per case and tool. With ``equal_time`` each peer gets pinr's wall time on
-    the case and is stopped there (its example's plan, cut). Unknown names raise ``ValueError``
-    listing the valid ones."""
+              equal_time: bool = False, optimizers: Sequence[str] = (),
+              echo: Callable[[str], None] = log.info) -> list[Record]:
+    """Run cases ``names`` (default all) by pinr at its defaults, by pinr with each optimiser in
+    ``optimizers`` (tool ``pinr (NAME)``) and by each peer in ``against``; ``echo`` gets one
+    progress line per case and tool. With ``equal_time`` each peer gets the wall time of pinr at
+    its defaults on the case and is stopped there (its example's plan, cut). Unknown names raise
+    ``ValueError`` listing the valid ones."""
     names = list(names or CASES)
     unknown = [n for n in names if n not in CASES]
     if unknown:
@@ -685,20 +710,26 @@ def run_suite(names: Sequence[str] | None = None, *, quick: bool = False, agains
     bad = [p for p in against if p not in PEERS]
     if bad:
         raise ValueError(f"unknown peer(s) {', '.join(bad)}; choose from {', '.join(PEERS)}")
+    from pinr.training.optimizers import optimizer_kind
+
+    for o in optimizers:
+        optimizer_kind(o)
     if against:
         _import_deepxde()  # fail before the first case, not after it
     records = []
     for i, name in enumerate(names, 1):
         case = CASES[name]
         st = case.build()
-        tools = [("pinr", _run_pinr)] + [(p, _run_deepxde) for p in against]
+        tools = [("pinr", _run_pinr)] + [(f"pinr ({o})", functools.partial(_run_pinr, optimizer=o)) for o in optimizers]
+        tools += [(p, _run_deepxde) for p in against]
         budget = None
         for tool, runner in tools:
-            if tool == "pinr" and st.problem is None:
+            if tool.startswith("pinr") and st.problem is None:
                 rec = Record(name, tool, note=st.note)
-            elif tool == "pinr":
+            elif tool.startswith("pinr"):
                 rec = runner(case, st, quick)
-                budget = rec.seconds if equal_time else None
+                rec.tool = tool
+                budget = rec.seconds if equal_time and tool == "pinr" else budget
             else:  # a peer's failure is a row of the table, not the end of the run
                 try:
                     rec = runner(case, st, quick, budget)

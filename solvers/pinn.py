@@ -102,7 +102,7 @@ class PINNSolver:
                                 case_name=self.case.source.get("name", problem.name), reasons=reasons)
         self.config = c = self.resolved.config
         if c.model.hard:  # value conditions imposed exactly where they can be: another form of the answer
-            hardened, names = harden(problem)
+            hardened, names = harden(problem, initial_only=c.model.hard == "initial")
             if names:
                 self.problem = problem = hardened
                 self.compiled = compile_problem(problem)

@@ -15,7 +15,8 @@ from pinr.cli import app
 from pinr.symbolic.expressions import Parameter
 
 runner = CliRunner()
-EXACT = ["poisson-1d", "poisson-2d", "heat-2d", "wave-1d", "helmholtz-2d", "inverse-diffusion"]  # closed forms
+EXACT = ["poisson-1d", "poisson-2d", "heat-2d", "wave-1d", "helmholtz-2d", "inverse-diffusion",
+         "poisson-2d-engd"]  # closed forms
 
 
 def _substituted(expr, problem, values):
@@ -116,7 +117,24 @@ def test_quick_run_through_the_cli_writes_the_table(tmp_path):
     assert row.split("|")[7].strip() == str(S.QUICK_STEPS)
 
 
+def test_each_optimizer_runs_beside_the_defaults(tmp_path):
+    out = tmp_path / "suite.md"
+    r = runner.invoke(app, ["bench", "suite", "pinn", "--quick", "--case", "poisson-1d", "--optimizer", "adam",
+                            "--optimizer", "natural", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = [line.split("|")[2].strip() for line in out.read_text().splitlines() if line.startswith("| poisson-1d |")]
+    assert rows == ["pinr", "pinr (adam)", "pinr (natural)"]
+
+
+def test_the_engd_case_states_the_papers_setup():
+    st = S.CASES["poisson-2d-engd"].build()
+    assert st.options["backbone_options"] == dict(width=32, depth=1, activation="tanh")  # 2-32-1 tanh
+    assert st.options["batch"] == {"pde": 900, "boundary": 120} and st.options["steps"] == 50
+    assert str(st.problem.equations) == str(S.CASES["poisson-2d"].build().problem.equations)
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["pinn", "--optimizer", "sgd"], "unknown optimizer 'sgd'; choose one of ['adam', 'natural']"),
     (["pinn", "--case", "nope"], "unknown suite case(s) nope; choose from poisson-1d, poisson-2d"),
     (["other"], "unknown suite 'other'; choose pinn"),
     (["pinn", "--against", "fenics"], "unknown peer(s) fenics; choose from deepxde"),

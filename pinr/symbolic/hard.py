@@ -110,11 +110,12 @@ def hard_transforms(problem, conditions) -> dict:
     return out
 
 
-def harden(problem):
+def harden(problem, *, initial_only: bool = False):
     """``problem`` with every value condition that can be imposed exactly made hard (its boundary
     or initial value conditions ``u = g`` whose domain gives a distance function and whose data
-    agree where they meet); when the data disagree, only the boundary ones; else unchanged.
-    Returns ``(problem, names of the conditions made hard)``."""
+    agree where they meet); when the data disagree, only the boundary ones; else unchanged. With
+    ``initial_only``, the initial slice's value conditions only. Returns ``(problem, names of the
+    conditions made hard)``."""
     from ..domains.base import AbstractBoundary, AbstractInitial
 
     def eligible(c, kinds):
@@ -126,7 +127,7 @@ def harden(problem):
             return False
         return True
 
-    for kinds in ((AbstractBoundary, AbstractInitial), (AbstractBoundary,)):
+    for kinds in ((AbstractInitial,),) if initial_only else ((AbstractBoundary, AbstractInitial), (AbstractBoundary,)):
         chosen = [c for c in problem.conditions if eligible(c, kinds)]
         if not chosen:
             continue

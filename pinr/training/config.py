@@ -31,12 +31,13 @@ class ModelConfig:
     """The network: ``backbone`` name, its ``options``, the ``output_scale`` (a number or one
     per field) its outputs are multiplied by, and ``hard``: impose every value condition that can
     be imposed exactly in the form of the answer (:func:`pinr.symbolic.hard.harden`; conditions
-    stated with ``hard=True`` always are)."""
+    stated with ``hard=True`` always are), or with ``"initial"`` those on the initial slice only
+    (their distance :math:`t - t_0` is smooth, a boundary's need not be)."""
 
     backbone: str | None = None
     options: Mapping | None = None
     output_scale: object = None
-    hard: bool | None = None
+    hard: bool | str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "options", _frozen_mapping(self.options))
@@ -199,6 +200,10 @@ DEFAULTS = TrainConfig(
 DEFAULT_BATCH = 4096
 
 
+def _hardness(hard) -> str:
+    return "on the initial slice" if hard == "initial" else "on" if hard else "off"
+
+
 @dataclass(frozen=True)
 class Resolved:
     """A complete :class:`TrainConfig` and, per option that was not the user's, where it came from."""
@@ -224,7 +229,7 @@ class Resolved:
             b = c.sampling.batch
             points = "/".join(map(str, dict(b).values())) if isinstance(b, Mapping) else str(b)
             line += (f"; {points} points per term, balance {c.optim.balance}, {c.optim.lbfgs_steps} L-BFGS steps, "
-                     f"hard value conditions {'on' if c.model.hard else 'off'}"
+                     f"hard value conditions {_hardness(c.model.hard)}"
                      + (f", {c.sampling.sampling} sampling" if c.sampling.sampling else "")
                      + (f", {c.device.threads} thread(s)" if c.device.threads else "") + f" ({s['method']})")
         return line
@@ -293,8 +298,9 @@ def _validate(problem, c: TrainConfig) -> None:
         raise ValueError(f"lr_min must be a number >= 0, got {o.lr_min!r}")
     if not isinstance(o.lbfgs_steps, int) or o.lbfgs_steps < 0:
         raise ValueError(f"lbfgs_steps must be an integer >= 0, got {o.lbfgs_steps!r}")
-    if not isinstance(c.model.hard, bool):
-        raise ValueError(f"hard must be True or False, got {c.model.hard!r}")
+    if not (isinstance(c.model.hard, bool) or c.model.hard == "initial"):
+        raise ValueError(f"hard must be True, False or 'initial' (the initial slice's value conditions only), got "
+                         f"{c.model.hard!r}")
     if not (isinstance(o.decay, (int, float)) and 0 < o.decay <= 1):
         raise ValueError(f"decay is the fraction of the steps over which the rate decays, in (0, 1]; got {o.decay!r}")
     from .optimizers import optimizer_kind

@@ -277,3 +277,20 @@ def test_a_divergent_natural_run_stops_with_advice_for_its_optimiser(monkeypatch
     with pytest.raises(DivergenceError, match="optimizer='adam'") as err:
         PINNSolver.from_options(poisson_1d(), optimizer="natural", steps=3, batch=8, **SMALL).run()
     assert "learning rate" not in str(err.value)
+
+
+def test_the_defaults_impose_the_initial_values_exactly_and_keep_the_boundary_as_a_term():
+    d = pr.Interval(x=(0, 1)) * pr.TimeInterval(0, 1)
+    x, t = d.coords
+    u = d.field("u")
+    heat = pr.Problem(d, [Eq(pr.dt(u), lap(u))], [pr.Initial(Eq(u, sin(pi * x))), pr.Boundary(Eq(u, 0))])
+    solver = PINNSolver.from_options(heat, progress=False, device="cpu")
+    assert solver.config.model.hard == "initial" and solver.config.optim.optimizer == "natural"
+    assert [c.name for c in solver.problem.conditions if c.hard] == ["initial"]
+    assert [t.name for t in solver.terms] == ["pde", "boundary"]
+    assert "initial slice" in solver.resolved.summary()
+    everywhere = PINNSolver.from_options(heat, hard=True, progress=False, device="cpu")
+    assert [c.name for c in everywhere.problem.conditions if c.hard] == ["initial", "boundary"]
+    with pytest.raises(ValueError) as err:
+        PINNSolver.from_options(heat, hard="boundary", progress=False)
+    assert "'initial'" in _one_line(err)
