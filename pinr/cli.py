@@ -158,6 +158,7 @@ def solve(
     backbone: BackboneOption = None,
     steps: StepsOption = None,
     lr: Annotated[Optional[float], typer.Option(help="peak learning rate (default: the problem's, else the backbone's)")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adam or natural (second-order Gauss-Newton steps); default: the problem's, else chosen from the statement")] = None,
     device: DeviceOption = None,
     seed: Annotated[Optional[int], typer.Option(help="random seed (default 0)")] = None,
     dtype: DtypeOption = None,
@@ -194,8 +195,8 @@ def solve(
         out = Path("runs") / f"{problem}-{name}-{stamp}"
     kw = {}
     if solver == "pinn":
-        kw = dict(backbone=backbone, steps=steps, lr=lr, device=device, seed=seed, dtype=dtype, engine=engine,
-                  batch=batch, resume=resume, compile=compile_mode or compile, tf32=tf32, progress=progress)
+        kw = dict(backbone=backbone, steps=steps, lr=lr, optimizer=optimizer, device=device, seed=seed, dtype=dtype,
+                  engine=engine, batch=batch, resume=resume, compile=compile_mode or compile, tf32=tf32, progress=progress)
         kw = {k: v for k, v in kw.items() if v is not None}
         if options:
             kw["backbone_options"] = options
@@ -207,8 +208,8 @@ def solve(
         unknown = sorted(set(extra) - valid)
         if unknown:
             _fail(f"error: --train {', '.join(unknown)}: not a solver option; valid: {', '.join(sorted(valid))}")
-        own_flags = {"backbone", "steps", "lr", "device", "seed", "dtype", "engine", "batch", "resume", "compile",
-                     "tf32", "progress", "out", "backbone_options"}
+        own_flags = {"backbone", "steps", "lr", "optimizer", "device", "seed", "dtype", "engine", "batch", "resume",
+                     "compile", "tf32", "progress", "out", "backbone_options"}
         clash = sorted(set(extra) & own_flags)
         if clash:
             _fail(f"error: --train {', '.join(clash)}: set these with their own flags")

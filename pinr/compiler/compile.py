@@ -6,8 +6,9 @@ not involve the unknowns (``u_xx + u_yy``, ``u_tt - c^2 Δu``, ``A(x) u_xx + B(x
 one *combo* each — a derivative engine may compute a combo in one pass — and lambdifies
 what remains into a torch function of (coordinates, normals, data, atoms, combos).
 
-Parameters are substituted by value and exact constants are evaluated numerically before
-lambdification (``sympy.lambdify(..., "torch")`` cannot raise a Python float to a power);
+Parameters are substituted by value and exact constants are evaluated numerically at any depth
+before lambdification (:func:`fold_constants`: ``sympy.lambdify(..., "torch")`` would hand
+``torch.pow`` two Python numbers for ``pi**2``);
 trainable parameters stay symbols and become arguments of the compiled function, so that their
 values (tensors with gradients) flow into the residuals.
 """
@@ -24,7 +25,7 @@ from sympy.core.function import AppliedUndef
 from ..symbolic.expressions import DataFunction, FieldFunction, Parameter, normal_symbol
 
 __all__ = ["Atom", "Combo", "CompiledExpression", "CompiledTerm", "CompiledObservation", "CompiledProblem",
-           "compile_problem", "compile_expressions"]
+           "fold_constants", "compile_problem", "compile_expressions"]
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,23 @@ _TORCH_EXTRAS = {"Max": _max, "Min": _min, "max": _max, "min": _min, "amax": _ma
 _MODULES = [_TORCH_EXTRAS, "torch"]
 
 
+def fold_constants(expr):
+    """``expr`` with every subexpression free of symbols (``pi**2``, ``sqrt(2)``, ``E``,
+    ``Rational(1, 3)``, ``sqrt(100 + 4*pi**2)`` inside ``exp(...)``) replaced by its float, at any
+    depth; integers stay integers (exponents). ``sympy.N`` alone leaves constants inside a
+    function's argument untouched, and ``lambdify`` would then hand ``torch.pow`` two Python numbers."""
+    if not isinstance(expr, sympy.Basic) or not expr.args:
+        return expr.evalf() if isinstance(expr, sympy.Basic) and expr.is_number and not expr.is_Integer else expr
+    if expr.is_number:
+        return expr if expr.is_Integer else expr.evalf()
+    if isinstance(expr, (sympy.Tuple, sympy.Derivative)):
+        return expr  # a derivative's variables and orders are structure, not arithmetic
+    return expr.func(*(fold_constants(a) for a in expr.args))
+
+
 def _numeric(expr, params: Mapping[str, float], keep: frozenset = frozenset()):
     subs = {p: params.get(p.name, p.value) for p in expr.atoms(Parameter) if p.name not in keep}
-    return sympy.N(expr.xreplace(subs)) if subs else sympy.N(expr)
+    return fold_constants(sympy.N(expr.xreplace(subs)) if subs else sympy.N(expr))
 
 
 def _hard_form(expr, hard: Mapping):

@@ -262,7 +262,7 @@ def first_order(given: TrainConfig) -> str | None:
     o, d, m = given.optim, given.device, given.model
     if o.optimizer == "adam":
         return "you chose Adam"
-    for name in ("lr", "lr_min", "decay", "parameter_lr"):
+    for name in ("lr", "lr_min", "parameter_lr"):
         if getattr(o, name) is not None:
             return f"you set {name}, an option of Adam"
     if o.lbfgs_steps:

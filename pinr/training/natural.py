@@ -208,8 +208,10 @@ class NaturalGradient(torch.optim.Optimizer):
     The defaults were measured on the 2-D Poisson problem of the suite (fresh points each step):
     3.6e-7 after 100 steps, where dividing by 3 only after full steps left 2.6e-5
     (``bench/RESULTS.md``).
-    The group's ``lr`` holds the last step size taken (0 when none was) and ``damping`` the current
-    :math:`\mu`; both are saved with :meth:`state_dict`.
+    The group's ``lr`` is the largest step size the line search tries (1, or what a schedule makes
+    it: :class:`~pinr.training.optimizers.Natural` decays it at the end of a run),
+    ``step_size`` the last step size taken (0 when none lowered the loss) and ``damping`` the
+    current :math:`\mu`; all are saved with :meth:`state_dict`.
 
     :meth:`step` takes ``closure(jacobian: bool) -> (rho (M,), J (M, P) or None)``, the stacked
     weighted residuals (and their Jacobian) at the parameters' current values.
@@ -227,7 +229,7 @@ class NaturalGradient(torch.optim.Optimizer):
         if not (shrink > 1 and 0 < grow_below < shrink_above):
             raise ValueError(f"natural gradient: need shrink > 1 and 0 < grow_below < shrink_above, got {shrink!r}, "
                              f"{grow_below!r}, {shrink_above!r}")
-        super().__init__(params, {"lr": 0.0, "damping": float(damping)})
+        super().__init__(params, {"lr": 1.0, "damping": float(damping), "step_size": 0.0})
         self.damping_min, self.damping_max = float(damping_min), float(damping_max)
         self.shrink, self.shrink_above, self.grow_below = float(shrink), float(shrink_above), float(grow_below)
         self.line_search, self.retries = steps, int(retries)
@@ -263,7 +265,7 @@ class NaturalGradient(torch.optim.Optimizer):
         else:
             gram, rhs = jac @ jac.T, rho
         mean_diagonal = float(total(jac.square().sum())) / p
-        mu = float(group["damping"])
+        mu, cap = float(group["damping"]), float(group["lr"])
         start = torch.cat([q.detach().reshape(-1) for q in params])
         taken, after = 0.0, before
         for _ in range(self.retries + 1):
@@ -272,7 +274,7 @@ class NaturalGradient(torch.optim.Optimizer):
                 mu = min(self.damping_max, mu * 8)
                 continue
             best, best_alpha = before, 0.0
-            for alpha in self.line_search:
+            for alpha in (cap * a for a in self.line_search):
                 self._set(params, start, direction, alpha)
                 loss = float(total(closure(False)[0].detach().square().sum()))
                 if math.isfinite(loss) and loss < best:
@@ -281,14 +283,14 @@ class NaturalGradient(torch.optim.Optimizer):
                     break
             if best_alpha:
                 taken, after = best_alpha, best
-                if best_alpha >= self.shrink_above:
+                if best_alpha >= self.shrink_above * cap:
                     mu = max(self.damping_min, mu / self.shrink)
-                elif best_alpha <= self.grow_below:
+                elif best_alpha <= self.grow_below * cap:
                     mu = min(self.damping_max, mu * 2)
                 break
             mu = min(self.damping_max, mu * 8)
         self._set(params, start, direction if taken else None, taken)
-        group["lr"], group["damping"] = taken, mu
+        group["step_size"], group["damping"] = taken, mu
         self.last = {"scale": mean_diagonal, "loss": before, "after": after, "alpha": taken, "damping": mu,
                      "form": "P x P" if primal else "Woodbury N x N", "residuals": m, "parameters": p}
         return before
@@ -325,14 +327,16 @@ class NaturalStep(AbstractUpdate):
 
         distributed = strategy is not None and strategy.world_size > 1
         optimizer.step(closure, total=strategy.total if distributed else None, distributed=distributed)
+        state.scheduler.step()
         if strategy is not None:
             losses = strategy.average([], losses)  # the global losses; every rank learns of a stop request
         return losses, per_point
 
 
 class NaturalStatus(AbstractCallback):
-    """Shows the damping and step size of the natural-gradient step next to the losses and records
-    them in the history (columns ``damping``, ``step_size``) at log steps."""
+    """Shows the step size taken and the damping of the natural-gradient step next to the losses
+    (``lr`` there is the largest step size the line search tries) and records them in the history
+    (columns ``damping``, ``step_size``) at log steps."""
 
     def __init__(self, progress, log_every: int):
         self.progress, self.log_every = progress, int(log_every)
@@ -342,7 +346,8 @@ class NaturalStatus(AbstractCallback):
         if not (s.step % self.log_every == 0 or s.step == s.total or s.step == loop.first_step + 1):
             return  # the log steps of the history (callbacks.is_log_step)
         group = s.optimizer.param_groups[0]
-        if self.progress is not None:
+        if self.progress is not None:  # "lr" shows the largest step size tried, "step" the one taken
+            self.progress.extra["step"] = f"{group['step_size']:.3g}"
             self.progress.extra["damping"] = f"{group['damping']:.1e}"
         s.history.setdefault("damping", []).append(float(group["damping"]))
-        s.history.setdefault("step_size", []).append(float(group["lr"]))
+        s.history.setdefault("step_size", []).append(float(group["step_size"]))

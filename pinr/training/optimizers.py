@@ -20,20 +20,12 @@ import torch
 from .loop import GradientStep, lr_schedule
 from .natural import NaturalGradient, NaturalStatus, NaturalStep, unfit_reason
 
-__all__ = ["AbstractOptimizer", "Adam", "Natural", "OPTIMIZERS", "optimizer_kind", "fitted", "Constant"]
+__all__ = ["AbstractOptimizer", "Adam", "Natural", "OPTIMIZERS", "optimizer_kind", "fitted", "NATURAL_CAP_MIN"]
 
 log = logging.getLogger(__name__)
 
-
-class Constant:
-    """The schedule of an optimiser without a learning-rate plan: a step changes nothing."""
-
-    def step(self) -> None: ...
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None: ...
+#: the step-size cap the natural-gradient schedule ends at
+NATURAL_CAP_MIN = 0.1
 
 
 class AbstractOptimizer:
@@ -89,10 +81,13 @@ class Natural(AbstractOptimizer):
                              "steps; self-adaptive point weights (balance='self-adaptive') are trained by ascent: "
                              "use optimizer='adam' for them")
         optimizer = NaturalGradient([p for g in groups for p in g["params"]])
-        return optimizer, Constant(), NaturalStep()
+        return optimizer, self.schedule(optimizer, optim.steps, optim.decay, NATURAL_CAP_MIN), NaturalStep()
 
     def schedule(self, optimizer, steps, decay, lr_min):
-        return Constant()
+        """The largest step size the line search tries: 1 for the first ``1 - decay`` of the steps,
+        then a cosine to ``NATURAL_CAP_MIN`` (fresh points each step make each step fit its own batch;
+        shorter steps at the end average over batches, as a decaying learning rate does)."""
+        return lr_schedule(optimizer, steps, decay, NATURAL_CAP_MIN)
 
     def callbacks(self, progress, log_every):
         return [NaturalStatus(progress, log_every)]

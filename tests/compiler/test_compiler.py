@@ -293,3 +293,35 @@ def test_engines_through_compiled_problem_agree():
         av, cv = engine.evaluate(net, pts, e.atoms, e.combos, coefs)
         out.append(e(pts, None, av, cv))
     assert (out[0] - out[1]).abs().max() <= 1e-10 * out[1].abs().max()
+
+
+@pytest.mark.parametrize("constant", [sympy.pi**2, sympy.E, sympy.Rational(1, 3), sympy.sqrt(2),
+                                      sympy.sqrt(100 + 4 * sympy.pi**2)],
+                         ids=["pi**2", "E", "Rational", "sqrt(2)", "sqrt(100 + 4 pi**2)"])
+def test_exact_constants_compile_at_any_depth(constant):
+    """A sympy constant alone, as a factor, inside a function's argument and as an exponent's base
+    compiles to torch and agrees with numpy's evaluation of the same expression (float64)."""
+    x, y = sympy.symbols("x y")
+    exprs = [constant + 0 * x, constant * x, sympy.exp(-2 * constant * y) * sympy.sin(constant * x),
+             constant**x + sympy.cos(x / constant)]
+    compiled = compile_expressions(exprs, fields=[], coords=[x, y], params={})
+    pts = torch.rand(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    got = compiled(pts, None, [], [])
+    for row, e in zip(got, exprs):
+        want = np.broadcast_to(sympy.lambdify((x, y), e, "numpy")(*pts.numpy().T), (16,))
+        np.testing.assert_allclose(row.numpy(), want, rtol=1e-13, atol=1e-14)
+
+
+def test_a_statement_with_pi_squared_trains_validates_and_has_a_reference():
+    """``exp(-2*pi**2*t)*sin(2*pi*x)`` as the exact solution and ``pi**2`` in the source: scales are
+    read, two steps train, the validation and the reference evaluate (issue: a ``torch.pow(float,
+    int)`` crash)."""
+    d = pr.Interval(x=(0, 1)) * pr.TimeInterval(0, 1)
+    x, t = d.coords
+    u = d.field("u")
+    exact = sympy.exp(-2 * sympy.pi**2 * t) * sympy.sin(sympy.pi * x)
+    problem = pr.Problem(d, [Eq(pr.dt(u), lap(u) - sympy.pi**2 * exact)],
+                         [pr.Initial(Eq(u, sympy.sin(sympy.pi * x))), pr.Boundary(Eq(u, 0))], exact=exact)
+    sol = pr.solve(problem, steps=2, progress=False, device="cpu")
+    metrics = pr.compare(sol, pr.reference(problem))
+    assert np.isfinite(metrics["rel_l2"])
