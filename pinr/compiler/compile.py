@@ -85,14 +85,17 @@ _MODULES = [_TORCH_EXTRAS, "torch"]
 
 
 def fold_constants(expr):
-    """``expr`` with every subexpression free of symbols (``pi**2``, ``sqrt(2)``, ``E``,
-    ``Rational(1, 3)``, ``sqrt(100 + 4*pi**2)`` inside ``exp(...)``) replaced by its float, at any
-    depth; integers stay integers (exponents). ``sympy.N`` alone leaves constants inside a
-    function's argument untouched, and ``lambdify`` would then hand ``torch.pow`` two Python numbers."""
-    if not isinstance(expr, sympy.Basic) or not expr.args:
-        return expr.evalf() if isinstance(expr, sympy.Basic) and expr.is_number and not expr.is_Integer else expr
+    """``expr`` with every subexpression free of symbols that is not a rational number (``pi**2``,
+    ``sqrt(2)``, ``E``, ``sqrt(100 + 4*pi**2)`` inside ``exp(...)``) replaced by its float, at any
+    depth; integers and rationals stay as they are (exponents, Python arithmetic). ``sympy.N`` alone
+    leaves constants inside a function's argument untouched, and ``lambdify`` would then hand
+    ``torch.pow`` two Python numbers."""
+    if not isinstance(expr, sympy.Basic):
+        return expr
     if expr.is_number:
-        return expr if expr.is_Integer else expr.evalf()
+        return expr if expr.is_Rational else expr.evalf()  # 1/3 prints as Python arithmetic; pi**2 would not
+    if not expr.args:
+        return expr
     if isinstance(expr, (sympy.Tuple, sympy.Derivative)):
         return expr  # a derivative's variables and orders are structure, not arithmetic
     return expr.func(*(fold_constants(a) for a in expr.args))

@@ -235,15 +235,11 @@ def reentrant_corners(domain) -> bool:
 def natural_fits(problem, compiled) -> str | None:
     """Why the defaults keep Adam for ``problem`` rather than the natural-gradient step (``None``:
     they choose it). It needs every condition to be a mean square (a weighted sum of squares), and
-    it is chosen for linear equations on domains without re-entrant corners only — measured on the
-    suite, Burgers and Allen–Cahn stayed at 0.5 and 0.19 where Adam with RAR-D reaches 1.8e-2 and
-    8.6e-2, and the L-shape's corner singularity left it at 1.1–3.6e-2 after 500 steps where Adam
-    with hard conditions reaches 7.7e-3 (``bench/RESULTS.md``)."""
+    it is not chosen on domains with re-entrant corners: the L-shape's corner singularity left it at
+    1.1–3.6e-2 after 500 steps where Adam with hard conditions reaches 7.7e-3 (``bench/RESULTS.md``)."""
     bad = [t.name for t in compiled.terms if t.reduction != "mse"]
     if bad:
         return f"condition {bad[0]!r}, which is not a mean square"
-    if nonlinear(problem):
-        return "a nonlinear equation"
     if reentrant_corners(problem.domain):
         return "a domain with re-entrant corners, where the answer is singular"
     return None
@@ -337,7 +333,15 @@ def _natural(problem, compiled, device, kind, why, omega0, oscillating, output_s
     interior = 256 if d == 1 else 1024 if d == 2 else 1536
     if oscillating and d > 1:
         interior = interior * 3 // 2
+    # the Jacobian's rows (its cost is rows x parameters x min(rows, parameters)) as for one equation and two
+    # other conditions: several equations or fields share them (a three-field flow gets 40 % of the points)
+    rows = sum(len(t.expression.exprs) * (1 if isinstance(t.region, AbstractInterior) else 0.25)
+               for t in compiled.terms if (t.method or t.region.default_method) != "grid")
+    interior = max(64, min(interior, int(interior * 1.5 / max(rows, 1.5))))
+    nonlinear_ = nonlinear(problem)
     steps = 100 if d == 1 else 300 if oscillating else 200
+    if nonlinear_:  # fronts sharpen slowly, and the steps' noise averages out while the cap decays
+        steps = max(steps, 200 if d == 1 else 500)
     options = {"width": width, "depth": 2, "omega0": omega0, "omega_hidden": 1.0}
     config = TrainConfig(
         model=ModelConfig(backbone="siren", options=options, output_scale=output_scale, hard="initial"),
@@ -345,7 +349,7 @@ def _natural(problem, compiled, device, kind, why, omega0, oscillating, output_s
                           balance="none"),
         sampling=SamplingConfig(batch=_batch(compiled, interior, max(64, interior // 4))),
         device=DeviceConfig(dtype="float64"))
-    reason = f"chosen for a linear {kind} whose conditions are mean squares"
+    reason = f"chosen for a {'nonlinear' if nonlinear_ else 'linear'} {kind} whose conditions are mean squares"
     sources = {"backbone": f"chosen for a {why}, width {width} (a small network: second-order steps)",
                "steps": f"chosen for natural-gradient steps on a {kind}",
                "lr": "unused by natural-gradient steps (Adam's if you choose it)",

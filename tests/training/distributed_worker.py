@@ -108,8 +108,9 @@ def main(work: Path) -> None:
     torch.save(conditioned.network.state_dict(), work / f"collection-{rank}.pt")
     natural = PINNSolver.from_options(p, **NATURAL)
     natural.run()
-    torch.save({"network": natural.network.state_dict(), "loss": torch.tensor(natural.history["loss"]),
-                "damping": torch.tensor(natural.history["damping"])}, work / f"natural-{rank}.pt")
+    torch.save({"network": natural.network.state_dict(),
+                "loss": torch.tensor(natural.history["loss"], dtype=torch.float64),
+                "damping": torch.tensor(natural.history["damping"], dtype=torch.float64)}, work / f"natural-{rank}.pt")
     try:
         PINNSolver.from_options(poisson_1d(), **{**OPTIONS, "steps": 10}, out=work / "stopped",
                                 callbacks=[StopOnRankOne()]).run()

@@ -182,11 +182,15 @@ def test_nonlinear_equations_get_residual_based_refinement_linear_ones_fresh_poi
     assert nonlinear(burgers) and nonlinear(allen_cahn) and nonlinear(problem(Eq(dt(u), lap(u) + sin(u))))
     assert nonlinear(problem(Eq(dt(u), lap(u) + ux**2)))
     assert not nonlinear(heat) and not nonlinear(problem(Eq(dt(u, 2), 4 * lap(u))))
-    b = PINNSolver.from_options(burgers, progress=False)
+    b = PINNSolver.from_options(burgers, progress=False, optimizer="adam")  # Adam's defaults
     assert b.config.sampling.sampling == "rar-d" and "RAR-D" in b.resolved.sources["sampling"]
     assert "rar-d sampling" in b.resolved.summary()
-    assert PINNSolver.from_options(heat, progress=False).config.sampling.sampling is None
-    assert PINNSolver.from_options(burgers, sampling="uniform", progress=False).config.sampling.sampling == "uniform"
+    assert PINNSolver.from_options(heat, progress=False, optimizer="adam").config.sampling.sampling is None
+    assert PINNSolver.from_options(burgers, sampling="uniform", progress=False,
+                                   optimizer="adam").config.sampling.sampling == "uniform"
+    # natural-gradient steps (the defaults' choice) draw fresh points: RAR-D's kept pool left Burgers at 0.36
+    n = PINNSolver.from_options(burgers, progress=False)
+    assert n.config.optim.optimizer == "natural" and n.config.sampling.sampling is None
     # a collection of them, stated without options, draws uniformly (no adaptive pools per instance)
     col = ConditionedSolver(Collection([burgers, problem(Eq(dt(u) + u * ux, 0.01 * lap(u)), k=2)]))
     assert col.config.sampling.sampling is None and "sampling" not in col.resolved.sources

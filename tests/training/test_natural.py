@@ -55,7 +55,7 @@ def test_one_damped_gauss_newton_step_on_linear_least_squares_lands_on_the_minim
     # minimiser (overdetermined) or the one nearest the start (underdetermined)
     expected = start - torch.linalg.pinv(a) @ (a @ start - b)
     torch.testing.assert_close(theta.detach(), expected, rtol=1e-9, atol=1e-9)
-    assert opt.param_groups[0]["lr"] == 1.0  # the full step
+    assert opt.param_groups[0]["step_size"] == 1.0  # the full step
     assert opt.last["form"] == ("P x P" if p <= m else "Woodbury N x N")
 
 
@@ -80,7 +80,7 @@ def test_a_step_that_lowers_nothing_leaves_the_parameters_and_raises_the_damping
 
     opt.step(closure)
     assert torch.equal(theta.detach(), torch.tensor([1.0, -2.0], dtype=torch.float64))
-    assert opt.param_groups[0]["lr"] == 0.0
+    assert opt.param_groups[0]["step_size"] == 0.0
     assert opt.param_groups[0]["damping"] == pytest.approx(1e-3 * 8**3)
 
 
@@ -165,17 +165,31 @@ def test_resume_continues_exactly(tmp_path):
     assert whole.history["loss"] == rest.history["loss"]
 
 
-def test_nonlinear_equations_keep_adam_and_say_why():
+def test_a_nonlinear_equation_gets_more_natural_gradient_steps_and_a_domain_with_corners_keeps_adam():
     d = pr.Interval(x=(0, 1))
-    (x,) = d.coords
     u = d.field("u")
     problem = pr.Problem(d, [Eq(lap(u), u**3 - 1)], [pr.Boundary(Eq(u, 0))])
     solver = PINNSolver.from_options(problem, progress=False, device="cpu")
-    assert solver.config.optim.optimizer == "adam"
+    assert solver.config.optim.optimizer == "natural" and solver.steps == 200  # twice a linear one's
     assert "nonlinear" in solver.resolved.sources["optimizer"]
-    # asked for, the natural step trains it (Gauss-Newton linearisation) with its own defaults
-    asked = PINNSolver.from_options(problem, optimizer="natural", progress=False, device="cpu")
+    lshape = pr.Rectangle(x=(-1, 1), y=(-1, 1)) - pr.Rectangle(x=(0, 1), y=(0, 1))
+    v = lshape.field("v")
+    corner = PINNSolver.from_options(pr.Problem(lshape, [Eq(-lap(v), 1)], [pr.Boundary(Eq(v, 0))]), progress=False)
+    assert corner.config.optim.optimizer == "adam" and "re-entrant" in corner.resolved.sources["optimizer"]
+    # asked for, the natural step trains it with its own defaults
+    asked = PINNSolver.from_options(pr.Problem(lshape, [Eq(-lap(v), 1)], [pr.Boundary(Eq(v, 0))]),
+                                    optimizer="natural", progress=False)
     assert asked.config.device.dtype == "float64" and asked.config.model.options["width"] == 32
+
+
+def test_several_equations_share_the_jacobians_rows():
+    d = pr.Rectangle(x=(0, 1), y=(0, 1))
+    u, v = d.field("u"), d.field("v")
+    one = PINNSolver.from_options(pr.Problem(d, [Eq(lap(u), 1)], [pr.Boundary(Eq(u, 0))]), progress=False)
+    two = PINNSolver.from_options(pr.Problem(d, [Eq(lap(u), v), Eq(lap(v), 1)],
+                                             [pr.Boundary(Eq(u, 0)), pr.Boundary(Eq(v, 0))]), progress=False)
+    rows = {s: sum(t.batch * len(t.expression.exprs) for t in s.terms) for s in (one, two)}
+    assert rows[one] == 1024 + 256 and abs(rows[two] - rows[one]) <= 0.25 * rows[one]
 
 
 def _one_line(err) -> str:
