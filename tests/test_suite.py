@@ -129,7 +129,7 @@ def test_each_optimizer_runs_beside_the_defaults(tmp_path):
 def test_the_engd_case_states_the_papers_setup():
     st = S.CASES["poisson-2d-engd"].build()
     assert st.options["backbone_options"] == dict(width=32, depth=1, activation="tanh")  # 2-32-1 tanh
-    assert st.options["batch"] == {"pde": 900, "boundary": 120} and st.options["steps"] == 50
+    assert st.options["batch"] == {"pde": 900, "boundary": 120} and st.options["steps"] == 200
     assert str(st.problem.equations) == str(S.CASES["poisson-2d"].build().problem.equations)
 
 

@@ -191,8 +191,7 @@ class TrainConfig:
 #: recommended learning rate.
 DEFAULTS = TrainConfig(
     model=ModelConfig(backbone="siren", options={}, hard=False),
-    optim=OptimConfig(optimizer="adam", steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0, balance="none",
-                      decay=1.0),
+    optim=OptimConfig(optimizer="adam", steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0, balance="none"),
     schedule=ScheduleConfig(time_window=0.0, time_window_start=0.1, causal=0.0, causal_chunks=16),
     device=DeviceConfig(device="auto", dtype="float32", engine="auto", compile=False, tf32=False),
     run=RunConfig(seed=0, progress=True, log_every=10),
@@ -276,6 +275,10 @@ def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *,
         if k not in ("backbone", "steps", "lr"):
             sources[k] = v
     full = merged.over(DEFAULTS)
+    if full.optim.decay is None:  # each optimiser's own: Adam decays over the whole run, natural steps at the end
+        from .optimizers import optimizer_kind
+
+        full = replace(full, optim=replace(full.optim, decay=optimizer_kind(full.optim.optimizer).decay))
     if full.optim.lr is None:
         rec = backbone_training(full.model.backbone)
         full = replace(full, optim=replace(full.optim, lr=rec.lr))

@@ -37,6 +37,7 @@ class AbstractOptimizer:
     name: str = ""
     description: str = ""
     functional: bool = False  #: whether the residuals are differentiated under torch.func (the engine must allow it)
+    decay: float = 1.0  #: the ``decay`` option's default: the last fraction of the steps over which the schedule decays
 
     def build(self, groups: list[dict], optim) -> tuple:
         raise NotImplementedError
@@ -72,6 +73,7 @@ class Adam(AbstractOptimizer):
 class Natural(AbstractOptimizer):
     name = "natural"
     functional = True
+    decay = 0.3
     description = "damped Gauss-Newton / energy natural-gradient steps on the stacked residuals (second order)"
 
     def build(self, groups, optim):
