@@ -130,7 +130,7 @@ class PINNSolver:
                 f"memory budget {budget}" + ("" if c.device.memory_budget else " (half the free memory)"))}))
         self.terms = self.make_terms()
         n_params = sum(p.numel() for p in probe.parameters()) + len(problem.trainable)
-        self.resolved = fitted(self.resolved, self.terms, n_params, dtype=self.dtype,
+        self.resolved = fitted(self.resolved, self.terms, n_params, dtype=self.dtype, device=self.device,
                                budget=memory.memory_budget(self.device, c.device.memory_budget),
                                distributed=self.strategy.world_size > 1)
         self.config = c = self.resolved.config

@@ -17,11 +17,12 @@ parameters (an inverse problem's unknowns are columns like any weight). With the
 
 .. math:: (J^\top J + \mu\,\bar d\, I)\,\delta = J^\top\rho, \qquad \bar d = \tfrac1P\operatorname{tr} J^\top J ,
 
-and moves :math:`\theta \leftarrow \theta - \alpha\delta` with the step size :math:`\alpha \in \{1,
-\tfrac12, \tfrac14, \dots\}` that lowers :math:`\mathcal L` most on the step's batch (ENGD's line
-search). For a linear equation :math:`J^\top J` is the Gram matrix of the energy inner product and
-the step is the energy natural gradient of Müller & Zeinhofer (ICML 2023); for a nonlinear one it is
-the Gauss–Newton linearisation. The system is solved where it is smaller: ``P × P`` by Cholesky when
+and moves :math:`\theta \leftarrow \theta - \alpha\delta` with the step size :math:`\alpha \in
+\bar\alpha\,\{1, \tfrac12, \tfrac14, \dots\}` that lowers :math:`\mathcal L` most on the step's batch
+(ENGD's line search; the cap :math:`\bar\alpha` is 1 unless a schedule lowers it). For a linear
+equation :math:`J^\top J` is the Gram matrix of the energy inner product and the step is the energy
+natural gradient of Müller & Zeinhofer (ICML 2023); for a nonlinear one it is the Gauss–Newton
+linearisation. The system is solved where it is smaller: ``P × P`` by Cholesky when
 :math:`P \le M`, else through the ``M × M`` Woodbury form
 :math:`\delta = J^\top (J J^\top + \mu\bar d I)^{-1}\rho` (the same vector). The relative damping
 :math:`\mu` follows Levenberg–Marquardt: a step of size :math:`\alpha \ge 1/4` that lowers the loss
@@ -41,7 +42,6 @@ Under data parallelism (:class:`~.strategy.DataParallel`) every rank forms :math
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Sequence
 
@@ -55,8 +55,6 @@ from .terms import Model
 
 __all__ = ["NaturalGradient", "NaturalStep", "NaturalStatus", "Trainables", "residual_jacobian", "stacked_residuals",
            "flatten", "damped_solve", "unfit_reason", "LINE_SEARCH"]
-
-log = logging.getLogger(__name__)
 
 #: step sizes the line search tries, largest first (ENGD's grid: 2^-k)
 LINE_SEARCH = tuple(0.5**k for k in range(11))
@@ -107,16 +105,6 @@ def _fields(batch: Batch) -> tuple[tuple, tuple]:
     return values, dims
 
 
-def _pick(values: tuple, dims: tuple, index: slice) -> tuple:
-    def one(v, d):
-        if v is None or d is None:
-            return v
-        if isinstance(v, dict):
-            return {k: x[index] for k, x in v.items()}
-        return v[index] if d == 0 else v[:, index]
-    return tuple(one(v, d) for v, d in zip(values, dims))
-
-
 def stacked_residuals(model: Model, terms: Sequence, batches: Sequence[Batch],
                       scales: Sequence[torch.Tensor] | None = None):
     r"""The terms' residuals at ``model``: ``(rows, scales)`` per term, rows ``(K, N)`` and
@@ -136,12 +124,12 @@ def residual_jacobian(model: Model, terms: Sequence, batches: Sequence[Batch], p
     theta = {n: p.detach() for n, p in zip(trainables.names, params)}
     blocks = []
     for term, batch, scale in zip(terms, batches, scales):
-        values, dims = _fields(batch)
-        jac = vmap(jacrev(_point_rows(trainables, term)), in_dims=(None, *dims))
+        one = jacrev(_point_rows(trainables, term))
         n = batch.points.shape[0]
         for start in range(0, n, chunk):
             index = slice(start, min(n, start + chunk))
-            parts = jac(theta, *_pick(values, dims, index))
+            values, dims = _fields(batch.subset(index))
+            parts = vmap(one, in_dims=(None, *dims))(theta, *values)
             m = index.stop - index.start
             block = torch.cat([parts[name].reshape(m, parts[name].shape[1], -1) for name in trainables.names], dim=2)
             blocks.append((block * scale[index, None, None]).reshape(-1, block.shape[2]))
@@ -159,9 +147,10 @@ def _n_rows(term) -> int:
 
 
 def unfit_reason(terms: Sequence, n_params: int, *, itemsize: int, budget: int | None,
-                 distributed: bool = False) -> str | None:
+                 distributed: bool = False, max_flops: float | None = None) -> str | None:
     """Why the natural-gradient step does not fit this run (``None`` when it does): a term that is
-    not a weighted sum of squares, or a Jacobian and linear system larger than ``budget`` bytes."""
+    not a weighted sum of squares, a Jacobian and linear system larger than ``budget`` bytes, or a
+    step whose system takes more than ``max_flops`` floating-point operations to form."""
     bad = [t for t in terms if not t.least_squares]
     if bad:
         t = bad[0]
@@ -179,6 +168,10 @@ def unfit_reason(terms: Sequence, n_params: int, *, itemsize: int, budget: int |
 
         return (f"its Jacobian ({m} residuals x {n_params} parameters) and system need about {format_bytes(need)}, "
                 f"more than the memory budget {format_bytes(budget)}; use fewer points (batch=) or a smaller network")
+    flops = 2.0 * m * n_params * side
+    if max_flops is not None and flops > max_flops:
+        return (f"forming its system ({m} residuals x {n_params} parameters) takes {flops:.1e} operations a step, "
+                f"more than the {max_flops:.0e} a step may take here; use fewer points (batch=) or a smaller network")
     return None
 
 

@@ -20,7 +20,8 @@ import torch
 from .loop import GradientStep, lr_schedule
 from .natural import NaturalGradient, NaturalStatus, NaturalStep, unfit_reason
 
-__all__ = ["AbstractOptimizer", "Adam", "Natural", "OPTIMIZERS", "optimizer_kind", "fitted", "NATURAL_CAP_MIN"]
+__all__ = ["AbstractOptimizer", "Adam", "Natural", "OPTIMIZERS", "optimizer_kind", "fitted", "NATURAL_CAP_MIN",
+           "MAX_FLOPS_CPU"]
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,18 @@ def optimizer_kind(name: str) -> AbstractOptimizer:
     return OPTIMIZERS[name]
 
 
-def fitted(resolved, terms, n_params: int, *, dtype: torch.dtype, budget: int | None, distributed: bool = False):
+#: floating-point operations a natural-gradient step's system may take on a CPU (about half a minute on the
+#: 2-core CPU this was measured on; the suite's steps take 2e9-5e10)
+MAX_FLOPS_CPU = 1e12
+
+
+def fitted(resolved, terms, n_params: int, *, dtype: torch.dtype, budget: int | None, device: torch.device,
+           distributed: bool = False):
     """``resolved`` (:class:`~pinr.training.config.Resolved`) as it can run: with
-    ``optimizer="natural"`` and a Jacobian or system larger than the memory ``budget``, Adam instead
-    (said in one warning line and recorded where the options come from). A term that is not a
-    weighted sum of squares is refused with a one-line ``ValueError``."""
+    ``optimizer="natural"`` and a Jacobian or system larger than the memory ``budget``, or, on a
+    CPU, a system that takes more than :data:`MAX_FLOPS_CPU` operations to form, Adam instead (said
+    in one warning line and recorded where the options come from). A term that is not a weighted
+    sum of squares is refused with a one-line ``ValueError``."""
     c = resolved.config
     if c.optim.optimizer != "natural":
         return resolved
@@ -123,7 +131,8 @@ def fitted(resolved, terms, n_params: int, *, dtype: torch.dtype, budget: int | 
     reason = unfit_reason(terms, n_params, itemsize=itemsize, budget=None, distributed=distributed)
     if reason is not None:
         raise ValueError(f"optimizer='natural' cannot train this problem: {reason}; use optimizer='adam'")
-    reason = unfit_reason(terms, n_params, itemsize=itemsize, budget=budget, distributed=distributed)
+    reason = unfit_reason(terms, n_params, itemsize=itemsize, budget=budget, distributed=distributed,
+                          max_flops=MAX_FLOPS_CPU if device.type == "cpu" else None)
     if reason is None:
         return resolved
     log.warning("optimizer 'natural' does not fit: %s. Training with Adam instead", reason)

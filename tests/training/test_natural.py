@@ -237,6 +237,13 @@ def test_a_jacobian_larger_than_the_memory_budget_trains_with_adam_and_says_so(c
     assert "\n" not in record.getMessage()
 
 
+def test_a_step_too_costly_for_a_cpu_trains_with_adam_and_says_so(caplog):
+    with caplog.at_level(logging.WARNING, logger="pinr.training.optimizers"):
+        solver = PINNSolver.from_options(poisson_1d(), optimizer="natural", batch=4096, memory_budget="64GiB",
+                                         **{**SMALL, "backbone_options": dict(width=200, depth=2)})
+    assert solver.config.optim.optimizer == "adam" and "operations a step" in solver.resolved.sources["optimizer"]
+
+
 def test_unfit_reason_counts_every_residual_row():
     compiled = pr.compiler.compile_problem(poisson_1d())
     terms = pr.training.build_terms(compiled, batch=100, dtype=torch.float64, device=torch.device("cpu"))
