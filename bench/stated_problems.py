@@ -201,9 +201,11 @@ PROBLEMS = {f.__name__.replace("_", "-"): f for f in (oscillator, logistic, lotk
                                                        kovasznay, wave)}
 
 
-def run(name: str, optimizer: str | None) -> dict:
+def run(name: str, optimizer: str | None, steps: int | None = None) -> dict:
     st = PROBLEMS[name]()
     options = {} if optimizer is None else {"optimizer": optimizer}
+    if steps is not None:
+        options["steps"] = steps
     started = time.perf_counter()
     solver = PINNSolver.from_options(st.problem, progress=False, seed=0, device="cpu", **options)
     sol = solver.run()
@@ -214,24 +216,37 @@ def run(name: str, optimizer: str | None) -> dict:
     return {"name": name, "title": st.title, "rel_l2": max(errors), "seconds": seconds,
             "optimizer": getattr(solver.config.optim, "optimizer", "adam"),  # a pinr before optimizers: Adam
             "why": solver.resolved.sources.get("optimizer", "yours"),
-            "steps": solver.steps}
+            "steps": solver.steps, "verdict": getattr(sol, "verdict", None)}
+
+
+def _verdict(v) -> str:
+    """The verdict's answer and its largest residual check (from its own residuals: these problems
+    state no exact solution, so that no reference decides)."""
+    if v is None:
+        return "–"
+    worst = max(((k, c.value) for k, c in v.checks.items() if k.startswith("residual/")), key=lambda kv: kv[1],
+                default=None)
+    return ("trusted" if v.ok else "**not trusted**") + (f" ({worst[0].split('/', 1)[1]} {worst[1]:.1e})"
+                                                          if worst else "")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=sorted(PROBLEMS), help="these problems only")
     parser.add_argument("--optimizer", choices=["adam", "natural"], help="pass optimizer= too (default: pinr's choice)")
+    parser.add_argument("--steps", type=int, help="pass steps= too (an under-trained run: the verdict must say so)")
     parser.add_argument("--out", help="append the table to this file")
     args = parser.parse_args()
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    lines = [f"`python bench/stated_problems.py{' --optimizer ' + args.optimizer if args.optimizer else ''}` "
-             f"(load average at the start {load}):", "",
-             "| problem | rel. L2 (worst field) | wall s | steps | optimizer (why) |", "|---|---:|---:|---:|---|"]
+    flags = (f" --optimizer {args.optimizer}" if args.optimizer else "") + (f" --steps {args.steps}" if args.steps else "")
+    lines = [f"`python bench/stated_problems.py{flags}` (load average at the start {load}):", "",
+             "| problem | rel. L2 (worst field) | wall s | steps | optimizer (why) | verdict (worst relative residual) |",
+             "|---|---:|---:|---:|---|---|"]
     print("\n".join(lines), flush=True)
     for name in args.only or PROBLEMS:
-        r = run(name, args.optimizer)
+        r = run(name, args.optimizer, args.steps)
         row = (f"| {r['title']} | {r['rel_l2']:.2e} | {r['seconds']:.0f} | {r['steps']} | "
-               f"{r['optimizer']} ({r['why']}) |")
+               f"{r['optimizer']} ({r['why']}) | {_verdict(r['verdict'])} |")
         print(row, flush=True)
         lines.append(row)
     if args.out:

@@ -274,7 +274,11 @@ def _report(out: Path, solver: str) -> None:
         chosen = json.loads((out / "config.json").read_text()).get("chosen_by", {})
         typer.echo("chosen: " + ("; ".join(f"{k} from {v}" for k, v in chosen.items()) or "all options were yours"))
     for k, v in metrics.items():
+        if k == "verdict":
+            continue
         typer.echo(f"  {k:14s} {v:.6g}" if isinstance(v, float) else f"  {k:14s} {v}")
+    if "verdict" in metrics:  # last: whether the answer above can be trusted, and what to try if not
+        typer.echo(metrics["verdict"]["line"])
 
 
 def _recorded_problem(run: Path, problem: str | None, params: dict) -> tuple[str, dict]:

@@ -107,6 +107,8 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
                 metrics[k] = v[-1]
     if solution.parameters:
         metrics["parameters"] = dict(solution.parameters)
+    if getattr(solution, "verdict", None) is not None:
+        metrics["verdict"] = solution.verdict.as_dict()
     metrics.update(peak_memory(trainer.device if trainer is not None else "cpu"))
     if case.outputs is not None and solver == "pinn":  # the case's own files: meshes, snapshots, animations
         extra = case.outputs(out, solution, ref)

@@ -44,6 +44,7 @@ from pinr.training.parameters import ParameterSet
 from pinr.training.sampling import AdaptiveSampling
 from pinr.training.strategy import AbstractStrategy, MainOnlyValidation, from_environment
 from pinr.training.terms import Model, SelfAdaptive, build_terms, term_losses
+from pinr.training.verdict import VerdictCheck, advise
 
 from .solution import NeuralSolution, grid_of
 
@@ -306,12 +307,28 @@ class PINNSolver:
             every = c.run.validate_every or max(1, c.optim.steps // 10)
             validation = cb.Validation(score, lambda: self.solution(state), every, progress)
             parts.append(validation if self.strategy.world_size == 1 else MainOnlyValidation(validation, self.strategy))
+        parts.append(VerdictCheck(*self.statement(state), seed=c.run.seed, advice=advise(c, self.problem),
+                                  progress=progress))
         if c.run.tensorboard and main:
             parts.append(cb.TensorBoard(self.out / "tensorboard", history))
         if self.out is not None:  # the other ranks check their (equal) weights but write nothing
             parts.append(cb.Checkpoint(self.out / "checkpoint.pt", partial(self.save_checkpoint, state) if main
                                        else (lambda path: path), c.run.checkpoint_every or max(1, c.optim.steps // 10)))
         return parts + self.extra_callbacks
+
+    def statement(self, state: TrainState) -> tuple[Model, list]:
+        """What a verdict checks: the problem as stated (its hard conditions too) and the answer as
+        a user gets it — the trained model and its terms when nothing was imposed by the form of
+        the answer, else the hard form differentiated by nested autograd."""
+        if self.problem is self.case.problem:
+            return state.model, self.terms
+        c = self.config
+        compiled = compile_problem(self.case.problem)
+        terms = build_terms(compiled, batch=c.sampling.batch, dtype=self.dtype, device=self.device,
+                            default_batch=DEFAULT_BATCH)
+        answer = self.solution(state).answer()
+        engine = select_engine(answer, "autograd", max_order=compiled.max_order)
+        return Model(answer, engine, state.model.parameters), terms
 
     def _summary(self) -> str:
         """The progress bar's first line: what was chosen, and how the run is spread."""
@@ -445,4 +462,5 @@ class PINNSolver:
                               (f"; the checkpoint is at {kept}" if kept else ""), step=state.step, checkpoint=kept)
         sol = self.solution(state)
         sol.metadata.update({"seconds": state.seconds, "engine": state.model.engine.name})
+        sol.verdict = state.verdict
         return sol

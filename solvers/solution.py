@@ -112,6 +112,17 @@ class AbstractSolution(abc.ABC):
             out[start:stop] = self._values(lattice_points(grid, start, stop)).detach().cpu().double().numpy()
         return out.reshape(*grid.shape, len(self.fields))
 
+class _Answer(torch.nn.Module):
+    """A solution's network followed by its hard conditions' form (:meth:`NeuralSolution.answer`)."""
+
+    def __init__(self, solution: "NeuralSolution"):
+        super().__init__()
+        self.network, self._solution = solution.network, solution
+
+    def forward(self, points):
+        return self._solution._hard_form(points, self.network(points))
+
+
 class NeuralSolution(AbstractSolution):
     """A trained network (input scaling + backbone) and what is needed to rebuild it;
     ``parameters`` are the trained values of the problem's trainable parameters (name → float)."""
@@ -124,6 +135,9 @@ class NeuralSolution(AbstractSolution):
         self.backbone, self.options, self.problem, self.case = backbone, dict(options), problem, case
         self.parameters = {k: float(v) for k, v in (parameters or {}).items()}
         self.metadata = dict(metadata or {})
+        #: whether the answer can be trusted (:class:`~pinr.training.verdict.Verdict`; set by the
+        #: trainer at the end of a finished run, ``None`` otherwise): ``solution.verdict.ok``
+        self.verdict = None
         #: field name → (G, φ) of hard conditions: that field is G + φ·(network output)
         self.hard = dict(hard if hard is not None else (problem.hard if problem is not None else {}))
         self._hard_fn = None
@@ -159,6 +173,12 @@ class NeuralSolution(AbstractSolution):
             else:
                 cols.append(out[:, i])
         return torch.stack(cols, dim=-1)
+
+    def answer(self) -> torch.nn.Module:
+        """The fields as a module, points ``(N, d)`` → ``(N, n_fields)``: the network with the hard
+        conditions' form applied (differentiable by nested autograd; the network itself when no
+        condition is hard)."""
+        return self.network if self._hard_fn is None else _Answer(self)
 
     def evaluate(self, expr, points, *, engine: str = "auto", params=None, chunk: int | None = None) -> np.ndarray:
         r"""Evaluate ``expr`` — any expression of the fields, their derivatives and the coordinates,

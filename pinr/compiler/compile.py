@@ -149,6 +149,8 @@ class CompiledExpression:
     combo_symbols: tuple = field(default=(), repr=False)
     coefficient_exprs: tuple = field(default=(), repr=False)
     parameters: tuple[str, ...] = ()
+    arguments: tuple = field(default=(), repr=False)  #: the symbols ``fn`` takes, in order
+    _parts_fn: object = field(default=None, repr=False, compare=False)
 
     @property
     def max_order(self) -> int:
@@ -195,6 +197,32 @@ class CompiledExpression:
         out = self.fn(*cols, *ncols, *dvals, *pvals, *atom_values, *combo_values)
         n = points.shape[0]
         return torch.stack([_as_column(r, n, points) for r in out])
+
+    def part_sizes(self, points, normals, atom_values: Sequence[torch.Tensor], combo_values: Sequence[torch.Tensor] = (),
+                   *, params: Mapping[str, torch.Tensor] | None = None, data: Mapping | None = None,
+                   combo_squares: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        r"""The size of what each residual balances, ``(n_exprs, N)``: at every point the root sum of
+        squares of its additive parts, :math:`\sqrt{\sum_k a_k^2}` for :math:`r = \sum_k a_k` (for
+        :math:`-\Delta u - f`: :math:`\sqrt{(\Delta u)^2 + f^2}`) — the scale against which a residual
+        is small, also where the data are zero (:math:`u_t - \epsilon u_{xx} - u + u^3`).
+        ``combo_squares[j]``, when given, is :math:`\sum_m (a_m \partial^{\alpha_m} u)^2` for combo ``j``:
+        a part that is a combo (:math:`\pm\Delta u`) counts as its members."""
+        if self._parts_fn is None:
+            parts = [sympy.Add.make_args(e) for e in self.symbolic]
+            owner = [i for i, p in enumerate(parts) for _ in p]
+            combo = [next((j for j, s in enumerate(self.combo_symbols) if a in (s, -s)), None)
+                     for p in parts for a in p]
+            self._parts_fn = (sympy.lambdify(self.arguments, [a for p in parts for a in p], modules=_MODULES, cse=True),
+                              owner, combo)
+        fn, owner, combo = self._parts_fn
+        cols, ncols, dvals = self.inputs(points, normals, data)
+        pvals = [params[k] for k in self.parameters]
+        out = fn(*cols, *ncols, *dvals, *pvals, *atom_values, *combo_values)
+        n = points.shape[0]
+        sizes = torch.zeros(len(self.symbolic), n, dtype=points.dtype, device=points.device)
+        for i, a, j in zip(owner, out, combo):
+            sizes[i] += combo_squares[j] if j is not None and combo_squares else _as_column(a, n, points).detach().square()
+        return sizes.sqrt()
 
 
 def _as_column(value, n, like):
@@ -298,7 +326,8 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
     coef_fn = sympy.lambdify(cargs, coef_exprs, modules=_MODULES, cse=True) if coef_exprs else None
     return CompiledExpression(tuple(exprs) if len(exprs) == len(replaced) else tuple(replaced), coords, tuple(atoms),
                               tuple(combos), tuple(data_list), bool(uses_normals), fn, coef_fn, len(coef_exprs),
-                              tuple(replaced), tuple(atoms.values()), tuple(combo_syms), tuple(coef_exprs), names)
+                              tuple(replaced), tuple(atoms.values()), tuple(combo_syms), tuple(coef_exprs), names,
+                              tuple(args))
 
 
 @dataclass

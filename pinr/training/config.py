@@ -197,6 +197,8 @@ DEFAULTS = TrainConfig(
     run=RunConfig(seed=0, progress=True, log_every=10),
 )
 DEFAULT_BATCH = 4096
+#: an L-BFGS finish the user did not ask for takes at most 1/LBFGS_SHARE of the steps they did
+LBFGS_SHARE = 4
 
 
 def _hardness(hard) -> str:
@@ -279,6 +281,13 @@ def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *,
         from .optimizers import optimizer_kind
 
         full = replace(full, optim=replace(full.optim, decay=optimizer_kind(full.optim.optimizer).decay))
+    if options.optim.steps is not None and options.optim.lbfgs_steps is None and full.optim.lbfgs_steps:
+        # steps are the budget: a finish you did not ask for scales with the steps you did (2 steps, no finish)
+        finish = min(full.optim.lbfgs_steps, options.optim.steps // LBFGS_SHARE)
+        if finish != full.optim.lbfgs_steps:
+            full = replace(full, optim=replace(full.optim, lbfgs_steps=finish))
+            sources["lbfgs_steps"] = f"a quarter of your {options.optim.steps} steps (at most the defaults' " \
+                                     f"{merged.over(DEFAULTS).optim.lbfgs_steps})"
     if full.optim.lr is None:
         rec = backbone_training(full.model.backbone)
         full = replace(full, optim=replace(full.optim, lr=rec.lr))

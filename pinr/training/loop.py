@@ -73,7 +73,7 @@ class TrainState:
     (a first-order optimiser step unless the optimiser says otherwise); ``window`` is the fraction
     of the time interval the terms sample (1: all of it); ``weights`` ``(n_terms,)`` multiply the
     terms' losses in the step (``None``: all 1; set by loss-balancing callbacks); ``history`` and
-    ``validation`` are column dicts."""
+    ``validation`` are column dicts; ``verdict`` is set when a finished run is judged."""
 
     model: object
     optimizer: torch.optim.Optimizer
@@ -87,6 +87,7 @@ class TrainState:
     seconds: float = 0.0
     history: dict = field(default_factory=lambda: {"step": [], "loss": [], "lr": [], "seconds": []})
     validation: dict = field(default_factory=lambda: {"step": []})
+    verdict: object = None  #: the :class:`~pinr.training.verdict.Verdict` on the finished run
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..compiler import Atom
 from ..domains.base import AbstractInterior
 from ..render.observation import Rendered
 from .abstract import AbstractTerm
@@ -54,6 +55,29 @@ class Model:
         if values:
             values = {k: v.to(p.dtype) for k, v in values.items()}
         return expression(p, n, av, cv, params=values, data=batch.data)
+
+    def residuals_and_sizes(self, expression, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``expression``'s residuals at the batch's points and the sizes of their additive parts
+        (:meth:`~pinr.compiler.CompiledExpression.part_sizes`), both ``(n_exprs, N)``, without gradients."""
+        p, n = batch.points, batch.normals
+        with torch.no_grad():
+            coefs = expression.coefficients(p, n, batch.data)
+        av, cv = self.engine.evaluate(self.network, p, expression.atoms, expression.combos, coefs)
+        values = self.parameters.values() if expression.parameters else None
+        values = {k: v.detach().to(p.dtype) for k, v in values.items()} if values else None
+        av, cv = [a.detach() for a in av], [c.detach() for c in cv]
+        members = [Atom(c.component, o) for c in expression.combos for o in c.orders]
+        # a combo (a Laplacian) is a sum too: u = x^2 - y^2 balances u_xx against u_yy
+        mv, _ = self.engine.evaluate(self.network, p, members) if members else ([], [])
+        squares, i = [], 0
+        for c in expression.combos:
+            total = 0
+            for k in c.coefficients:
+                total = total + (coefs[k] * mv[i].detach()).square()
+                i += 1
+            squares.append(total)
+        return (expression(p, n, av, cv, params=values, data=batch.data).detach(),
+                expression.part_sizes(p, n, av, cv, params=values, data=batch.data, combo_squares=squares))
 
 
 # ---------------------------------------------------------------------------------- reductions
