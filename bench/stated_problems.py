@@ -238,9 +238,10 @@ def main() -> None:
     parser.add_argument("--out", help="append the table to this file")
     args = parser.parse_args()
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    flags = (f" --optimizer {args.optimizer}" if args.optimizer else "") + (f" --steps {args.steps}" if args.steps else "")
+    flags = (f" --optimizer {args.optimizer}" if args.optimizer else "") + \
+        (f" --steps {args.steps}" if args.steps else "")
     lines = [f"`python bench/stated_problems.py{flags}` (load average at the start {load}):", "",
-             "| problem | rel. L2 (worst field) | wall s | steps | optimizer (why) | verdict (worst relative residual) |",
+             "| problem | rel. L2 (worst field) | wall s | steps | optimizer (why) | verdict (worst rel. residual) |",
              "|---|---:|---:|---:|---|---|"]
     print("\n".join(lines), flush=True)
     for name in args.only or PROBLEMS:

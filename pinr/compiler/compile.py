@@ -198,9 +198,9 @@ class CompiledExpression:
         n = points.shape[0]
         return torch.stack([_as_column(r, n, points) for r in out])
 
-    def part_sizes(self, points, normals, atom_values: Sequence[torch.Tensor], combo_values: Sequence[torch.Tensor] = (),
-                   *, params: Mapping[str, torch.Tensor] | None = None, data: Mapping | None = None,
-                   combo_squares: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+    def part_sizes(self, points, normals, atom_values: Sequence[torch.Tensor],
+                   combo_values: Sequence[torch.Tensor] = (), *, params: Mapping[str, torch.Tensor] | None = None,
+                   data: Mapping | None = None, combo_squares: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         r"""The size of what each residual balances, ``(n_exprs, N)``: at every point the root sum of
         squares of its additive parts, :math:`\sqrt{\sum_k a_k^2}` for :math:`r = \sum_k a_k` (for
         :math:`-\Delta u - f`: :math:`\sqrt{(\Delta u)^2 + f^2}`) — the scale against which a residual
@@ -221,7 +221,8 @@ class CompiledExpression:
         n = points.shape[0]
         sizes = torch.zeros(len(self.symbolic), n, dtype=points.dtype, device=points.device)
         for i, a, j in zip(owner, out, combo):
-            sizes[i] += combo_squares[j] if j is not None and combo_squares else _as_column(a, n, points).detach().square()
+            own = combo_squares[j] if j is not None and combo_squares else _as_column(a, n, points).detach().square()
+            sizes[i] += own
         return sizes.sqrt()
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import torch
 
 from ..domains.base import AbstractInterior
-from .loop import AbstractCallback
 from .batch import Batch
+from .loop import AbstractCallback
 
 __all__ = ["LIMITS", "Check", "Verdict", "judge", "advise", "VerdictCheck"]
 
