@@ -15,14 +15,12 @@ line: a field without a time derivative (an algebraic constraint), equations tha
 determine the highest derivatives, conditions anywhere but at :math:`t_0` (a boundary-value
 problem in time), missing or surplus initial values.
 
-The integration is LSODA at ``rtol`` 1e-10, ``atol`` 1e-12, with dense output. LSODA detects
-stiffness itself and switches between Adams (non-stiff, orders up to 12) and BDF (stiff, up to 5)
-within one integration, so one method serves both kinds: on the systems users state it is as
-cheap as DOP853 and as accurate (relative L2 1e-10 for the logistic equation and the oscillator
-over a period), and the van der Pol oscillator at μ = 1000 takes 0.08 s where DOP853 spends its
-evaluations on stability and Radau with a difference Jacobian 6 s (bench/RESULTS.md). Should
-LSODA fail, Radau (implicit, L-stable) tries once more, and the metadata names the method. The
-result is a :class:`~pinr.solvers.DenseSolution` that evaluates the dense output at any time in
+The integration is LSODA at ``rtol`` 1e-10, ``atol`` 1e-12, with dense output: it detects
+stiffness itself and switches between Adams (non-stiff) and BDF (stiff) within one integration,
+so one method serves both kinds, as cheap as DOP853 on non-stiff systems and far cheaper than an
+explicit or fully implicit method on stiff ones (bench/RESULTS.md, issue 24). Should LSODA fail,
+Radau tries once more, and the metadata names the method. The result is a
+:class:`~pinr.solvers.DenseSolution` that evaluates the dense output at any time in
 :math:`[t_0, t_1]`.
 """
 
