@@ -14,7 +14,7 @@ or a reference computed here by scipy/numpy:
 ``wave-1d``            :math:`u_{tt} = 4u_{xx}`, exact sin πx cos 2πt + ½ sin 4πx cos 8πt (PINNacle Wave1D-C)
 ``helmholtz-2d``       :math:`-\Delta u - k_0^2 u = k_0^2\sin k_0x\sin k_0y`, k₀ = 4π, u = 0; exact sin k₀x sin k₀y
 ``burgers-1d``         :math:`u_t + uu_x = (0.01/\pi)u_{xx}`, u(x, 0) = −sin πx; method-of-lines reference
-``allen-cahn-1d``      :math:`u_t = 10^{-4}u_{xx} - 5u^3 + 5u`, u(x, 0) = x² cos πx, periodic; ETDRK4 reference
+``allen-cahn-1d``      :math:`u_t = 10^{-4}u_{xx} - 5u^3 + 5u`, u(x, 0) = x² cos πx, periodic; method-of-lines reference
 ``inverse-diffusion``  :math:`u_t = \kappa u_{xx} - u + f`, κ trainable (true 1, start 2), 10 readings
 ``poisson-2d-engd``    ``poisson-2d`` on the setup of the ENGD paper (Müller & Zeinhofer 2023, its code's
                        ``engd_poisson_2d.py``): a tanh MLP 2-32-1 in float64, 900 interior and 120 boundary
@@ -263,35 +263,25 @@ def helmholtz_2d() -> Statement:
 BURGERS_NU = 0.01 / math.pi
 
 
+def _burgers_problem() -> pr.Problem:
+    domain = pr.Interval(x=(-1, 1)) * pr.TimeInterval(0, 1)
+    x, t = domain.coords
+    u = domain.field("u")
+    return pr.Problem(domain, [Eq(dt(u) + u * sympy.Derivative(u, x), BURGERS_NU * lap(u))],
+                      [pr.Initial(Eq(u, -sin(pi * x))), pr.Boundary(Eq(u, 0))], name="burgers-1d")
+
+
 @functools.lru_cache(maxsize=4)
-def burgers_reference(n: int = 2048, levels: int = 101) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Method-of-lines solution of :math:`u_t + (u^2/2)_x = \nu u_{xx}` on [−1, 1], ν = 0.01/π,
-    u(x, 0) = −sin πx, u(±1, t) = 0: ``n`` nodes, central differences (second order; the cell
-    Péclet number stays below 2 at n = 2048), BDF in time with a banded Jacobian, tolerances 1e-8.
-    Returns x ``(n,)``, t ``(levels,)`` and u ``(levels, n)``."""
-    import scipy.sparse as sp
-    from scipy.integrate import solve_ivp
+def burgers_reference(n: int = 8193, levels: int = 101) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The FD reference of the stated problem, :math:`u_t + u u_x = \nu u_{xx}` on [−1, 1],
+    ν = 0.01/π, u(x, 0) = −sin πx, u(±1, t) = 0: the general method of lines
+    (:mod:`pinr.solvers.fd_lines`: central differences, BDF with a sparse Jacobian) on ``n`` nodes.
+    8,193 nodes are 1.7e-5 from the Cole–Hopf solution in rel. L2, where the flux-form code it
+    replaced was 7.2e-5 at 2,048 (bench/RESULTS.md). Returns x ``(n,)``, t ``(levels,)`` and u ``(levels, n)``."""
+    from pinr.solvers import FDSolver
 
-    x = np.linspace(-1, 1, n)
-    h = x[1] - x[0]
-    t = np.linspace(0, 1, levels)
-
-    def rhs(_, v):
-        w = np.concatenate([[0.0], v, [0.0]])
-        flux = w**2 / 2
-        return -(flux[2:] - flux[:-2]) / (2 * h) + BURGERS_NU * (w[2:] - 2 * w[1:-1] + w[:-2]) / h**2
-
-    def jac(_, v):
-        lower = v[:-1] / (2 * h) + BURGERS_NU / h**2  # d rhs_i / d v_{i-1}
-        upper = -v[1:] / (2 * h) + BURGERS_NU / h**2  # d rhs_i / d v_{i+1}
-        return sp.diags([lower, np.full(n - 2, -2 * BURGERS_NU / h**2), upper], [-1, 0, 1], format="csc")
-
-    sol = solve_ivp(rhs, (0, 1), -np.sin(np.pi * x[1:-1]), method="BDF", t_eval=t, jac=jac, rtol=1e-8, atol=1e-10)
-    if not sol.success:
-        raise RuntimeError(f"Burgers reference failed: {sol.message}")
-    u = np.zeros((levels, n))
-    u[:, 1:-1] = sol.y.T
-    return x, t, u
+    sol = FDSolver(_burgers_problem(), resolution=n - 1, slices=levels).solve()
+    return np.linspace(-1, 1, n), np.linspace(0, 1, levels), sol.values[..., 0].T
 
 
 def _grid_interpolant(x, t, u) -> Callable[[np.ndarray], np.ndarray]:
@@ -308,66 +298,38 @@ def _xt_grid() -> np.ndarray:
 
 @_case("burgers-1d", "Burgers 1-D, ν = 0.01/π (method-of-lines reference)", "examples/pinn_forward/Burgers.py")
 def burgers_1d() -> Statement:
-    domain = pr.Interval(x=(-1, 1)) * pr.TimeInterval(0, 1)
-    x, t = domain.coords
-    u = domain.field("u")
-    problem = pr.Problem(domain, [Eq(dt(u) + u * sympy.Derivative(u, x), BURGERS_NU * lap(u))],
-                         [pr.Initial(Eq(u, -sin(pi * x))), pr.Boundary(Eq(u, 0))], name="burgers-1d")
-    return Statement(problem, _grid_interpolant(*burgers_reference()), _xt_grid())
+    return Statement(_burgers_problem(), _grid_interpolant(*burgers_reference()), _xt_grid())
 
 
 ALLEN_CAHN_D = 1e-4
 
 
 @functools.lru_cache(maxsize=4)
-def allen_cahn_reference(n: int = 512, dt_: float = 5e-4,
-                         levels: int = 101) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Fourier-spectral ETDRK4 (Kassam & Trefethen 2005, coefficients by contour integrals over
-    32 points) for :math:`u_t = d\,u_{xx} + 5u - 5u^3`, d = 1e-4, periodic on [−1, 1),
-    u(x, 0) = x² cos πx, ``n`` modes, step ``dt_``. Returns x ``(n + 1,)`` (the periodic end
-    point repeated), t ``(levels,)`` and u ``(levels, n + 1)``."""
-    x = -1 + 2 * np.arange(n) / n
-    k = np.fft.fftfreq(n, d=2 / n) * 2 * np.pi
-    L = -ALLEN_CAHN_D * k**2 + 5.0
-    E, E2 = np.exp(dt_ * L), np.exp(dt_ * L / 2)
-    r = np.exp(1j * np.pi * (np.arange(1, 33) - 0.5) / 32)
-    LR = dt_ * L[:, None] + r[None, :]
-    Q = dt_ * np.real(np.mean((np.exp(LR / 2) - 1) / LR, axis=1))
-    f1 = dt_ * np.real(np.mean((-4 - LR + np.exp(LR) * (4 - 3 * LR + LR**2)) / LR**3, axis=1))
-    f2 = dt_ * np.real(np.mean((2 + LR + np.exp(LR) * (-2 + LR)) / LR**3, axis=1))
-    f3 = dt_ * np.real(np.mean((-4 - 3 * LR - LR**2 + np.exp(LR) * (4 - LR)) / LR**3, axis=1))
+def allen_cahn_reference(n: int = 4097, levels: int = 101) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The FD reference of the stated problem, :math:`u_t = d\,u_{xx} + 5u - 5u^3`, d = 1e-4,
+    periodic on [−1, 1], u(x, 0) = x² cos πx: the general method of lines
+    (:mod:`pinr.solvers.fd_lines`) on ``n`` nodes (the last one the periodic copy of the first).
+    4,097 nodes are about 1e-5 from the converged solution in rel. L2, where the Fourier ETDRK4 it
+    replaced (512 modes) was 6e-4: the periodic extension of x² cos πx has a kink at ±1, which
+    limits spectral convergence (bench/RESULTS.md). Returns x ``(n,)``, t ``(levels,)`` and
+    u ``(levels, n)``."""
+    from pinr.solvers import FDSolver
 
-    def nonlinear(v_hat):
-        v = np.fft.ifft(v_hat).real
-        return np.fft.fft(-5 * v**3)
-
-    v_hat = np.fft.fft(x**2 * np.cos(np.pi * x))
-    steps = round(1 / dt_)
-    every = steps // (levels - 1)
-    out = [np.fft.ifft(v_hat).real]
-    for s in range(1, steps + 1):
-        Nv = nonlinear(v_hat)
-        a = E2 * v_hat + Q * Nv
-        Na = nonlinear(a)
-        b = E2 * v_hat + Q * Na
-        Nb = nonlinear(b)
-        c = E2 * a + Q * (2 * Nb - Nv)
-        Nc = nonlinear(c)
-        v_hat = E * v_hat + Nv * f1 + 2 * (Na + Nb) * f2 + Nc * f3
-        if s % every == 0:
-            out.append(np.fft.ifft(v_hat).real)
-    u = np.array(out)
-    return np.append(x, 1.0), np.linspace(0, 1, levels), np.concatenate([u, u[:, :1]], axis=1)
+    sol = FDSolver(_allen_cahn_problem(), resolution=n - 1, slices=levels).solve()
+    return np.linspace(-1, 1, n), np.linspace(0, 1, levels), sol.values[..., 0].T
 
 
-@_case("allen-cahn-1d", "Allen–Cahn 1-D, periodic (ETDRK4 reference)", "examples/pinn_forward/Allen_Cahn.py")
-def allen_cahn_1d() -> Statement:
+def _allen_cahn_problem() -> pr.Problem:
     domain = pr.Interval(x=(-1, 1)) * pr.TimeInterval(0, 1)
     x, t = domain.coords
     u = domain.field("u")
-    problem = pr.Problem(domain, [Eq(dt(u), ALLEN_CAHN_D * lap(u) + 5 * u - 5 * u**3)],
-                         [pr.Initial(Eq(u, x**2 * cos(pi * x))), pr.Periodic(x)], name="allen-cahn-1d")
-    return Statement(problem, _grid_interpolant(*allen_cahn_reference()), _xt_grid())
+    return pr.Problem(domain, [Eq(dt(u), ALLEN_CAHN_D * lap(u) + 5 * u - 5 * u**3)],
+                      [pr.Initial(Eq(u, x**2 * cos(pi * x))), pr.Periodic(x)], name="allen-cahn-1d")
+
+
+@_case("allen-cahn-1d", "Allen–Cahn 1-D, periodic (method-of-lines reference)", "examples/pinn_forward/Allen_Cahn.py")
+def allen_cahn_1d() -> Statement:
+    return Statement(_allen_cahn_problem(), _grid_interpolant(*allen_cahn_reference()), _xt_grid())
 
 
 #: the ENGD paper's 2-D Poisson setup (its code's ``engd_poisson_2d.py``): network, points, steps

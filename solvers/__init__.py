@@ -6,6 +6,7 @@ from .conditioned import ConditionedSolver as ConditionedSolver
 from .fd import FDSolver as FDSolver
 from .pinn import PINNSolver as PINNSolver
 from .solution import AbstractSolution as AbstractSolution
+from .solution import DenseSolution as DenseSolution
 from .solution import ExactSolution as ExactSolution
 from .solution import GridSolution as GridSolution
 from .solution import NeuralSolution as NeuralSolution

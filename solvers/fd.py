@@ -28,8 +28,15 @@ Two paths, chosen from the statement:
   Both Poisson kinds are solved exactly by the DCT (:mod:`pinr.solvers.fd_poisson`) and fix
   the free constant by a zero mean.
 
-Anything else (nonlinear terms, unsupported geometry or regions) raises
-``NotImplementedError`` naming what is unsupported.
+- **ODE systems** on a :class:`~pinr.TimeInterval` alone, of any order and nonlinear
+  (:mod:`pinr.solvers.fd_ivp`): the first-order system with LSODA at tolerances 1e-10/1e-12, a
+  :class:`~pinr.solvers.DenseSolution`.
+- **1-D evolution equations** :math:`u_t = F(x, t, u, u_x, u_{xx})` on ``Interval * TimeInterval``
+  that are nonlinear or periodic (:mod:`pinr.solvers.fd_lines`): the method of lines, central
+  differences and BDF with the Jacobian's sparsity pattern.
+
+Anything else (nonlinear terms elsewhere, unsupported geometry or regions) raises
+``NotImplementedError`` in one line naming what is unsupported.
 """
 
 from __future__ import annotations
@@ -39,12 +46,14 @@ import sympy
 import torch
 
 from pinr.compiler import compile_problem
-from pinr.domains import Grid
+from pinr.domains import Grid, TimeInterval
 from pinr.domains.base import AbstractBoundary, AbstractInterior
 
+from .fd_ivp import solve_ode
+from .fd_lines import is_evolution_1d, method_of_lines
 from .fd_lowering import _space_of, lower_stationary, lower_time_dependent
 from .fd_poisson import poisson_from_gradient, poisson_from_gradient_fixed, solve_neumann_poisson
-from .solution import GridSolution, grid_of
+from .solution import AbstractSolution, GridSolution, grid_of
 
 __all__ = ["FDSolver"]
 
@@ -53,12 +62,15 @@ class FDSolver:
     """Finite-difference reference for ``problem``.
 
     Options (keyword-only; a catalogue case names its own in ``Case.fd``):
-    ``resolution`` (cells along the longest side; default the problem's grid, else 256),
-    ``dt`` (time step; default from the CFL bound for leapfrog, ``T/resolution`` for
-    Crank–Nicolson), ``cfl`` (fraction of the leapfrog stability bound, default 0.5),
-    ``slices`` (stored time levels, default 41), ``stride`` (store every ``stride``-th node per
-    spatial axis, default 1). The forward problem only: observations are data, not part of the
-    statement, and trainable parameters must be fixed first (``problem.fixed(...)``).
+    ``resolution`` (cells along the longest side; default the problem's grid, else 256; the method
+    of lines raises its default with the cell Péclet number; an ODE's dense solution is plotted and
+    compared on ``resolution`` times, default 1024), ``dt`` (time step; default from the CFL bound
+    for leapfrog, ``T/resolution`` for Crank–Nicolson), ``cfl`` (fraction of the leapfrog
+    stability bound, default 0.5), ``slices`` (stored time levels, default 41; 101 for the method
+    of lines), ``stride`` (store every ``stride``-th node per spatial axis, default 1). The forward
+    problem only: observations are data, not part of the statement, and trainable parameters must
+    be fixed first (``problem.fixed(...)``): a reference at their starting values would judge an
+    inverse problem's answer against the wrong parameters.
     """
 
     def __init__(self, problem, *, resolution: int | None = None, dt: float | None = None, cfl: float | None = None,
@@ -76,21 +88,29 @@ class FDSolver:
         if sided:
             raise NotImplementedError(f"problem {problem.name!r} classifies (conditions {sided} compare a logit with "
                                       "labels by binary cross-entropy); the FD reference solves equations")
-        _space_of(problem)  # boxes only: every lowering below works on the bounding-box lattice
+        #: "ivp" (ODE system), "lines" (1-D evolution equation) or "lowering" (linear, on boxes)
+        self.kind = "ivp" if isinstance(problem.domain, TimeInterval) else \
+            "lines" if is_evolution_1d(problem) else "lowering"
+        if self.kind == "lowering":
+            _space_of(problem)  # boxes only: every lowering below works on the bounding-box lattice
         self.problem = problem
         self.resolution = resolution
         self.dt = dt
         self.cfl = float(cfl if cfl is not None else 0.5)
-        self.slices = int(slices if slices is not None else 41)
+        self.slices = int(slices) if slices is not None else None  # None: each path's default
         self.stride = int(stride if stride is not None else 1)
         self.grid = grid_of(problem.domain, self.resolution if self.resolution is not None else
                             (None if isinstance(problem.domain, Grid) else 256))
 
-    def solve(self) -> GridSolution:
+    def solve(self) -> AbstractSolution:
         problem = self.problem
+        if self.kind == "ivp":
+            return solve_ode(problem, resolution=self.resolution)
+        if self.kind == "lines":
+            return method_of_lines(problem, resolution=self.resolution, slices=self.slices)
         if problem.domain.time is not None:
             return lower_time_dependent(problem, resolution=self.resolution, dt=self.dt, cfl=self.cfl,
-                                        slices=self.slices, stride=self.stride)
+                                        slices=self.slices or 41, stride=self.stride)
         if any(not isinstance(c.on, AbstractInterior) for c in problem.conditions):
             if isinstance(problem.domain, Grid):
                 fixed = self._gradient_with_values(compile_problem(problem))

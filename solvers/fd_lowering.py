@@ -275,8 +275,9 @@ def linear_form(problem, term, index: int) -> LinearForm:
                 if coef.free_symbols & syms:
                     raise NotImplementedError(
                         f"FD lowering: term '{term.name}' is not linear in the unknowns: the coefficient of "
-                        f"{names[s]} is {_readable(coef, names)}; only linear statements "
-                        "Σ a(x)·∂u + f(x) = 0 are lowered")
+                        f"{names[s]} is {_readable(coef, names)}; on boxes only linear statements "
+                        "Σ a(x)·∂u + f(x) = 0 are lowered (nonlinear ones have a reference as ODE systems on a "
+                        "TimeInterval and as u_t = F(x, t, u, u_x, u_xx) on an Interval times a TimeInterval)")
                 const = float(coef) if coef.is_Number else None
                 if tcoord is not None and tcoord in coef.free_symbols:
                     coef_t = True

@@ -21,7 +21,8 @@ from pinr.symbolic.data import DataSource
 from pinr.symbolic.expressions import Coordinate, TimeCoordinate, flatten
 from pinr.training.memory import derivative_slots, evaluation_chunk, memory_guard
 
-__all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "ExactSolution", "load", "grid_of", "lattice_points"]
+__all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "DenseSolution", "ExactSolution", "load", "grid_of",
+           "lattice_points"]
 
 FORMAT = "pinr-solution-1"
 
@@ -334,6 +335,24 @@ class GridSolution(AbstractSolution):
 
     def __repr__(self):
         return f"GridSolution(fields={list(self.fields)}, grid={self.grid.shape})"
+
+
+class DenseSolution(AbstractSolution):
+    """Values from a continuous solution, e.g. scipy's dense output of an initial-value problem:
+    ``function(points (N, d)) → (N, n_fields)`` in float64; ``grid`` is where it is plotted and
+    compared."""
+
+    def __init__(self, function, grid: Grid, *, fields, coords, metadata=None):
+        self.function, self.grid, self.fields, self.coords = function, grid, tuple(fields), tuple(coords)
+        self.bounds = grid.bounds
+        self.metadata = dict(metadata or {})
+
+    def _values(self, points):
+        p = points.detach().cpu().to(torch.float64).numpy()
+        return torch.as_tensor(np.asarray(self.function(p), dtype=np.float64), device=points.device)
+
+    def __repr__(self):
+        return f"DenseSolution(fields={list(self.fields)}, grid={self.grid.shape})"
 
 
 class ExactSolution(AbstractSolution):
