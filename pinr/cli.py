@@ -226,7 +226,7 @@ def solve(
         kw.update(extra)
     elif train:
         _fail("error: --train applies to the pinn solver")
-    if _FLAGS["quiet"]:
+    if _FLAGS["quiet"] and solver == "pinn":  # the FD reference shows no progress
         kw["progress"] = False
     from pinr.training.strategy import is_main_process
 

@@ -130,6 +130,14 @@ def test_bad_toml_problem_files_are_refused_in_one_line(tmp_path, change, needle
     assert not (tmp_path / "run").exists() or not needles  # refused before anything is written
 
 
+def test_fd_reference_of_a_problem_file(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(readme_block("toml") + "\n[training]\nsteps = 7\n")  # training options do not reach FD
+    r = runner.invoke(app, ["-q", "solve", str(path), "--solver", "fd", "--out", str(tmp_path / "fd")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "fd" / "metrics.json").read_text())["solver"] == "fd"
+
+
 def test_problem_file_command_line_errors(tmp_path):
     one_line_error(runner.invoke(app, ["solve", str(tmp_path / "absent.toml")]), "not found")
     path = tmp_path / "p.toml"
