@@ -162,6 +162,10 @@ def resumed_options(case, run: Path, options: dict) -> dict:
 
     record = read_record(run)
     source = dict(case.source) or None
+    if source is not None and "file" in source and record.get("problem") == {"name": case.problem.name, **source} \
+            and record.get("statement") != str(case.problem):
+        raise ValueError(f"resume: {source['file']} states another problem than the run in {run} solved (the file "
+                         "changed since); restore it, or start a new run with another --out")
     if (record.get("problem", {}).get("params") is not None and source is not None
             and {"name": case.problem.name, **source} != record["problem"]) or \
             (source is None and record.get("statement") != str(case.problem)):

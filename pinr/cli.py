@@ -154,7 +154,7 @@ SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="problem p
 
 @app.command()
 def solve(
-    problem: Annotated[Optional[str], typer.Argument(help="catalogue problem name (see `pinr list problems`); with --resume, the run's own")] = None,
+    problem: Annotated[Optional[str], typer.Argument(help="catalogue problem name (see `pinr list problems`), or a problem file: problem.toml (a statement in strings) or my_problem.py (defines `problem`); with --resume, the run's own")] = None,
     backbone: BackboneOption = None,
     steps: StepsOption = None,
     lr: Annotated[Optional[float], typer.Option(help="peak learning rate (default: the problem's, else the backbone's)")] = None,
@@ -167,7 +167,7 @@ def solve(
     batch: BatchOption = None,
     out: Annotated[Optional[Path], typer.Option(help="run directory (default runs/PROBLEM-BACKBONE-TIME)")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="continue the run in this directory, as its config.json records it")] = None,
-    set_: SetOption = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="problem parameter key=value (repeatable): a catalogue problem's, or a problem file's [parameters]")] = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", help="backbone option key=value (repeatable)")] = None,
     train: Annotated[Optional[list[str]], typer.Option("--train", help="other solver option key=value, e.g. lbfgs_steps=100, time_window=0.5 (repeatable)")] = None,
     compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the training step")] = None,
@@ -175,8 +175,11 @@ def solve(
     tf32: Annotated[Optional[bool], typer.Option("--tf32/--no-tf32", help="allow TF32 matmuls on CUDA")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ):
-    """Solve a catalogue problem, write a run directory and print the final metrics."""
+    """Solve a catalogue problem or a problem file (.toml or .py), write a run directory and print
+    the final metrics. A file's problem trains at the defaults pinr chooses from its statement,
+    under the file's own training options, under the command line's."""
     import pinr as pr
+    from pinr.problem_files import is_problem_file, load_problem_file
 
     params = _parse_pairs(set_, "--set")
     options = _parse_pairs(option, "--option")
@@ -184,20 +187,27 @@ def solve(
         problem, params = _recorded_problem(resume, problem, params)
         out = Path(resume)
     if problem is None:
-        _fail("error: name a problem (`pinr list problems`), or continue a run with --resume DIR")
+        _fail("error: name a problem (`pinr list problems`) or a problem file (.toml, .py), or continue a run "
+              "with --resume DIR")
+    from_file = is_problem_file(problem)
+    stated = {}  # the training options a problem file states
     try:
-        prob = pr.problems.get(problem, **params)
+        if from_file:
+            prob, stated = load_problem_file(problem, params=params)
+        else:
+            prob = pr.problems.get(problem, **params)
     except (ValueError, TypeError, FileNotFoundError) as err:
         _fail(f"error: {err}")
     if out is None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        name = (backbone or prob.training.model.backbone or "siren") if solver == "pinn" else "fd"
-        out = Path("runs") / f"{problem}-{name}-{stamp}"
+        name = (backbone or prob.training.model.backbone or stated.get("backbone") or "siren") \
+            if solver == "pinn" else "fd"
+        out = Path("runs") / f"{Path(problem).stem if from_file else problem}-{name}-{stamp}"
     kw = {}
     if solver == "pinn":
         kw = dict(backbone=backbone, steps=steps, lr=lr, optimizer=optimizer, device=device, seed=seed, dtype=dtype,
                   engine=engine, batch=batch, resume=resume, compile=compile_mode or compile, tf32=tf32, progress=progress)
-        kw = {k: v for k, v in kw.items() if v is not None}
+        kw = {**stated, **{k: v for k, v in kw.items() if v is not None}}
         if options:
             kw["backbone_options"] = options
         extra = _parse_pairs(train, "--train")
@@ -216,7 +226,7 @@ def solve(
         kw.update(extra)
     elif train:
         _fail("error: --train applies to the pinn solver")
-    if _FLAGS["quiet"]:
+    if _FLAGS["quiet"] and solver == "pinn":  # the FD reference shows no progress
         kw["progress"] = False
     from pinr.training.strategy import is_main_process
 
@@ -282,18 +292,19 @@ def _report(out: Path, solver: str) -> None:
 
 
 def _recorded_problem(run: Path, problem: str | None, params: dict) -> tuple[str, dict]:
-    """The catalogue problem and parameters a run directory records; a PROBLEM or --set given
-    again must agree with them."""
+    """The catalogue problem (or problem file) and parameters a run directory records; a PROBLEM
+    or --set given again must agree with them."""
     from pinr.api import read_record
 
     try:
         recorded = read_record(run).get("problem", {})
     except (FileNotFoundError, ValueError) as err:
         _fail(f"error: --resume {run}: {err}")
-    name, saved = recorded.get("name"), dict(recorded.get("params") or {})
+    name, saved = recorded.get("file") or recorded.get("name"), dict(recorded.get("params") or {})
     if name is None:
         _fail(f"error: --resume {run}: its record names no catalogue problem; resume it from Python with pr.solve(...)")
-    if problem is not None and problem != name:
+    same = problem == name or "file" in recorded and problem is not None and Path(problem).resolve() == Path(name)
+    if problem is not None and not same:
         _fail(f"error: --resume {run} is a run of {name!r}, not {problem!r}; drop the problem name to continue it")
     clash = sorted(k for k, v in params.items() if saved.get(k, v) != v or k not in saved)
     if clash:
@@ -326,8 +337,16 @@ def rerun(
         from pinr.collection import CodeConfig
 
         options.update(CodeConfig(**record.get("codes", {})).options())
-    _run(lambda: pr.solve(pr.problems.get(recorded["name"], **params), out=out,
-                          progress=progress and not _FLAGS["quiet"], **options), out)
+    if "file" in recorded:  # a problem file's run: the file read again (its options are in the record)
+        from pinr.problem_files import load_problem_file
+
+        try:
+            target = load_problem_file(recorded["file"], params=params)[0]
+        except (ValueError, TypeError, FileNotFoundError) as err:
+            _fail(f"error: {run}: {err}")
+    else:
+        target = pr.problems.get(recorded["name"], **params)
+    _run(lambda: pr.solve(target, out=out, progress=progress and not _FLAGS["quiet"], **options), out)
     _report(out, solver)
 
 

@@ -13,6 +13,7 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import ProblemError
 from . import expressions as ex
+from .domain_strings import parse_domain
 from .expressions import DataFunction, FieldFunction, NormalComponent, Parameter
 from .hard import hard_transforms
 from .printing import to_latex, to_text
@@ -662,8 +663,18 @@ class Problem:
         Anything else raises a one-line :class:`ValueError`; an undeclared name raises
         :class:`~pinr.errors.ProblemError`. Each condition is ``(equation, region)`` with region
         a name ("boundary", "initial", "x-") or a region object, or a dict of
-        :class:`Condition` keywords with key ``eq``.
+        :class:`Condition` keywords with key ``eq``. An error names the equation or condition
+        it comes from (``equations[0]``, ``conditions[1]``).
+
+        ``domain`` may be a string too, read by the closed grammar of
+        :func:`~pinr.symbolic.domain_strings.parse_domain` (shapes, their set operations and
+        ``* TimeInterval(t0, t1)``). A value in ``params`` is a number (a constant) or a
+        :class:`Parameter` (e.g. a trainable one). ``exact`` may be given as strings — one
+        formula, a list (one per field) or a mapping field → formula — read by the same grammar
+        over the coordinates, the parameters and the elementary functions.
         """
+        if isinstance(domain, str):
+            domain = parse_domain(domain)
         if isinstance(fields, Mapping):
             field_specs = dict(fields)
         else:
@@ -673,7 +684,9 @@ class Problem:
         for name, comps in field_specs.items():
             ns[name] = domain.field(name, comps)
         for name, value in (params or {}).items():
-            ns[name] = Parameter(name, value)
+            if isinstance(value, Parameter) and value.name != name:
+                raise ValueError(f"params: {name!r} maps to the parameter named {value.name!r}; use one name")
+            ns[name] = value if isinstance(value, Parameter) else Parameter(name, value)
         for name, value in (data or {}).items():
             ns[name] = value
         ns.update(_STRING_FUNCTIONS)
@@ -686,21 +699,51 @@ class Problem:
                 raise ValueError(f"equation {text!r} must contain exactly one '='")
             return Eq(_parse(parts[0], ns, text), _parse(parts[1], ns, text))
 
-        eqs = [parse_eq(e) for e in equations]
-        conds = []
-        for c in conditions:
+        def condition(c):
             if isinstance(c, Periodic):
-                conds.append(c)
-            elif isinstance(c, Mapping):
+                return c
+            if isinstance(c, Mapping):
                 kw = dict(c)
-                conds.append(Condition(parse_eq(kw.pop("eq")), **kw))
-            else:
-                text, on, *rest = c
-                kw = rest[0] if rest else {}
-                conds.append(Condition(parse_eq(text), on=on, **kw))
+                return Condition(parse_eq(kw.pop("eq")), **kw)
+            text, on, *rest = c
+            return Condition(parse_eq(text), on=on, **(rest[0] if rest else {}))
+
+        eqs = [_located(f"equations[{i}]", parse_eq, e) for i, e in enumerate(equations)]
+        conds = [_located(f"conditions[{i}]", condition, c) for i, c in enumerate(conditions)]
+        if "exact" in options:
+            options["exact"] = _located("exact", _exact_from_strings, options["exact"], ns)
         return cls(domain, eqs, conds, **options)
 
 
+def _located(where: str, fn, *args):
+    """``fn(*args)``, with an error's message prefixed by ``where`` (its type kept)."""
+    try:
+        return fn(*args)
+    except (ValueError, TypeError, KeyError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        raise (ValueError if isinstance(err, KeyError) else type(err))(f"{where}: {message}") from None
+
+
+def _exact_from_strings(exact, ns: Mapping):
+    """``exact`` with its formula strings parsed over the coordinates, parameters and elementary
+    functions of ``ns`` (no fields, no derivatives); other values pass unchanged."""
+    if isinstance(exact, str):
+        return _exact_formula(exact, ns)
+    if isinstance(exact, Mapping):
+        return {k: _exact_formula(v, ns) if isinstance(v, str) else v for k, v in exact.items()}
+    if isinstance(exact, (list, tuple)) and any(isinstance(v, str) for v in exact):
+        return [_exact_formula(v, ns) if isinstance(v, str) else v for v in exact]
+    return exact
+
+
+def _exact_formula(text: str, ns: Mapping):
+    known = {k: v for k, v in ns.items()
+             if isinstance(v, sympy.Expr) and not isinstance(v, (FieldFunction, NormalComponent))}
+    known.update({k: v for k, v in _STRING_FUNCTIONS.items() if k not in _OPERATORS})
+    return _parse(text, known, text)
+
+
+_OPERATORS = ("dt", "D", "grad", "div", "lap", "dn", "norm", "dot")
 _STRING_FUNCTIONS = {
     "dt": ex.dt, "D": ex.D, "grad": ex.grad, "div": ex.div, "lap": ex.lap, "dn": ex.dn,
     "norm": ex.norm, "dot": ex.dot,
