@@ -96,6 +96,7 @@ class Record:
     steps: int | None = None
     param_error: float | None = None
     note: str = ""
+    trusted: bool | None = None  #: pinr's verdict on its own run (``None`` for peers)
 
 
 CASES: dict[str, SuiteCase] = {}
@@ -650,7 +651,8 @@ def _run_pinr(case: SuiteCase, st: Statement, quick: bool, **options) -> Record:
     pred = np.asarray(sol(st.grid))[:, 0]
     rec = Record(case.name, "pinr", rel_l2=rel_l2(pred, st.reference(st.grid)), seconds=seconds,
                  ms_per_step=1000 * train_seconds / max(steps, 1), steps=steps,
-                 note="the paper's setup" if st.options else "")
+                 note="the paper's setup" if st.options else "",
+                 trusted=None if sol.verdict is None else sol.verdict.ok)
     if st.parameter is not None:
         value = float(sol.parameters[st.parameter[0]])
         rec.param_error = abs(value - st.parameter[1]) / abs(st.parameter[1])
@@ -709,6 +711,8 @@ def _summary(r: Record) -> str:
     text = f"rel. L2 {r.rel_l2:.3g}, {r.seconds:.1f} s, {r.ms_per_step:.1f} ms/step, {r.steps} steps"
     if r.param_error is not None:
         text += f", {r.note} (rel. error {r.param_error:.3g})"
+    if r.trusted is not None:
+        text += ", trusted" if r.trusted else ", NOT trusted"
     return text
 
 
@@ -732,9 +736,11 @@ def format_markdown(records: Sequence[Record], *, quick: bool, equal_time: bool 
              f"{', steps=' + str(QUICK_STEPS) + ', lbfgs_steps=0' if quick else ''}), "
              f"DeepXDE (torch backend) with its examples' settings"
              f"{', stopped at pinr wall time on each case (equal time)' if equal_time else ''}.", "",
-             "| case | tool | rel. L2 | param. rel. error | wall s | ms/step | steps | note |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| case | tool | rel. L2 | param. rel. error | wall s | ms/step | steps | verdict | note |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in records:
+        verdict = "—" if r.trusted is None else "trusted" if r.trusted else "**not trusted**"
         lines.append(f"| {r.case} | {r.tool} | {num(r.rel_l2, '.3g')} | {num(r.param_error, '.3g')} | "
-                     f"{num(r.seconds, '.1f')} | {num(r.ms_per_step, '.1f')} | {num(r.steps, 'd')} | {r.note} |")
+                     f"{num(r.seconds, '.1f')} | {num(r.ms_per_step, '.1f')} | {num(r.steps, 'd')} | {verdict} | "
+                     f"{r.note} |")
     return "\n".join(lines) + "\n"

@@ -144,7 +144,8 @@ def judge(model, terms: Sequence, *, reference: Mapping | None = None, seed: int
     ``reference`` (a comparison's metrics: ``rel_l2``)."""
     from .terms import Observation, Residual
 
-    device = next(model.network.parameters()).device
+    device = next((t.device for t in terms if isinstance(getattr(t, "device", None), torch.device)),
+                  torch.device("cpu"))
     generator = torch.Generator(device).manual_seed(int(seed) + 104729)  # not the run's: a resume stays exact
     checks: dict[str, Check] = {}
     notes = []
