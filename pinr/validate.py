@@ -7,7 +7,8 @@ measured with the case's metric (``Case.metrics``, e.g. complex relative L2 on H
 inner box), else :func:`pinr.compare`. One record per run:
 
 ``problem, backbone, steps, seconds (training), ms_per_step, rel_l2, max_abs, psnr, device,
-engine, reference (its kind), reference_seconds, error`` (the message when a run failed; the
+engine, reference (its kind), reference_seconds, verdict`` (the run's own verdict, which the
+reference informs: "trusted" or "NOT trusted"), ``error`` (the message when a run failed; the
 other runs go on).
 """
 
@@ -24,7 +25,7 @@ __all__ = ["run_validate", "format_table", "format_markdown"]
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("problem", "backbone", "steps", "seconds", "rel_l2", "max_abs", "psnr", "reference")
+COLUMNS = ("problem", "backbone", "steps", "seconds", "rel_l2", "max_abs", "psnr", "reference", "verdict")
 
 
 def _kind(ref) -> str:
@@ -87,14 +88,16 @@ def run_validate(problems: Sequence[str] = (), backbones: Sequence[str] = (), st
             rec = {"problem": name, "params": per[name], "backbone": backbone, "steps": None, "seconds": None,
                    "ms_per_step": None, "rel_l2": None, "max_abs": None, "psnr": None, "device": None,
                    "engine": None, "reference": ref_kind, "reference_seconds": round(ref_seconds, 3),
-                   "error": ref_error}
+                   "verdict": None, "error": ref_error}
             try:
                 solver = PINNSolver.from_options(case, backbone=backbone, backbone_options=backbone_options,
-                                                 steps=steps, device=device, progress=progress)
+                                                 steps=steps, device=device, progress=progress, reference=ref)
                 solution = solver.run()
                 rec.update(steps=solver.steps, seconds=round(solver.seconds, 3),
                            ms_per_step=round(1000 * solver.seconds / max(solver.steps, 1), 3),
-                           device=str(solver.device), engine=solver.engine.name)
+                           device=str(solver.device), engine=solver.engine.name,
+                           verdict=None if solution.verdict is None else
+                           "trusted" if solution.verdict.ok else "NOT trusted")
                 if ref is not None:
                     m = compare(solution, ref, problem=case)
                     rec.update({k: v for k, v in m.items() if k not in rec or k in ("rel_l2", "max_abs", "psnr")})
@@ -128,7 +131,7 @@ def format_table(records: Sequence[Mapping], *, header: bool = True) -> str:
     """Fixed-width text table: problem, backbone, steps, seconds, rel_l2, max_abs, psnr, reference
     (and the error message of failed runs)."""
     widths = {"problem": 14, "backbone": 9, "steps": 6, "seconds": 8, "rel_l2": 10, "max_abs": 10, "psnr": 7,
-              "reference": 18}
+              "reference": 18, "verdict": 11}
     lines = []
     if header:
         lines.append("  ".join(f"{c:<{widths[c]}}" for c in COLUMNS))

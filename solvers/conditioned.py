@@ -151,6 +151,11 @@ class ConditionedSolver(PINNSolver):
         return [{"params": [p for p in network.parameters() if id(p) not in ids], "lr": lr},
                 {"params": codes, "lr": self.codes.lr or lr}]
 
+    def statement(self, state: TrainState) -> None:
+        """No verdict yet: one network answers every instance, and its terms carry their codes
+        (the collection's own metrics judge it; a per-instance verdict is future work)."""
+        return None
+
     def solution(self, state: TrainState | None = None) -> "ConditionedSolution":
         state = state or self.state
         return ConditionedSolution(state.model.network, self.collection, backbone=self.config.model.backbone,

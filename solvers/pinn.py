@@ -307,8 +307,9 @@ class PINNSolver:
             every = c.run.validate_every or max(1, c.optim.steps // 10)
             validation = cb.Validation(score, lambda: self.solution(state), every, progress)
             parts.append(validation if self.strategy.world_size == 1 else MainOnlyValidation(validation, self.strategy))
-        parts.append(VerdictCheck(*self.statement(state), seed=c.run.seed, advice=advise(c, self.problem),
-                                  progress=progress))
+        judged = self.statement(state)
+        if judged is not None:
+            parts.append(VerdictCheck(*judged, seed=c.run.seed, advice=advise(c, self.problem), progress=progress))
         if c.run.tensorboard and main:
             parts.append(cb.TensorBoard(self.out / "tensorboard", history))
         if self.out is not None:  # the other ranks check their (equal) weights but write nothing
@@ -316,10 +317,10 @@ class PINNSolver:
                                        else (lambda path: path), c.run.checkpoint_every or max(1, c.optim.steps // 10)))
         return parts + self.extra_callbacks
 
-    def statement(self, state: TrainState) -> tuple[Model, list]:
+    def statement(self, state: TrainState) -> tuple[Model, list] | None:
         """What a verdict checks: the problem as stated (its hard conditions too) and the answer as
         a user gets it — the trained model and its terms when nothing was imposed by the form of
-        the answer, else the hard form differentiated by nested autograd."""
+        the answer, else the hard form differentiated by nested autograd (``None``: no verdict)."""
         if self.problem is self.case.problem:
             return state.model, self.terms
         c = self.config

@@ -39,9 +39,8 @@ log = logging.getLogger("pinr")
 #: may be noisy: only a fit that did not happen fails).
 LIMITS: Mapping[str, float] = {"residual": 1e-2, "lax_residual": 0.3, "reference": 1e-2, "observation": 0.3}
 
-#: fresh points per term (fewer when the term's own batch is smaller than this and its region a grid)
+#: fresh points per term, evaluated in chunks of the term's own batch (what a training step holds)
 POINTS = 2048
-_CHUNK = 1024
 
 
 @dataclass(frozen=True)
@@ -114,25 +113,25 @@ def _fresh(term, generator: torch.Generator) -> Batch:
     return term.draw(max(POINTS, term.batch), generator)
 
 
-def _chunks(batch: Batch):
+def _chunks(batch: Batch, size: int):
     n = batch.points.shape[0]
-    for a in range(0, n, _CHUNK):
-        yield batch.subset(slice(a, min(n, a + _CHUNK)))
+    for a in range(0, n, max(1, size)):
+        yield batch.subset(slice(a, min(n, a + size)))
 
 
 def _residual(model, term, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    rows, sizes = zip(*(model.residuals_and_sizes(term.expression, b) for b in _chunks(batch)))
+    rows, sizes = zip(*(model.residuals_and_sizes(term.expression, b) for b in _chunks(batch, term.batch)))
     return torch.cat(rows, dim=1), torch.cat(sizes, dim=1)
 
 
-def _unknowns_inside(model, term, inside: Batch | None) -> float:
+def _unknowns_inside(model, term, inside: Batch | None, size: int) -> float:
     """The root mean square, inside the domain, of the derivatives of the unknowns that ``term``'s
     condition reads (its atoms): the size below which its residual cannot be judged."""
     atoms = term.expression.atoms
     if inside is None or not atoms:
         return 0.0
     values = []
-    for b in _chunks(inside):
+    for b in _chunks(inside, size):
         av, _ = model.engine.evaluate(model.network, b.points, atoms, (), [])
         values.append(torch.stack([a.detach().reshape(-1) for a in av]))
     return _rms(torch.cat(values, dim=1))
@@ -160,13 +159,13 @@ def judge(model, terms: Sequence, *, reference: Mapping | None = None, seed: int
             continue
         batch = inside if t is inner else _fresh(t, generator)
         rows, sizes = _residual(model, t, batch)
-        scale = max(_rms(sizes), _unknowns_inside(model, t, inside) if t is not inner else 0.0)
+        scale = max(_rms(sizes), _unknowns_inside(model, t, inside, inner.batch) if inner not in (None, t) else 0.0)
         value = _rms(rows) / scale if scale > 0 else (0.0 if _rms(rows) == 0 else math.inf)
         checks[f"residual/{t.name}"] = Check(value, residual_limit, f"the residual of {t.name!r} relative to its terms")
     for t in terms:
         if isinstance(t, Observation):
             b = Batch(t.points, targets=t.targets, sigma=None)
-            miss = _rms(torch.cat([t.rows(model, c).detach() for c in _chunks(b)], dim=1))
+            miss = _rms(torch.cat([t.rows(model, c).detach() for c in _chunks(b, t.batch)], dim=1))
             size = _rms(t.targets)
             checks[f"observation/{t.name}"] = Check(miss / size if size > 0 else miss, LIMITS["observation"],
                                                     f"the misfit of the data {t.name!r} relative to their size")
