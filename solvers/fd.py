@@ -40,7 +40,7 @@ import torch
 
 from pinr.compiler import compile_problem
 from pinr.domains import Grid
-from pinr.domains.base import AbstractBoundary, AbstractInterior
+from pinr.domains.base import AbstractBoundary, AbstractBoundaryPart, AbstractInterior
 
 from .fd_lowering import _space_of, lower_stationary, lower_time_dependent
 from .fd_poisson import poisson_from_gradient, poisson_from_gradient_fixed, solve_neumann_poisson
@@ -76,6 +76,12 @@ class FDSolver:
         if sided:
             raise NotImplementedError(f"problem {problem.name!r} classifies (conditions {sided} compare a logit with "
                                       "labels by binary cross-entropy); the FD reference solves equations")
+        parts = [c for c in problem.conditions if isinstance(c.on, AbstractBoundaryPart)]
+        if parts:
+            raise NotImplementedError(
+                f"the FD reference does not lower conditions on a part of a boundary: condition '{parts[0].name}' "
+                f"is on {parts[0].on.name} of {problem.domain!r}; it lowers boxes and their sides (boundary['x-']): "
+                "train the PINN, or give the problem an exact solution")
         _space_of(problem)  # boxes only: every lowering below works on the bounding-box lattice
         self.problem = problem
         self.resolution = resolution
