@@ -114,6 +114,7 @@ def test_space_time_parts():
     np.testing.assert_allclose(np.linalg.norm(p[:, :2] - hole.center, axis=1), R, atol=1e-12)
     assert (p[:, 2] >= 0).all() and (p[:, 2] <= 2).all() and (nrm[:, 2] == 0).all()
     assert st.boundary[sq]["y+"].surface_measure == 4.0
+    assert part.adf() == d.boundary[hole].adf()  # time-independent
 
 
 # --------------------------------------------------------------------------------- where
@@ -200,6 +201,8 @@ def test_union_parts_stay_loss_terms():
     d = a | b
     u = d.field("u")
     conds = [pr.Boundary(Eq(u, 0), on=d.boundary[a]), pr.Boundary(Eq(u, 0), on=d.boundary[b])]
+    x, _ = d.coords
+    conds[1] = pr.Boundary(Eq(u, 0), on=d.boundary.where(x > 0))  # a predicate part has none either
     p = pr.Problem(d, [Eq(lap(u), 1)], conds)
     assert harden(p) == (p, ())
     with pytest.raises(ProblemError, match=r"part boundary\[disk\] of the boundary has no distance function.*soft"):
