@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import pinr as pr
-from pinr import Eq, dn, lap
+from pinr import Eq, dn, dt, lap
 from pinr.domains import AbstractBoundaryPart
 from pinr.errors import ProblemError
+from pinr.symbolic.hard import harden
 
 R = 0.3  # hole radius
 
@@ -115,6 +116,12 @@ def test_space_time_parts():
     assert (p[:, 2] >= 0).all() and (p[:, 2] <= 2).all() and (nrm[:, 2] == 0).all()
     assert st.boundary[sq]["y+"].surface_measure == 4.0
     assert part.adf() == d.boundary[hole].adf()  # time-independent
+    u = st.field("u")
+    x, y, t = st.coords
+    heat = pr.Problem(st, [Eq(dt(u), lap(u))], [pr.Initial(Eq(u, 0)), pr.Boundary(Eq(u, t), on=st.boundary[hole]),
+                                                pr.Boundary(Eq(dn(u), 0), on=st.boundary[sq])])
+    hard, names = harden(heat)
+    assert names == ("initial", "boundary[disk]") and hard.hard["u"][1] == t * (-hole.adf())
 
 
 # --------------------------------------------------------------------------------- where
@@ -195,8 +202,6 @@ def test_problems_take_parts_and_impose_them_exactly():
 
 
 def test_union_parts_stay_loss_terms():
-    from pinr.symbolic.hard import harden
-
     a, b = pr.Disk((-0.4, 0.0), 0.6), pr.Disk((0.4, 0.0), 0.6)
     d = a | b
     u = d.field("u")
@@ -236,7 +241,8 @@ def test_refusals_are_one_line():
 
 
 def test_the_fd_reference_refuses_parts_naming_them():
-    with pytest.raises(NotImplementedError, match=r"condition 'boundary\[rectangle\]' is on boundary\[rectangle\] of Rect") as err:
+    named = r"condition 'boundary\[rectangle\]' is on boundary\[rectangle\] of Rect"
+    with pytest.raises(NotImplementedError, match=named) as err:
         pr.reference(hole_problem())
     one_line(err)
     box = pr.Rectangle(x=(0, 1), y=(0, 1))
