@@ -47,7 +47,7 @@ import torch
 
 from pinr.compiler import compile_problem
 from pinr.domains import Grid, TimeInterval
-from pinr.domains.base import AbstractBoundary, AbstractInterior
+from pinr.domains.base import AbstractBoundary, AbstractBoundaryPart, AbstractInterior
 
 from .fd_ivp import solve_ode
 from .fd_lines import is_evolution_1d, method_of_lines
@@ -88,6 +88,12 @@ class FDSolver:
         if sided:
             raise NotImplementedError(f"problem {problem.name!r} classifies (conditions {sided} compare a logit with "
                                       "labels by binary cross-entropy); the FD reference solves equations")
+        parts = [c for c in problem.conditions if isinstance(c.on, AbstractBoundaryPart)]
+        if parts:
+            raise NotImplementedError(
+                f"the FD reference does not lower conditions on a part of a boundary: condition '{parts[0].name}' "
+                f"is on {parts[0].on.name} of {problem.domain!r}; it lowers boxes and their sides (boundary['x-']): "
+                "train the PINN, or give the problem an exact solution")
         #: "ivp" (ODE system), "lines" (1-D evolution equation) or "lowering" (linear, on boxes)
         self.kind = "ivp" if isinstance(problem.domain, TimeInterval) else \
             "lines" if is_evolution_1d(problem) else "lowering"

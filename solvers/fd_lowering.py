@@ -73,7 +73,7 @@ from threadpoolctl import ThreadpoolController
 
 from pinr.compiler import compile_problem
 from pinr.domains import Box, Grid, Interval, PointCloud, Rectangle, SpaceTime
-from pinr.domains.base import AbstractBoundary, AbstractInitial, AbstractInterior
+from pinr.domains.base import AbstractBoundary, AbstractBoundaryPart, AbstractInitial, AbstractInterior
 
 from .solution import GridSolution
 
@@ -364,6 +364,9 @@ def _classify(problem, compiled):
     space_sides = _space_of(problem).side_names()
     for f, c in zip(forms, conds):
         region = c.on
+        if isinstance(region, AbstractBoundaryPart):
+            raise NotImplementedError(f"FD lowering of conditions on a part of a boundary ({region.name}, term "
+                                      f"'{c.name}') is not supported; state them on the box's sides")
         if isinstance(region, AbstractInterior):
             interior.append(f)
         elif isinstance(region, AbstractInitial):

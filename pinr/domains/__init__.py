@@ -1,6 +1,7 @@
 """Domains and regions (see :mod:`pinr.domains.base`)."""
 
 from .base import AbstractBoundary as AbstractBoundary
+from .base import AbstractBoundaryPart as AbstractBoundaryPart
 from .base import AbstractDomain as AbstractDomain
 from .base import AbstractInitial as AbstractInitial
 from .base import AbstractInterior as AbstractInterior
@@ -8,10 +9,12 @@ from .base import AbstractPatch as AbstractPatch
 from .base import AbstractPointSet as AbstractPointSet
 from .base import AbstractRegion as AbstractRegion
 from .base import AbstractSurface as AbstractSurface
+from .base import BoundaryWhere as BoundaryWhere
 from .base import Samples as Samples
 from .csg import AbstractSolid as AbstractSolid
 from .csg import Difference as Difference
 from .csg import Intersection as Intersection
+from .csg import OperandPart as OperandPart
 from .csg import Polygon as Polygon
 from .csg import Union as Union
 from .patches import ConePatch as ConePatch

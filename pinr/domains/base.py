@@ -5,6 +5,12 @@ A domain has coordinates (sympy symbols, time last), makes fields, and exposes r
 space-time domains, ``domain.initial``. Every region samples points of shape
 ``(n_points, n_coords)`` uniformly or by a scrambled Sobol sequence, and boundary regions give
 outward unit normals of the same shape.
+
+Parts of a boundary (:class:`AbstractBoundaryPart`) are regions too: the part on one operand of
+a set operation (``(A - B).boundary[B]``, :mod:`pinr.domains.csg`) and the part where a
+predicate in the coordinates holds (``boundary.where(x > 0)``, :class:`BoundaryWhere`). They
+sample uniformly on the part only, carry the domain's outward normals and know their
+``surface_measure``.
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import sympy
 import torch
 
 from ..symbolic.expressions import Coordinate, TimeCoordinate, make_field
 
 __all__ = ["Samples", "AbstractRegion", "AbstractInterior", "AbstractBoundary", "AbstractInitial",
-           "AbstractSurface", "AbstractPatch", "AbstractPointSet", "AbstractDomain", "SAMPLING_METHODS",
-           "unit_samples"]
+           "AbstractSurface", "AbstractPatch", "AbstractPointSet", "AbstractDomain", "AbstractBoundaryPart",
+           "BoundaryWhere", "SAMPLING_METHODS", "unit_samples", "split_draws"]
 
 SAMPLING_METHODS = ("uniform", "sobol", "grid")
 
@@ -53,6 +60,23 @@ def unit_samples(n: int, d: int, *, method: str, generator: torch.Generator | No
         engine = torch.quasirandom.SobolEngine(d, scramble=True, seed=seed)
         return engine.draw(n, dtype=torch.float64).to(dtype=dtype, device=device)
     raise ValueError(f"unknown sampling method {method!r}; choose one of {SAMPLING_METHODS}")
+
+
+def split_draws(n: int, weights: torch.Tensor, *, method: str, generator: torch.Generator | None) -> torch.Tensor:
+    """How many of ``n`` draws fall on each of ``k`` pieces of a region with ``weights`` ``(k,)``
+    (float64, their lengths or areas): ``(k,)`` counts (CPU, long) by a multinomial lot for
+    ``"uniform"``; for ``"sobol"`` each piece its share rounded down and the rest by lot
+    (stratified: low-discrepancy points stay even across the pieces)."""
+    share = weights / weights.sum()
+    if method != "sobol":
+        which = torch.multinomial(share, n, replacement=True, generator=generator).cpu()
+        return torch.bincount(which, minlength=len(weights))
+    counts = torch.floor(n * share).long()
+    rest = n - int(counts.sum())
+    if rest:
+        extra = torch.multinomial(n * share - counts + 1e-12, rest, replacement=False, generator=generator)
+        counts[extra.cpu()] += 1
+    return counts
 
 
 class AbstractRegion(abc.ABC):
@@ -98,6 +122,98 @@ class AbstractBoundary(AbstractRegion):
 
     has_normals = True
     sides: tuple[str, ...] | None = None
+
+    @property
+    def surface_measure(self) -> float:
+        """Length (2-D) or area (3-D) of this boundary region (times the duration on a space-time
+        domain)."""
+        raise NotImplementedError(f"{self!r} does not know its measure")
+
+    def where(self, condition) -> "BoundaryWhere":
+        """The part of this boundary where ``condition`` holds: a sympy relational in the domain's
+        coordinates, or several combined by ``&``, ``|``, ``~`` (``boundary.where((x > 0) & (y < 1))``)."""
+        return BoundaryWhere(self, condition)
+
+
+class AbstractBoundaryPart(AbstractBoundary):
+    """A part of a domain's boundary: on one operand of a set operation (``(A - B).boundary[B]``)
+    or where a predicate holds (``boundary.where(x > 0)``). Samples are uniform by length or area
+    on the part only and carry the domain's outward normals."""
+
+    def adf(self) -> sympy.Expr:
+        r"""Approximate distance function of the part (zero on it, positive inside the domain), for
+        hard constraints; parts without one raise ``NotImplementedError`` (their conditions stay loss
+        terms)."""
+        raise NotImplementedError(f"{self!r} has no distance function")
+
+
+_PILOT_POINTS = 1 << 14  #: Sobol points of the base region that measure a predicate's share of it
+
+
+class BoundaryWhere(AbstractBoundaryPart):
+    r"""The points of the boundary region ``base`` where ``predicate`` holds (``base.where(x > 0)``).
+
+    Sampled by rejection from ``base``, so uniform on the part by length or area, with ``base``'s
+    outward normals. ``fraction`` is the share of ``base`` the predicate selects, measured on
+    16,384 scrambled Sobol points of ``base`` (seed 0); ``surface_measure`` is ``base``'s times it.
+    A predicate that selects none of those points is refused. No distance function: hard
+    conditions here stay loss terms.
+    """
+
+    def __init__(self, base: AbstractBoundary, predicate):
+        if isinstance(base, BoundaryWhere):  # b.where(p).where(q) is b.where(p & q)
+            base, predicate = base.base, sympy.And(base.predicate, predicate)
+        coords = base.domain.coords
+        text = f"{base.name}.where({predicate}) of {base.domain!r}"
+        if not isinstance(predicate, sympy.logic.boolalg.Boolean) \
+                or isinstance(predicate, sympy.logic.boolalg.BooleanAtom):
+            raise TypeError(f"{text}: give a condition on the coordinates such as x > 0 or (x > 0) & (y < 1) "
+                            f"(x, y = domain.coords), got {type(predicate).__name__}")
+        unknown = sorted(map(str, predicate.free_symbols - set(coords)))
+        if unknown:
+            raise ValueError(f"{text}: {', '.join(unknown)} not among the domain's coordinates "
+                             f"{tuple(c.name for c in coords)}; use the symbols of domain.coords")
+        self.base, self.predicate, self.domain = base, predicate, base.domain
+        self.has_normals, self.default_method = base.has_normals, base.default_method
+        self.name = f"{base.name}.where({predicate})"
+        self._test = sympy.lambdify(coords, predicate, "numpy")
+        s = base.sample(_PILOT_POINTS, method="sobol", generator=torch.Generator().manual_seed(0),
+                        dtype=torch.float64)
+        self.fraction = float(self._mask(s.points).float().mean())
+        if self.fraction == 0:
+            raise ValueError(f"{text} selects nothing: none of {_PILOT_POINTS} points spread over the "
+                             f"{base.name} satisfies it; check it against the domain's extent "
+                             f"{self.domain.bounds.tolist()}")
+
+    def _mask(self, points: torch.Tensor) -> torch.Tensor:
+        p = points.detach().cpu().double().numpy()
+        return torch.from_numpy(np.broadcast_to(np.asarray(self._test(*p.T), dtype=bool), (p.shape[0],)).copy())
+
+    @property
+    def surface_measure(self) -> float:
+        return self.base.surface_measure * self.fraction
+
+    def _sample(self, n, *, method, generator, dtype, device):
+        pts, nrm, data, have = [], [], [], 0
+        for _ in range(100):
+            m = int(math.ceil((n - have) / max(self.fraction, 1 / _PILOT_POINTS) * 1.1)) + 64
+            s = self.base.sample(m, method=method, generator=generator, dtype=torch.float64)
+            keep = self._mask(s.points).to(s.points.device)
+            pts.append(s.points[keep])
+            nrm.append(s.normals[keep] if s.normals is not None else None)
+            data.append({k: v[keep.to(v.device)] for k, v in s.data.items()})
+            have += int(keep.sum())
+            if have >= n:
+                break
+        else:
+            raise ValueError(f"{self!r}: too few points of {self.base!r} satisfy {self.predicate} to draw {n}")
+        points = torch.cat(pts)[:n].to(dtype=dtype, device=device)
+        normals = torch.cat(nrm)[:n].to(dtype=dtype, device=device) if nrm[0] is not None else None
+        values = {k: torch.cat([d[k] for d in data])[:n].to(device) for k in data[0]}
+        return Samples(points, normals, values)
+
+    def windowed(self, points, fraction, t0):
+        return self.base.windowed(points, fraction, t0)
 
 
 class AbstractInitial(AbstractRegion):
@@ -175,6 +291,11 @@ class AbstractDomain(abc.ABC):
         coordinates, zero on the boundary, positive inside), for hard constraints."""
         raise NotImplementedError(f"{self!r} has no distance function; boxes, disks, balls, tori, polygons and their "
                                   "set operations (| & -) have one")
+
+    def has_operand(self, other: "AbstractDomain") -> bool:
+        """Whether ``other`` is an operand of this set operation (at any depth; so that
+        ``domain.boundary[other]`` is a part of the boundary)."""
+        return False
 
     def contains(self, points: np.ndarray) -> np.ndarray:
         """Boolean mask ``(n_points,)`` of points inside the closed domain."""

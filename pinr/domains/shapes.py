@@ -16,12 +16,14 @@ import torch
 from ..symbolic.expressions import Coordinate, TimeCoordinate
 from .base import (
     AbstractBoundary,
+    AbstractBoundaryPart,
     AbstractDomain,
     AbstractInitial,
     AbstractInterior,
     AbstractPointSet,
     AbstractRegion,
     Samples,
+    split_draws,
     unit_samples,
 )
 from .csg import AbstractSolid, SolidBoundary, _Combination, r_and
@@ -76,6 +78,10 @@ class _BoxBoundary(AbstractBoundary):
             raise KeyError(f"{self.domain!r} has no side {side!r}; valid sides are {valid}")
         return _BoxBoundary(self.domain, (side,))
 
+    @property
+    def surface_measure(self) -> float:
+        return sum(self.domain.side_measure(s) for s in self.sides)
+
     def _sample(self, n, *, method, generator, dtype, device):
         dom = self.domain
         d = dom.dim
@@ -89,10 +95,18 @@ class _BoxBoundary(AbstractBoundary):
             meas.append(float(torch.prod(torch.cat([ext[:axis], ext[axis + 1:]]))) if d > 1 else 1.0)
         p = torch.tensor(meas, dtype=torch.float64)
         gdev = generator.device if generator is not None else "cpu"
-        which = torch.multinomial(p / p.sum(), n, replacement=True, generator=generator) if len(self.sides) > 1 \
-            else torch.zeros(n, dtype=torch.long)
-        which = which.to(gdev)
-        u = unit_samples(n, d, method=method, generator=generator, dtype=dtype, device=device)
+        if method == "sobol" and len(self.sides) > 1:  # stratified by side, each side its own Sobol points
+            counts = split_draws(n, p, method=method, generator=generator)
+            which = torch.repeat_interleave(torch.arange(len(self.sides)), counts)
+            u = torch.cat([unit_samples(c, d, method=method, generator=generator, dtype=dtype, device=device)
+                           for c in counts.tolist() if c])
+            perm = torch.randperm(n, generator=generator, device=gdev).to(device)
+            which, u = which.to(device)[perm], u[perm]
+        else:
+            which = torch.multinomial(p / p.sum(), n, replacement=True, generator=generator) if len(self.sides) > 1 \
+                else torch.zeros(n, dtype=torch.long)
+            which = which.to(gdev)
+            u = unit_samples(n, d, method=method, generator=generator, dtype=dtype, device=device)
         pts = b[:, 0] + u * ext
         normals = torch.zeros(n, d, dtype=dtype, device=device)
         which = which.to(device)
@@ -130,6 +144,17 @@ class _AbstractBox(AbstractSolid):
 
     def side_names(self) -> tuple[str, ...]:
         return tuple(f"{c.name}{s}" for c in self._coords for s in "-+")
+
+    def side_measure(self, side: str) -> float:
+        """Length or area of one side (1 for an end of an interval)."""
+        ext = self.bounds[:, 1] - self.bounds[:, 0]
+        return float(np.prod(np.delete(ext, [c.name for c in self._coords].index(side[:-1]))))
+
+    def _faces(self):
+        return tuple((s, _BoxBoundary(self, (s,)), self.side_measure(s)) for s in self.side_names())
+
+    def _side_adf(self, sides):
+        return self.adf(sides)
 
     def contains(self, points):
         return AbstractDomain.contains(self, points)
@@ -532,12 +557,46 @@ class _SpaceTimeInitial(_SpaceTimeRegion, AbstractInitial):
 
 
 class _SpaceTimeBoundary(_SpaceTimeRegion, AbstractBoundary):
+    """The spatial boundary (or one side of it) times the time interval."""
+
     @property
     def sides(self):
         return self.space_region.sides
 
-    def __getitem__(self, side):
-        return _SpaceTimeBoundary(self.domain, self.space_region[side], self.time_region, f'boundary["{side}"]')
+    @property
+    def surface_measure(self) -> float:
+        return _swept(self.space_region, self.domain)
+
+    def __getitem__(self, key):
+        return _space_time_boundary(self.domain, self.space_region[key], self.time_region)
+
+
+class _SpaceTimePart(_SpaceTimeRegion, AbstractBoundaryPart):
+    """A part of the spatial boundary (``(A - B).boundary[B]``) times the time interval."""
+
+    sides = None
+
+    @property
+    def surface_measure(self) -> float:
+        return _swept(self.space_region, self.domain)
+
+    def __getitem__(self, key):
+        return _space_time_boundary(self.domain, self.space_region[key], self.time_region)
+
+    def adf(self):
+        """The spatial part's distance function (independent of time)."""
+        return self.space_region.adf()
+
+
+def _swept(space_region, domain) -> float:
+    """Measure of a spatial boundary region times the duration."""
+    return space_region.surface_measure * (domain.time_interval.t1 - domain.time_interval.t0)
+
+
+def _space_time_boundary(domain, space_region, time_region):
+    """A spatial boundary region (a side, or a part) times the time interval, typed like it."""
+    kind = _SpaceTimePart if isinstance(space_region, AbstractBoundaryPart) else _SpaceTimeBoundary
+    return kind(domain, space_region, time_region, space_region.name)
 
 
 class SpaceTime(AbstractDomain):
@@ -569,6 +628,9 @@ class SpaceTime(AbstractDomain):
     def contains(self, points):
         p = np.asarray(points)
         return self.space.contains(p[:, :-1]) & self.time_interval.contains(p[:, -1:])
+
+    def has_operand(self, other) -> bool:
+        return self.space.has_operand(other)
 
     def adf(self, *args, **kwargs):
         """The spatial domain's distance function (independent of time; see its ``adf``)."""

@@ -7,7 +7,9 @@ box) is not a loss term: the network's output :math:`N` for that field is traine
 
 with :math:`\phi = \prod_i \phi_i` the product of the hard conditions' distance functions
 (``domain.adf(sides)`` of the spatial domain for a boundary — R-functions for CSG domains, after
-Sukumar & Srivastava 2022 — and :math:`t - t_0` for the initial slice) and :math:`G` one of their
+Sukumar & Srivastava 2022 —, the operand's own for a part of a CSG boundary such as
+``(A - B).boundary[B]`` (``part.adf()``; parts without one keep their conditions as loss terms),
+and :math:`t - t_0` for the initial slice) and :math:`G` one of their
 data functions that takes every hard condition's values on its region (``u = 0`` on the walls
 and ``u = sin(πx)`` at ``t = 0`` share :math:`G = \sin \pi x`). The compiler substitutes the form
 into every residual symbolically, so both derivative engines differentiate it exactly.
@@ -56,12 +58,18 @@ def _value_of(cond, problem):
 
 
 def _distance(cond, problem):
-    from ..domains.base import AbstractBoundary, AbstractInitial
+    from ..domains.base import AbstractBoundary, AbstractBoundaryPart, AbstractInitial
 
     region, domain = cond.on, problem.domain
     if isinstance(region, AbstractInitial):
         t = domain.time
         return t - sympy.nsimplify(float(domain.bounds[-1, 0]), rational=True)
+    if isinstance(region, AbstractBoundaryPart):
+        try:
+            return region.adf()
+        except NotImplementedError as err:
+            raise ProblemError(f"hard condition '{cond.name}': the part {region.name} of the boundary has no "
+                               f"distance function ({err}); make it soft") from None
     if not isinstance(region, AbstractBoundary):
         raise ProblemError(f"hard condition '{cond.name}': hard conditions hold on a boundary (or some of its "
                            f"sides) or the initial slice, not on {region!r}; make it soft")

@@ -472,6 +472,9 @@ class Problem:
         if not isinstance(region, AbstractRegion):
             raise ProblemError(f"condition {c.eq}: `on` must be a region such as domain.boundary, got {region!r}")
         if region.domain != self.domain:
+            if self.domain.has_operand(region.domain):
+                raise ProblemError(f"condition {c.eq} is placed on {region!r}, a region of an operand of the domain; "
+                                   "for the part of the domain's boundary on that operand B use domain.boundary[B]")
             raise ProblemError(f"condition {c.eq} is placed on {region!r}, a region of another domain; "
                                f"use a region of this problem's domain {self.domain!r}")
         for r in c.eq.residuals:
