@@ -5,7 +5,8 @@ gives with nothing else (the optimiser, network, points and steps are pinr's cho
 problem with ``pr.solve(problem, progress=False, seed=0, device="cpu")`` (with ``--optimizer``,
 ``optimizer=`` too) and prints a markdown table: the worst field's relative L2 error against an exact
 solution or a tight scipy reference on a grid, the wall seconds, the optimiser the defaults chose
-and why, and the machine and its load.
+and why, pinr's verdict — from the run's own residuals: the run is given no reference — and the
+machine and its load. ``--steps N`` cuts the runs short (the verdict must then say so).
 """
 
 from __future__ import annotations
@@ -112,6 +113,19 @@ def neumann_sides() -> Stated:
     return Stated("Poisson 2-D, Dirichlet on x = 0, 1 and Neumann on y = 0, 1", p, _exact(p, exact), _lattice(g, g))
 
 
+def robin() -> Stated:
+    d = pr.Rectangle(x=(0, 1), y=(0, 1))
+    x, y = d.coords
+    u = d.field("u")
+    exact = exp(x) * sin(pi * y)  # dn(u) + 2u = 3e sin(pi y) on x = 1 (outward normal +x)
+    p = pr.Problem(d, [Eq(lap(u), (1 - pi**2) * exact)],
+                   [pr.Boundary(Eq(dn(u) + 2 * u, 3 * sympy.E * sin(pi * y)), on=d.boundary["x+"])]
+                   + [pr.Boundary(Eq(u, exact), on=d.boundary[s]) for s in ("x-", "y-", "y+")])
+    g = np.linspace(0, 1, 101)
+    return Stated("Poisson 2-D, Robin dn(u) + 2u = 3e sin(πy) on x = 1, Dirichlet elsewhere", p, _exact(p, exact),
+                  _lattice(g, g))
+
+
 def reaction() -> Stated:
     d = pr.Rectangle(x=(0, 1), y=(0, 1))
     x, y = d.coords
@@ -197,8 +211,8 @@ def wave() -> Stated:
 
 
 PROBLEMS = {f.__name__.replace("_", "-"): f for f in (oscillator, logistic, lotka_volterra, damped, boundary_layer,
-                                                       neumann_sides, reaction, heat, advection, cubic, disk, hole,
-                                                       kovasznay, wave)}
+                                                       neumann_sides, robin, reaction, heat, advection, cubic, disk,
+                                                       hole, kovasznay, wave)}
 
 
 def run(name: str, optimizer: str | None, steps: int | None = None) -> dict:

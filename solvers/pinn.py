@@ -35,7 +35,7 @@ from pinr.io import save_torch
 from pinr.symbolic.hard import harden
 from pinr.training import callbacks as cb
 from pinr.training import memory
-from pinr.training.auto import choose
+from pinr.training.auto import choose, reentrant_corners
 from pinr.training.balancing import balancer
 from pinr.training.config import DEFAULT_BATCH, Resolved, TrainConfig, resolve
 from pinr.training.loop import Loop, TrainState
@@ -309,7 +309,8 @@ class PINNSolver:
             parts.append(validation if self.strategy.world_size == 1 else MainOnlyValidation(validation, self.strategy))
         judged = self.statement(state)
         if judged is not None:
-            parts.append(VerdictCheck(*judged, seed=c.run.seed, advice=advise(c, self.problem), progress=progress))
+            parts.append(VerdictCheck(*judged, seed=c.run.seed, advice=advise(c, self.problem), progress=progress,
+                                      singular=reentrant_corners(self.problem.domain)))
         if c.run.tensorboard and main:
             parts.append(cb.TensorBoard(self.out / "tensorboard", history))
         if self.out is not None:  # the other ranks check their (equal) weights but write nothing

@@ -28,7 +28,7 @@ from ..domains.base import AbstractInterior
 from .batch import Batch
 from .loop import AbstractCallback
 
-__all__ = ["LIMITS", "Check", "Verdict", "judge", "advise", "VerdictCheck"]
+__all__ = ["LIMITS", "POINTS", "SINGULAR_SHARE", "Check", "Verdict", "judge", "advise", "VerdictCheck"]
 
 log = logging.getLogger("pinr")
 
@@ -41,6 +41,9 @@ LIMITS: Mapping[str, float] = {"residual": 1e-2, "lax_residual": 0.3, "reference
 
 #: fresh points per term, evaluated in chunks of the term's own batch (what a training step holds)
 POINTS = 2048
+#: on a domain with re-entrant corners, the share of points (those where the residual's parts are
+#: largest: next to the corners) left out of the residual checks
+SINGULAR_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -137,10 +140,23 @@ def _unknowns_inside(model, term, inside: Batch | None, size: int) -> float:
     return _rms(torch.cat(values, dim=1))
 
 
-def judge(model, terms: Sequence, *, reference: Mapping | None = None, seed: int = 0, advice: str = "") -> Verdict:
+def _kept(rows: torch.Tensor, sizes: torch.Tensor, trim: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The points (columns) whose parts are not among the largest ``trim`` fraction."""
+    if trim <= 0 or sizes.shape[1] < 2:
+        return rows, sizes
+    total = sizes.square().sum(0)
+    keep = total <= torch.quantile(total.double(), 1 - trim).to(total.dtype)
+    return rows[:, keep], sizes[:, keep]
+
+
+def judge(model, terms: Sequence, *, reference: Mapping | None = None, seed: int = 0, advice: str = "",
+          singular: bool = False) -> Verdict:
     """The :class:`Verdict` on ``model`` (a :class:`~pinr.training.terms.Model`) for ``terms``:
     each residual term on fresh points, each observation against its data and, when given,
-    ``reference`` (a comparison's metrics: ``rel_l2``)."""
+    ``reference`` (a comparison's metrics: ``rel_l2``). ``singular``: the exact answer may be
+    singular (a domain with re-entrant corners, where its second derivatives grow without
+    bound): the :data:`SINGULAR_SHARE` of the points where the residual's parts are largest are
+    left out of the residual checks, which then judge the answer away from the singularities."""
     from .terms import Observation, Residual
 
     device = next((t.device for t in terms if isinstance(getattr(t, "device", None), torch.device)),
@@ -158,10 +174,12 @@ def judge(model, terms: Sequence, *, reference: Mapping | None = None, seed: int
             notes.append(f"{t.name}: a classification, not a residual")
             continue
         batch = inside if t is inner else _fresh(t, generator)
-        rows, sizes = _residual(model, t, batch)
+        rows, sizes = _kept(*_residual(model, t, batch), SINGULAR_SHARE if singular else 0.0)
         scale = max(_rms(sizes), _unknowns_inside(model, t, inside, inner.batch) if inner not in (None, t) else 0.0)
         value = _rms(rows) / scale if scale > 0 else (0.0 if _rms(rows) == 0 else math.inf)
-        checks[f"residual/{t.name}"] = Check(value, residual_limit, f"the residual of {t.name!r} relative to its terms")
+        where = " away from the corners' singularities" if singular else ""
+        checks[f"residual/{t.name}"] = Check(value, residual_limit,
+                                             f"the residual of {t.name!r} relative to its terms{where}")
     for t in terms:
         if isinstance(t, Observation):
             b = Batch(t.points, targets=t.targets, sigma=None)
@@ -196,8 +214,9 @@ class VerdictCheck(AbstractCallback):
     the problem as stated), keep the verdict on the state (``state.verdict``) and say it in one
     line (the progress bar's, else the log's)."""
 
-    def __init__(self, model, terms: Sequence, *, seed: int, advice: str = "", progress=None):
+    def __init__(self, model, terms: Sequence, *, seed: int, advice: str = "", progress=None, singular: bool = False):
         self.model, self.terms, self.seed, self.advice, self.progress = model, list(terms), seed, advice, progress
+        self.singular = singular
 
     def on_train_end(self, loop):
         s = loop.state
@@ -208,7 +227,8 @@ class VerdictCheck(AbstractCallback):
         net = s.model.network
         net.eval()
         try:
-            verdict = judge(self.model, self.terms, reference=reference, seed=self.seed, advice=self.advice)
+            verdict = judge(self.model, self.terms, reference=reference, seed=self.seed, advice=self.advice,
+                            singular=self.singular)
         finally:
             net.train()
         s.verdict = verdict
