@@ -28,8 +28,9 @@ def compare(solution, ref, *, problem=None, align: str | None = "auto", metric: 
     catalogue case that states one (e.g. Helmholtz's complex error on the inner box, the wave's
     error per time level); ``metric="grid"`` (and problems without their own) compares on a
     shared grid (plus ``ssim`` for images): the reference's when it is grid-based, else the
-    solution's, restricted to the nodes inside the problem's domain. ``align="auto"`` takes the problem's alignment ("constant"/"affine" for answers
-    defined only up to a constant or an affine map). ``problem`` may be a problem or a case."""
+    solution's, restricted to the nodes inside the problem's domain. ``align="auto"`` takes the
+    problem's alignment ("constant"/"affine" for answers defined only up to a constant or an affine
+    map). ``problem`` may be a problem or a case."""
     from pinr.case import Case
     from pinr.solvers import GridSolution
 
