@@ -130,7 +130,7 @@ class PINNSolver:
             self.resolved = Resolved(c, MappingProxyType({**self.resolved.sources, "batch": (
                 f"memory budget {budget}" + ("" if c.device.memory_budget else " (half the free memory)"))}))
         self.terms = self.make_terms()
-        n_params = sum(p.numel() for p in probe.parameters()) + len(problem.trainable)
+        self.n_params = n_params = sum(p.numel() for p in probe.parameters()) + len(problem.trainable)
         self.resolved = fitted(self.resolved, self.terms, n_params, dtype=self.dtype, device=self.device,
                                budget=memory.memory_budget(self.device, c.device.memory_budget),
                                distributed=self.strategy.world_size > 1)
@@ -309,8 +309,9 @@ class PINNSolver:
             parts.append(validation if self.strategy.world_size == 1 else MainOnlyValidation(validation, self.strategy))
         judged = self.statement(state)
         if judged is not None:
-            parts.append(VerdictCheck(*judged, seed=c.run.seed, advice=advise(c, self.problem), progress=progress,
-                                      singular=reentrant_corners(self.problem.domain)))
+            parts.append(VerdictCheck(*judged, seed=c.run.seed, advice=advise(c, self.problem, self.n_params),
+                                      progress=progress, singular=reentrant_corners(self.problem.domain),
+                                      image=bool(self.problem.image)))
         if c.run.tensorboard and main:
             parts.append(cb.TensorBoard(self.out / "tensorboard", history))
         if self.out is not None:  # the other ranks check their (equal) weights but write nothing

@@ -95,6 +95,10 @@ def test_checks_and_lines():
     nan = Verdict({"residual/pde": Check(float("nan"), 1e-2, "the residual")}, advice="dtype='float64'")
     assert not nan.ok and "NOT trusted" in nan.line() and nan.as_dict()["checks"]["residual/pde"]["value"] == "nan"
     assert not Verdict({}).ok and "not checked" in Verdict({}).line()
+    low = Verdict({"reference_psnr": Check(25.0, 30.0, "the PSNR", at_least=True)})  # an image: a PSNR to reach
+    assert not low.ok and "(at least 30)" in low.line()
+    high = Verdict({"reference_psnr": Check(37.5, 30.0, "the PSNR", at_least=True)})
+    assert high.ok and high.line().startswith("verdict: trusted (PSNR 37.5 dB")
 
 
 def test_a_converged_run_is_trusted_and_an_undertrained_one_is_not(tmp_path):
