@@ -165,7 +165,8 @@ def judge(model, terms: Sequence, *, reference: Mapping | None = None, seed: int
           singular: bool = False, image: bool = False) -> Verdict:
     """The :class:`Verdict` on ``model`` (a :class:`~pinr.training.terms.Model`) for ``terms``:
     each residual term on fresh points, each observation against its data and, when given,
-    ``reference`` (a comparison's metrics: ``rel_l2``; ``psnr`` for an ``image``). ``singular``: the exact answer may be
+    ``reference`` (a comparison's metrics: ``rel_l2``; ``psnr`` for an ``image`` or where it is the only
+    score). ``singular``: the exact answer may be
     singular (a domain with re-entrant corners, where its second derivatives grow without
     bound): the :data:`SINGULAR_SHARE` of the points where the residual's parts are largest are
     left out of the residual checks, which then judge the answer away from the singularities."""
@@ -176,8 +177,10 @@ def judge(model, terms: Sequence, *, reference: Mapping | None = None, seed: int
     generator = torch.Generator(device).manual_seed(int(seed) + 104729)  # not the run's: a resume stays exact
     checks: dict[str, Check] = {}
     notes = []
-    ref = None if reference is None or image else reference.get("rel_l2")
-    psnr = None if reference is None or not image else reference.get("psnr")
+    reference = reference or {}
+    # an image or signal is judged by its PSNR, so is a run scored only by one (held-out views of a scene)
+    psnr = reference.get("psnr") if image or reference.get("rel_l2") is None else None
+    ref = None if psnr is not None else reference.get("rel_l2")
     residual_limit = LIMITS["residual"] if ref is None and psnr is None else LIMITS["lax_residual"]
     residuals = [t for t in terms if isinstance(t, Residual)]
     inner = next((t for t in residuals if isinstance(t.region, AbstractInterior)), None)
