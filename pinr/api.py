@@ -136,16 +136,35 @@ RUN_ONLY = frozenset({"out", "resume", "progress", "device", "log_every", "valid
 
 
 def read_record(run: Path) -> dict:
-    """The ``config.json`` of run directory ``run`` (``FileNotFoundError`` naming it if absent)."""
+    """The ``config.json`` of run directory ``run`` (``FileNotFoundError`` naming it if absent);
+    ``ValueError`` naming the part when its shape is not a record's: an object whose ``problem``,
+    if present, is an object with a ``name`` or ``file`` string and ``params`` an object."""
     from .io import read_json
 
     path = Path(run) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run}: no config.json there, so it is not a pinr run directory")
     try:
-        return read_json(path)
+        record = read_json(path)
     except ValueError as err:
         raise ValueError(f"{path} is not valid JSON ({err}); the run's record is damaged") from None
+    damaged = "the run's record is damaged: restore it or start a new run"
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} holds a JSON {type(record).__name__}, not a run's record (an object such as "
+                         f'{{"problem": {{"name": "image", "params": {{}}}}, ...}}); {damaged}')
+    problem = record.get("problem", {})
+    if not isinstance(problem, dict):
+        raise ValueError(f'{path}: "problem" is {problem!r:.60}, not an object such as '
+                         f'{{"name": "image", "params": {{}}}}; {damaged}')
+    for key in ("name", "file"):
+        if not isinstance(problem.get(key, ""), str):
+            raise ValueError(f'{path}: "problem"."{key}" is {problem[key]!r:.60}, not a string; {damaged}')
+    if not isinstance(problem.get("params") or {}, dict):
+        raise ValueError(f'{path}: "problem"."params" is {problem["params"]!r:.60}, not an object of '
+                         f"parameter -> value; {damaged}")
+    if not isinstance(record.get("solver", ""), str):
+        raise ValueError(f'{path}: "solver" is {record["solver"]!r:.60}, not a string such as "pinn"; {damaged}')
+    return record
 
 
 def recorded_options(record: dict) -> dict:

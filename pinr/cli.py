@@ -51,6 +51,7 @@ def _run(work, out: Path | None = None):
 
     from pinr.errors import Interrupted, OutOfMemory
     from pinr.training.loop import request_stop
+    from pinr.training.memory import is_out_of_memory
 
     previous = signal.getsignal(signal.SIGINT)
 
@@ -71,7 +72,7 @@ def _run(work, out: Path | None = None):
             _fail(f"training diverged: {err}", 3)
         if isinstance(err, OutOfMemory):  # pinr's own line: what, the batch, the option to change
             _fail(f"error: {err}")
-        if isinstance(err, (torch.cuda.OutOfMemoryError, MemoryError)):
+        if isinstance(err, (torch.cuda.OutOfMemoryError, MemoryError)) or is_out_of_memory(err):  # a CPU allocator's RuntimeError too
             _fail("error: out of memory; give fewer points per step (--batch N) or a smaller problem "
                   "(--set size=...), or use --device cpu")
         if isinstance(err, (ValueError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError)):
@@ -88,6 +89,20 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` in red on stderr and exit with ``code`` (2: bad input, 3: diverged)."""
     typer.secho(message, fg="red", err=True)
     raise typer.Exit(code)
+
+
+#: what building a problem may raise for bad input: each becomes one line (:func:`_problem_failed`)
+_BAD_PROBLEM = (ValueError, TypeError, FileNotFoundError, MemoryError)
+
+
+def _problem_failed(err: BaseException, where: str = "") -> NoReturn:
+    """One line for an error building a problem; a bare ``MemoryError`` (not pinr's own
+    :class:`~pinr.errors.OutOfMemory`, which names its fix) says what to shrink."""
+    from pinr.errors import OutOfMemory
+
+    if isinstance(err, MemoryError) and not isinstance(err, OutOfMemory):
+        _fail(f"error: {where}out of memory building the problem; give a smaller problem (--set size=...)")
+    _fail(f"error: {where}{err}")
 
 
 def _parse_value(text: str):
@@ -196,8 +211,8 @@ def solve(
             prob, stated = load_problem_file(problem, params=params)
         else:
             prob = pr.problems.get(problem, **params)
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        _fail(f"error: {err}")
+    except _BAD_PROBLEM as err:
+        _problem_failed(err)
     if out is None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         name = (backbone or prob.training.model.backbone or stated.get("backbone") or "siren") \
@@ -261,8 +276,8 @@ def sweep(
     try:
         swept = parse_over_text(over)
         prob = pr.problems.get(problem, **_parse_pairs(set_, "--set"))
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        _fail(f"error: {err}")
+    except _BAD_PROBLEM as err:
+        _problem_failed(err)
     if out is None:
         out = Path("runs") / f"sweep-{problem}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     kw = dict(backbone=backbone, steps=steps, lr=lr, device=device, dtype=dtype, engine=engine, batch=batch)
@@ -342,10 +357,13 @@ def rerun(
 
         try:
             target = load_problem_file(recorded["file"], params=params)[0]
-        except (ValueError, TypeError, FileNotFoundError) as err:
-            _fail(f"error: {run}: {err}")
+        except _BAD_PROBLEM as err:
+            _problem_failed(err, f"{run}: ")
     else:
-        target = pr.problems.get(recorded["name"], **params)
+        try:
+            target = pr.problems.get(recorded["name"], **params)
+        except _BAD_PROBLEM as err:
+            _problem_failed(err, f"{run}: ")
     _run(lambda: pr.solve(target, out=out, progress=progress and not _FLAGS["quiet"], **options), out)
     _report(out, solver)
 

@@ -1,8 +1,11 @@
 r"""Error metrics between a predicted field and a reference field.
 
 All functions take array-likes of equal shape (numpy arrays, or CPU/GPU torch tensors, which
-are detached and copied to host) and return Python floats. They are pure numpy/scikit-image
-and import no deep-learning framework.
+are detached and copied to host) and return Python floats, or ``None`` where a metric is
+undefined for the reference (PSNR and SSIM of a constant one without ``data_range``, relative
+L2 against a zero one): a flat image is a valid target, so its metrics are reported as missing
+(JSON ``null``), never fatal. They are pure numpy/scikit-image and import no deep-learning
+framework.
 
 .. math::
 
@@ -86,16 +89,16 @@ def _default_range(r: np.ndarray) -> float:
     return float(np.max(r) - np.min(r))
 
 
-def rel_l2(pred: Any, ref: Any) -> float:
+def rel_l2(pred: Any, ref: Any) -> float | None:
     r"""Relative L2 error :math:`\lVert p - r\rVert_2 / \lVert r\rVert_2` over all entries.
 
-    Complex fields use the modulus. Returns ``0.0`` when both are zero and ``inf`` when only
-    ``ref`` is zero.
+    Complex fields use the modulus. Returns ``0.0`` when both are zero and ``None`` (undefined)
+    when only ``ref`` is zero.
     """
     p, r = _pair(pred, ref)
     num, den = _sum_sq_diff(p, r) ** 0.5, _sum_sq(r) ** 0.5
     if den == 0.0:
-        return 0.0 if num == 0.0 else float("inf")
+        return 0.0 if num == 0.0 else None
     return num / den
 
 
@@ -105,23 +108,21 @@ def max_abs(pred: Any, ref: Any) -> float:
     return max(float(np.max(np.abs(a - b))) for a, b in _blocks(p, r))
 
 
-def psnr(pred: Any, ref: Any, *, data_range: float | None = None) -> float:
+def psnr(pred: Any, ref: Any, *, data_range: float | None = None) -> float | None:
     r"""Peak signal-to-noise ratio in dB, :math:`10\log_{10}(R^2/\mathrm{MSE})`.
 
     ``data_range`` :math:`R` defaults to ``ref.max() - ref.min()`` (``max |ref|`` for complex
-    ``ref``). Returns ``inf`` when the MSE is zero.
+    ``ref``). Returns ``inf`` when the MSE is zero, and ``None`` (undefined) when ``ref`` is
+    constant and no ``data_range`` was given.
 
     Raises:
-        ValueError: ``data_range`` is not positive, or ``ref`` is constant and no
-            ``data_range`` was given.
+        ValueError: ``data_range`` is not positive.
     """
     p, r = _pair(pred, ref)
     if data_range is None:
         data_range = _default_range(r)
         if not data_range > 0:
-            raise ValueError(
-                "psnr: ref is constant, so its range is zero; pass data_range= explicitly"
-            )
+            return None
     elif not (np.isfinite(data_range) and data_range > 0):
         raise ValueError(f"psnr: data_range must be a positive finite number, got {data_range!r}")
     mse = _sum_sq_diff(p, r) / p.size
@@ -136,7 +137,7 @@ def ssim(
     *,
     data_range: float | None = None,
     channel_axis: int | None = None,
-) -> float:
+) -> float | None:
     """Structural similarity (``skimage.metrics.structural_similarity``), uniform 7×7 window.
 
     Args:
@@ -145,7 +146,8 @@ def ssim(
         channel_axis: axis holding colour channels, or ``None`` for a single-channel image.
 
     The window shrinks to the largest odd size ≤ 7 that fits the smallest spatial side, so
-    tiny images work. Returns ``1.0`` exactly for identical inputs.
+    tiny images work. Returns ``1.0`` exactly for identical inputs, and ``None`` (undefined)
+    when ``ref`` is constant and no ``data_range`` was given.
     """
     p, r = _pair(pred, ref)
     if np.iscomplexobj(p) or np.iscomplexobj(r):
@@ -160,9 +162,7 @@ def ssim(
     if data_range is None:
         data_range = _default_range(r)
         if not data_range > 0:
-            raise ValueError(
-                "ssim: ref is constant, so its range is zero; pass data_range= explicitly"
-            )
+            return None
     spatial = [n for ax, n in enumerate(p.shape) if channel_axis is None or ax != channel_axis % 3]
     win = min(7, min(spatial))
     if win % 2 == 0:
@@ -230,7 +230,7 @@ def field_metrics(
     align: str | None = None,
     data_range: float | None = None,
     image: bool = False,
-) -> dict[str, float | complex | str]:
+) -> dict[str, float | complex | str | None]:
     """All standard metrics of ``pred`` against ``ref`` in one dict.
 
     Args:
@@ -245,7 +245,9 @@ def field_metrics(
     Returns:
         ``{"rel_l2", "max_abs", "psnr"}`` (+ ``"ssim"``), plus ``"align"`` and the fitted
         ``"align_offset"`` (and ``"align_scale"`` for affine) when ``align`` is given.
-        ``"align_offset"`` is complex for complex fields.
+        ``"align_offset"`` is complex for complex fields. A metric undefined for ``ref`` (see
+        :func:`psnr`, :func:`ssim`, :func:`rel_l2`; SSIM of an image under 3 pixels wide) is
+        ``None``.
     """
     if align not in ALIGNMENTS:
         raise ValueError(f"align must be one of {ALIGNMENTS}, got {align!r}")
@@ -259,15 +261,18 @@ def field_metrics(
     elif align == "affine":
         p, a, b = affine_align(p, r)
         extra = {"align": "affine", "align_scale": a, "align_offset": b}
-    out: dict[str, float | complex | str] = {
+    out: dict[str, float | complex | str | None] = {
         "rel_l2": rel_l2(p, r),
         "max_abs": max_abs(p, r),
         "psnr": psnr(p, r, data_range=data_range),
     }
     if image and not np.iscomplexobj(p):
-        if p.ndim == 2:
+        channels = p.ndim == 3 and p.shape[-1] in (1, 3, 4)
+        if (p.ndim == 2 or channels) and min(p.shape[:2]) < 3:
+            out["ssim"] = None  # no SSIM window fits a 1×1 or 2×N image
+        elif p.ndim == 2:
             out["ssim"] = ssim(p, r, data_range=data_range)
-        elif p.ndim == 3 and p.shape[-1] in (1, 3, 4):
+        elif channels:
             out["ssim"] = ssim(p, r, data_range=data_range, channel_axis=-1)
         else:
             logger.debug("field_metrics: shape %s is not image-like; ssim skipped", p.shape)

@@ -56,11 +56,15 @@ def _slice(a: np.ndarray, dims: int, *, time_last: bool) -> np.ndarray:
 
 
 def _write_paraview(out: Path, problem, grid, pred: np.ndarray, ref: np.ndarray | None,
-                    max_points: int = 1 << 20) -> Path:
+                    max_points: int = 1 << 20) -> Path | None:
     """The fields for ParaView: ``fields.vtu`` on the lattice, or ``fields.xdmf`` (a time series,
     time the last axis) for a space-time problem; per field ``NAME`` and ``NAME_reference``.
-    Lattices above ``max_points`` keep every k-th node per axis (``fields.npz`` has them all)."""
+    Lattices above ``max_points`` keep every k-th node per axis (``fields.npz`` has them all).
+    ``None`` for a lattice with an axis of one node (a 1×1 image): it has no cells to write."""
     from .export import write_vtu, write_xdmf_series
+
+    if min(grid.shape) < 2:
+        return None
 
     k = max(1, math.ceil((pred[..., 0].size / max_points) ** (1 / len(grid.shape))))
     keep = (slice(None, None, k),) * len(grid.shape)
@@ -150,8 +154,9 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
         plot_loss_curves(out / "loss.png", curves, steps=h["step"])
         v = trainer.validation
         key = "psnr" if "psnr" in v and (problem.image or "rel_l2" not in v) else "rel_l2"
-        if len(v.get("step", [])) > 1 and key in v:
-            plot_metric_curve(out / f"validation_{key}.png", v["step"], v[key], name=key)
+        steps = [(t, x) for t, x in zip(v.get("step", []), v.get(key, [])) if x is not None]  # None: undefined
+        if len(steps) > 1:
+            plot_metric_curve(out / f"validation_{key}.png", *map(list, zip(*steps)), name=key)
         params = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("param/")}
         if params:
             plot_parameters(out / "parameters.png", h["step"], params)

@@ -13,6 +13,7 @@ import numpy as np
 from pinr import Case, Data, Eq, Grid, Problem
 from pinr.images import load_image
 from pinr.training import ModelConfig, OptimConfig, TrainConfig
+from pinr.training.memory import check_fits
 
 from . import register_problem
 
@@ -40,7 +41,14 @@ def grid_to_image(a: np.ndarray) -> np.ndarray:
 @register_problem("image")
 def image(image: str = "camera", size: int = 256, gray: bool | None = None) -> Case:
     """Fit image ``image`` (a bundled name such as camera, astronaut, coffee, ascent, or a path)
-    resized to ``size`` pixels a side (SIREN's image-fitting experiment; RGB images give 3 fields)."""
+    resized to ``size`` pixels a side (SIREN's image-fitting experiment; RGB images give 3 fields).
+    A size whose pixels would not fit in the free memory is refused before the image is resized:
+    per pixel 8 bytes for each of two coordinates and, per channel (3 unless ``gray``), the
+    resized image and its two rescaled copies."""
+    if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        channels = 1 if gray else 3
+        check_fits(f"image: size={size} ({size * size:,} pixels)", 8 * size * size * (3 * channels + 2),
+                   "use a smaller --set size=... (or size=)")
     img = load_image(image, size=size, gray=gray) * 2.0 - 1.0
     grid = image_grid(img.shape[:2])
     target = Data("I", image_to_grid(img), on=grid)

@@ -163,10 +163,13 @@ class PINNSolver:
         """The network the terms evaluate (built under the run's seed, on the run's device)."""
         c = self.config
         periodic = self.problem.periodic_axes
-        net = build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, periodic),
-                             self.problem.n_outputs, **dict(c.model.options or {}))
-        return Network(net, self.problem.domain.bounds, c.model.output_scale,
-                       periodic=periodic).to(device=self.device, dtype=self.dtype)
+        options = dict(c.model.options or {})
+        with memory.memory_guard(f"the {c.model.backbone} network with options {options} on {self.device}",
+                                 fix="give it fewer weights (a smaller --option width=... or depth=...)"):
+            net = build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, periodic),
+                                 self.problem.n_outputs, **options)
+            return Network(net, self.problem.domain.bounds, c.model.output_scale,
+                           periodic=periodic).to(device=self.device, dtype=self.dtype)
 
     def optimizer_groups(self, network: torch.nn.Module, params: ParameterSet) -> list[dict]:
         """Adam's parameter groups: the network at ``lr``, the problem's trainable parameters at
@@ -187,16 +190,33 @@ class PINNSolver:
         (its layers size the memory plan)."""
         c = self.config
         options = dict(c.model.options or {})
+        features = embedded_features(self.problem.domain.dim, self.problem.periodic_axes)
+        what = f"the {c.model.backbone} network with options {options}"
+        fix = "give it fewer weights (a smaller --option width=... or depth=..., or backbone_options)"
         with torch.random.fork_rng(devices=[]):
             try:
-                return build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim,
-                                                                          self.problem.periodic_axes),
-                                      self.problem.n_outputs, **options)
+                self._check_network_size(features, options, what, fix)
+                with memory.memory_guard(what, fix=fix):
+                    return build_backbone(c.model.backbone, features, self.problem.n_outputs, **options)
             except (TypeError, ValueError) as err:
                 if "backbone" in str(err):
                     raise
                 raise type(err)(f"backbone {c.model.backbone!r} cannot be built with options {options}: {err}; "
                                 f"`pinr list backbones` shows each option's default") from None
+
+    def _check_network_size(self, features: int, options: dict, what: str, fix: str) -> None:
+        """Refuse a network whose weights, gradients and Adam's two moments (4 copies) would not
+        fit in the free memory, counted on the ``meta`` device (shapes only, nothing allocated);
+        a backbone that cannot be built there is left to :func:`~pinr.training.memory.memory_guard`."""
+        c = self.config
+        try:
+            with torch.device("meta"):
+                probe = build_backbone(c.model.backbone, features, self.problem.n_outputs, **options)
+        except Exception:  # noqa: BLE001  (bad options are reported by the real build just after)
+            return
+        weights = sum(p.numel() for p in probe.parameters())
+        size = 8 if c.device.dtype == "float64" else 4
+        memory.check_fits(f"{what} ({weights:,} weights)", 4 * size * weights, fix)
 
     @classmethod
     def from_options(cls, target, *, reference=None, validate_metrics=None, callbacks=(), strategy=None,

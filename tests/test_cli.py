@@ -227,3 +227,71 @@ def test_a_truncated_checkpoint_is_a_one_line_error(tmp_path):
     r = runner.invoke(app, ["solve", "--resume", str(out), "--steps", "4", "--no-progress"])
     assert r.exit_code == 2 and "not a readable pinr checkpoint" in r.output and str(out) in r.output
     assert len(r.output.strip().splitlines()) == 1, r.output
+
+
+def _records(tmp_path):
+    """Run directories whose config.json is damaged or holds a bad option."""
+    runs = {"list": [1], "problem-string": {"problem": "image"},
+            "options-string": {"problem": {"name": "poisson-image", "params": {"size": 8}}, "solver": "pinn",
+                               "steps": 2, "backbone_options": "notadict"}}
+    for name, record in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(record))
+    return tmp_path
+
+
+@pytest.mark.parametrize("args, message", [
+    (["solve", "image", "--set", "size=100000"], "image: size=100000 (10,000,000,000 pixels) needs about"),
+    (["solve", "poisson-image", "--set", "size=8", "--steps", "2", "--option", "width=1000000"],
+     "the siren network with options {'width': 1000000} (3,000,007,000,001 weights) needs about"),
+    (["solve", "--resume", "{runs}/list"], "holds a JSON list, not a run's record"),
+    (["rerun", "{runs}/list"], "holds a JSON list, not a run's record"),
+    (["solve", "--resume", "{runs}/problem-string"], "\"problem\" is 'image', not an object"),
+    (["rerun", "{runs}/problem-string"], "\"problem\" is 'image', not an object"),
+    (["rerun", "{runs}/options-string"], "backbone_options must be a dict of option name -> value"),
+])
+def test_bad_sizes_and_records_are_one_line_before_allocating(tmp_path, monkeypatch, args, message):
+    """Each probe of issue 28 (item 8) ends in one line naming the culprit and the fix, exit 2,
+    refused before anything large is allocated (4 GiB free, as on a small machine)."""
+    from pinr.training import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda device: 4 << 30)
+    runs = _records(tmp_path)
+    args = [a.format(runs=runs) for a in args] + (["--out", str(tmp_path / "out")] if args[0] == "solve"
+                                                  and "--resume" not in args else [])
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], r.output
+    assert "Traceback" not in r.output
+    if "needs about" in message:
+        assert "more than the 4.0 GiB free" in lines[0] and "smaller" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_allocation_failure_while_building_the_network_is_one_line(tmp_path, monkeypatch):
+    """A CPU allocator's RuntimeError (simulated: nothing is allocated) while the backbone is
+    built becomes pinr's OutOfMemory line naming the network and the option to change."""
+    import pinr.solvers.pinn as pinn
+    from pinr.training import memory
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 4000000000000 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(memory, "check_fits", lambda *args, **kwargs: None)
+    monkeypatch.setattr(pinn, "build_backbone", refuse)
+    r = runner.invoke(app, ["solve", "poisson-image", "--set", "size=8", "--steps", "2", "--option", "width=1000",
+                            "--out", str(tmp_path / "out")])
+    assert r.exit_code == 2, r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "out of memory allocating the siren network with options {'width': 1000}" in lines[0]
+    assert "(3725.29 GiB)" in lines[0] and "--option width=" in lines[0], r.output
+
+
+def test_backbone_options_must_be_a_mapping():
+    import pinr as pr
+    from pinr.problems import get
+
+    with pytest.raises(TypeError, match="backbone_options must be a dict .* got str 'notadict'"):
+        pr.solve(get("poisson-image", size=8), steps=2, backbone_options="notadict")

@@ -130,3 +130,21 @@ def test_ascent_without_pywavelets_says_how_to_install_it(monkeypatch):
     with pytest.raises(ImportError, match="pip install pywavelets") as err:
         load_image("ascent")
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("size", [1, 8])
+def test_a_flat_image_trains_and_reports_undefined_metrics_as_null(tmp_path, size):
+    """A constant PNG (1×1 or 8×8) is fitted to the end: PSNR and SSIM, undefined on a constant
+    reference, are null in metrics.json instead of aborting the first validation."""
+    import json
+
+    import pinr as pr
+
+    path = tmp_path / "flat.png"
+    skimage.io.imsave(path, np.full((size, size), 128, np.uint8), check_contrast=False)
+    case = pr.problems.get("image", image=str(path), size=size)
+    pr.solve(case, steps=3, backbone_options={"width": 16, "depth": 1}, out=tmp_path / "run")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["steps"] == 3 and metrics["psnr"] is None and metrics["ssim"] is None
+    assert metrics["rel_l2"] > 0 and metrics["max_abs"] > 0
+    assert "reference_psnr" not in metrics["verdict"]["checks"]  # an undefined metric adds no check

@@ -22,11 +22,11 @@ def test_psnr_of_constant_offset_is_closed_form(ref):
     assert psnr(ref + c, ref, data_range=2.0) == pytest.approx(10 * math.log10(4 / c**2), rel=1e-12)
 
 
-def test_psnr_identical_is_inf_and_constant_ref_needs_range():
+def test_psnr_identical_is_inf_and_constant_ref_is_undefined():
     x = np.linspace(0, 1, 10)
     assert psnr(x, x) == math.inf
-    with pytest.raises(ValueError, match="data_range"):
-        psnr(np.ones(4), np.zeros(4))
+    assert psnr(np.ones(4), np.zeros(4)) is None  # range 0: undefined, not an error
+    assert psnr(np.ones(4), np.zeros(4), data_range=1.0) == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="data_range"):
         psnr(x, x, data_range=0.0)
 
@@ -52,7 +52,25 @@ def test_rel_l2_complex_uses_modulus():
 
 def test_rel_l2_zero_reference():
     assert rel_l2(np.zeros(3), np.zeros(3)) == 0.0
-    assert rel_l2(np.ones(3), np.zeros(3)) == math.inf
+    assert rel_l2(np.ones(3), np.zeros(3)) is None  # relative to a zero norm: undefined
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 5), (16, 16), (16, 16, 3)])
+def test_metrics_undefined_on_a_constant_reference_are_none(shape):
+    """A flat image is a valid target: PSNR and SSIM (range 0) and, for a zero image, the
+    relative L2 error (norm 0) are None — JSON null — while max_abs stays defined."""
+    flat = np.full(shape, 0.25)
+    pred = flat + np.random.default_rng(2).normal(scale=0.1, size=shape)
+    out = field_metrics(pred, flat, image=True)
+    assert out["psnr"] is None and out["ssim"] is None
+    assert out["rel_l2"] == pytest.approx(np.linalg.norm(pred - flat) / np.linalg.norm(flat), rel=1e-12)
+    assert out["max_abs"] == pytest.approx(np.abs(pred - flat).max(), rel=1e-12)
+    zero = field_metrics(pred, np.zeros(shape), image=True)
+    assert zero["rel_l2"] is None and zero["psnr"] is None
+    if len(shape) == 2 and min(shape) >= 3:
+        assert ssim(pred, flat) is None
+    # with an explicit range both are defined again
+    assert field_metrics(flat, flat, data_range=2.0)["psnr"] == math.inf
 
 
 def test_affine_align_recovers_scale_and_offset(ref):

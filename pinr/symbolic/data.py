@@ -64,7 +64,9 @@ class DataSource:
         key = (points.dtype, points.device)
         if key not in self._cache:
             v = self.values if self.values.ndim > len(self.grid.shape) else self.values[..., None]
-            self._cache[key] = torch.as_tensor(np.ascontiguousarray(v), dtype=points.dtype, device=points.device)
+            # a copy, not np.ascontiguousarray: that keeps a flipped view whose axes have length 1
+            # (a 1×1 image), whose negative strides torch refuses
+            self._cache[key] = torch.as_tensor(np.array(v, order="C"), dtype=points.dtype, device=points.device)
         table = self._cache[key]
         shape = self.grid.shape
         lo = torch.as_tensor(self.grid.bounds[:, 0], dtype=points.dtype, device=points.device)

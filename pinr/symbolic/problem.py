@@ -19,13 +19,18 @@ from .hard import hard_transforms
 from .printing import to_latex, to_text
 
 __all__ = ["Eq", "Equation", "Condition", "Initial", "Boundary", "Periodic", "AbstractObservation", "Observation",
-           "Problem", "REDUCTIONS", "SIDED_REDUCTIONS"]
+           "Problem", "REDUCTIONS", "SIDED_REDUCTIONS", "MAX_DERIVATIVE_ORDER"]
 
 REDUCTIONS = {"mse": "mse", "mean_square": "mse", "mae": "mae", "mean_abs": "mae", "sse": "sse", "sum": "sse",
               "bce": "bce", "binary_cross_entropy": "bce"}
 
 #: reductions that compare the two sides of the equation (a logit and a label), not their difference
 SIDED_REDUCTIONS = frozenset({"bce"})
+
+#: the highest total order of a derivative of a field: the order the ``func`` engine computes (4,
+#: enough for a biharmonic :math:`\Delta^2 u`); higher orders grow the cost of a step
+#: combinatorially (``lap(lap(lap(lap(u))))``, order 8, took 24 s and 6 GB per step)
+MAX_DERIVATIVE_ORDER = 4
 
 
 class Equation:
@@ -520,6 +525,11 @@ class Problem:
                 if v not in coords:
                     raise ProblemError(f"{label}: derivative by {v}, which is not a coordinate "
                                        f"of the domain {self.domain.coords}")
+        top = max(r.atoms(sympy.Derivative), key=lambda d: d.derivative_count, default=None)
+        if top is not None and top.derivative_count > MAX_DERIVATIVE_ORDER:
+            raise ProblemError(f"{label}: {_short(str(text))} needs the derivative {to_text(top)} of order "
+                               f"{top.derivative_count}; pinr computes orders up to {MAX_DERIVATIVE_ORDER}: "
+                               "introduce an auxiliary field (e.g. v = lap(u)) and state a system of lower order")
         for s in r.free_symbols:
             if s in coords or isinstance(s, Parameter):
                 continue

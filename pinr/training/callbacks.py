@@ -306,8 +306,8 @@ class Validation(AbstractCallback):
         v = loop.state.validation
         v["step"].append(loop.state.step)
         for k, x in metrics.items():
-            if isinstance(x, (int, float)):
-                v.setdefault(k, []).append(float(x))
+            if x is None or isinstance(x, (int, float)):  # None: undefined here (e.g. the PSNR of a flat image)
+                v.setdefault(k, [None] * (len(v["step"]) - 1)).append(None if x is None else float(x))
         return metrics
 
     def on_step_end(self, loop, out):
@@ -383,7 +383,7 @@ class TensorBoard(AbstractCallback):
         v = s.validation
         for i in range(self._validated, len(v["step"])):
             for k, values in v.items():
-                if k != "step" and len(values) == len(v["step"]):
+                if k != "step" and len(values) == len(v["step"]) and values[i] is not None:
                     self.writer.add_scalar(f"validation/{k}", values[i], v["step"][i])
         self._validated = len(v["step"])
 

@@ -40,6 +40,10 @@ class ModelConfig:
     hard: bool | str | None = None
 
     def __post_init__(self):
+        if self.options is not None and not (isinstance(self.options, Mapping)
+                                             and all(isinstance(k, str) for k in self.options)):
+            raise TypeError(f"backbone_options must be a dict of option name -> value, such as {{'width': 64}}, "
+                            f"got {type(self.options).__name__} {self.options!r:.80}")
         object.__setattr__(self, "options", _frozen_mapping(self.options))
 
 

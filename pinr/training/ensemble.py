@@ -62,6 +62,16 @@ log = logging.getLogger(__name__)
 #: swept keys that are training options; every other swept key is a backbone option
 TRAINING_KEYS = ("seed", "lr")
 
+#: the most models one sweep trains: checked on the counts of values, before any list of values,
+#: combination or model is built (``seed=0..100000000`` grew to 4 GB before training started)
+MAX_MODELS = 1024
+
+
+def _check_count(count: int, what: str) -> None:
+    if count > MAX_MODELS:
+        raise ValueError(f"{what} makes {count:,} models; a sweep trains at most {MAX_MODELS:,}: "
+                         "sweep fewer values (e.g. seed=0..7) or run several sweeps")
+
 
 # ------------------------------------------------------------------------------ what is swept
 def parse_over(over) -> dict[str, list]:
@@ -70,11 +80,14 @@ def parse_over(over) -> dict[str, list]:
     if not isinstance(over, Mapping) or not over:
         raise TypeError(f"over must be a non-empty dict of option -> values, e.g. {{'omega0': [10, 20]}}; got {over!r}")
     parsed = {}
+    count = 1
     for key, values in over.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"over: keys are option names (str), got {key!r}")
         if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, range)):
             raise TypeError(f"over[{key!r}] must be a list of values (e.g. [10, 20]), got {values!r}")
+        count *= max(len(values), 1)  # len of a range is O(1): a huge one is refused unbuilt
+        _check_count(count, f"over[{key!r}] ({len(values):,} values)" + (" with the keys before it" if parsed else ""))
         values = list(values)
         if not values:
             raise ValueError(f"over[{key!r}] is empty; give at least one value")
@@ -95,6 +108,7 @@ def parse_over_text(items: Sequence[str]) -> dict[str, list]:
     import ast
 
     over: dict[str, list] = {}
+    count = 1
     for item in items:
         key, sep, text = item.partition("=")
         key, text = key.strip(), text.strip()
@@ -110,8 +124,12 @@ def parse_over_text(items: Sequence[str]) -> dict[str, list]:
                 raise ValueError(f"--over {item!r}: a range is A..B with integers A <= B (e.g. seed=0..3)") from None
             if a > b:
                 raise ValueError(f"--over {item!r}: the range {a}..{b} is empty; write A..B with A <= B")
+            count *= b - a + 1
+            _check_count(count, f"--over {_clip(item)}" + (" with the flags before it" if over else ""))
             over[key] = list(range(a, b + 1))
             continue
+        count *= text.count(",") + 1
+        _check_count(count, f"--over {_clip(item)}" + (" with the flags before it" if over else ""))
         values = []
         for part in text.split(","):
             part = part.strip()
@@ -123,6 +141,10 @@ def parse_over_text(items: Sequence[str]) -> dict[str, list]:
                 values.append(part)
         over[key] = values
     return over
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 60 else text[:50] + f"... ({len(text):,} characters)"
 
 
 def swept_keys(backbone: str) -> list[str]:

@@ -44,7 +44,7 @@ from pinr.errors import OutOfMemory
 
 __all__ = ["FRACTION", "available_memory", "memory_budget", "parse_budget", "layer_widths", "derivative_slots",
            "bytes_per_point", "format_bytes", "grid_batch", "GridPlan", "plan_grid_batches", "evaluation_chunk",
-           "peak_memory", "is_out_of_memory", "memory_guard", "OutOfMemory"]
+           "peak_memory", "is_out_of_memory", "memory_guard", "check_fits", "OutOfMemory"]
 
 #: share of the free memory a run plans to use (the rest: the optimiser, data, other programs)
 FRACTION = 0.5
@@ -229,11 +229,12 @@ def _allocation(err: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def memory_guard(what: str, batch: int | None = None, *, budget: int | None = None):
+def memory_guard(what: str, batch: int | None = None, *, budget: int | None = None, fix: str | None = None):
     """Run the block; an allocation failure in it becomes one :class:`~pinr.errors.OutOfMemory`
     line: ``what`` failed, how much it asked for, at ``batch`` points per step, and the option to
-    change — half the batch (``--batch``), or for an evaluation in chunks planned from ``budget``
-    bytes half that budget (``memory_budget``)."""
+    change — ``fix`` when given (a setup step: a smaller network), else half the batch
+    (``--batch``), or for an evaluation in chunks planned from ``budget`` bytes half that budget
+    (``memory_budget``)."""
     try:
         yield
     except BaseException as err:
@@ -241,6 +242,8 @@ def memory_guard(what: str, batch: int | None = None, *, budget: int | None = No
             raise
         asked = _allocation(err)
         size = f" ({asked})" if asked else ""
+        if fix:
+            raise OutOfMemory(f"out of memory allocating {what}{size}; {fix}") from None
         if batch:
             half = max(1, int(batch) // 2)
             raise OutOfMemory(f"out of memory allocating {what}{size} at {int(batch):,} points per step; "
@@ -248,3 +251,12 @@ def memory_guard(what: str, batch: int | None = None, *, budget: int | None = No
         half = f"{max(1, (budget or 2 << 30) // 2 ** 21)}MiB"
         raise OutOfMemory(f"out of memory allocating {what}{size}; use --train memory_budget={half} "
                           f"(or memory_budget='{half}') for smaller chunks") from None
+
+
+def check_fits(what: str, need: int, fix: str, device="cpu") -> None:
+    """Refuse ``what`` before anything is allocated when its ``need`` bytes (an estimate) exceed
+    the memory ``device`` has free (:func:`available_memory`): one :class:`~pinr.errors.OutOfMemory`
+    line naming the need, the free memory and ``fix``."""
+    free = available_memory(device)
+    if need > free:
+        raise OutOfMemory(f"{what} needs about {format_bytes(need)}, more than the {format_bytes(free)} free; {fix}")

@@ -245,7 +245,8 @@ class VerdictCheck(AbstractCallback):
             return
         v = s.validation
         last = v["step"][-1:] == [s.step]
-        reference = {k: v[k][-1] for k in ("rel_l2", "psnr") if v.get(k) and last} or None
+        # a metric undefined for the reference (None, e.g. the PSNR of a flat image) adds no check
+        reference = {k: v[k][-1] for k in ("rel_l2", "psnr") if v.get(k) and last and v[k][-1] is not None} or None
         net = s.model.network
         net.eval()
         try:

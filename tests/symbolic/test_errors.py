@@ -286,3 +286,28 @@ def test_large_powers_are_checked_for_triviality_without_simplify(rect):
     assert len(p.conditions) == 1
     with pytest.raises(ProblemError, match="trivially true"):
         pr.Problem(rect, [Eq(u * (sympy.sin(x) ** 2 + sympy.cos(x) ** 2), u)])
+
+
+@pytest.mark.parametrize("nested", [3, 4, 8])
+def test_derivative_order_is_bounded_at_statement_time(rect, nested):
+    """Three nested Laplacians (order 6) and more are refused while the problem is built, in one
+    line naming the equation, the derivative and its order, well before any training."""
+    import time
+
+    text = "lap(" * nested + "u" + ")" * nested + " = 1"
+    start = time.perf_counter()
+    with pytest.raises(ProblemError) as err:
+        pr.Problem.from_strings(rect, [text], [("u = 0", "boundary")])
+    assert time.perf_counter() - start < 1.0
+    msg = str(err.value)
+    assert "\n" not in msg and "'pde'" in msg and f"order {2 * nested}" in msg
+    assert f"up to {pr.symbolic.problem.MAX_DERIVATIVE_ORDER}" in msg and "auxiliary field" in msg
+
+
+def test_biharmonic_and_fourth_order_are_accepted(rect):
+    p = pr.Problem.from_strings(rect, ["lap(lap(u)) = 1"], [("u = 0", "boundary"), ("lap(u) = 0", "boundary")])
+    assert p.fields == ("u",)
+    u = rect.field("u")
+    x = rect.coords[0]
+    with pytest.raises(ProblemError, match="order 5"):
+        pr.Problem(rect, [Eq(D(u, (x, 5)), 0)])

@@ -178,3 +178,30 @@ def test_cli_bad_over_is_one_line_exit_2(tmp_path, flag, message):
     assert r.exit_code == 2, r.output
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], r.output
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["seed=0..100000000"], "--over seed=0..100000000 makes 100,000,001 models"),
+    (["omega0=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "seed=0..99"],
+     "--over seed=0..99 with the flags before it makes 1,700 models"),
+])
+def test_cli_sweep_size_is_bounded_before_anything_is_built(tmp_path, flags, message):
+    """A huge range is refused from its two ends (no list of 10^8 seeds, no models), at once."""
+    import time
+
+    args = ["sweep", "image"] + [a for f in flags for a in ("--over", f)] + ["--out", str(tmp_path / "sw")]
+    start = time.perf_counter()
+    r = runner.invoke(app, args)
+    assert time.perf_counter() - start < 1.0
+    assert r.exit_code == 2, r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and "at most 1,024" in lines[0], r.output
+    assert not (tmp_path / "sw").exists()
+
+
+def test_parse_over_bounds_the_number_of_models_without_listing_a_range():
+    with pytest.raises(ValueError, match=r"over\['seed'\] \(10,000,000,000 values\) makes 10,000,000,000 models"):
+        parse_over({"seed": range(10**10)})  # listing it would take hundreds of gigabytes
+    with pytest.raises(ValueError, match="with the keys before it makes 2,048 models"):
+        parse_over({"omega0": [1.0, 2.0], "seed": range(1024)})
+    assert len(parse_over({"seed": range(1024)})["seed"]) == 1024
