@@ -115,13 +115,16 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
             options["out"] = out
         pinn = PINNSolver.from_options(case, reference=ref, validate_metrics=validate_metrics, callbacks=callbacks,
                                        **options)
+        # a resumed run loads (and checks) its checkpoint before its record is rewritten: a resume that fails
+        # leaves config.json describing the run metrics.json and checkpoint.pt describe
+        state = pinn.start()
         if out is not None and pinn.strategy.is_main:
             from .io import write_json
             config = _config(case, pinn)
             if chosen_before is not None:  # a resumed run keeps the record of where its options came from
                 config["chosen_by"] = chosen_before
             write_json(out / "config.json", config)
-        sol = pinn.run()
+        sol = pinn.run(state=state)
     if out is not None and (pinn.strategy.is_main if pinn is not None else is_main_process()):
         with memory_guard(f"the outputs of the run in {out}"):  # files are atomic: none is left half-written
             write_run(out, case, sol, ref, solver=solver, seconds=time.perf_counter() - started, trainer=pinn)

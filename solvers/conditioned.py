@@ -370,6 +370,7 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
         options["out"] = out
     solver = ConditionedSolver.from_options(collection, callbacks=callbacks, **options)
     main = solver.strategy.is_main  # under torchrun rank 0 alone writes the run directory
+    state = solver.start()  # a resume loads its checkpoint before the record is rewritten
     if out is not None and main:
         import platform
 
@@ -383,7 +384,7 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
             "statement": str(collection.problem), "solver": "conditioned", **flat,
             "codes": dict(solver.codes.__dict__), "device": str(solver.device),
             "chosen_by": chosen_before if chosen_before is not None else dict(solver.resolved.sources)})
-    sol = solver.run()
+    sol = solver.run(state=state)
     if out is not None and main:
         _write_run(out, collection, solver, sol, started)
     solver.strategy.barrier()  # the other ranks return once the run directory is complete
