@@ -350,6 +350,7 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
 
     from pinr.api import merge_recorded, read_record, recorded_options
     from pinr.io import write_json
+    from pinr.rundir import LOCK_NAME
 
     started = time.perf_counter()
     out = Path(out) if out is not None else None
@@ -365,7 +366,8 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
         options = merge_recorded(saved, options, run)
         out, chosen_before = out if out is not None else run, record.get("chosen_by")
     if out is not None:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())) and options.get("resume") is None:
+        if out.exists() and (not out.is_dir() or any(p.name != LOCK_NAME for p in out.iterdir())) \
+                and options.get("resume") is None:  # the run's own lock (pinr.rundir) aside
             raise FileExistsError(f"run directory {out} exists and is not empty; choose another --out (out=)")
         options["out"] = out
     solver = ConditionedSolver.from_options(collection, callbacks=callbacks, **options)
