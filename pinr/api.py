@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -12,6 +13,7 @@ import torch
 
 from .case import as_case
 from .comparison import compare
+from .rundir import LOCK_NAME, hold
 
 __all__ = ["solve", "reference", "compare"]
 
@@ -60,7 +62,23 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
     Under ``torchrun`` (``WORLD_SIZE`` > 1) the PINN trains data parallel, ``batch`` points per
     term on each rank (:mod:`pinr.training.strategy`); rank 0 alone writes the run directory and
     shows progress, and every rank returns the solution.
+
+    The run holds its directory (``out``, or the ``resume`` one) until it ends, through
+    ``out/.lock`` (:mod:`pinr.rundir`): a second run on it fails at once with
+    :class:`~pinr.errors.RunDirectoryBusy` naming the holder.
     """
+    from .training.strategy import is_main_process
+
+    directory = out if out is not None else options.get("resume")
+    # one process per run directory until the run ends, however it ends; under torchrun rank 0 alone writes it
+    held = hold(directory) if directory is not None and is_main_process() else contextlib.nullcontext()
+    with held:
+        return _solve(target, solver=solver, out=out, resolution=resolution, reference_solution=reference_solution,
+                      validate_metrics=validate_metrics, callbacks=callbacks, **options)
+
+
+def _solve(target, *, solver, out, resolution, reference_solution, validate_metrics, callbacks, **options):
+    """:func:`solve` in a run directory this process holds (or without one)."""
     from pinr.solvers import FDSolver, PINNSolver
 
     from .collection import Collection
@@ -90,8 +108,8 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
         options = resumed_options(case, Path(options["resume"]), options)
     if out is not None and out.exists() and not out.is_dir():
         raise FileExistsError(f"run directory {out} is a file; choose another --out (out=)")
-    # a directory holding only the config.json of a start that failed is reused
-    if out is not None and out.exists() and {p.name for p in out.iterdir()} - {"config.json"} \
+    # a directory holding only the config.json of a start that failed (and our lock) is reused
+    if out is not None and out.exists() and {p.name for p in out.iterdir()} - {"config.json", LOCK_NAME} \
             and options.get("resume") is None:
         raise FileExistsError(f"run directory {out} exists and is not empty; choose another --out (out=) or "
                               "continue that run with --resume (resume=)")
@@ -115,13 +133,16 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
             options["out"] = out
         pinn = PINNSolver.from_options(case, reference=ref, validate_metrics=validate_metrics, callbacks=callbacks,
                                        **options)
+        # a resumed run loads (and checks) its checkpoint before its record is rewritten: a resume that fails
+        # leaves config.json describing the run metrics.json and checkpoint.pt describe
+        state = pinn.start()
         if out is not None and pinn.strategy.is_main:
             from .io import write_json
             config = _config(case, pinn)
             if chosen_before is not None:  # a resumed run keeps the record of where its options came from
                 config["chosen_by"] = chosen_before
             write_json(out / "config.json", config)
-        sol = pinn.run()
+        sol = pinn.run(state=state)
     if out is not None and (pinn.strategy.is_main if pinn is not None else is_main_process()):
         with memory_guard(f"the outputs of the run in {out}"):  # files are atomic: none is left half-written
             write_run(out, case, sol, ref, solver=solver, seconds=time.perf_counter() - started, trainer=pinn)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PinrError", "ProblemError", "DivergenceError", "Interrupted", "OutOfMemory"]
+__all__ = ["PinrError", "ProblemError", "DivergenceError", "Interrupted", "OutOfMemory", "RunDirectoryBusy"]
 
 
 class PinrError(Exception):
@@ -33,3 +33,8 @@ class OutOfMemory(PinrError, MemoryError):
     def __init__(self, message: str, *, batch: int | None = None, suggested: int | None = None):
         super().__init__(message)
         self.batch, self.suggested = batch, suggested
+
+
+class RunDirectoryBusy(PinrError, FileExistsError):
+    """Another live process holds the run directory (:mod:`pinr.rundir`); the message names it
+    (pid, host) and the fix: another ``--out``, or waiting for that run to end."""

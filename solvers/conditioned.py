@@ -350,6 +350,7 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
 
     from pinr.api import merge_recorded, read_record, recorded_options
     from pinr.io import write_json
+    from pinr.rundir import LOCK_NAME
 
     started = time.perf_counter()
     out = Path(out) if out is not None else None
@@ -365,11 +366,13 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
         options = merge_recorded(saved, options, run)
         out, chosen_before = out if out is not None else run, record.get("chosen_by")
     if out is not None:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())) and options.get("resume") is None:
+        if out.exists() and (not out.is_dir() or any(p.name != LOCK_NAME for p in out.iterdir())) \
+                and options.get("resume") is None:  # the run's own lock (pinr.rundir) aside
             raise FileExistsError(f"run directory {out} exists and is not empty; choose another --out (out=)")
         options["out"] = out
     solver = ConditionedSolver.from_options(collection, callbacks=callbacks, **options)
     main = solver.strategy.is_main  # under torchrun rank 0 alone writes the run directory
+    state = solver.start()  # a resume loads its checkpoint before the record is rewritten
     if out is not None and main:
         import platform
 
@@ -383,7 +386,7 @@ def solve_collection(collection: Collection, *, out=None, callbacks=(), **option
             "statement": str(collection.problem), "solver": "conditioned", **flat,
             "codes": dict(solver.codes.__dict__), "device": str(solver.device),
             "chosen_by": chosen_before if chosen_before is not None else dict(solver.resolved.sources)})
-    sol = solver.run()
+    sol = solver.run(state=state)
     if out is not None and main:
         _write_run(out, collection, solver, sol, started)
     solver.strategy.barrier()  # the other ranks return once the run directory is complete

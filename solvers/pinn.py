@@ -451,15 +451,23 @@ class PINNSolver:
                                                 budget=self.config.device.memory_budget)
         return sol
 
-    def run(self, *, until: int | None = None) -> NeuralSolution:
-        """Train and return the solution; checkpoints go to ``out`` when given.
-
-        ``until`` stops after that many steps (of ``steps``) and checkpoints, so that a later
-        solver with ``resume=`` continues exactly where this one stopped.
-        """
+    def start(self) -> TrainState:
+        """The state training starts from: a fresh one (:meth:`build`), continued from the
+        checkpoint of ``resume`` when given — so a bad checkpoint fails here, before anything of
+        the run is written."""
         state = self.build()
         if self.config.run.resume is not None:
             self.load_checkpoint(state, self.config.run.resume)
+        return state
+
+    def run(self, *, until: int | None = None, state: TrainState | None = None) -> NeuralSolution:
+        """Train and return the solution; checkpoints go to ``out`` when given.
+
+        ``until`` stops after that many steps (of ``steps``) and checkpoints, so that a later
+        solver with ``resume=`` continues exactly where this one stopped. ``state`` is where to
+        start (default: :meth:`start`).
+        """
+        state = self.start() if state is None else state
         self.strategy.prepare(state, self.terms)
         self.state = state
         parts = self.callbacks(state)

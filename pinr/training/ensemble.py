@@ -365,11 +365,26 @@ def sweep(target, *, over, out=None, reference_solution="auto", progress: bool =
     the sweep directory gets ``sweep.csv``, ``sweep.json``, ``sweep.png`` (the metric against each
     swept value) and one run directory per model (``omega0=10_seed=0/``, the format ``pr.solve``
     writes: ``pr.load`` reads it). Returns a :class:`SweepResult`; its ``table()`` is printed by
-    ``pinr sweep``.
+    ``pinr sweep``. The sweep holds ``out`` until it ends (``out/.lock``, :mod:`pinr.rundir`).
     """
+    import contextlib
+
+    from pinr.rundir import hold
+
+    from .strategy import is_main_process
+
+    held = hold(out) if out is not None and is_main_process() else contextlib.nullcontext()
+    with held:
+        return _sweep(target, over=over, out=out, reference_solution=reference_solution, progress=progress,
+                      **options)
+
+
+def _sweep(target, *, over, out, reference_solution, progress, **options) -> SweepResult:
+    """:func:`sweep` in a sweep directory this process holds (or without one)."""
     from pinr.api import _config, reference
     from pinr.case import as_case
     from pinr.io import write_json
+    from pinr.rundir import LOCK_NAME
     from pinr.solvers import PINNSolver
 
     if isinstance(target, str):  # a catalogue name
@@ -383,7 +398,7 @@ def sweep(target, *, over, out=None, reference_solution="auto", progress: bool =
             raise TypeError(f"sweep: {bad}= is not a per-model option; give the sweep directory as out= "
                             "(each model gets a run directory in it)")
     out = Path(out) if out is not None else None
-    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out is not None and out.exists() and (not out.is_dir() or any(p.name != LOCK_NAME for p in out.iterdir())):
         raise FileExistsError(f"sweep directory {out} exists and is not empty; choose another --out (out=)")
     base = PINNSolver.from_options(case, **{**options, "progress": False})
     valid = swept_keys(base.backbone_name)
