@@ -142,13 +142,21 @@ def _initial_values(problem, initial, state, order, atoms, t, t0) -> np.ndarray:
 
 
 def _integrate(system: FirstOrderSystem, rtol: float, atol: float):
-    """LSODA, else Radau; returns (scipy's result, the method)."""
-    sol = solve_ivp(system, system.span, system.y0, method="LSODA", dense_output=True, rtol=rtol, atol=atol)
+    """LSODA, else Radau; returns (scipy's result, the method). A rejected trial step may overflow
+    (the method then shrinks it): its floating-point warnings are silenced and the result is
+    checked for finite values instead."""
+    def run(method):
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            sol = solve_ivp(system, system.span, system.y0, method=method, dense_output=True, rtol=rtol, atol=atol)
+        if sol.success and not np.all(np.isfinite(sol.y)):
+            sol.success, sol.message = False, "the solution is not finite"
+        return sol
+
+    sol = run("LSODA")
     if sol.success:
         return sol, "LSODA"
     log.info("ODE reference: LSODA stopped at t = %g (%s); trying Radau", sol.t[-1], sol.message)
-    sol = solve_ivp(system, system.span, system.y0, method="Radau", dense_output=True, rtol=rtol, atol=atol)
-    return sol, "Radau"
+    return run("Radau"), "Radau"
 
 
 def solve_ode(problem, *, resolution: int | None = None, rtol: float = 1e-10, atol: float = 1e-12) -> DenseSolution:

@@ -311,8 +311,13 @@ def _method_of_lines(problem, resolution, slices, rtol, atol):
     times = np.linspace(t0, t1, max(2, int(slices or 101)))
     y0 = np.concatenate([np.broadcast_to(np.asarray(f(lines.nodes), dtype=np.float64), lines.nodes.shape)[d]
                          for f, d in zip(st.u0, lines.dyn)])
-    sol = solve_ivp(lines.rates, (t0, t1), y0, method="BDF", t_eval=times, jac_sparsity=lines.sparsity(),
-                    rtol=rtol, atol=atol)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        # a rejected trial step may overflow (BDF then shrinks it); whether one does depends on the
+        # BLAS's rounding, so its warning must not decide a run: the result is checked instead
+        sol = solve_ivp(lines.rates, (t0, t1), y0, method="BDF", t_eval=times, jac_sparsity=lines.sparsity(),
+                        rtol=rtol, atol=atol)
+    if sol.success and not np.all(np.isfinite(sol.y)):
+        sol.success, sol.message = False, "the solution is not finite"
     if not sol.success:
         raise ValueError(f"the method of lines for '{problem.name}' stopped at t = {sol.t[-1]:g}: {sol.message}; "
                          "the solution may blow up, or raise the resolution")
