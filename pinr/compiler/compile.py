@@ -188,15 +188,17 @@ class CompiledExpression:
     def __call__(self, points, normals, atom_values: Sequence[torch.Tensor], combo_values: Sequence[torch.Tensor] = (),
                  *, params: Mapping[str, torch.Tensor] | None = None, data: Mapping | None = None):
         """Residuals ``(n_exprs, N)``; ``params`` gives the values of :attr:`parameters`."""
-        cols, ncols, dvals = self.inputs(points, normals, data)
-        if self.parameters:
-            missing = [k for k in self.parameters if not params or k not in params]
-            if missing:
-                raise ValueError(f"values of the trainable parameters {missing} are needed to evaluate {self.exprs}")
-        pvals = [params[k] for k in self.parameters]
-        out = self.fn(*cols, *ncols, *dvals, *pvals, *atom_values, *combo_values)
+        out = self.fn(*self._arguments(points, normals, params, data), *atom_values, *combo_values)
         n = points.shape[0]
         return torch.stack([_as_column(r, n, points) for r in out])
+
+    def _arguments(self, points, normals, params, data) -> list:
+        """The coordinate, normal, data and trainable-parameter values ``fn`` takes before the atoms."""
+        cols, ncols, dvals = self.inputs(points, normals, data)
+        missing = [k for k in self.parameters if not params or k not in params]
+        if missing:
+            raise ValueError(f"values of the trainable parameters {missing} are needed to evaluate {self.exprs}")
+        return [*cols, *ncols, *dvals, *(params[k] for k in self.parameters)]
 
     def part_sizes(self, points, normals, atom_values: Sequence[torch.Tensor],
                    combo_values: Sequence[torch.Tensor] = (), *, params: Mapping[str, torch.Tensor] | None = None,
@@ -215,9 +217,7 @@ class CompiledExpression:
             self._parts_fn = (sympy.lambdify(self.arguments, [a for p in parts for a in p], modules=_MODULES, cse=True),
                               owner, combo)
         fn, owner, combo = self._parts_fn
-        cols, ncols, dvals = self.inputs(points, normals, data)
-        pvals = [params[k] for k in self.parameters]
-        out = fn(*cols, *ncols, *dvals, *pvals, *atom_values, *combo_values)
+        out = fn(*self._arguments(points, normals, params, data), *atom_values, *combo_values)
         n = points.shape[0]
         sizes = torch.zeros(len(self.symbolic), n, dtype=points.dtype, device=points.device)
         for i, a, j in zip(owner, out, combo):

@@ -46,26 +46,28 @@ class Model:
     engine: object
     parameters: torch.nn.Module
 
-    def residuals(self, expression, batch: Batch) -> torch.Tensor:
-        """``expression`` (compiled) at the batch's points: ``(n_exprs, N)``."""
+    def _inputs(self, expression, batch: Batch):
+        """What ``expression`` is evaluated from at the batch's points: the combos' coefficients,
+        the atoms' and combos' values, the trainable parameters' values."""
         p, n = batch.points, batch.normals
         coefs = expression.coefficients(p, n, batch.data)
         av, cv = self.engine.evaluate(self.network, p, expression.atoms, expression.combos, coefs)
         values = self.parameters.values() if expression.parameters else None
-        if values:
-            values = {k: v.to(p.dtype) for k, v in values.items()}
-        return expression(p, n, av, cv, params=values, data=batch.data)
+        return coefs, av, cv, ({k: v.to(p.dtype) for k, v in values.items()} if values else None)
+
+    def residuals(self, expression, batch: Batch) -> torch.Tensor:
+        """``expression`` (compiled) at the batch's points: ``(n_exprs, N)``."""
+        _, av, cv, values = self._inputs(expression, batch)
+        return expression(batch.points, batch.normals, av, cv, params=values, data=batch.data)
 
     def residuals_and_sizes(self, expression, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """``expression``'s residuals at the batch's points and the sizes of their additive parts
         (:meth:`~pinr.compiler.CompiledExpression.part_sizes`), both ``(n_exprs, N)``, without gradients."""
         p, n = batch.points, batch.normals
-        with torch.no_grad():
-            coefs = expression.coefficients(p, n, batch.data)
-        av, cv = self.engine.evaluate(self.network, p, expression.atoms, expression.combos, coefs)
-        values = self.parameters.values() if expression.parameters else None
-        values = {k: v.detach().to(p.dtype) for k, v in values.items()} if values else None
+        coefs, av, cv, values = self._inputs(expression, batch)
+        values = {k: v.detach() for k, v in values.items()} if values else None
         av, cv = [a.detach() for a in av], [c.detach() for c in cv]
+        coefs = [c.detach() if isinstance(c, torch.Tensor) else c for c in coefs]
         members = [Atom(c.component, o) for c in expression.combos for o in c.orders]
         # a combo (a Laplacian) is a sum too: u = x^2 - y^2 balances u_xx against u_yy
         mv, _ = self.engine.evaluate(self.network, p, members) if members else ([], [])
