@@ -12,11 +12,12 @@ def _inside(problem, grid):
     when they all are (a box, an image's pixels)."""
     import numpy as np
 
+    from pinr.solvers.solution import lattice_points
+
     domain = getattr(problem, "domain", None)
     if domain is None or getattr(domain, "dim", None) != len(grid.shape):
         return None
-    axes = grid.lattice(grid.shape)
-    points = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
+    points = lattice_points(grid, 0, int(np.prod(grid.shape))).numpy()
     mask = np.asarray(domain.contains(points), dtype=bool).reshape(grid.shape)
     return None if mask.all() or not mask.any() else mask
 

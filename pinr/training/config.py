@@ -287,11 +287,11 @@ def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *,
         full = replace(full, optim=replace(full.optim, decay=optimizer_kind(full.optim.optimizer).decay))
     if options.optim.steps is not None and options.optim.lbfgs_steps is None and full.optim.lbfgs_steps:
         # steps are the budget: a finish you did not ask for scales with the steps you did (2 steps, no finish)
-        finish = min(full.optim.lbfgs_steps, options.optim.steps // LBFGS_SHARE)
-        if finish != full.optim.lbfgs_steps:
+        planned = full.optim.lbfgs_steps
+        finish = min(planned, options.optim.steps // LBFGS_SHARE)
+        if finish != planned:
             full = replace(full, optim=replace(full.optim, lbfgs_steps=finish))
-            sources["lbfgs_steps"] = f"a quarter of your {options.optim.steps} steps (at most the defaults' " \
-                                     f"{merged.over(DEFAULTS).optim.lbfgs_steps})"
+            sources["lbfgs_steps"] = f"a quarter of your {options.optim.steps} steps (at most the defaults' {planned})"
     if full.optim.lr is None:
         rec = backbone_training(full.model.backbone)
         full = replace(full, optim=replace(full.optim, lr=rec.lr))

@@ -170,7 +170,7 @@ def judge(model, terms: Sequence, *, reference: Mapping | None = None, seed: int
     singular (a domain with re-entrant corners, where its second derivatives grow without
     bound): the :data:`SINGULAR_SHARE` of the points where the residual's parts are largest are
     left out of the residual checks, which then judge the answer away from the singularities."""
-    from .terms import Observation, Residual
+    from .terms import BinaryCrossEntropy, Observation, Residual
 
     device = next((t.device for t in terms if isinstance(getattr(t, "device", None), torch.device)),
                   torch.device("cpu"))
@@ -186,13 +186,14 @@ def judge(model, terms: Sequence, *, reference: Mapping | None = None, seed: int
     inner = next((t for t in residuals if isinstance(t.region, AbstractInterior)), None)
     inside = _fresh(inner, generator) if inner is not None else None
     for t in residuals:
-        if t.reduction.__class__.__name__ == "BinaryCrossEntropy":
+        if isinstance(t.reduction, BinaryCrossEntropy):
             notes.append(f"{t.name}: a classification, not a residual")
             continue
         batch = inside if t is inner else _fresh(t, generator)
         rows, sizes = _kept(*_residual(model, t, batch), SINGULAR_SHARE if singular else 0.0)
         scale = max(_rms(sizes), _unknowns_inside(model, t, inside, inner.batch) if inner not in (None, t) else 0.0)
-        value = _rms(rows) / scale if scale > 0 else (0.0 if _rms(rows) == 0 else math.inf)
+        size = _rms(rows)
+        value = size / scale if scale > 0 else (0.0 if size == 0 else math.inf)
         where = " away from the corners' singularities" if singular else ""
         checks[f"residual/{t.name}"] = Check(value, residual_limit,
                                              f"the residual of {t.name!r} relative to its terms{where}")

@@ -124,7 +124,6 @@ def test_without_a_reference_the_residuals_decide():
 def test_hard_conditions_are_checked_on_the_answer_as_users_get_it():
     problem = poisson_1d(exact=False)
     sol = pr.solve(problem, progress=False, optimizer="adam", steps=3, hard=True, reference_solution=None)
-    assert sol.network is not None and problem.conditions[0].name in {k.split("/", 1)[1] for k in sol.verdict.checks}
     assert sol.verdict.checks["residual/boundary"].value < 1e-6  # imposed exactly by the answer's form
 
 
