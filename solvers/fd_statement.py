@@ -16,7 +16,10 @@ from dataclasses import dataclass
 import sympy
 from sympy.core.function import AppliedUndef
 
+from pinr.compiler.compile import atom_of
 from pinr.symbolic.expressions import DataFunction, FieldFunction, Parameter, normal_symbol
+
+from .fd_lowering import _atom_name
 
 __all__ = ["AtomSymbol", "Atoms", "read_residuals", "atom_name", "solve_for"]
 
@@ -50,9 +53,7 @@ class Atoms:
 
 def atom_name(problem, component: int, orders: tuple[int, ...]) -> str:
     """``u``, ``u_t``, ``v_xx``: a field and its derivatives named by the math."""
-    sub = "".join(c.name * o for c, o in zip(problem.domain.coords, orders))
-    name = problem.fields[component]
-    return f"{name}_{sub}" if sub else name
+    return _atom_name(problem.fields[component], [c.name for c in problem.domain.coords], orders)
 
 
 def read_residuals(problem, condition, atoms: Atoms, *, normal: dict | None = None) -> list:
@@ -71,16 +72,12 @@ def read_residuals(problem, condition, atoms: Atoms, *, normal: dict | None = No
         r = r.xreplace(params)
         if normal is not None:
             r = r.xreplace({normal_symbol(c): normal.get(c, 0) for c in coords})
-        swap = {}
-        for d in r.atoms(sympy.Derivative):
-            if isinstance(d.expr, FieldFunction):
-                counts = dict.fromkeys(coords, 0)
-                for v, n in d.variable_count:
-                    counts[v] += int(n)
-                swap[d] = atoms(problem.fields.index(d.expr.func.__name__), tuple(counts[c] for c in coords))
-        r = r.xreplace(swap)
-        r = r.xreplace({a: atoms(problem.fields.index(a.func.__name__), (0,) * len(coords))
-                        for a in r.atoms(AppliedUndef) if isinstance(a, FieldFunction)})
+        def symbol(app):  # the compiler's reading of a field or derivative, as a read-statement symbol
+            a = atom_of(app, problem.fields, coords)
+            return atoms(a.component, a.orders)
+
+        r = r.xreplace({d: symbol(d) for d in r.atoms(sympy.Derivative) if isinstance(d.expr, FieldFunction)})
+        r = r.xreplace({a: symbol(a) for a in r.atoms(AppliedUndef) if isinstance(a, FieldFunction)})
         out.extend(sympy.expand_complex(r).as_real_imag() if r.has(sympy.I) else [r])
     return [r for r in out if r != 0]
 

@@ -24,7 +24,7 @@ from sympy.core.function import AppliedUndef
 
 from ..symbolic.expressions import DataFunction, FieldFunction, Parameter, normal_symbol
 
-__all__ = ["Atom", "Combo", "CompiledExpression", "CompiledTerm", "CompiledObservation", "CompiledProblem",
+__all__ = ["Atom", "Combo", "atom_of", "CompiledExpression", "CompiledTerm", "CompiledObservation", "CompiledProblem",
            "fold_constants", "compile_problem", "compile_expressions"]
 
 
@@ -113,7 +113,8 @@ def _hard_form(expr, hard: Mapping):
     return expr.xreplace(swap).doit() if swap else expr
 
 
-def _atom_of(app_or_derivative, fields: Sequence[str], coords) -> Atom:
+def atom_of(app_or_derivative, fields: Sequence[str], coords) -> Atom:
+    """The :class:`Atom` a field application ``u(x, t)`` or its derivative stands for."""
     if isinstance(app_or_derivative, sympy.Derivative):
         f = app_or_derivative.expr
         counts = dict.fromkeys(coords, 0)
@@ -262,12 +263,12 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
         mapping = {}
         for d in e.atoms(sympy.Derivative):
             if isinstance(d.expr, FieldFunction):
-                mapping[d] = atom_symbol(_atom_of(d, fields, coords))
+                mapping[d] = atom_symbol(atom_of(d, fields, coords))
         e = e.xreplace(mapping)
         mapping = {}
         for a in e.atoms(AppliedUndef):
             if isinstance(a, FieldFunction):
-                mapping[a] = atom_symbol(_atom_of(a, fields, coords))
+                mapping[a] = atom_symbol(atom_of(a, fields, coords))
             elif isinstance(a, DataFunction):
                 mapping[a] = data_apps.setdefault(a, sympy.Dummy(f"d{len(data_apps)}", real=True))
             else:
