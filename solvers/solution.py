@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import abc
 import os
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from pinr.backbones import Network, build_backbone
 from pinr.backbones.base import embedded_features
@@ -25,6 +27,15 @@ __all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "DenseSolution"
            "lattice_points"]
 
 FORMAT = "pinr-solution-1"
+
+#: grids of this many points or more show a progress bar while a solution is evaluated on them
+PROGRESS_POINTS = 1 << 22
+
+#: a network's values on its last grid are kept for reuse while they take at most this many bytes
+KEEP_BYTES = 1 << 28
+
+#: network → (grid, weights and hard-form key, its values on that grid): see NeuralSolution.values_on
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def grid_of(domain, shape: int | Sequence[int] | None = None) -> Grid:
@@ -56,6 +67,11 @@ def _chunks(n: int, chunk: int) -> list[int]:
     if len(edges) > 2 and n - edges[-2] < 64:
         del edges[-2]
     return edges
+
+
+def _grid_key(grid: Grid) -> tuple:
+    """What the cells of ``grid`` depend on: its type, shape and bounds."""
+    return type(grid), tuple(grid.shape), np.asarray(grid.bounds, dtype=np.float64).tobytes()
 
 
 def lattice_points(grid: Grid, start: int, stop: int, *, dtype=torch.float64) -> torch.Tensor:
@@ -96,6 +112,9 @@ class AbstractSolution(abc.ABC):
     #: points per evaluation chunk (None: chosen from the memory budget for networks, else 2^18)
     chunk: int | None = None
 
+    #: whether the values cannot change, so that :meth:`values_on` may keep its last grid's
+    keeps_values: bool = False
+
     def _chunk(self) -> int:
         return int(self.chunk) if self.chunk is not None else 1 << 18
 
@@ -106,12 +125,23 @@ class AbstractSolution(abc.ABC):
     def values_on(self, grid: Grid) -> np.ndarray:
         """Values at the cells of ``grid``, float64 ``(*grid.shape, n_fields)``, computed chunk by
         chunk (:attr:`chunk` points): neither the grid's points nor any activation of the whole
-        grid is built at once — only the output array."""
+        grid is built at once — only the output array. A grid of :data:`PROGRESS_POINTS` points or
+        more shows a progress bar with its time estimate. A solution that cannot change
+        (:attr:`keeps_values`) keeps its last grid's values (up to :data:`KEEP_BYTES`) for reuse."""
+        kept = self.__dict__.get("_kept")
+        if kept is not None and kept[0] == _grid_key(grid):
+            return kept[1].copy()
         out = np.empty((grid.size, len(self.fields)), dtype=np.float64)
         edges = _chunks(grid.size, self._chunk())
-        for start, stop in zip(edges[:-1], edges[1:]):
-            out[start:stop] = self._values(lattice_points(grid, start, stop)).detach().cpu().double().numpy()
-        return out.reshape(*grid.shape, len(self.fields))
+        with tqdm(total=grid.size, unit="pt", unit_scale=True, leave=False, disable=grid.size < PROGRESS_POINTS,
+                  desc=f"evaluating on the {'×'.join(map(str, grid.shape))} grid") as bar:
+            for start, stop in zip(edges[:-1], edges[1:]):
+                out[start:stop] = self._values(lattice_points(grid, start, stop)).detach().cpu().double().numpy()
+                bar.update(stop - start)
+        out = out.reshape(*grid.shape, len(self.fields))
+        if self.keeps_values and out.nbytes <= KEEP_BYTES:
+            self._kept = (_grid_key(grid), out.copy())
+        return out
 
 class _Answer(torch.nn.Module):
     """A solution's network followed by its hard conditions' form (:meth:`NeuralSolution.answer`)."""
@@ -154,6 +184,24 @@ class NeuralSolution(AbstractSolution):
         if self.chunk is None:
             self.chunk = evaluation_chunk(self.network, dtype=self._param.dtype, device=self._param.device)
         return int(self.chunk)
+
+    def values_on(self, grid: Grid) -> np.ndarray:
+        """As :meth:`AbstractSolution.values_on`; the values on the last grid are kept (up to
+        :data:`KEEP_BYTES`, per network) and reused while the weights are unchanged, so a run's
+        final validation, metrics, files and plots evaluate the network on the grid once."""
+        key = (_grid_key(grid), self._weights_version(), repr(sorted(self.hard.items(), key=str)))
+        kept = _KEPT.get(self.network)
+        if kept is not None and kept[0] == key:
+            return kept[1].copy()
+        values = super().values_on(grid)
+        if values.nbytes <= KEEP_BYTES:
+            _KEPT[self.network] = (key, values.copy())
+        return values
+
+    def _weights_version(self) -> tuple:
+        """Changes whenever a weight or buffer of the network changes in place (an optimiser's
+        step, ``load_state_dict``): the tensors' version counters."""
+        return tuple(t._version for t in (*self.network.parameters(), *self.network.buffers()))
 
     def _values(self, points):
         p = points.to(dtype=self._param.dtype, device=self._param.device)
@@ -333,6 +381,12 @@ class GridSolution(AbstractSolution):
             return self.values.copy()
         return super().on_grid(shape)
 
+    def values_on(self, grid: Grid) -> np.ndarray:
+        """The values themselves on their own grid (no interpolation), else interpolated."""
+        if _grid_key(grid) == _grid_key(self.grid):
+            return self.values.astype(np.float64, copy=True)
+        return super().values_on(grid)
+
     def __repr__(self):
         return f"GridSolution(fields={list(self.fields)}, grid={self.grid.shape})"
 
@@ -341,6 +395,8 @@ class DenseSolution(AbstractSolution):
     """Values from a continuous solution, e.g. scipy's dense output of an initial-value problem:
     ``function(points (N, d)) → (N, n_fields)`` in float64; ``grid`` is where it is plotted and
     compared."""
+
+    keeps_values = True
 
     def __init__(self, function, grid: Grid, *, fields, coords, metadata=None):
         self.function, self.grid, self.fields, self.coords = function, grid, tuple(fields), tuple(coords)
@@ -357,6 +413,8 @@ class DenseSolution(AbstractSolution):
 
 class ExactSolution(AbstractSolution):
     """A problem's exact solution (sympy expressions or data), evaluated at points."""
+
+    keeps_values = True
 
     def __init__(self, problem, *, shape=None):
         if problem.exact is None:

@@ -156,3 +156,30 @@ def test_compare_grid_solutions_known_error():
     assert m["max_abs"] == pytest.approx(0.1 * np.abs(v).max(), rel=1e-12)
     with pytest.raises(ValueError, match="fields"):
         pr.compare(GridSolution(v, g, fields=("w",)), a)
+
+
+def test_values_on_a_grid_are_computed_once_while_the_weights_are_unchanged(problem):
+    """A run's final validation, metrics and plots read the same grid: the network passes over it
+    once; a step of the optimiser (an in-place change of a weight) makes the next read recompute."""
+    options = dict(width=8, depth=1, activation="tanh")
+    solver = PINNSolver.from_options(problem, backbone="mlp", backbone_options=options, steps=1, batch=16,
+                                     dtype="float64", device="cpu", progress=False, seed=0)
+    first = solver.run()
+    calls = []
+    first.network.register_forward_hook(lambda *_: calls.append(1))
+    grid = first.grid
+    a = first.values_on(grid)
+    assert len(calls) == 1
+    again = solver.solution()  # a second solution of the same network, as validation and outputs build
+    b = again.values_on(grid)
+    assert len(calls) == 1 and np.array_equal(a, b)
+    b += 1.0  # callers own what they get: the kept values are not theirs to change
+    assert np.array_equal(first.values_on(grid), a) and len(calls) == 1
+    coarser = pr.solvers.grid_of(problem.domain, 16)
+    assert first.values_on(coarser).shape == (*coarser.shape, 1) and len(calls) == 2
+    with torch.no_grad():
+        next(first.network.parameters()).add_(0.5)
+    changed = first.values_on(grid)
+    assert len(calls) == 3 and not np.array_equal(changed, a)
+    points = pr.solvers.solution.lattice_points(grid, 0, grid.size).numpy()
+    assert np.array_equal(changed, first(points).reshape(changed.shape))
