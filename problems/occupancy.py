@@ -45,7 +45,7 @@ from pinr.training import SamplingConfig
 
 from . import register_problem
 from .eikonal_sdf import _DEFAULTS as SDF_DEFAULTS
-from .eikonal_sdf import sdf_domain
+from .eikonal_sdf import check_lattice, sdf_domain
 
 __all__ = ["occupancy", "occupancy_labels", "OccupancyOutputs"]
 
@@ -101,6 +101,9 @@ class OccupancyOutputs:
 
     shape: object
     resolution: int
+
+    def __post_init__(self):
+        check_lattice("occupancy", self.resolution, self.shape.dim)
 
     def __call__(self, out, solution, reference) -> dict:
         return geo.write_occupancy_outputs(out, solution, self.shape, resolution=self.resolution)
