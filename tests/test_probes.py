@@ -123,3 +123,27 @@ def test_outputs_evaluate_the_network_on_the_grid_once(tmp_path, monkeypatch):
              out=tmp_path / "run")
     assert (tmp_path / "run" / "metrics.json").is_file()
     assert points == {"NeuralSolution": 16 * 16, "ExactSolution": 16 * 16}, points
+
+
+def test_ctrl_c_while_pinr_loads_is_one_line(monkeypatch, capsys):
+    """Item 8: the console command's launcher answers a Ctrl-C during the imports (torch's take
+    seconds) with one line and exit 130; ``--debug`` keeps the traceback."""
+    import builtins
+    import sys
+
+    import pinr_command
+
+    real = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "pinr.cli":
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    monkeypatch.setattr(sys, "argv", ["pinr", "solve", "poisson-image"])
+    assert pinr_command.main() == 130
+    assert capsys.readouterr().err == "interrupted while pinr was starting; nothing was written\n"
+    monkeypatch.setattr(sys, "argv", ["pinr", "--debug", "solve", "poisson-image"])
+    with pytest.raises(KeyboardInterrupt):
+        pinr_command.main()
