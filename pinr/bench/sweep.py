@@ -5,6 +5,8 @@ the per-model Adam of :mod:`pinr.training.ensemble` — and once one after the o
 ordinary step (:func:`pinr.training.loop.train_step`), side by side in one run. Each model draws
 its own batch (a seed sweep), in both modes. Reported: the median wall time of one step of all
 models together, per model, and the ratio sequential / vmapped.
+
+Floor: the bench wing (above the api, below the cli).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ class SweepBench:
 
 
 def _solvers(models: int, *, width: int, depth: int, points: int, steps: int, device, dtype):
-    from pinr.bench import case_problem
     from pinr.solvers import PINNSolver
+
+    from .steps import case_problem
 
     problem = case_problem("laplacian")
     return [PINNSolver.from_options(problem, backbone="siren", backbone_options={"width": width, "depth": depth},
