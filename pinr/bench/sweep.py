@@ -45,7 +45,8 @@ def _solvers(models: int, *, width: int, depth: int, points: int, steps: int, de
     problem = case_problem("laplacian")
     return [PINNSolver.from_options(problem, backbone="siren", backbone_options={"width": width, "depth": depth},
                                     steps=steps, batch=points, seed=m, device=device, dtype=dtype, engine="jet",
-                                    lbfgs_steps=0, balance="none", progress=False) for m in range(models)]
+                                    optimizer="adam", lbfgs_steps=0, balance="none", progress=False)
+            for m in range(models)]  # Adam: the step the vmapped engine stacks
 
 
 def run_sweep_bench(*, models: int = 16, width: int = 64, depth: int = 3, points: int = 4096, steps: int = 5,
