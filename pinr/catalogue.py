@@ -96,8 +96,10 @@ class Catalogue(Generic[T]):
         valid = self.params(name)
         bad = sorted(set(params) - set(valid))
         if bad:
-            raise TypeError(f"{self.kind} {name!r} has no parameter {', '.join(map(repr, bad))}; its parameters are "
-                            + ", ".join(f"{k}={v!r}" for k, v in valid.items()))
+            raise TypeError(
+                f"{self.kind} {name!r} has no parameter {', '.join(map(repr, bad))}; its parameters are "
+                + ", ".join(f"{k}={v!r}" for k, v in valid.items())
+            )
         return self[name](**params)
 
     def __repr__(self) -> str:

@@ -22,8 +22,9 @@ def test_reference_engine_equals_jet_and_autograd(name):
     term = compile_problem(problem).terms[0]
     e = term.expression
     torch.manual_seed(0)
-    net = Network(build_backbone("siren", problem.domain.dim, problem.n_outputs, width=16, depth=2),
-                  problem.domain.bounds).double()
+    net = Network(
+        build_backbone("siren", problem.domain.dim, problem.n_outputs, width=16, depth=2), problem.domain.bounds
+    ).double()
     points = term.region.sample(32, generator=torch.Generator().manual_seed(0), dtype=torch.float64).points
     coefs = e.coefficients(points, None)
     ref_atoms, ref_combos = steps.ReferenceEngine().evaluate(net, points, e.atoms, e.combos, coefs)

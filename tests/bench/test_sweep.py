@@ -16,8 +16,25 @@ def test_every_model_trains_with_adam():
 
 
 def test_the_table_has_both_modes():
-    r = CliRunner().invoke(app, ["bench", "sweep", "--models", "2", "--width", "8", "--points", "32", "--steps", "1",
-                                 "--warmup", "0", "--device", "cpu"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "sweep",
+            "--models",
+            "2",
+            "--width",
+            "8",
+            "--points",
+            "32",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--device",
+            "cpu",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = {line.split("|")[1].strip(): line for line in r.output.splitlines() if line.startswith("| ")}
     assert {"sequential", "vmapped"} <= set(rows) and "| 1.00× |" in rows["sequential"]
