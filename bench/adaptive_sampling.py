@@ -1,7 +1,7 @@
 """Adaptive sampling rules against fresh uniform points on the PINN suite's cases.
 
 ``python bench/adaptive_sampling.py burgers-1d,allen-cahn-1d,poisson-2d uniform,rad,rar-d,r3``
-solves each case (``pinr.suite``) at pinr's defaults with ``sampling=`` each rule, seed 0, and
+solves each case (``pinr.bench.suite_cases``) at pinr's defaults with ``sampling=`` each rule, seed 0, and
 prints one JSON line per run: rel. L2 on the case's grid, wall seconds, steps.
 """
 
@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import sys
 
-from pinr import suite as S
+from pinr.bench import suite as S
+from pinr.bench.suite_cases import CASES
 
 
 def main() -> None:
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
     for name in sys.argv[1].split(","):
-        case = S.CASES[name]
+        case = CASES[name]
         st = case.build()
         for rule in sys.argv[2].split(","):
             rec = S._run_pinr(case, st, quick=False, sampling=rule)  # the suite's own run and score

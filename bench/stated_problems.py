@@ -22,6 +22,7 @@ import sympy
 
 import pinr as pr
 from pinr import D, Eq, cos, dn, dt, exp, lap, pi, sin
+from pinr.catalogue import Catalogue
 from pinr.metrics import rel_l2
 from pinr.solvers import PINNSolver
 
@@ -210,9 +211,10 @@ def wave() -> Stated:
                   _lattice(np.linspace(0, 1, 101), np.linspace(0, 2, 101)))
 
 
-PROBLEMS = {f.__name__.replace("_", "-"): f for f in (oscillator, logistic, lotka_volterra, damped, boundary_layer,
-                                                       neumann_sides, robin, reaction, heat, advection, cubic, disk,
-                                                       hole, kovasznay, wave)}
+PROBLEMS = Catalogue("stated problem")  #: the problems by name, in the order they run
+for _f in (oscillator, logistic, lotka_volterra, damped, boundary_layer, neumann_sides, robin, reaction, heat,
+           advection, cubic, disk, hole, kovasznay, wave):
+    PROBLEMS.add(_f.__name__.replace("_", "-"), _f)
 
 
 def run(name: str, optimizer: str | None, steps: int | None = None) -> dict:
@@ -246,7 +248,7 @@ def _verdict(v) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", choices=sorted(PROBLEMS), help="these problems only")
+    parser.add_argument("--only", nargs="*", choices=PROBLEMS.names(), help="these problems only")
     parser.add_argument("--optimizer", choices=["adam", "natural"], help="pass optimizer= too (default: pinr's choice)")
     parser.add_argument("--steps", type=int, help="pass steps= too (an under-trained run: the verdict must say so)")
     parser.add_argument("--out", help="append the table to this file")

@@ -382,7 +382,7 @@ def validate(
 ):
     """Train each problem with each backbone, compare with its reference (analytic, exact or FD)
     and print a table of error, time and steps; write JSON and markdown."""
-    from pinr.validate import run_validate
+    from pinr.bench.validate import run_validate
 
     md_path = md_path if md_path is not None else json_path.with_suffix(".md")
     try:
@@ -417,7 +417,7 @@ def bench(
     """Time one training step per case × engine × (eager, compiled), side by side in one run."""
     if ctx.invoked_subcommand is not None:
         return
-    from pinr import bench as B
+    from pinr.bench import steps as B
     from pinr.io import write_json
 
     records = _run(lambda: B.run_bench(cases=tuple(case or B.CASES), engines=tuple(engine or B.ENGINES),
@@ -445,7 +445,7 @@ def bench_sweep(
     device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "auto",
 ):
     """Many models in one step: MODELS SIRENs trained vmapped and one after the other, side by side (ms/step, ratio)."""
-    from pinr.bench_sweep import format_sweep_bench, run_sweep_bench
+    from pinr.bench.sweep import format_sweep_bench, run_sweep_bench
 
     result = _run(lambda: run_sweep_bench(models=models, width=width, points=points, steps=steps, warmup=warmup,
                                           device=device))
@@ -472,7 +472,7 @@ def bench_quality(
 ):
     """Fit bundled images with every backbone (SIREN's protocol and SAPE's 25 % protocol) and
     report PSNR, SSIM and ms/step, side by side in one run."""
-    from pinr.quality import main as quality_main
+    from pinr.bench.quality import main as quality_main
 
     argv = ["--quick"] * quick + ["--tf32"] * tf32 + ["--seed", str(seed)]
     for flag, value in (("--device", device), ("--steps", steps), ("--size", size), ("--evals", evals),
@@ -500,7 +500,7 @@ def bench_suite(
     with their examples' settings: rel. L2, wall seconds, ms/step and steps, side by side
     (``--equal-time``: each peer stopped at pinr's wall time on the case; ``--optimizer``: pinr
     again with that optimizer)."""
-    from pinr import suite as S
+    from pinr.bench import suite as S
     from pinr.io import write_text
 
     if suite != "pinn":
@@ -527,8 +527,8 @@ def bench_radiance(
 ):
     """Radiance fields side by side on pinr's synthetic scene: held-out PSNR/SSIM, seconds, ms/step
     and rays/s of each field (NeRF's MLP, SIREN, Fourier features) and of NeX against NeRF."""
+    from pinr.bench.radiance import COMPARISONS, format_radiance_table, run_radiance_bench
     from pinr.io import write_text
-    from pinr.render.bench import COMPARISONS, format_radiance_table, run_radiance_bench
 
     chosen = tuple(comparison or COMPARISONS)
     records = _run(lambda: run_radiance_bench(chosen, steps=steps, size=size, device=device, quick=quick,

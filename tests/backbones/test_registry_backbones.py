@@ -133,7 +133,7 @@ def test_backbone_training_is_a_frozen_value():
 
 
 def test_quality_benchmark_trains_at_the_backbones_own_lr():
-    from pinr.quality import CONFIGS, learning_rate
+    from pinr.bench.quality import CONFIGS, learning_rate
 
     for name in BACKBONES:
         assert learning_rate(name) == backbone_training(name).lr, name

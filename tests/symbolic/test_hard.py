@@ -110,7 +110,7 @@ def test_bad_uses_are_refused_in_one_line():
 def test_hard_lshape_poisson_reaches_a_bound():
     """−Δu = 1 on the L-shape with u = 0 imposed exactly: within 10 % of a finite-difference
     solve after 600 steps (measured 5.5 %; the suite's 3,000 steps give less)."""
-    from pinr import suite
+    from pinr.bench import suite_cases as suite
 
     p = lshape()
     sol = pr.solve(p, steps=600, lbfgs_steps=100, progress=False)

@@ -11,6 +11,9 @@ Each run trains for the same number of steps (the cases' default, 3000, unless `
 given) at the learning rate the case states for its own field and the backbone's recommended one
 for the others, and reports held-out PSNR / SSIM, training seconds, ms per step and rays per
 second. ``pinr bench radiance`` is the command.
+
+Floor: the bench wing (above the api, below the cli); the render engine (:mod:`pinr.render`) it
+measures imports nothing from here.
 """
 
 from __future__ import annotations
@@ -48,9 +51,10 @@ def run_radiance_bench(comparisons=tuple(COMPARISONS), *, steps: int | None = No
     a few views, 20 steps, small fields) for tests."""
     import pinr as pr
     from pinr.backbones import backbone_training
-    from pinr.quality import device_name
     from pinr.render.evaluate import render_held_out
     from pinr.solvers.pinn import resolve_device
+
+    from .quality import device_name
 
     unknown = sorted(set(comparisons) - set(COMPARISONS))
     if unknown:

@@ -10,6 +10,8 @@ inner box), else :func:`pinr.compare`. One record per run:
 engine, reference (its kind), reference_seconds, verdict`` (the run's own verdict, which the
 reference informs: "trusted" or "NOT trusted"), ``error`` (the message when a run failed; the
 other runs go on).
+
+Floor: the bench wing (above the api, below the cli).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .io import atomic_write, write_json
+from pinr.io import atomic_write, write_json
 
 __all__ = ["run_validate", "format_table", "format_markdown"]
 
@@ -36,7 +38,7 @@ def _kind(ref) -> str:
 
 
 def _problem_params(names: Sequence[str], params: Mapping) -> dict[str, dict]:
-    from .problems import problem_params
+    from pinr.problems import problem_params
 
     per = {n: {} for n in names}
     used = set()
@@ -61,10 +63,10 @@ def run_validate(problems: Sequence[str] = (), backbones: Sequence[str] = (), st
     given and return the records. ``params`` are problem parameters (``--set``), each passed to
     the selected problems that have it; ``backbone_options`` override the backbones' options (``--option``).
     ``echo`` receives one line per finished run."""
-    from .api import compare, reference
-    from .problems import available_problems, get
-    from .problems.collections import COLLECTIONS
-    from .solvers import PINNSolver
+    from pinr import compare, reference
+    from pinr.problems import available_problems, get
+    from pinr.problems.collections import COLLECTIONS
+    from pinr.solvers import PINNSolver
 
     names = list(problems) or [n for n in available_problems() if n not in COLLECTIONS]
     if set(names) & set(COLLECTIONS):  # one network for many instances: no single reference to validate against

@@ -1,5 +1,8 @@
 r"""Training-step benchmarks: every case × engine × (eager, compiled), side by side in one run.
 
+Floor: the bench wing (above the api, below the cli); ``pinr bench`` is the command. The cases
+are a :class:`~pinr.catalogue.Catalogue` (:data:`CASES`), like :mod:`pinr.problems`.
+
 Cases (SIREN backbone by default, N points, fp32):
 
 - ``fit``: :math:`u = f(x, y)` (no derivative);
@@ -28,47 +31,77 @@ import torch
 
 import pinr as pr
 from pinr import D, Eq, dt, grad, lap, norm
-
-from .backbones import Network, build_backbone
-from .compiler import compile_problem
-from .derivatives import AutogradEngine, JetEngine
+from pinr.backbones import Network, build_backbone
+from pinr.catalogue import Catalogue
+from pinr.compiler import compile_problem
+from pinr.derivatives import AutogradEngine, JetEngine
 
 __all__ = ["CASES", "ENGINES", "case_problem", "run_bench", "format_table", "BenchRecord"]
 
-CASES = ("fit", "laplacian", "wave", "eikonal", "helmholtz-pml")
 ENGINES = ("reference", "autograd", "jet")
+
+CASES: Catalogue = Catalogue("bench case")  #: the timed cases' problem builders, in the order they run
+
+
+@CASES.register("fit")
+def fit():
+    r""":math:`u = \sin 8x \cos 6y` on [−1, 1]² (no derivative)."""
+    return _square("fit")
+
+
+@CASES.register("laplacian")
+def laplacian():
+    r""":math:`\Delta u = \sin 8x \cos 6y` on [−1, 1]²."""
+    return _square("laplacian")
+
+
+def _square(name: str):
+    d = pr.Rectangle(x=(-1, 1), y=(-1, 1))
+    x, y = d.coords
+    u = d.field("u")
+    f = sympy.sin(8 * x) * sympy.cos(6 * y)
+    return pr.Problem(d, [Eq(u, f)] if name == "fit" else [Eq(lap(u), f)], name=name)
+
+
+@CASES.register("wave")
+def wave():
+    r""":math:`u_{tt} - \Delta u = 0` on [−1, 1]² × [0, 0.4]."""
+    d = pr.Rectangle(x=(-1, 1), y=(-1, 1)) * pr.TimeInterval(0, 0.4)
+    u = d.field("u")
+    return pr.Problem(d, [Eq(dt(u, 2) - lap(u), 0)], name="wave")
+
+
+@CASES.register("eikonal")
+def eikonal():
+    r""":math:`|\nabla u| = 1` on [−1, 1]³."""
+    d = pr.Box(x=(-1, 1), y=(-1, 1), z=(-1, 1))
+    u = d.field("u")
+    return pr.Problem(d, [Eq(norm(grad(u)), 1)], name="eikonal")
+
+
+@CASES.register("helmholtz-pml")
+def helmholtz_pml():
+    """SIREN's Helmholtz statement with a PML, the complex field as two channels."""
+    from sympy import Abs, I, Max, exp, pi
+
+    d = pr.Rectangle(x=(-1, 1), y=(-1, 1))
+    x, y = d.coords
+    u = d.field("u", components=("re", "im"))
+    U = u[0] + I * u[1]
+    k, width, a0 = pr.Parameter("k", 20.0), sympy.Rational(1, 2), 5
+    ex = 1 - I * a0 * (Max(Abs(x) - sympy.Rational(1, 2), 0) / width) ** 2
+    ey = 1 - I * a0 * (Max(Abs(y) - sympy.Rational(1, 2), 0) / width) ** 2
+    var = sympy.Rational(1, 10000)
+    f = (1 + I) * exp(-(x**2 + y**2) / (2 * var)) / (2 * pi * var)
+    return pr.Problem(d, [Eq(D(ey / ex * D(U, x), x) + D(ex / ey * D(U, y), y) + ex * ey * k**2 * U, f)],
+                      name="helmholtz-pml")
 
 
 def case_problem(name: str):
     """The benchmark's problem statement for case ``name``."""
-    if name in ("fit", "laplacian"):
-        d = pr.Rectangle(x=(-1, 1), y=(-1, 1))
-        x, y = d.coords
-        u = d.field("u")
-        f = sympy.sin(8 * x) * sympy.cos(6 * y)
-        return pr.Problem(d, [Eq(u, f)] if name == "fit" else [Eq(lap(u), f)], name=name)
-    if name == "wave":
-        d = pr.Rectangle(x=(-1, 1), y=(-1, 1)) * pr.TimeInterval(0, 0.4)
-        u = d.field("u")
-        return pr.Problem(d, [Eq(dt(u, 2) - lap(u), 0)], name=name)
-    if name == "eikonal":
-        d = pr.Box(x=(-1, 1), y=(-1, 1), z=(-1, 1))
-        u = d.field("u")
-        return pr.Problem(d, [Eq(norm(grad(u)), 1)], name=name)
-    if name == "helmholtz-pml":
-        from sympy import Abs, I, Max, exp, pi
-
-        d = pr.Rectangle(x=(-1, 1), y=(-1, 1))
-        x, y = d.coords
-        u = d.field("u", components=("re", "im"))
-        U = u[0] + I * u[1]
-        k, width, a0 = pr.Parameter("k", 20.0), sympy.Rational(1, 2), 5
-        ex = 1 - I * a0 * (Max(Abs(x) - sympy.Rational(1, 2), 0) / width) ** 2
-        ey = 1 - I * a0 * (Max(Abs(y) - sympy.Rational(1, 2), 0) / width) ** 2
-        var = sympy.Rational(1, 10000)
-        f = (1 + I) * exp(-(x**2 + y**2) / (2 * var)) / (2 * pi * var)
-        return pr.Problem(d, [Eq(D(ey / ex * D(U, x), x) + D(ex / ey * D(U, y), y) + ex * ey * k**2 * U, f)], name=name)
-    raise ValueError(f"unknown bench case {name!r}; choose from {CASES}")
+    if name not in CASES:
+        raise ValueError(f"unknown bench case {name!r}; choose from {tuple(CASES)}")
+    return CASES[name]()
 
 
 class ReferenceEngine:
@@ -212,7 +245,7 @@ def run_bench(*, cases=CASES, engines=ENGINES, compiled=(False, True), points: i
     n = points or (65536 if dev.type == "cuda" else 4096)
     for c in cases:
         if c not in CASES:
-            raise ValueError(f"unknown bench case {c!r}; choose from {CASES}")
+            raise ValueError(f"unknown bench case {c!r}; choose from {tuple(CASES)}")
     for e in engines:
         if e not in ENGINES:
             raise ValueError(f"unknown bench engine {e!r}; choose from {ENGINES}")

@@ -5,6 +5,8 @@ the per-model Adam of :mod:`pinr.training.ensemble` — and once one after the o
 ordinary step (:func:`pinr.training.loop.train_step`), side by side in one run. Each model draws
 its own batch (a seed sweep), in both modes. Reported: the median wall time of one step of all
 models together, per model, and the ratio sequential / vmapped.
+
+Floor: the bench wing (above the api, below the cli).
 """
 
 from __future__ import annotations
@@ -36,13 +38,15 @@ class SweepBench:
 
 
 def _solvers(models: int, *, width: int, depth: int, points: int, steps: int, device, dtype):
-    from pinr.bench import case_problem
     from pinr.solvers import PINNSolver
+
+    from .steps import case_problem
 
     problem = case_problem("laplacian")
     return [PINNSolver.from_options(problem, backbone="siren", backbone_options={"width": width, "depth": depth},
                                     steps=steps, batch=points, seed=m, device=device, dtype=dtype, engine="jet",
-                                    lbfgs_steps=0, balance="none", progress=False) for m in range(models)]
+                                    optimizer="adam", lbfgs_steps=0, balance="none", progress=False)
+            for m in range(models)]  # Adam: the step the vmapped engine stacks
 
 
 def run_sweep_bench(*, models: int = 16, width: int = 64, depth: int = 3, points: int = 4096, steps: int = 5,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pinr.validate import format_markdown, format_table, run_validate
+from pinr.bench.validate import format_markdown, format_table, run_validate
 
 
 def test_validate_runs_each_problem_and_writes_json_and_markdown(tmp_path):

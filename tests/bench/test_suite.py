@@ -10,7 +10,8 @@ import sympy
 import torch
 from typer.testing import CliRunner
 
-from pinr import suite as S
+from pinr.bench import peers
+from pinr.bench import suite_cases as S
 from pinr.cli import app
 from pinr.symbolic.expressions import Parameter
 
@@ -217,9 +218,9 @@ def test_equal_time_deadline_stops_a_peer_at_the_first_step_past_the_budget(monk
         model = None
 
     clock = iter(range(1, 100))
-    monkeypatch.setattr(S.time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setattr(peers.time, "perf_counter", lambda: float(next(clock)))
     dde = types.SimpleNamespace(callbacks=types.SimpleNamespace(Callback=Callback))
-    deadline = S._deadline(dde, at=3.5)
+    deadline = peers._deadline(dde, at=3.5)
     deadline.model = types.SimpleNamespace(stop_training=False)
     ended = 0
     while not deadline.model.stop_training:

@@ -30,6 +30,8 @@ is ``bench/RESULTS.md``); ``--plots DIR`` writes PINs' level-of-detail reconstru
 mask maps. Reference points (re-implementations of the official code, H100, astronaut, 5k
 steps): FINER 42.17, SCONE 40.39 dB (25.6 ms/step), SIREN 38.52 dB (12.3 ms/step), FFN 38.06,
 WIRE 30.97 dB.
+
+Floor: the bench wing (above the api, below the cli).
 """
 
 from __future__ import annotations
