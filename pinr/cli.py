@@ -309,7 +309,7 @@ def _report(out: Path, solver: str) -> None:
 def _recorded_problem(run: Path, problem: str | None, params: dict) -> tuple[str, dict]:
     """The catalogue problem (or problem file) and parameters a run directory records; a PROBLEM
     or --set given again must agree with them."""
-    from pinr.api import read_record
+    from pinr.run import read_record
 
     try:
         recorded = read_record(run).get("problem", {})
@@ -335,7 +335,7 @@ def rerun(
 ):
     """Repeat a run from its record: the same problem, parameters and every training option."""
     import pinr as pr
-    from pinr.api import read_record, recorded_options
+    from pinr.run import read_record, recorded_options
 
     try:
         record = read_record(run)

@@ -36,5 +36,5 @@ class OutOfMemory(PinrError, MemoryError):
 
 
 class RunDirectoryBusy(PinrError, FileExistsError):
-    """Another live process holds the run directory (:mod:`pinr.rundir`); the message names it
+    """Another live process holds the run directory (:mod:`pinr.run`); the message names it
     (pid, host) and the fix: another ``--out``, or waiting for that run to end."""

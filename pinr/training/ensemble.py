@@ -365,11 +365,11 @@ def sweep(target, *, over, out=None, reference_solution="auto", progress: bool =
     the sweep directory gets ``sweep.csv``, ``sweep.json``, ``sweep.png`` (the metric against each
     swept value) and one run directory per model (``omega0=10_seed=0/``, the format ``pr.solve``
     writes: ``pr.load`` reads it). Returns a :class:`SweepResult`; its ``table()`` is printed by
-    ``pinr sweep``. The sweep holds ``out`` until it ends (``out/.lock``, :mod:`pinr.rundir`).
+    ``pinr sweep``. The sweep holds ``out`` until it ends (``out/.lock``, :mod:`pinr.run`).
     """
     import contextlib
 
-    from pinr.rundir import hold
+    from pinr.run import hold
 
     from .strategy import is_main_process
 
@@ -381,10 +381,10 @@ def sweep(target, *, over, out=None, reference_solution="auto", progress: bool =
 
 def _sweep(target, *, over, out, reference_solution, progress, **options) -> SweepResult:
     """:func:`sweep` in a sweep directory this process holds (or without one)."""
-    from pinr.api import _config, reference
+    from pinr.api import reference
     from pinr.case import as_case
     from pinr.io import write_json
-    from pinr.rundir import LOCK_NAME
+    from pinr.run import LOCK_NAME, record, subject
     from pinr.solvers import PINNSolver
 
     if isinstance(target, str):  # a catalogue name
@@ -453,7 +453,7 @@ def _sweep(target, *, over, out, reference_solution, progress, **options) -> Swe
         row = {**combo, "final_loss": solver.history["loss"][-1] if solver.history["loss"] else None}
         if out is not None:
             run = out / run_name(combo)
-            write_json(run / "config.json", _config(case, solver))
+            write_json(run / "config.json", record(solver, subject(case)))
             solver.save_checkpoint(solver.state, run / "checkpoint.pt")
             from pinr.report import write_run
             metrics = write_run(run, case, sol, ref, solver="pinn", seconds=solver.seconds, trainer=solver)
