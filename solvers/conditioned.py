@@ -114,11 +114,6 @@ class ConditionedSolver(PINNSolver):
         return (replace(defaults, sampling=replace(defaults.sampling, sampling=None)),
                 {k: v for k, v in reasons.items() if k != "sampling"})
 
-    def _check_backbone(self) -> torch.nn.Module:
-        c = self.config
-        with torch.random.fork_rng(devices=[]):  # a bad option fails here, not at the first step
-            return _build(self.codes, self.collection.problem, c.model.backbone, dict(c.model.options or {}))
-
     def make_terms(self) -> list:
         """Every condition of every instance as one :class:`InstanceTerm`, and the code prior."""
         c = self.config
