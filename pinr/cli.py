@@ -271,7 +271,7 @@ def sweep(
     share a structure) and print one table; writes sweep.csv, sweep.json, sweep.png and a run
     directory per model."""
     import pinr as pr
-    from pinr.training.ensemble import parse_over_text
+    from pinr.sweep import parse_over_text
 
     try:
         swept = parse_over_text(over)
