@@ -61,5 +61,5 @@ from .api import compare as compare
 from .api import reference as reference
 from .api import solve as solve
 from .sweep import sweep as sweep
-from .solvers import load as load
-from .solvers import AbstractSolution as AbstractSolution
+from .solution import load as load
+from .solution import AbstractSolution as AbstractSolution

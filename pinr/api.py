@@ -92,8 +92,8 @@ def _solve(target, *, solver, out, resolution, reference_solution, validate_metr
 
         return solve_collection(target, out=out, callbacks=callbacks, **options)
 
+    from .memory import memory_guard
     from .report import write_run
-    from .training.memory import memory_guard
     from .training.strategy import is_main_process
 
     case = as_case(target)

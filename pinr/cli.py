@@ -50,8 +50,8 @@ def _run(work, out: Path | None = None):
     import torch
 
     from pinr.errors import Interrupted, OutOfMemory
+    from pinr.memory import is_out_of_memory
     from pinr.training.loop import request_stop
-    from pinr.training.memory import is_out_of_memory
 
     previous = signal.getsignal(signal.SIGINT)
 

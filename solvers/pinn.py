@@ -25,6 +25,7 @@ from types import MappingProxyType
 
 import torch
 
+from pinr import memory
 from pinr.backbones import Network, build_backbone
 from pinr.backbones.base import embedded_features, output_scales
 from pinr.case import as_case
@@ -32,9 +33,9 @@ from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
 from pinr.errors import DivergenceError, Interrupted
 from pinr.io import save_torch
+from pinr.solution import NeuralSolution, grid_of
 from pinr.symbolic.hard import harden
 from pinr.training import callbacks as cb
-from pinr.training import memory
 from pinr.training.auto import choose, reentrant_corners
 from pinr.training.balancing import balancer
 from pinr.training.config import DEFAULT_BATCH, Resolved, TrainConfig, resolve
@@ -45,8 +46,6 @@ from pinr.training.sampling import AdaptiveSampling
 from pinr.training.strategy import AbstractStrategy, MainOnlyValidation, from_environment
 from pinr.training.terms import Model, SelfAdaptive, build_terms, term_losses
 from pinr.training.verdict import VerdictCheck, advise
-
-from .solution import NeuralSolution, grid_of
 
 __all__ = ["PINNSolver", "resolve_device", "resolve_dtype"]
 
