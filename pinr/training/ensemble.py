@@ -243,30 +243,12 @@ def train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = Fal
             _write_back(params, {} if scheduled else buffers, pairs)  # each model measures its terms itself
             for b, v in zip(balancers, views):
                 b.on_step_begin(v)
-        if shared_batches:
-            batches = [_as_tuple(t.sample(states[0].generator, window=1.0)) for t in terms]
-            for s in states[1:]:  # the other generators advance as they would alone
-                s.generator.set_state(states[0].generator.get_state())
-            in_dims = (0, 0, None)
-        else:
-            batches = _stack_batches([[t.sample(s.generator, window=1.0) for t in terms] for s in states])
-            in_dims = (0, 0, [(0, None if b[1] is None else 0, {k: 0 for k in b[2]}, None if b[3] is None else 0,
-                                None if b[4] is None else 0) for b in batches])
+        batches, in_dims = _draw(terms, states, shared_batches)
         for p in params.values():
             p.grad = None
         losses, _ = vmap(losses_of, in_dims=in_dims)(params, buffers, batches)  # (M, n_terms)
-        weights = [s.weights for s in states]
-        if all(w is None for w in weights):
-            losses.sum().backward()
-        else:
-            ones = torch.ones(len(terms), dtype=losses.dtype, device=losses.device)
-            (losses * torch.stack([ones if w is None else w for w in weights])).sum().backward()
-        lrs = [[g["lr"] for g in s.optimizer.param_groups] for s in states]
-        adam.step({k: torch.tensor([lr[group_of[k]] for lr in lrs], dtype=dtype) for k in params})
-        for s in states:  # the schedule advances as it would alone (no gradients: Adam changes nothing)
-            s.optimizer.step()
-            s.scheduler.step()
-            s.step += 1
+        _backward(losses, [s.weights for s in states])
+        lrs = _update(adam, states, group_of, dtype)
         detached = losses.detach()
         if step_seconds is not None:
             if detached.device.type == "cuda":
@@ -278,28 +260,73 @@ def train_vmapped(solvers, states, *, shared_batches: bool, progress: bool = Fal
                                   "their lr or omega0, or use dtype='float64'")
         s0 = states[0]
         if s0.step % log_every == 0 or s0.step == total or s0.step == 1:
-            elapsed = time.perf_counter() - t0
-            for m, s in enumerate(states):
-                values = detached[m].tolist()
-                h = s.history
-                h["step"].append(s.step)
-                h["loss"].append(float(sum(values)))
-                for n, v in zip(names, values):
-                    h.setdefault(f"loss/{n}", []).append(v)
-                h["lr"].append(lrs[m][0])
-                h["seconds"].append(elapsed)
+            _record(states, detached, names, lrs, time.perf_counter() - t0)
             if progress:
-                best = float(detached.sum(1).min())
-                log.info("sweep step %d/%d, best loss %.3e", s0.step, total, best)
+                log.info("sweep step %d/%d, best loss %.3e", s0.step, total, float(detached.sum(1).min()))
     seconds = time.perf_counter() - t0
     _write_back(params, {} if scheduled else buffers, pairs)
     _adam_state(params, adam, pairs, states)
-    lbfgs = cb.LBFGSFinish(first.config.optim.lbfgs_steps)  # each model's own finish, on its own module
+    _finish(first.config.optim.lbfgs_steps, states, views, t0, seconds)
+    return time.perf_counter() - t0
+
+
+def _backward(losses: torch.Tensor, weights: list) -> None:
+    r"""Gradients of :math:`\sum_m \sum_i w_{m,i} L_{m,i}` (``losses`` ``(M, n_terms)``; a model's
+    weights ``None``: all ones)."""
+    if all(w is None for w in weights):
+        losses.sum().backward()
+        return
+    ones = torch.ones(losses.shape[1], dtype=losses.dtype, device=losses.device)
+    (losses * torch.stack([ones if w is None else w for w in weights])).sum().backward()
+
+
+def _update(adam: StackedAdam, states, group_of: dict, dtype) -> list[list[float]]:
+    """One stacked Adam step at each model's current rates (returned, per parameter group); then
+    each model's own optimiser and schedule advance as they would alone (no gradients: its Adam
+    changes nothing)."""
+    lrs = [[g["lr"] for g in s.optimizer.param_groups] for s in states]
+    adam.step({k: torch.tensor([lr[group_of[k]] for lr in lrs], dtype=dtype) for k in adam.params})
+    for s in states:
+        s.optimizer.step()
+        s.scheduler.step()
+        s.step += 1
+    return lrs
+
+
+def _draw(terms, states, shared: bool) -> tuple[list, tuple]:
+    """One step's batches for every model and the ``in_dims`` of the model ``vmap`` over
+    ``(params, buffers, batches)``: one shared batch per term (``shared``: every generator is
+    advanced as it would be alone), else each model's own, stacked on the model axis."""
+    if shared:
+        batches = [_as_tuple(t.sample(states[0].generator, window=1.0)) for t in terms]
+        for s in states[1:]:
+            s.generator.set_state(states[0].generator.get_state())
+        return batches, (0, 0, None)
+    batches = _stack_batches([[t.sample(s.generator, window=1.0) for t in terms] for s in states])
+    return batches, (0, 0, [(0, None if b[1] is None else 0, {k: 0 for k in b[2]}, None if b[3] is None else 0,
+                             None if b[4] is None else 0) for b in batches])
+
+
+def _record(states, losses: torch.Tensor, names: list[str], lrs: list[list[float]], elapsed: float) -> None:
+    """Each model's history row: its step, total and per-term losses ``losses[m]``, rate and time."""
+    for m, s in enumerate(states):
+        values = losses[m].tolist()
+        h = s.history
+        h["step"].append(s.step)
+        h["loss"].append(float(sum(values)))
+        for n, v in zip(names, values):
+            h.setdefault(f"loss/{n}", []).append(v)
+        h["lr"].append(lrs[m][0])
+        h["seconds"].append(elapsed)
+
+
+def _finish(lbfgs_steps: int, states, views, t0: float, seconds: float) -> None:
+    """Each model's own L-BFGS finish on its own module, and its training seconds."""
+    lbfgs = cb.LBFGSFinish(lbfgs_steps)
     for s, v in zip(states, views):
         v.seconds = time.perf_counter() - t0
         lbfgs.on_train_end(v)
         s.seconds = time.perf_counter() - t0 if s.history.get("lbfgs") else seconds
-    return time.perf_counter() - t0
 
 
 @torch.no_grad()
