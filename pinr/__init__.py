@@ -60,6 +60,6 @@ from . import metrics as metrics
 from .api import compare as compare
 from .api import reference as reference
 from .api import solve as solve
-from .training.ensemble import sweep as sweep
-from .solvers import load as load
-from .solvers import AbstractSolution as AbstractSolution
+from .sweep import sweep as sweep
+from .solution import load as load
+from .solution import AbstractSolution as AbstractSolution

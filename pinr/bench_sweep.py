@@ -49,7 +49,7 @@ def run_sweep_bench(*, models: int = 16, width: int = 64, depth: int = 3, points
                     warmup: int = 2, device=None, dtype: str = "float32") -> SweepBench:
     """Time ``steps`` steps (after ``warmup``) of ``models`` models, vmapped and sequentially."""
     from pinr.solvers.pinn import resolve_device
-    from pinr.training.ensemble import _train_vmapped
+    from pinr.training.ensemble import train_vmapped as _train_vmapped
     from pinr.training.loop import train_step
 
     if models < 2 or steps < 1 or warmup < 0:

@@ -50,8 +50,8 @@ def _run(work, out: Path | None = None):
     import torch
 
     from pinr.errors import Interrupted, OutOfMemory
+    from pinr.memory import is_out_of_memory
     from pinr.training.loop import request_stop
-    from pinr.training.memory import is_out_of_memory
 
     previous = signal.getsignal(signal.SIGINT)
 
@@ -271,7 +271,7 @@ def sweep(
     share a structure) and print one table; writes sweep.csv, sweep.json, sweep.png and a run
     directory per model."""
     import pinr as pr
-    from pinr.training.ensemble import parse_over_text
+    from pinr.sweep import parse_over_text
 
     try:
         swept = parse_over_text(over)

@@ -12,7 +12,7 @@ def _inside(problem, grid):
     when they all are (a box, an image's pixels)."""
     import numpy as np
 
-    from pinr.solvers.solution import lattice_points
+    from pinr.solution import lattice_points
 
     domain = getattr(problem, "domain", None)
     if domain is None or getattr(domain, "dim", None) != len(grid.shape):
@@ -33,7 +33,7 @@ def compare(solution, ref, *, problem=None, align: str | None = "auto", metric: 
     problem's alignment ("constant"/"affine" for answers defined only up to a constant or an affine
     map). ``problem`` may be a problem or a case."""
     from pinr.case import Case
-    from pinr.solvers import GridSolution
+    from pinr.solution import GridSolution
 
     if metric not in ("auto", "grid"):
         raise ValueError(f"compare metric must be 'auto' or 'grid', got {metric!r}")

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from .io import save_npz, write_csv, write_json
+from .memory import peak_memory
 from .plotting import plot_fields, plot_loss_curves, plot_metric_curve, plot_parameters, plot_sampled_points
-from .training.memory import peak_memory
 
 __all__ = ["write_run", "write_collection_run", "field_panels"]
 
@@ -85,7 +85,7 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
     from pinr.case import as_case
     from pinr.comparison import compare
     from pinr.metrics import affine_align
-    from pinr.solvers import NeuralSolution
+    from pinr.solution import NeuralSolution
 
     case = as_case(case)
     problem = case.problem

@@ -348,13 +348,16 @@ class RunDirectory:
         self.write_record(trainer, solved, extra=extra)
         return state
 
-    def finish(self, write, *, main: bool = True, strategy=None) -> None:
+    def finish(self, write, *, main: bool = True, strategy=None):
         """``write(path)`` the run's outputs on rank 0 (``main``), every file atomic, then wait at
-        ``strategy``'s barrier: the other ranks return once the directory is complete."""
+        ``strategy``'s barrier: the other ranks return once the directory is complete. Returns
+        what ``write`` returns (``None`` where nothing was written)."""
+        written = None
         if self.path is not None and main:
-            from .training.memory import memory_guard
+            from .memory import memory_guard
 
             with memory_guard(f"the outputs of the run in {self.path}"):  # files are atomic: none is left half-written
-                write(self.path)
+                written = write(self.path)
         if strategy is not None:
             strategy.barrier()
+        return written

@@ -33,6 +33,7 @@ from pinr.collection import CodeConfig, Collection
 from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
 from pinr.io import save_torch
+from pinr.solution import NeuralSolution, grid_of
 from pinr.symbolic.hard import harden
 from pinr.training.config import DEFAULT_BATCH, TrainConfig
 from pinr.training.instances import CodeRegularizer, InstanceTerm
@@ -41,7 +42,6 @@ from pinr.training.parameters import ParameterSet
 from pinr.training.terms import Model, build_terms, term_losses
 
 from .pinn import PINNSolver
-from .solution import NeuralSolution, grid_of
 
 __all__ = ["ConditionedSolver", "ConditionedSolution", "load_conditioned", "plot_instances"]
 

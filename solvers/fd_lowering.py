@@ -74,8 +74,7 @@ from threadpoolctl import ThreadpoolController
 from pinr.compiler import compile_problem
 from pinr.domains import Box, Grid, Interval, PointCloud, Rectangle, SpaceTime
 from pinr.domains.base import AbstractBoundary, AbstractBoundaryPart, AbstractInitial, AbstractInterior
-
-from .solution import GridSolution
+from pinr.solution import GridSolution
 
 __all__ = ["VertexGrid", "lower_stationary", "lower_time_dependent", "linear_form"]
 

@@ -23,14 +23,16 @@ from pathlib import Path
 
 import torch
 
+from pinr import memory
 from pinr.backbones import Network, build_backbone
 from pinr.backbones.base import embedded_features, output_scales
 from pinr.case import as_case
 from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
 from pinr.errors import DivergenceError, Interrupted
+from pinr.solution import NeuralSolution, grid_of
 from pinr.training import callbacks as cb
-from pinr.training import checkpoint, memory
+from pinr.training import checkpoint
 from pinr.training.auto import choose, reentrant_corners
 from pinr.training.balancing import balancer
 from pinr.training.config import DEFAULT_BATCH, TrainConfig
@@ -38,12 +40,17 @@ from pinr.training.loop import Loop, TrainState
 from pinr.training.optimizers import fitted, optimizer_kind
 from pinr.training.parameters import ParameterSet
 from pinr.training.sampling import AdaptiveSampling
-from pinr.training.setup import InitialNetwork, answer_form, resolve_device, resolve_dtype, resolve_options
+from pinr.training.setup import (
+    InitialNetwork,
+    answer_form,
+    planned_batches,
+    resolve_device,
+    resolve_dtype,
+    resolve_options,
+)
 from pinr.training.strategy import AbstractStrategy, MainOnlyValidation, from_environment
 from pinr.training.terms import Model, SelfAdaptive, build_terms, term_losses
 from pinr.training.verdict import VerdictCheck, advise
-
-from .solution import NeuralSolution, grid_of
 
 __all__ = ["PINNSolver", "resolve_device", "resolve_dtype"]
 
@@ -90,7 +97,7 @@ class PINNSolver:
                                                max_order=self.compiled.max_order, compile=bool(c.device.compile),
                                                functional=self.optimizer.functional)
         #: grid terms trained on batches of their grid because the whole grid does not fit the budget
-        self.grid_plans, self.resolved = memory.planned_batches(self.resolved, self.compiled, self.initial.network,
+        self.grid_plans, self.resolved = planned_batches(self.resolved, self.compiled, self.initial.network,
                                                                 engine=self.derivative_engine.name, dtype=self.dtype,
                                                                 device=self.device)
         self.config = c = self.resolved.config
@@ -161,7 +168,7 @@ class PINNSolver:
     def _check_network_size(self, features: int, options: dict, what: str, fix: str) -> None:
         """Refuse a network whose weights, gradients and Adam's two moments (4 copies) would not
         fit in the free memory, counted on the ``meta`` device (shapes only, nothing allocated);
-        a backbone that cannot be built there is left to :func:`~pinr.training.memory.memory_guard`."""
+        a backbone that cannot be built there is left to :func:`~pinr.memory.memory_guard`."""
         c = self.config
         try:
             with torch.device("meta"):

@@ -11,20 +11,25 @@ set up (:class:`~solvers.pinn.PINNSolver`), so that the solver itself only train
 - :func:`resolve_device`, :func:`resolve_dtype`: the option strings made torch objects;
 - :class:`InitialNetwork`: the network a run starts from, built once under the run's seed —
   a bad backbone or option fails there, before a run directory gets any file, and its layers
-  size the memory plan and choose the derivative engine.
+  size the memory plan and choose the derivative engine;
+- :func:`planned_batches`: the memory plan — grid terms whose whole grid does not fit the budget
+  train on batches of it, and the options say so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from types import MappingProxyType
 
 import torch
 
 from ..compiler import compile_problem
+from ..memory import GridPlan, format_bytes, memory_budget, plan_grid_batches
 from ..symbolic.hard import harden
 from .config import Resolved, TrainConfig, resolve
 
-__all__ = ["resolve_options", "answer_form", "resolve_device", "resolve_dtype", "InitialNetwork"]
+__all__ = ["resolve_options", "answer_form", "resolve_device", "resolve_dtype", "InitialNetwork", "planned_batches"]
 
 
 def resolve_options(case, config: TrainConfig | None, *, choose: Callable) -> Resolved:
@@ -95,3 +100,22 @@ class InitialNetwork:
         network, self.network = self.network, None
         torch.set_rng_state(self._after)
         return network
+
+
+def planned_batches(resolved, compiled, network: torch.nn.Module, *, engine: str, dtype: torch.dtype, device
+                    ) -> tuple[dict[str, GridPlan], Resolved]:
+    """The memory plan of a run with the options ``resolved`` (a
+    :class:`~pinr.training.config.Resolved`): the grid terms of ``compiled`` trained on batches of
+    their grid because the whole grid does not fit the budget (:func:`plan_grid_batches`), and
+    the options with those batches as ``batch`` (a record states them, a resume reuses them)."""
+    c = resolved.config
+    plans = {k: p for k, p in plan_grid_batches(
+        compiled, network, engine=engine, dtype=dtype, budget=memory_budget(device, c.device.memory_budget),
+        chosen=c.sampling.batch).items() if p.batch < p.size}
+    if not plans:
+        return plans, resolved
+    c = replace(c, sampling=replace(c.sampling, batch={**dict(c.sampling.batch or {}),
+                                                       **{k: p.batch for k, p in plans.items()}}))
+    budget = format_bytes(next(iter(plans.values())).budget)
+    return plans, Resolved(c, MappingProxyType({**resolved.sources, "batch": (
+        f"memory budget {budget}" + ("" if c.device.memory_budget else " (half the free memory)"))}))

@@ -10,7 +10,8 @@ import torch
 
 import pinr as pr
 from pinr import D, Eq, lap
-from pinr.solvers import GridSolution, NeuralSolution, PINNSolver, load
+from pinr.solution import GridSolution, NeuralSolution, load
+from pinr.solvers import PINNSolver
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,9 @@ import sympy
 import torch
 
 import pinr as pr
-from pinr import Eq, lap
+from pinr import Eq, lap, memory
 from pinr.errors import OutOfMemory
 from pinr.solvers import PINNSolver
-from pinr.training import memory
 from pinr.training.loop import AbstractCallback
 
 SMALL = dict(width=16, depth=1)  # linear widths 16 + 16 + 1: W = 33

@@ -43,8 +43,7 @@ import torch
 from pinr.errors import OutOfMemory
 
 __all__ = ["FRACTION", "available_memory", "memory_budget", "parse_budget", "layer_widths", "derivative_slots",
-           "bytes_per_point", "format_bytes", "grid_batch", "GridPlan", "plan_grid_batches", "planned_batches",
-           "evaluation_chunk",
+           "bytes_per_point", "format_bytes", "grid_batch", "GridPlan", "plan_grid_batches", "evaluation_chunk",
            "peak_memory", "is_out_of_memory", "memory_guard", "check_fits", "OutOfMemory"]
 
 #: share of the free memory a run plans to use (the rest: the optimiser, data, other programs)
@@ -181,30 +180,6 @@ def plan_grid_batches(compiled, network: torch.nn.Module, *, engine: str, dtype:
         per = bytes_per_point(network, slots=derivative_slots(t.expression, engine), dtype=dtype)
         out[t.name] = GridPlan(t.name, size, grid_batch(size, per, budget), per, int(budget))
     return out
-
-
-def planned_batches(resolved, compiled, network: torch.nn.Module, *, engine: str, dtype: torch.dtype, device
-                    ) -> tuple[dict[str, GridPlan], object]:
-    """The memory plan of a run with the options ``resolved`` (a
-    :class:`~pinr.training.config.Resolved`): the grid terms of ``compiled`` trained on batches of
-    their grid because the whole grid does not fit the budget (:func:`plan_grid_batches`), and
-    the options with those batches as ``batch`` (a record states them, a resume reuses them)."""
-    from dataclasses import replace
-    from types import MappingProxyType
-
-    from .config import Resolved
-
-    c = resolved.config
-    plans = {k: p for k, p in plan_grid_batches(
-        compiled, network, engine=engine, dtype=dtype, budget=memory_budget(device, c.device.memory_budget),
-        chosen=c.sampling.batch).items() if p.batch < p.size}
-    if not plans:
-        return plans, resolved
-    c = replace(c, sampling=replace(c.sampling, batch={**dict(c.sampling.batch or {}),
-                                                       **{k: p.batch for k, p in plans.items()}}))
-    budget = format_bytes(next(iter(plans.values())).budget)
-    return plans, Resolved(c, MappingProxyType({**resolved.sources, "batch": (
-        f"memory budget {budget}" + ("" if c.device.memory_budget else " (half the free memory)"))}))
 
 
 def evaluation_chunk(network: torch.nn.Module, *, dtype: torch.dtype, device, budget=None, slots: int = 1,
