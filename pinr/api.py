@@ -85,6 +85,7 @@ def _solve(target, *, solver, out, resolution, reference_solution, validate_metr
 
     from .collection import Collection
     from .report import write_run
+    from .training.config import TrainConfig
     from .training.strategy import is_main_process
 
     if isinstance(target, Collection):
@@ -119,8 +120,8 @@ def _solve(target, *, solver, out, resolution, reference_solution, validate_metr
             ref = None
     if directory.path is not None:
         options["out"] = directory.path
-    pinn = PINNSolver.from_options(case, reference=ref, validate_metrics=validate_metrics, callbacks=callbacks,
-                                   **options)
+    pinn = PINNSolver(case, TrainConfig.from_options(**options), reference=ref, validate_metrics=validate_metrics,
+                      callbacks=callbacks)
     sol = pinn.run(state=directory.start(pinn, subject(case)))
     directory.finish(lambda path: write_run(path, case, sol, ref, solver=solver,
                                             seconds=time.perf_counter() - started, trainer=pinn),

@@ -296,7 +296,9 @@ def _report(out: Path, solver: str) -> None:
     if _FLAGS["quiet"]:
         return
     if solver in ("pinn", "conditioned"):  # what pinr chose for options you did not give, and from where (also in config.json)
-        chosen = json.loads((out / "config.json").read_text()).get("chosen_by", {})
+        from pinr.run import read_record
+
+        chosen = read_record(out).get("chosen_by", {})
         typer.echo("chosen: " + ("; ".join(f"{k} from {v}" for k, v in chosen.items()) or "all options were yours"))
     for k, v in metrics.items():
         if k == "verdict":

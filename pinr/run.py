@@ -256,15 +256,18 @@ def record(trainer, solved: dict, *, extra: dict | None = None, chosen_by: dict 
     ``trainer`` resolved (then ``extra``), its device and ranks, and where the options you did not
     give came from (``chosen_by``: a resumed run keeps its first record's)."""
     import platform
+    from importlib.metadata import PackageNotFoundError, version
 
     import torch
 
-    import pinr
-
+    try:  # the installed distribution's version: the façade (pinr.__version__) is a floor above
+        pinr_version = version("pinr")
+    except PackageNotFoundError:  # a source tree on the path, not installed
+        pinr_version = "unknown"
     flat = {k: (str(v) if isinstance(v, Path) else v) for k, v in trainer.config.flat().items()
             if isinstance(v, (int, float, str, bool, type(None), Path, dict, list, tuple))}
     return {
-        "pinr": pinr.__version__, "torch": torch.__version__, "python": platform.python_version(),
+        "pinr": pinr_version, "torch": torch.__version__, "python": platform.python_version(),
         **solved, **flat, **(extra or {}), "device": str(trainer.device), "world_size": trainer.strategy.world_size,
         "chosen_by": chosen_by if chosen_by is not None else dict(trainer.resolved.sources),
     }
