@@ -8,9 +8,12 @@ derivative atoms with the selected engine and minimises
 over the network's weights :math:`\theta` and the problem's trainable parameters :math:`p`, with
 Adam and a cosine learning-rate decay, optionally followed by L-BFGS.
 
-:class:`PINNSolver` assembles the parts: the options (:mod:`pinr.training.config`, resolved
-against the case's defaults and the backbone's recommended rate), the terms, the train state and
-the loop's callbacks (:mod:`pinr.training.callbacks`). Extension points: a new loss is a term, a
+:class:`PINNSolver` assembles the parts and trains: what it is given is set up by parts it calls
+once (:mod:`pinr.training.setup`: the options resolved against the case's defaults and the
+backbone's recommended rate, the form of the answer under hard constraints, the network it starts
+from — built once — and the memory plan), checkpoints are written and read by
+:mod:`pinr.training.checkpoint`, and it makes the terms, the train state and the loop's callbacks
+(:mod:`pinr.training.callbacks`). Floor: solvers. Extension points: a new loss is a term, a
 new training method a callback passed in ``callbacks=`` (or added to :meth:`PINNSolver.callbacks`),
 never a branch in the loop.
 """
@@ -98,8 +101,8 @@ class PINNSolver:
                                                functional=self.optimizer.functional)
         #: grid terms trained on batches of their grid because the whole grid does not fit the budget
         self.grid_plans, self.resolved = planned_batches(self.resolved, self.compiled, self.initial.network,
-                                                                engine=self.derivative_engine.name, dtype=self.dtype,
-                                                                device=self.device)
+                                                         engine=self.derivative_engine.name, dtype=self.dtype,
+                                                         device=self.device)
         self.config = c = self.resolved.config
         self.terms = self.make_terms()
         self.n_params = sum(p.numel() for p in self.initial.network.parameters()) + len(problem.trainable)
