@@ -1,4 +1,7 @@
-"""Run-directory outputs: metrics, field exports and plots, each file written atomically."""
+"""Run-directory outputs: metrics, field exports and plots, each file written atomically.
+
+Floor: run directories (writes a run's metrics, exports and plots; imports cases and everything
+below)."""
 
 from __future__ import annotations
 
