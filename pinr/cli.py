@@ -1,4 +1,6 @@
-"""Command line: ``pinr list | solve | sweep | validate | bench``."""
+"""Command line: ``pinr list | solve | sweep | validate | bench``.
+
+Floor: cli, the top floor: it may import every floor (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""``compare``: metrics of a solution against a reference, by the case's own metric or on a grid."""
+"""``compare``: metrics of a solution against a reference, by the case's own metric or on a grid.
+
+Floor: cases and problems (reads a case's own metric; imports the result type and metrics below)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Exceptions raised by pinr. Every message names the culprit and suggests a fix."""
+"""Exceptions raised by pinr. Every message names the culprit and suggests a fix.
+
+Floor: foundation (imports nothing from pinr)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Run-directory outputs: metrics, field exports and plots, each file written atomically.
 
-Floor: run directories (:mod:`pinr.run` calls these writers; nothing below imports them)."""
+Floor: run directories (:mod:`pinr.run` calls these writers; they import cases and everything
+below)."""
 
 from __future__ import annotations
 

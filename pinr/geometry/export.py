@@ -54,7 +54,7 @@ def _reference_slices(shape: AbstractSolid, res: int) -> list[np.ndarray]:
 def write_sdf_outputs(out, solution, shape: AbstractSolid, *, resolution: int | None = None,
                       samples: int = 100_000, render_resolution: int = 128, seed: int = 0,
                       gradient_norm=None) -> dict:
-    """Write the files listed in the module notes into ``out``; return the shape metrics.
+    r"""Write the files listed in the module notes into ``out``; return the shape metrics.
     ``solution``: a callable of points (a pinr solution) or a shape; ``gradient_norm``: its exact
     :math:`|\nabla u|` for the eikonal residual (:func:`~pinr.geometry.metrics.shape_metrics`)."""
     out = Path(out)
