@@ -3,7 +3,9 @@
 State a problem once in mathematics, train any registered INR backbone on it with exact
 higher-order input derivatives, and check the answer against a finite-difference reference
 lowered from the same statement.
-"""
+
+Floor: the façade — re-exports the public surface of every floor below it; only the bench wing and
+the cli are above."""
 
 __version__ = "0.1.0"
 
@@ -60,6 +62,6 @@ from . import metrics as metrics
 from .api import compare as compare
 from .api import reference as reference
 from .api import solve as solve
-from .training.ensemble import sweep as sweep
-from .solvers import load as load
-from .solvers import AbstractSolution as AbstractSolution
+from .sweep import sweep as sweep
+from .solution import load as load
+from .solution import AbstractSolution as AbstractSolution

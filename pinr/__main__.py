@@ -1,4 +1,6 @@
-"""``python -m pinr`` is the ``pinr`` command (so that ``torchrun … -m pinr solve …`` works)."""
+"""``python -m pinr`` is the ``pinr`` command (so that ``torchrun … -m pinr solve …`` works).
+
+Floor: cli (the top floor)."""
 
 import sys
 

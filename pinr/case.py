@@ -5,7 +5,8 @@ about solving and judging it: training defaults (a partial
 :class:`~pinr.training.TrainConfig`), its reference, its metric, its extra outputs and the
 options of its finite-difference reference. ``pr.solve``, ``pr.reference`` and ``pr.compare``
 take a case wherever they take a problem.
-"""
+
+Floor: cases (below the solvers, which are given a case; imports training's options and the statement)."""
 
 from __future__ import annotations
 

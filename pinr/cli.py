@@ -1,4 +1,6 @@
-"""Command line: ``pinr list | solve | sweep | validate | bench``."""
+"""Command line: ``pinr list | solve | sweep | validate | bench``.
+
+Floor: cli, the top floor: it may import every floor (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -50,8 +52,8 @@ def _run(work, out: Path | None = None):
     import torch
 
     from pinr.errors import Interrupted, OutOfMemory
+    from pinr.memory import is_out_of_memory
     from pinr.training.loop import request_stop
-    from pinr.training.memory import is_out_of_memory
 
     previous = signal.getsignal(signal.SIGINT)
 
@@ -271,7 +273,7 @@ def sweep(
     share a structure) and print one table; writes sweep.csv, sweep.json, sweep.png and a run
     directory per model."""
     import pinr as pr
-    from pinr.training.ensemble import parse_over_text
+    from pinr.sweep import parse_over_text
 
     try:
         swept = parse_over_text(over)
@@ -296,7 +298,9 @@ def _report(out: Path, solver: str) -> None:
     if _FLAGS["quiet"]:
         return
     if solver in ("pinn", "conditioned"):  # what pinr chose for options you did not give, and from where (also in config.json)
-        chosen = json.loads((out / "config.json").read_text()).get("chosen_by", {})
+        from pinr.run import read_record
+
+        chosen = read_record(out).get("chosen_by", {})
         typer.echo("chosen: " + ("; ".join(f"{k} from {v}" for k, v in chosen.items()) or "all options were yours"))
     for k, v in metrics.items():
         if k == "verdict":
@@ -309,7 +313,7 @@ def _report(out: Path, solver: str) -> None:
 def _recorded_problem(run: Path, problem: str | None, params: dict) -> tuple[str, dict]:
     """The catalogue problem (or problem file) and parameters a run directory records; a PROBLEM
     or --set given again must agree with them."""
-    from pinr.api import read_record
+    from pinr.run import read_record
 
     try:
         recorded = read_record(run).get("problem", {})
@@ -335,7 +339,7 @@ def rerun(
 ):
     """Repeat a run from its record: the same problem, parameters and every training option."""
     import pinr as pr
-    from pinr.api import read_record, recorded_options
+    from pinr.run import read_record, recorded_options
 
     try:
         record = read_record(run)

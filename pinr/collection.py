@@ -6,6 +6,8 @@ different data (a shape each, an image each), with the collection's training def
 instances are conditioned (:class:`CodeConfig`) and a per-instance ``metrics`` function.
 ``pr.solve(collection)`` trains one network with a latent code per instance
 (:class:`~pinr.solvers.conditioned.ConditionedSolver`).
+
+Floor: cases (below the solvers, which are given a collection; imports cases and training's options).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""``compare``: metrics of a solution against a reference, by the case's own metric or on a grid."""
+"""``compare``: metrics of a solution against a reference, by the case's own metric or on a grid.
+
+Floor: cases (reads a case's own metric; imports the result type and metrics below)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ def _inside(problem, grid):
     when they all are (a box, an image's pixels)."""
     import numpy as np
 
-    from pinr.solvers.solution import lattice_points
+    from pinr.solution import lattice_points
 
     domain = getattr(problem, "domain", None)
     if domain is None or getattr(domain, "dim", None) != len(grid.shape):
@@ -33,7 +35,7 @@ def compare(solution, ref, *, problem=None, align: str | None = "auto", metric: 
     problem's alignment ("constant"/"affine" for answers defined only up to a constant or an affine
     map). ``problem`` may be a problem or a case."""
     from pinr.case import Case
-    from pinr.solvers import GridSolution
+    from pinr.solution import GridSolution
 
     if metric not in ("auto", "grid"):
         raise ValueError(f"compare metric must be 'auto' or 'grid', got {metric!r}")

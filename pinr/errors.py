@@ -1,4 +1,6 @@
-"""Exceptions raised by pinr. Every message names the culprit and suggests a fix."""
+"""Exceptions raised by pinr. Every message names the culprit and suggests a fix.
+
+Floor: foundation (imports nothing from pinr)."""
 
 from __future__ import annotations
 
@@ -36,5 +38,5 @@ class OutOfMemory(PinrError, MemoryError):
 
 
 class RunDirectoryBusy(PinrError, FileExistsError):
-    """Another live process holds the run directory (:mod:`pinr.rundir`); the message names it
+    """Another live process holds the run directory (:mod:`pinr.run`); the message names it
     (pid, host) and the fix: another ``--out``, or waiting for that run to end."""

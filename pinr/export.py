@@ -11,7 +11,8 @@ a^{(d)}_{i_d})` in "ij" order (the last index varies fastest, as ``np.meshgrid(.
 indexing="ij")`` and as pinr's grids index arrays), padded with zeros to three components.
 Cells join neighbouring points: lines in 1-D, quadrilaterals in 2-D, hexahedra in 3-D, with
 VTK's vertex order (counter-clockwise in the first two axes, then the next layer).
-"""
+
+Floor: foundation (imports only :mod:`pinr.io`)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ scikit-image images that need the optional ``pooch`` download (``brain``, ``cell
 ``palisades_of_vogt``, ``protein_transport``, ``skin``, ``vortex``) are deliberately not
 bundled; neither are generated or multi-image data (``binary_blobs``, ``lfw_subset``,
 ``stereo_motorcycle``).
-"""
+
+Floor: foundation (imports nothing from pinr)."""
 
 from __future__ import annotations
 

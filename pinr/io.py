@@ -7,7 +7,8 @@ within one file system. A reader therefore sees the old file or the new one, nev
 written one, and a crash leaves at most a hidden ``.name.*.partial`` file behind. The
 format-specific helpers below (JSON, torch, NPZ, CSV) and every other writer in pinr (plots,
 meshes, animations, ParaView files) go through it.
-"""
+
+Floor: foundation (imports nothing from pinr)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ framework.
     \mathrm{rel\_l2} = \frac{\lVert p - r \rVert_2}{\lVert r \rVert_2}, \qquad
     \mathrm{max\_abs} = \max |p - r|, \qquad
     \mathrm{psnr} = 10 \log_{10} \frac{R^2}{\tfrac{1}{n}\sum |p - r|^2}
-"""
+
+Floor: foundation (imports nothing from pinr)."""
 
 from __future__ import annotations
 

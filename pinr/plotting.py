@@ -4,7 +4,8 @@ Uses matplotlib's object API only (``Figure`` + ``FigureCanvasAgg``): no pyplot,
 figure state, safe under any backend and in worker threads. Every file is written by
 :func:`pinr.io.atomic_write` (temporary file in the target directory, fsync, mode 0644, then
 ``os.replace``), so a reader never sees a half-written PNG. Parent directories are created.
-"""
+
+Floor: foundation (imports only :mod:`pinr.io`)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ Either becomes a :class:`~pinr.Case` whose ``source`` records the file (so that
 ``pinr solve --resume`` and ``pinr rerun`` read it again), with no training defaults of its own:
 pinr chooses them from the statement (:mod:`pinr.training.auto`), as ``pr.solve(problem)``
 does. The file's training options are laid over those, and the command line's over the file's.
-"""
+
+Floor: problems (a user's file read into a typed case)."""
 
 from __future__ import annotations
 

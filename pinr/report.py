@@ -1,4 +1,7 @@
-"""Run-directory outputs: metrics, field exports and plots, each file written atomically."""
+"""Run-directory outputs: metrics, field exports and plots, each file written atomically.
+
+Floor: run directories (:mod:`pinr.run` calls these writers; they import cases and everything
+below)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from .io import save_npz, write_csv, write_json
+from .memory import peak_memory
 from .plotting import plot_fields, plot_loss_curves, plot_metric_curve, plot_parameters, plot_sampled_points
-from .training.memory import peak_memory
 
-__all__ = ["write_run", "field_panels"]
+__all__ = ["write_run", "write_collection_run", "field_panels"]
 
 
 def _display(a: np.ndarray, lo: float, hi: float, image: bool) -> np.ndarray:
@@ -83,7 +86,7 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
     from pinr.case import as_case
     from pinr.comparison import compare
     from pinr.metrics import affine_align
-    from pinr.solvers import NeuralSolution
+    from pinr.solution import NeuralSolution
 
     case = as_case(case)
     problem = case.problem
@@ -166,3 +169,28 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
         plot_sampled_points(out / "sampled_points.png", pools, coords=[c.name for c in problem.domain.coords],
                             bounds=problem.domain.bounds)
     return metrics
+
+
+def write_collection_run(out: Path, collection, solver, sol, per: dict[str, dict], *, seconds: float) -> None:
+    """A collection run's outputs (``pr.solve`` lists them), the record aside: ``per`` is each
+    instance's metrics, ``seconds`` the run's time so far."""
+    from pinr.solvers.conditioned import plot_instances
+
+    keys = sorted({k for m in per.values() for k, v in m.items() if isinstance(v, float)})
+    means = {f"mean_{k}": float(np.mean([m[k] for m in per.values() if isinstance(m.get(k), float)])) for k in keys}
+    h = solver.history
+    metrics = {"problem": collection.name, "solver": "conditioned", "instances": per, **means,
+               "steps": solver.steps, "backbone": solver.backbone_name, "engine": solver.engine.name,
+               "final_loss": h["loss"][-1] if h["loss"] else None, "train_seconds": round(solver.seconds, 3),
+               "seconds": round(seconds, 3)}
+    write_json(out / "metrics.json", metrics)
+    sol.save(out / "solution.pt")
+    grid = sol.grid
+    save_npz(out / "fields.npz", prediction=np.stack([sol[k].values_on(grid) for k in range(len(sol))]),
+             instances=np.array(sol.names), **{"coords_" + c.name: a for c, a in zip(grid.coords,
+                                                                                   grid.lattice(grid.shape))})
+    plot_instances(out / "instances.png", sol)
+    if h["step"]:
+        write_csv(out / "history.csv", {k: v for k, v in h.items() if len(v) == len(h["step"])})
+        curves = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("loss/")}
+        plot_loss_curves(out / "loss.png", {**curves, "total": h["loss"]}, steps=h["step"])

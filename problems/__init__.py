@@ -2,7 +2,9 @@
 
 Each entry is a function returning a :class:`~pinr.Case`: the :class:`~pinr.Problem` (pure
 mathematics) with typed training defaults and its reference, metric and outputs.
-"""
+
+Floor: problems (``pinr.problems``: imports the solvers and below, never the api or the
+``pinr`` façade)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pinr import geometry as geo
 from pinr.collection import CodeConfig, Collection
+from pinr.solution import gradient_norm
 
 from . import register_problem
 from .eikonal_sdf import eikonal_sdf
@@ -46,7 +47,8 @@ class ShapeMetrics:
     samples: int = 100_000
 
     def __call__(self, case, solution) -> dict:
-        m = geo.shape_metrics(solution, case.outputs.shape, resolution=self.resolution, samples=self.samples)
+        m = geo.shape_metrics(solution, case.outputs.shape, resolution=self.resolution, samples=self.samples,
+                              gradient_norm=gradient_norm(solution))
         return {k: m[k] for k in ("iou", "chamfer") if k in m}
 
 

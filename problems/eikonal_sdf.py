@@ -37,13 +37,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sympy
+from sympy import exp
 
-from pinr import Box, Case, Condition, Eq, Problem, Rectangle, exp, grad, norm
 from pinr import geometry as geo
+from pinr.case import Case
+from pinr.domains import Box, Rectangle
 from pinr.geometry.metrics import DEFAULT_RESOLUTION
+from pinr.memory import available_memory, check_fits
+from pinr.solution import gradient_norm
+from pinr.symbolic import Condition, Eq, Problem, grad, norm
 from pinr.symbolic.expressions import Parameter, normal_symbol
 from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
-from pinr.training.memory import available_memory, check_fits
 
 from . import register_problem
 
@@ -146,4 +150,5 @@ class SDFOutputs:
         check_lattice("eikonal-sdf", self.resolution, self.shape.dim)
 
     def __call__(self, out, solution, reference) -> dict:
-        return geo.write_sdf_outputs(out, solution, self.shape, resolution=self.resolution)
+        return geo.write_sdf_outputs(out, solution, self.shape, resolution=self.resolution,
+                                     gradient_norm=gradient_norm(solution))

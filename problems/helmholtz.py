@@ -80,9 +80,10 @@ from scipy import special
 from scipy.integrate import cumulative_trapezoid
 from sympy import Abs, I, Max, exp, pi
 
-from pinr import Case, Condition, D, Eq, Parameter, Problem, Rectangle
-from pinr.domains import DiskPatch
-from pinr.solvers.solution import AbstractSolution, grid_of
+from pinr.case import Case
+from pinr.domains import DiskPatch, Rectangle
+from pinr.solution import AbstractSolution, grid_of
+from pinr.symbolic import Condition, D, Eq, Parameter, Problem
 from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
 from . import register_problem
@@ -260,7 +261,7 @@ def helmholtz_metrics(solution, reference, *, inner: float = 0.5, exclude: float
     r"""Complex relative L2 (``rel_l2``), max modulus error and PSNR (on :math:`\max|u_{ref}|`) on the
     inner box :math:`|x|, |y| < ` ``inner`` excluding ``r < exclude`` around the source, on a
     ``resolution``² lattice; ``rel_l2_domain`` over the whole box for information."""
-    from pinr.api import compare
+    from pinr.comparison import compare
     from pinr.metrics import field_metrics
 
     pts, keep = _inner_lattice(inner, resolution, center, exclude)

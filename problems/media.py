@@ -34,9 +34,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pinr import Case, Data, Eq, Grid, Problem
+from pinr.case import Case
+from pinr.domains import Grid
 from pinr.io import atomic_write
 from pinr.metrics import max_abs, psnr, rel_l2, ssim
+from pinr.symbolic import Data, Eq, Problem
 from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
 from . import register_problem

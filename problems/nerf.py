@@ -29,8 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pinr import Box, Case, Problem
+from pinr.case import Case
+from pinr.domains import Box
 from pinr.render import Planes, Quadrature, Rendered
+from pinr.symbolic import Problem
 from pinr.training.auto import NEX, RENDERED
 from pinr.training.config import ModelConfig, TrainConfig
 

@@ -37,10 +37,11 @@ from dataclasses import dataclass
 
 import sympy
 
-from pinr import Case, Condition, Eq, Problem
 from pinr import geometry as geo
+from pinr.case import Case
 from pinr.domains import AbstractSolid
 from pinr.geometry.metrics import DEFAULT_RESOLUTION
+from pinr.symbolic import Condition, Eq, Problem
 from pinr.training import SamplingConfig
 
 from . import register_problem

@@ -40,10 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pinr import Case, Condition, Data, Eq, Grid, Problem, grad
+from pinr.case import Case
+from pinr.domains import Grid
 from pinr.images import load_image
 from pinr.plotting import plot_fields
 from pinr.solvers.fd_poisson import forward_gradient
+from pinr.symbolic import Condition, Data, Eq, Problem, grad
 from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
 from . import register_problem

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from pinr import Case, Condition, Data, Eq, Grid, Problem, grad, lap
+from pinr.case import Case
+from pinr.domains import Grid
 from pinr.images import load_image
 from pinr.solvers.fd_poisson import forward_gradient, neumann_laplacian
+from pinr.symbolic import Condition, Data, Eq, Problem, grad, lap
 from pinr.training import ModelConfig, OptimConfig, TrainConfig
 
 from . import register_problem

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pinr import Case, Data, Eq, Grid, Problem
+from pinr.case import Case
+from pinr.domains import Grid
 from pinr.images import load_image
+from pinr.memory import check_fits
+from pinr.symbolic import Data, Eq, Problem
 from pinr.training import ModelConfig, OptimConfig, TrainConfig
-from pinr.training.memory import check_fits
 
 from . import register_problem
 

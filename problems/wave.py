@@ -60,9 +60,10 @@ import numpy as np
 import torch
 from sympy import exp
 
-from pinr import Boundary, Case, Condition, Eq, Initial, Parameter, Problem, Rectangle, TimeInterval, dt, lap
-from pinr.domains import ConePatch, DiskPatch
+from pinr.case import Case
+from pinr.domains import ConePatch, DiskPatch, Rectangle, TimeInterval
 from pinr.io import atomic_write
+from pinr.symbolic import Boundary, Condition, Eq, Initial, Parameter, Problem, dt, lap
 from pinr.training import ModelConfig, OptimConfig, SamplingConfig, ScheduleConfig, TrainConfig
 
 from . import register_problem

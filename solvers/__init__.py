@@ -1,14 +1,17 @@
-"""Solvers: physics-informed training (:class:`PINNSolver`), finite-difference references
-(:class:`FDSolver`) and the :class:`~pinr.solvers.solution.AbstractSolution` they return."""
+"""Solvers: physics-informed training (:class:`PINNSolver`) and finite-difference references
+(:class:`FDSolver`). Floor: solvers (above training; below cases and problems). The
+:class:`~pinr.solution.AbstractSolution` they return lives in :mod:`pinr.solution`, a floor below
+(re-exported here)."""
+
+from pinr.solution import AbstractSolution as AbstractSolution
+from pinr.solution import DenseSolution as DenseSolution
+from pinr.solution import ExactSolution as ExactSolution
+from pinr.solution import GridSolution as GridSolution
+from pinr.solution import NeuralSolution as NeuralSolution
+from pinr.solution import grid_of as grid_of
+from pinr.solution import load as load
 
 from .conditioned import ConditionedSolution as ConditionedSolution
 from .conditioned import ConditionedSolver as ConditionedSolver
 from .fd import FDSolver as FDSolver
 from .pinn import PINNSolver as PINNSolver
-from .solution import AbstractSolution as AbstractSolution
-from .solution import DenseSolution as DenseSolution
-from .solution import ExactSolution as ExactSolution
-from .solution import GridSolution as GridSolution
-from .solution import NeuralSolution as NeuralSolution
-from .solution import grid_of as grid_of
-from .solution import load as load

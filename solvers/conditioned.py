@@ -33,6 +33,7 @@ from pinr.collection import CodeConfig, Collection
 from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
 from pinr.io import save_torch
+from pinr.solution import NeuralSolution, grid_of
 from pinr.symbolic.hard import harden
 from pinr.training.config import DEFAULT_BATCH, TrainConfig
 from pinr.training.instances import CodeRegularizer, InstanceTerm
@@ -41,10 +42,8 @@ from pinr.training.parameters import ParameterSet
 from pinr.training.terms import Model, build_terms, term_losses
 
 from .pinn import PINNSolver
-from .solution import NeuralSolution, grid_of
 
-__all__ = ["ConditionedSolver", "ConditionedSolution", "load_conditioned", "solve_collection", "instance_metrics",
-           "plot_instances"]
+__all__ = ["ConditionedSolver", "ConditionedSolution", "load_conditioned", "plot_instances"]
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +114,6 @@ class ConditionedSolver(PINNSolver):
         return (replace(defaults, sampling=replace(defaults.sampling, sampling=None)),
                 {k: v for k, v in reasons.items() if k != "sampling"})
 
-    def _check_backbone(self) -> torch.nn.Module:
-        c = self.config
-        with torch.random.fork_rng(devices=[]):  # a bad option fails here, not at the first step
-            return _build(self.codes, self.collection.problem, c.model.backbone, dict(c.model.options or {}))
-
     def make_terms(self) -> list:
         """Every condition of every instance as one :class:`InstanceTerm`, and the code prior."""
         c = self.config
@@ -172,7 +166,7 @@ def _hardened(collection: Collection) -> Collection:
 
 class ConditionedSolution:
     r"""A trained conditioned network and its collection: ``solution[k]`` (or
-    ``solution.instance(name)``) is instance :math:`k`'s :class:`~solvers.solution.NeuralSolution`,
+    ``solution.instance(name)``) is instance :math:`k`'s :class:`~pinr.solution.NeuralSolution`,
     :math:`x \mapsto \Phi(x; z_k)`; ``codes`` ``(K, c)``; :meth:`fit_code` fits a new instance.
     An instance's solution evaluates, differentiates and plots as any other; it is saved with
     the whole network (:meth:`save`, :func:`load_conditioned`), not by ``NeuralSolution.save``."""
@@ -297,27 +291,6 @@ def load_conditioned(path: str | os.PathLike, collection: Collection) -> Conditi
                                metadata=saved.get("metadata"), hard=bool(saved.get("hard", False)))
 
 
-def instance_metrics(collection: Collection, solution: ConditionedSolution) -> dict[str, dict]:
-    """Instance name → its metrics: ``collection.metrics(case, solution_k)``, else
-    :func:`pinr.compare` against the instance's reference (none when it has no reference)."""
-    from pinr.api import reference
-    from pinr.comparison import compare
-
-    out = {}
-    for k, (name, case) in enumerate(zip(collection.names, collection.cases)):
-        sol = solution[k]
-        if collection.metrics is not None:
-            m = collection.metrics(case, sol)
-        else:
-            try:
-                m = compare(sol, reference(case), problem=case)
-            except NotImplementedError as err:
-                log.info("no reference for instance %s: %s", name, err)
-                m = {}
-        out[name] = {key: (float(v) if isinstance(v, (int, float, np.floating)) else v) for key, v in dict(m).items()}
-    return out
-
-
 def plot_instances(path, solution: ConditionedSolution) -> Path:
     """Every instance's first field on the collection's grid, one panel each (2-D; the middle
     slice of the last axis in 3-D)."""
@@ -334,91 +307,3 @@ def plot_instances(path, solution: ConditionedSolution) -> Path:
     extent = (b[0, 0], b[0, 1], b[1, 0], b[1, 1]) if b.shape[0] > 1 else (b[0, 0], b[0, 1])
     return plot_fields(path, panels, extent=extent, suptitle=f"{solution.collection.name}: {len(solution)} instances",
                        cmap="gray" if problem.image else "viridis")
-
-
-def solve_collection(collection: Collection, *, out=None, callbacks=(), **options) -> ConditionedSolution:
-    """Train ``collection`` (what ``pr.solve(collection, ...)`` does) with flat ``options``
-    (training and code options, :meth:`ConditionedSolver.from_options`). With ``out`` a run
-    directory is written: ``config.json``, ``checkpoint.pt`` (network and codes),
-    ``solution.pt`` (:func:`load_conditioned`), ``metrics.json`` (``instances``: each instance's
-    metrics; ``mean_*``: the mean of each numeric metric over the instances), ``instances.png``
-    (every instance's field), ``fields.npz`` (``prediction`` ``(K, *grid, n_fields)`` on the
-    collection's lattice, ``coords_*``, ``instances``), ``history.csv`` and ``loss.png``.
-    ``resume=RUN`` continues a run of this collection with the options its record states
-    (one given again must agree, as for one problem)."""
-    import time
-
-    from pinr.api import merge_recorded, read_record, recorded_options
-    from pinr.io import write_json
-    from pinr.rundir import LOCK_NAME
-
-    started = time.perf_counter()
-    out = Path(out) if out is not None else None
-    chosen_before = None
-    if options.get("resume") is not None:
-        run = Path(options["resume"])
-        record = read_record(run)
-        if record.get("solver") != "conditioned" or record.get("problem") != {"name": collection.name,
-                                                                                **dict(collection.source)}:
-            raise ValueError(f"resume: {run} is a run of {record.get('problem')} ({record.get('solver', 'pinn')} "
-                             f"solver), not of the collection {collection.name!r}; start a new run")
-        saved = {**recorded_options(record), **CodeConfig(**record.get("codes", {})).options()}
-        options = merge_recorded(saved, options, run)
-        out, chosen_before = out if out is not None else run, record.get("chosen_by")
-    if out is not None:
-        if out.exists() and (not out.is_dir() or any(p.name != LOCK_NAME for p in out.iterdir())) \
-                and options.get("resume") is None:  # the run's own lock (pinr.rundir) aside
-            raise FileExistsError(f"run directory {out} exists and is not empty; choose another --out (out=)")
-        options["out"] = out
-    solver = ConditionedSolver.from_options(collection, callbacks=callbacks, **options)
-    main = solver.strategy.is_main  # under torchrun rank 0 alone writes the run directory
-    state = solver.start()  # a resume loads its checkpoint before the record is rewritten
-    if out is not None and main:
-        import platform
-
-        import pinr
-
-        flat = {k: (str(v) if isinstance(v, Path) else v) for k, v in solver.config.flat().items()
-                if isinstance(v, (int, float, str, bool, type(None), Path, dict, list, tuple))}
-        write_json(out / "config.json", {
-            "pinr": pinr.__version__, "torch": torch.__version__, "python": platform.python_version(),
-            "problem": {"name": collection.name, **dict(collection.source)}, "instances": list(collection.names),
-            "statement": str(collection.problem), "solver": "conditioned", **flat,
-            "codes": dict(solver.codes.__dict__), "device": str(solver.device),
-            "chosen_by": chosen_before if chosen_before is not None else dict(solver.resolved.sources)})
-    sol = solver.run(state=state)
-    if out is not None and main:
-        _write_run(out, collection, solver, sol, started)
-    solver.strategy.barrier()  # the other ranks return once the run directory is complete
-    return sol
-
-
-def _write_run(out: Path, collection: Collection, solver: ConditionedSolver, sol: ConditionedSolution,
-               started: float) -> None:
-    """A collection run's outputs (:func:`solve_collection` lists them), config.json aside."""
-    import time
-
-    from pinr.io import save_npz, write_json
-
-    per = instance_metrics(collection, sol)
-    keys = sorted({k for m in per.values() for k, v in m.items() if isinstance(v, float)})
-    means = {f"mean_{k}": float(np.mean([m[k] for m in per.values() if isinstance(m.get(k), float)])) for k in keys}
-    h = solver.history
-    metrics = {"problem": collection.name, "solver": "conditioned", "instances": per, **means,
-               "steps": solver.steps, "backbone": solver.backbone_name, "engine": solver.engine.name,
-               "final_loss": h["loss"][-1] if h["loss"] else None, "train_seconds": round(solver.seconds, 3),
-               "seconds": round(time.perf_counter() - started, 3)}
-    write_json(out / "metrics.json", metrics)
-    sol.save(out / "solution.pt")
-    grid = sol.grid
-    save_npz(out / "fields.npz", prediction=np.stack([sol[k].values_on(grid) for k in range(len(sol))]),
-             instances=np.array(sol.names), **{"coords_" + c.name: a for c, a in zip(grid.coords,
-                                                                                   grid.lattice(grid.shape))})
-    plot_instances(out / "instances.png", sol)
-    if h["step"]:
-        from pinr.io import write_csv
-        from pinr.plotting import plot_loss_curves
-
-        write_csv(out / "history.csv", {k: v for k, v in h.items() if len(v) == len(h["step"])})
-        curves = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("loss/")}
-        plot_loss_curves(out / "loss.png", {**curves, "total": h["loss"]}, steps=h["step"])

@@ -48,12 +48,12 @@ import torch
 from pinr.compiler import compile_problem
 from pinr.domains import Grid, TimeInterval
 from pinr.domains.base import AbstractBoundary, AbstractBoundaryPart, AbstractInterior
+from pinr.solution import AbstractSolution, GridSolution, grid_of
 
 from .fd_ivp import solve_ode
 from .fd_lines import is_evolution_1d, method_of_lines
 from .fd_lowering import _space_of, lower_stationary, lower_time_dependent
 from .fd_poisson import poisson_from_gradient, poisson_from_gradient_fixed, solve_neumann_poisson
-from .solution import AbstractSolution, GridSolution, grid_of
 
 __all__ = ["FDSolver"]
 

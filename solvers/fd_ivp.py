@@ -35,9 +35,9 @@ from scipy.integrate import solve_ivp
 
 from pinr.domains import TimeInterval
 from pinr.domains.base import AbstractInitial, AbstractInterior
+from pinr.solution import DenseSolution, grid_of
 
 from .fd_statement import Atoms, read_residuals, solve_for
-from .solution import DenseSolution, grid_of
 
 __all__ = ["FirstOrderSystem", "first_order_system", "solve_ode"]
 

@@ -42,10 +42,10 @@ from scipy.integrate import solve_ivp
 
 from pinr.domains import Interval, SpaceTime
 from pinr.domains.base import AbstractBoundary, AbstractInitial, AbstractInterior
+from pinr.solution import GridSolution
 
 from .fd_lowering import VertexGrid, _single_threaded
 from .fd_statement import Atoms, read_residuals, solve_for
-from .solution import GridSolution
 
 __all__ = ["is_evolution_1d", "method_of_lines"]
 

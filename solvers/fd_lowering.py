@@ -74,8 +74,7 @@ from threadpoolctl import ThreadpoolController
 from pinr.compiler import compile_problem
 from pinr.domains import Box, Grid, Interval, PointCloud, Rectangle, SpaceTime
 from pinr.domains.base import AbstractBoundary, AbstractBoundaryPart, AbstractInitial, AbstractInterior
-
-from .solution import GridSolution
+from pinr.solution import GridSolution
 
 __all__ = ["VertexGrid", "lower_stationary", "lower_time_dependent", "linear_form"]
 
@@ -694,6 +693,40 @@ def _lower_time_dependent(problem, resolution, dt, cfl, slices, stride):
     t0, t1 = float(dom.time_interval.t0), float(dom.time_interval.t1)
     compiled = compile_problem(problem)
     grid = _vertex_grid(problem, resolution)
+    interior, boundary, initial, order = _time_parts(problem, compiled)
+    ev = _Evolution(problem, grid, _layout(problem, grid, interior, boundary), t0)
+    if order == 2:
+        if ev.system.M2[ev.inner].nnz == 0:
+            raise NotImplementedError("FD lowering: no u_tt coefficient in the interior equations")
+        Minv = _block_inverse(ev.system.M2, ev.inner, ev.C, ev.N)
+        dt_target = _leapfrog_dt(ev, Minv, dt, cfl, t1 - t0)
+    else:
+        dt_target = dt if dt is not None else (t1 - t0) / max(grid.cells)
+    slices = max(2, int(slices))
+    interval = (t1 - t0) / (slices - 1)
+    per_slice = max(1, math.ceil(interval / dt_target - 1e-9))
+    step = interval / per_slice
+    n_steps = per_slice * (slices - 1)
+    u0, v0 = _initial_state(problem, grid, initial, t0, order)
+    if order == 2:
+        out, method = _leapfrog(ev, Minv, u0, v0, step, per_slice, n_steps), "leapfrog"
+    else:
+        out, method = _crank_nicolson(ev, u0, step, per_slice, n_steps), "crank-nicolson"
+    times = t0 + interval * np.arange(slices)
+    vals = np.moveaxis(np.stack(out, axis=-1).reshape(ev.C, *grid.shape, slices), 0, -1)
+    stride = max(1, int(stride))
+    vals, store = _strided(vals, grid, stride)
+    return GridSolution(vals, store.as_grid(times, dom.time.name), fields=problem.fields, coords=dom.coords,
+                        metadata={"solver": "fd", "kind": method, "grid": "vertex", "cells": list(grid.cells),
+                                  "dt": step, "steps": n_steps, "stride": stride,
+                                  "seconds": _time.perf_counter() - started})
+
+
+def _time_parts(problem, compiled):
+    """The interior equations, boundary conditions and initial conditions of a time-dependent
+    ``problem`` and the highest time order of its interior equations; ``NotImplementedError``
+    naming what is outside the time stepping (no interior equation or no time derivative in it,
+    a time derivative in a boundary condition, no initial condition)."""
     interior, boundary, initial = _classify(problem, compiled)
     if not interior:
         raise NotImplementedError(f"FD lowering of the time-dependent problem '{problem.name}' needs an interior "
@@ -709,107 +742,118 @@ def _lower_time_dependent(problem, resolution, dt, cfl, slices, stride):
     if not initial:
         raise NotImplementedError(f"FD lowering of the time-dependent problem '{problem.name}' needs initial "
                                   "conditions (pr.Initial(Eq(u, u0)))")
-    blocks = _layout(problem, grid, interior, boundary)
-    C, N = problem.n_outputs, grid.size
-    inner = np.flatnonzero(np.tile(grid.interior_mask(), C))
-    dyn = np.zeros(C * N, dtype=bool)
-    dyn[inner] = True
-    P_dyn = sp.diags(dyn.astype(np.float64), format="csr")
-    P_con = sp.diags((~dyn).astype(np.float64), format="csr")
-    coef_t = any(b.form.coefficients_depend_on_time for b in blocks)
-    rest_t = any(b.form.rest_depends_on_time for b in blocks)
+    return interior, boundary, initial, order
 
-    system = _assemble(problem, grid, blocks, t0)
-    if order == 2:
-        if system.M2[inner].nnz == 0:
-            raise NotImplementedError("FD lowering: no u_tt coefficient in the interior equations")
-        Minv = _block_inverse(system.M2, inner, C, N)
-        A = (Minv @ (P_dyn @ system.L)).tocsr()
-        rho = float(np.max(np.asarray(abs(A).sum(axis=1)).ravel()))
-        dt_max = 2.0 / math.sqrt(rho) if rho > 0 else (t1 - t0)
-        dt_target = dt if dt is not None else cfl * dt_max
-        if dt is not None and dt > dt_max:
-            log.warning("FD leapfrog: dt=%g exceeds the stability bound %g", dt, dt_max)
-    else:
-        dt_target = dt if dt is not None else (t1 - t0) / max(grid.cells)
-    slices = max(2, int(slices))
-    interval = (t1 - t0) / (slices - 1)
-    per_slice = max(1, math.ceil(interval / dt_target - 1e-9))
-    step = interval / per_slice
-    n_steps = per_slice * (slices - 1)
 
-    u0, v0 = _initial_state(problem, grid, initial, t0, order)
-    out = [u0]
+class _Evolution:
+    r"""The lowered system :math:`M_2 u'' + M_1 u' + L u + f = 0` of a time-dependent problem at
+    any time: the interior rows evolve (``P_dyn``), the boundary rows constrain (``P_con``);
+    the matrices are assembled again only when their coefficients depend on time, ``f`` only
+    in the blocks whose rest does."""
 
-    def f_at(t):
-        if not rest_t:
-            return system.f
-        f = system.f.copy()
-        fresh = _assemble(problem, grid, [b for b in blocks if b.form.rest_depends_on_time], t, rest_only="time").f
-        for b in blocks:
-            if b.form.rest_depends_on_time:
-                use = b.rows if b.rows is not None else range(len(b.form.residuals))
-                for s, _ in zip(b.slots, use):
-                    f[s * N + b.nodes] = fresh[s * N + b.nodes]
+    def __init__(self, problem, grid, blocks, t0: float):
+        self.problem, self.grid, self.blocks, self.t0 = problem, grid, blocks, t0
+        self.C, self.N = problem.n_outputs, grid.size
+        self.inner = np.flatnonzero(np.tile(grid.interior_mask(), self.C))
+        dyn = np.zeros(self.C * self.N, dtype=bool)
+        dyn[self.inner] = True
+        self.P_dyn = sp.diags(dyn.astype(np.float64), format="csr")
+        self.P_con = sp.diags((~dyn).astype(np.float64), format="csr")
+        self.coef_t = any(b.form.coefficients_depend_on_time for b in blocks)
+        self.rest_t = any(b.form.rest_depends_on_time for b in blocks)
+        self.system = _assemble(problem, grid, blocks, t0)
+
+    def f_at(self, t):
+        """The source vector at time ``t``."""
+        if not self.rest_t:
+            return self.system.f
+        f, N = self.system.f.copy(), self.N
+        timed = [b for b in self.blocks if b.form.rest_depends_on_time]
+        fresh = _assemble(self.problem, self.grid, timed, t, rest_only="time").f
+        for b in timed:
+            use = b.rows if b.rows is not None else range(len(b.form.residuals))
+            for s, _ in zip(b.slots, use):
+                f[s * N + b.nodes] = fresh[s * N + b.nodes]
         return f
 
-    def sys_at(t):
-        return _assemble(problem, grid, blocks, t) if coef_t else system
+    def at(self, t):
+        """The system at time ``t``."""
+        return _assemble(self.problem, self.grid, self.blocks, t) if self.coef_t else self.system
 
-    if order == 2:
-        def lhs(s):
-            return (s.M2 / step**2 + s.M1 / (2 * step) + P_con @ s.L).tocsc()
-        S = sys_at(t0 + step)
-        lu = _Factor(lhs(S))
-        s0 = sys_at(t0)
-        a0 = -(Minv @ (P_dyn @ (s0.M1 @ v0 + s0.L @ u0 + f_at(t0))))
-        cand = u0 + step * v0 + 0.5 * step**2 * a0
-        b = (S.M2 / step**2 + S.M1 / (2 * step)) @ cand - P_con @ f_at(t0 + step)
-        prev, cur = u0, lu.solve(b)
-        if per_slice == 1:
+
+def _leapfrog_dt(ev: _Evolution, Minv, dt, cfl: float, span: float) -> float:
+    r"""The leapfrog step: ``dt`` when given (a warning when it exceeds the stability bound
+    :math:`2/\sqrt{
+ho(M_2^{-1}L)}`), else ``cfl`` times that bound (``span`` for a system without one)."""
+    A = (Minv @ (ev.P_dyn @ ev.system.L)).tocsr()
+    rho = float(np.max(np.asarray(abs(A).sum(axis=1)).ravel()))
+    dt_max = 2.0 / math.sqrt(rho) if rho > 0 else span
+    if dt is not None and dt > dt_max:
+        log.warning("FD leapfrog: dt=%g exceeds the stability bound %g", dt, dt_max)
+    return dt if dt is not None else cfl * dt_max
+
+
+def _leapfrog(ev: _Evolution, Minv, u0, v0, step: float, per_slice: int, n_steps: int) -> list:
+    """Second-order stepping from ``u0``, ``v0``: ``u0``, then every ``per_slice``-th of
+    ``n_steps`` states ``step`` apart (the first from a Taylor step with the initial acceleration)."""
+    t0, P_dyn, P_con = ev.t0, ev.P_dyn, ev.P_con
+
+    def lhs(s):
+        return (s.M2 / step**2 + s.M1 / (2 * step) + P_con @ s.L).tocsc()
+    S = ev.at(t0 + step)
+    lu = _Factor(lhs(S))
+    s0 = ev.at(t0)
+    a0 = -(Minv @ (P_dyn @ (s0.M1 @ v0 + s0.L @ u0 + ev.f_at(t0))))
+    cand = u0 + step * v0 + 0.5 * step**2 * a0
+    b = (S.M2 / step**2 + S.M1 / (2 * step)) @ cand - P_con @ ev.f_at(t0 + step)
+    out = [u0]
+    prev, cur = u0, lu.solve(b)
+    if per_slice == 1:
+        out.append(cur)
+    for n in range(1, n_steps):
+        t, tn = t0 + n * step, t0 + (n + 1) * step
+        s = ev.at(t)
+        if ev.coef_t:
+            lu = _Factor(lhs(ev.at(tn)))
+        fn = ev.f_at(t)
+        b = P_dyn @ (s.M2 @ (2 * cur - prev) / step**2 + s.M1 @ prev / (2 * step) - s.L @ cur - fn) \
+            - P_con @ ev.f_at(tn)
+        prev, cur = cur, lu.solve(b)
+        if (n + 1) % per_slice == 0:
             out.append(cur)
-        for n in range(1, n_steps):
-            t, tn = t0 + n * step, t0 + (n + 1) * step
-            s = sys_at(t)
-            if coef_t:
-                lu = _Factor(lhs(sys_at(tn)))
-            fn = f_at(t)
-            b = P_dyn @ (s.M2 @ (2 * cur - prev) / step**2 + s.M1 @ prev / (2 * step) - s.L @ cur - fn) \
-                - P_con @ f_at(tn)
-            prev, cur = cur, lu.solve(b)
-            if (n + 1) % per_slice == 0:
-                out.append(cur)
-        method = "leapfrog"
-    else:
-        if system.M1[inner].nnz == 0:
-            raise NotImplementedError("FD lowering: no u_t coefficient in the interior equations")
+    return out
 
-        def lhs(s):
-            return (s.M1 / step + 0.5 * (P_dyn @ s.L) + P_con @ s.L).tocsc()
-        lu = _Factor(lhs(system))
-        cur, f_prev = u0, f_at(t0)
-        for n in range(n_steps):
-            t, tn = t0 + n * step, t0 + (n + 1) * step
-            s = sys_at(t)
-            if coef_t:
-                lu = _Factor(lhs(sys_at(tn)))
-            fn = f_at(tn)
-            b = P_dyn @ (s.M1 @ cur / step - 0.5 * (s.L @ cur) - 0.5 * (f_prev + fn)) - P_con @ fn
-            cur, f_prev = lu.solve(b), fn
-            if (n + 1) % per_slice == 0:
-                out.append(cur)
-        method = "crank-nicolson"
-    times = t0 + interval * np.arange(slices)
-    vals = np.stack(out, axis=-1).reshape(C, *grid.shape, slices)
-    vals = np.moveaxis(vals, 0, -1)
-    stride = max(1, int(stride))
-    store = grid
-    if stride > 1:
-        if any(n % stride for n in grid.cells):
-            raise ValueError(f"FD stride {stride} must divide the cell counts {grid.cells}")
-        vals = vals[tuple(slice(None, None, stride) for _ in grid.cells)]
-        store = VertexGrid(grid.names, grid.bounds, tuple(n // stride for n in grid.cells))
-    return GridSolution(vals, store.as_grid(times, dom.time.name), fields=problem.fields, coords=dom.coords,
-                        metadata={"solver": "fd", "kind": method, "grid": "vertex", "cells": list(grid.cells),
-                                  "dt": step, "steps": n_steps, "stride": stride,
-                                  "seconds": _time.perf_counter() - started})
+
+def _crank_nicolson(ev: _Evolution, u0, step: float, per_slice: int, n_steps: int) -> list:
+    """First-order stepping from ``u0``: ``u0``, then every ``per_slice``-th of ``n_steps``
+    states ``step`` apart."""
+    if ev.system.M1[ev.inner].nnz == 0:
+        raise NotImplementedError("FD lowering: no u_t coefficient in the interior equations")
+    t0, P_dyn, P_con = ev.t0, ev.P_dyn, ev.P_con
+
+    def lhs(s):
+        return (s.M1 / step + 0.5 * (P_dyn @ s.L) + P_con @ s.L).tocsc()
+    lu = _Factor(lhs(ev.system))
+    out = [u0]
+    cur, f_prev = u0, ev.f_at(t0)
+    for n in range(n_steps):
+        t, tn = t0 + n * step, t0 + (n + 1) * step
+        s = ev.at(t)
+        if ev.coef_t:
+            lu = _Factor(lhs(ev.at(tn)))
+        fn = ev.f_at(tn)
+        b = P_dyn @ (s.M1 @ cur / step - 0.5 * (s.L @ cur) - 0.5 * (f_prev + fn)) - P_con @ fn
+        cur, f_prev = lu.solve(b), fn
+        if (n + 1) % per_slice == 0:
+            out.append(cur)
+    return out
+
+
+def _strided(vals: np.ndarray, grid: VertexGrid, stride: int) -> tuple[np.ndarray, VertexGrid]:
+    """``vals`` ``(*grid.shape, slices, C)`` and ``grid`` kept at every ``stride``-th node per axis."""
+    if stride == 1:
+        return vals, grid
+    if any(n % stride for n in grid.cells):
+        raise ValueError(f"FD stride {stride} must divide the cell counts {grid.cells}")
+    vals = vals[tuple(slice(None, None, stride) for _ in grid.cells)]
+    return vals, VertexGrid(grid.names, grid.bounds, tuple(n // stride for n in grid.cells))

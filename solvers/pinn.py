@@ -8,9 +8,12 @@ derivative atoms with the selected engine and minimises
 over the network's weights :math:`\theta` and the problem's trainable parameters :math:`p`, with
 Adam and a cosine learning-rate decay, optionally followed by L-BFGS.
 
-:class:`PINNSolver` assembles the parts: the options (:mod:`pinr.training.config`, resolved
-against the case's defaults and the backbone's recommended rate), the terms, the train state and
-the loop's callbacks (:mod:`pinr.training.callbacks`). Extension points: a new loss is a term, a
+:class:`PINNSolver` assembles the parts and trains: what it is given is set up by parts it calls
+once (:mod:`pinr.training.setup`: the options resolved against the case's defaults and the
+backbone's recommended rate, the form of the answer under hard constraints, the network it starts
+from — built once — and the memory plan), checkpoints are written and read by
+:mod:`pinr.training.checkpoint`, and it makes the terms, the train state and the loop's callbacks
+(:mod:`pinr.training.callbacks`). Floor: solvers. Extension points: a new loss is a term, a
 new training method a callback passed in ``callbacks=`` (or added to :meth:`PINNSolver.callbacks`),
 never a branch in the loop.
 """
@@ -18,62 +21,45 @@ never a branch in the loop.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from types import MappingProxyType
 
 import torch
 
+from pinr import memory
 from pinr.backbones import Network, build_backbone
 from pinr.backbones.base import embedded_features, output_scales
 from pinr.case import as_case
 from pinr.compiler import compile_problem
 from pinr.derivatives import select_engine
 from pinr.errors import DivergenceError, Interrupted
-from pinr.io import save_torch
-from pinr.symbolic.hard import harden
+from pinr.solution import NeuralSolution, grid_of
 from pinr.training import callbacks as cb
-from pinr.training import memory
+from pinr.training import checkpoint
 from pinr.training.auto import choose, reentrant_corners
 from pinr.training.balancing import balancer
-from pinr.training.config import DEFAULT_BATCH, Resolved, TrainConfig, resolve
+from pinr.training.config import DEFAULT_BATCH, TrainConfig
 from pinr.training.loop import Loop, TrainState
 from pinr.training.optimizers import fitted, optimizer_kind
 from pinr.training.parameters import ParameterSet
 from pinr.training.sampling import AdaptiveSampling
+from pinr.training.setup import (
+    InitialNetwork,
+    answer_form,
+    planned_batches,
+    resolve_device,
+    resolve_dtype,
+    resolve_options,
+)
 from pinr.training.strategy import AbstractStrategy, MainOnlyValidation, from_environment
 from pinr.training.terms import Model, SelfAdaptive, build_terms, term_losses
 from pinr.training.verdict import VerdictCheck, advise
-
-from .solution import NeuralSolution, grid_of
 
 __all__ = ["PINNSolver", "resolve_device", "resolve_dtype"]
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "pinr-checkpoint-2"
-
-
-def resolve_device(device) -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'auto'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
-    return dev
-
-
-def resolve_dtype(dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    table = {"float32": torch.float32, "fp32": torch.float32, "float64": torch.float64, "fp64": torch.float64}
-    if dtype not in table:
-        raise ValueError(f"dtype must be one of {sorted(table)}, got {dtype!r}")
-    return table[dtype]
+CHECKPOINT_FORMAT = checkpoint.FORMAT
 
 
 class PINNSolver:
@@ -93,22 +79,12 @@ class PINNSolver:
     def __init__(self, target, config: TrainConfig | None = None, *, reference=None, validate_metrics=None,
                  callbacks=(), strategy: AbstractStrategy | None = None):
         self.case = as_case(target)
-        self.problem = problem = self.case.problem
-        self.compiled = compile_problem(problem)
-        defaults, reasons = self.case.training, None
-        if defaults == TrainConfig():  # a problem stated without defaults: choose them from it
-            given = config or TrainConfig()
-            defaults, reasons = self.choose_defaults(resolve_device(given.device.device), given=given)
-        self.resolved = resolve(problem, config or TrainConfig(), defaults,
-                                case_name=self.case.source.get("name", problem.name), reasons=reasons)
+        self.problem, self.compiled = self.case.problem, compile_problem(self.case.problem)
+        self.resolved = resolve_options(self.case, config, choose=self.choose_defaults)
         self.config = c = self.resolved.config
-        if c.model.hard:  # value conditions imposed exactly where they can be: another form of the answer
-            hardened, names = harden(problem, initial_only=c.model.hard == "initial")
-            if names:
-                self.problem = problem = hardened
-                self.compiled = compile_problem(problem)
+        # value conditions imposed exactly where they can be: another form of the answer
+        self.problem, self.compiled = problem, compiled = answer_form(self.problem, self.compiled, c.model.hard)
         output_scales(c.model.output_scale, problem.n_outputs)  # validate now, not at the first step
-        probe = self._check_backbone()
         if validate_metrics is not None and not callable(validate_metrics):
             raise TypeError(f"validate_metrics must be a callable solution -> dict, got {validate_metrics!r}")
         self.reference, self.validate_metrics, self.extra_callbacks = reference, validate_metrics, list(callbacks)
@@ -117,21 +93,20 @@ class PINNSolver:
             raise TypeError(f"strategy must be a pinr.training.strategy.AbstractStrategy, got {strategy!r}")
         self.strategy = strategy if strategy is not None else from_environment(self.device)
         self.device = self.strategy.device(self.device)
-        engine = select_engine(probe, c.device.engine, max_order=self.compiled.max_order,
-                               compile=bool(c.device.compile), functional=self.optimizer.functional).name
+        #: the network the run starts from, built once (a bad backbone or option fails here, before any file)
+        self.initial = InitialNetwork(self.make_network, c.run.seed)
+        #: the derivative engine every train state of this run uses
+        self.derivative_engine = select_engine(self.initial.network, c.device.engine,
+                                               max_order=self.compiled.max_order, compile=bool(c.device.compile),
+                                               functional=self.optimizer.functional)
         #: grid terms trained on batches of their grid because the whole grid does not fit the budget
-        self.grid_plans = {k: p for k, p in memory.plan_grid_batches(
-            self.compiled, probe, engine=engine, dtype=self.dtype, budget=memory.memory_budget(
-                self.device, c.device.memory_budget), chosen=c.sampling.batch).items() if p.batch < p.size}
-        if self.grid_plans:  # the planned batches become options: config.json records them, a resume reuses them
-            self.config = c = replace(c, sampling=replace(c.sampling, batch={
-                **dict(c.sampling.batch or {}), **{k: p.batch for k, p in self.grid_plans.items()}}))
-            budget = memory.format_bytes(next(iter(self.grid_plans.values())).budget)
-            self.resolved = Resolved(c, MappingProxyType({**self.resolved.sources, "batch": (
-                f"memory budget {budget}" + ("" if c.device.memory_budget else " (half the free memory)"))}))
+        self.grid_plans, self.resolved = planned_batches(self.resolved, self.compiled, self.initial.network,
+                                                         engine=self.derivative_engine.name, dtype=self.dtype,
+                                                         device=self.device)
+        self.config = c = self.resolved.config
         self.terms = self.make_terms()
-        self.n_params = n_params = sum(p.numel() for p in probe.parameters()) + len(problem.trainable)
-        self.resolved = fitted(self.resolved, self.terms, n_params, dtype=self.dtype, device=self.device,
+        self.n_params = sum(p.numel() for p in self.initial.network.parameters()) + len(problem.trainable)
+        self.resolved = fitted(self.resolved, self.terms, self.n_params, dtype=self.dtype, device=self.device,
                                budget=memory.memory_budget(self.device, c.device.memory_budget),
                                distributed=self.strategy.world_size > 1)
         self.config = c = self.resolved.config
@@ -160,14 +135,23 @@ class PINNSolver:
                            self_adaptive=c.optim.balance == "self-adaptive")
 
     def make_network(self) -> torch.nn.Module:
-        """The network the terms evaluate (built under the run's seed, on the run's device)."""
+        """The network the terms evaluate, on the run's device: a bad backbone name, option or
+        option value, or weights that cannot fit, fail in one line naming it."""
         c = self.config
         periodic = self.problem.periodic_axes
         options = dict(c.model.options or {})
-        with memory.memory_guard(f"the {c.model.backbone} network with options {options} on {self.device}",
-                                 fix="give it fewer weights (a smaller --option width=... or depth=...)"):
-            net = build_backbone(c.model.backbone, embedded_features(self.problem.domain.dim, periodic),
-                                 self.problem.n_outputs, **options)
+        features = embedded_features(self.problem.domain.dim, periodic)
+        what = f"the {c.model.backbone} network with options {options}"
+        fix = "give it fewer weights (a smaller --option width=... or depth=..., or backbone_options)"
+        self._check_network_size(features, options, what, fix)
+        with memory.memory_guard(f"{what} on {self.device}", fix=fix):
+            try:
+                net = build_backbone(c.model.backbone, features, self.problem.n_outputs, **options)
+            except (TypeError, ValueError) as err:
+                if "backbone" in str(err):
+                    raise
+                raise type(err)(f"backbone {c.model.backbone!r} cannot be built with options {options}: {err}; "
+                                f"`pinr list backbones` shows each option's default") from None
             return Network(net, self.problem.domain.bounds, c.model.output_scale,
                            periodic=periodic).to(device=self.device, dtype=self.dtype)
 
@@ -184,30 +168,10 @@ class PINNSolver:
             groups.append({"params": point_weights, "lr": c.optim.lr, "maximize": True, "local": True})
         return groups
 
-    def _check_backbone(self) -> torch.nn.Module:
-        """Build the backbone once, off the record (the random state is restored), so that a bad
-        name, option or option value fails here, before a run directory gets any file; return it
-        (its layers size the memory plan)."""
-        c = self.config
-        options = dict(c.model.options or {})
-        features = embedded_features(self.problem.domain.dim, self.problem.periodic_axes)
-        what = f"the {c.model.backbone} network with options {options}"
-        fix = "give it fewer weights (a smaller --option width=... or depth=..., or backbone_options)"
-        with torch.random.fork_rng(devices=[]):
-            try:
-                self._check_network_size(features, options, what, fix)
-                with memory.memory_guard(what, fix=fix):
-                    return build_backbone(c.model.backbone, features, self.problem.n_outputs, **options)
-            except (TypeError, ValueError) as err:
-                if "backbone" in str(err):
-                    raise
-                raise type(err)(f"backbone {c.model.backbone!r} cannot be built with options {options}: {err}; "
-                                f"`pinr list backbones` shows each option's default") from None
-
     def _check_network_size(self, features: int, options: dict, what: str, fix: str) -> None:
         """Refuse a network whose weights, gradients and Adam's two moments (4 copies) would not
         fit in the free memory, counted on the ``meta`` device (shapes only, nothing allocated);
-        a backbone that cannot be built there is left to :func:`~pinr.training.memory.memory_guard`."""
+        a backbone that cannot be built there is left to :func:`~pinr.memory.memory_guard`."""
         c = self.config
         try:
             with torch.device("meta"):
@@ -269,10 +233,8 @@ class PINNSolver:
         cosine decay, or the natural-gradient step) and its schedule."""
         c = self.config
         torch.manual_seed(c.run.seed)
-        network = self.make_network()
+        network = self.initial.take()
         params = ParameterSet(self.problem.trainable).to(device=self.device, dtype=self.dtype)
-        engine = select_engine(network, c.device.engine, max_order=self.compiled.max_order,
-                               compile=bool(c.device.compile), functional=self.optimizer.functional)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(c.run.seed)
         for t in self.terms:  # a fresh state starts without adaptive pools, with self-adaptive weights at 1
@@ -284,8 +246,8 @@ class PINNSolver:
         if c.device.tf32 and self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        return TrainState(Model(network, engine, params), optimizer, scheduler, generator, total=c.optim.steps,
-                          update=update)
+        return TrainState(Model(network, self.derivative_engine, params), optimizer, scheduler, generator,
+                          total=c.optim.steps, update=update)
 
     def losses_fn(self, model: Model):
         """``batches -> (losses (n_terms,), per-point residuals)``, compiled when asked."""
@@ -370,74 +332,15 @@ class PINNSolver:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, state: TrainState, path: Path) -> Path:
-        """Everything needed to continue exactly: weights, parameters, optimiser, scheduler,
-        generator, step, history (loadable with ``weights_only=True``)."""
-        c = self.config
-        return save_torch(path, {
-            "format": CHECKPOINT_FORMAT, "step": state.step, "seconds": state.seconds,
-            "model": state.model.network.state_dict(), "parameters": state.model.parameters.state_dict(),
-            "optimizer": state.optimizer.state_dict(), "scheduler": state.scheduler.state_dict(),
-            "generator": state.generator.get_state(), "history": state.history, "validation": state.validation,
-            "weights": state.weights,
-            "pools": {t.name: t.sampler.state_dict() for t in self.terms if t.sampler is not None},
-            "terms": {t.name: t.state_dict() for t in self.terms},
-            "config": {"backbone": self.backbone_name, "backbone_options": dict(c.model.options or {}),
-                       "steps": c.optim.steps, "lr": c.optim.lr, "seed": c.run.seed,
-                       "dtype": str(self.dtype).replace("torch.", "")}})
+        """Everything needed to continue exactly (:func:`pinr.training.checkpoint.save_checkpoint`)."""
+        return checkpoint.save_checkpoint(path, state, self.terms, backbone=self.backbone_name, config=self.config,
+                                          dtype=self.dtype)
 
     def load_checkpoint(self, state: TrainState, path) -> None:
-        """Continue ``state`` from a checkpoint (or a run directory holding ``checkpoint.pt``)."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / "checkpoint.pt"
-        if not path.exists():
-            raise FileNotFoundError(f"resume: no checkpoint at {path}")
-        try:
-            saved = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as err:  # noqa: BLE001  (any unreadable file is a bad checkpoint)
-            raise ValueError(f"resume: {path} is not a readable pinr checkpoint ({type(err).__name__}: "
-                             f"{str(err).splitlines()[0][:200]})") from None
-        if not isinstance(saved, dict) or "model" not in saved or "config" not in saved:
-            raise ValueError(f"resume: {path} is not a pinr checkpoint")
-        cfg = saved["config"]
-        if cfg["backbone"] != self.backbone_name:
-            raise ValueError(f"resume: checkpoint was trained with backbone {cfg['backbone']!r}, "
-                             f"not {self.backbone_name!r}")
-        state.model.network.load_state_dict(saved["model"])
-        if "parameters" in saved:
-            state.model.parameters.load_state_dict(saved["parameters"])
-        state.optimizer.load_state_dict(saved["optimizer"])
-        state.scheduler.load_state_dict(saved["scheduler"])
-        step = int(saved["step"])
-        if cfg["steps"] != self.steps:
-            state.scheduler = self._replan(state.optimizer, step, cfg["steps"])
-        state.generator.set_state(saved["generator"].cpu())
-        state.weights = saved.get("weights")
-        pools = saved.get("pools", {})
-        for t in self.terms:
-            if t.sampler is not None:
-                t.sampler.load_state_dict(pools.get(t.name, {}), name=t.name)
-        for t in self.terms:
-            t.load_state_dict(saved.get("terms", {}).get(t.name, {}))
-        state.history, state.validation = saved["history"], saved["validation"]
-        state.step, state.total = step, self.steps
-        state.seconds = float(saved.get("seconds", (state.history.get("seconds") or [0.0])[-1]))
-
-    def _replan(self, optimizer, step: int, recorded: int):
-        r"""A resumed run with another number of steps: the schedule goes on from the rate the run
-        has reached, :math:`\eta_s`, held until the last ``decay`` of the new steps :math:`T'`
-        begin (if they have not), then a cosine to ``lr_min`` over the steps that remain,
-        :math:`\eta_t = \eta_{min} + \tfrac12(\eta_s - \eta_{min})(1 + \cos\pi\tfrac{t - s'}{T' - s'})`
-        — no jump in the learning rate (a finished run goes on at ``lr_min``)."""
-        if self.steps <= step:
-            raise ValueError(f"resume: the run is at step {step} of {recorded}; steps={self.steps} leaves nothing to "
-                             f"train — give more than {step}")
-        for group in optimizer.param_groups:
-            group.pop("initial_lr", None)  # the new schedule starts from the current rate
-        o = self.config.optim
-        flat = max(0, round(self.steps * (1 - o.decay)) - step)
-        remaining = self.steps - step
-        return self.optimizer.schedule(optimizer, remaining, (remaining - flat) / remaining, min(o.lr_min, o.lr))
+        """Continue ``state`` from a checkpoint (or a run directory holding ``checkpoint.pt``);
+        another number of steps re-plans the schedule (:func:`pinr.training.checkpoint.replanned`)."""
+        checkpoint.load_checkpoint(path, state, self.terms, backbone=self.backbone_name, config=self.config,
+                                   optimizer=self.optimizer, device=self.device)
 
     # ------------------------------------------------------------------------ train
     def solution(self, state: TrainState | None = None) -> NeuralSolution:

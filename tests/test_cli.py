@@ -253,7 +253,7 @@ def _records(tmp_path):
 def test_bad_sizes_and_records_are_one_line_before_allocating(tmp_path, monkeypatch, args, message):
     """Each probe of issue 28 (item 8) ends in one line naming the culprit and the fix, exit 2,
     refused before anything large is allocated (4 GiB free, as on a small machine)."""
-    from pinr.training import memory
+    from pinr import memory
 
     monkeypatch.setattr(memory, "available_memory", lambda device: 4 << 30)
     runs = _records(tmp_path)
@@ -273,7 +273,7 @@ def test_an_allocation_failure_while_building_the_network_is_one_line(tmp_path, 
     """A CPU allocator's RuntimeError (simulated: nothing is allocated) while the backbone is
     built becomes pinr's OutOfMemory line naming the network and the option to change."""
     import pinr.solvers.pinn as pinn
-    from pinr.training import memory
+    from pinr import memory
 
     def refuse(*args, **kwargs):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "

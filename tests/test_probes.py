@@ -110,7 +110,7 @@ def test_outputs_evaluate_the_network_on_the_grid_once(tmp_path, monkeypatch):
     """Item 9: a large image's outputs cost one pass of the network over its grid (it was three:
     the final validation, the metrics and the files), and one pass of the reference."""
     from pinr.problems import get
-    from pinr.solvers.solution import ExactSolution, NeuralSolution
+    from pinr.solution import ExactSolution, NeuralSolution
 
     points = {"NeuralSolution": 0, "ExactSolution": 0}
     for kind in (NeuralSolution, ExactSolution):

@@ -1,4 +1,4 @@
-"""A run directory is held by one process (pinr.rundir), and a failed resume writes nothing."""
+"""A run directory is held by one process (pinr.run), and a failed resume writes nothing."""
 
 import json
 import logging
@@ -12,7 +12,7 @@ from small_problems import poisson_1d
 
 import pinr as pr
 from pinr.errors import RunDirectoryBusy
-from pinr.rundir import LOCK_NAME, hold
+from pinr.run import LOCK_NAME, hold
 from pinr.training import AbstractCallback
 
 TINY = dict(backbone="siren", backbone_options={"width": 16, "depth": 1}, steps=2, batch=16, progress=False)
@@ -77,9 +77,9 @@ def test_a_lock_held_in_this_process_counts_as_live(tmp_path):
 def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path, dead_pid, caplog):
     out = tmp_path / "run"
     write_lock(out, dead_pid)
-    with caplog.at_level(logging.WARNING, logger="pinr.rundir"):
+    with caplog.at_level(logging.WARNING, logger="pinr.run"):
         pr.solve(poisson_1d(), out=out, **TINY)
-    lines = [r.getMessage() for r in caplog.records if r.name == "pinr.rundir"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "pinr.run"]
     assert len(lines) == 1 and f"pid {dead_pid}" in lines[0] and "no longer running" in lines[0]
     assert (out / "metrics.json").exists() and not (out / LOCK_NAME).exists()
 

@@ -2,7 +2,9 @@
 
 The built-in backbones register themselves when this package is imported (their modules are
 imported below, after the registry), so the registry never imports its entries.
-"""
+
+Floor: backbones, beside geometry and render (imports derivatives and below; what they need from a
+solution they take as a ``Network``)."""
 
 from . import ff, finer, gauss, mlp, nerf, nex, pins, sape, scone, siren, wire  # noqa: E402,F401  (registration)
 from .base import AbstractBackbone as AbstractBackbone

@@ -123,32 +123,23 @@ class PINs(AbstractBackbone):
 
 
 # ----------------------------------------------------------------------------- plots
-def _network_and_grid(source, grid):
-    from pinr.solvers import NeuralSolution
-
-    image = False
-    if isinstance(source, NeuralSolution):
-        network, grid = source.network, grid if grid is not None else source.grid
-        image = bool(source.problem is not None and source.problem.image)
-    elif isinstance(source, Network):
-        network = source
-    else:
-        raise TypeError(f"plot_levels needs a NeuralSolution or a Network, got {type(source).__name__}")
+def _checked(network, grid) -> None:
+    if not isinstance(network, Network):
+        raise TypeError(f"plot_levels needs a Network (a solution's .network), got {type(network).__name__}")
     if not isinstance(network.backbone, PINs):
         raise TypeError(f"plot_levels needs a 'pins' backbone, got {type(network.backbone).__name__}")
     if grid is None:
-        raise ValueError("plot_levels: give the grid to evaluate the network on (pr.Grid)")
-    return network, grid, image
+        raise ValueError("plot_levels: give the grid to evaluate the network on (pr.Grid, or a solution's .grid)")
 
 
-def level_fields(source, grid=None) -> dict[str, list[np.ndarray]]:
-    """Per-level reconstructions and residuals of a PINs network on ``grid``.
+def level_fields(network: Network, grid) -> dict[str, list[np.ndarray]]:
+    """Per-level reconstructions and residuals of a PINs ``network`` on ``grid`` (a solution's:
+    ``level_fields(solution.network, solution.grid)``).
 
-    ``source`` is a :class:`~pinr.solvers.NeuralSolution` (``grid`` defaults to its own) or a
-    :class:`~pinr.backbones.Network`. Returns ``{"levels": [...], "residuals": [...]}``, each a
-    list of ``levels`` arrays of shape ``(*grid.shape, out_features)``.
+    Returns ``{"levels": [...], "residuals": [...]}``, each a list of ``levels`` arrays of shape
+    ``(*grid.shape, out_features)``.
     """
-    network, grid, _ = _network_and_grid(source, grid)
+    _checked(network, grid)
     param = next(network.parameters())
     points = grid.points(dtype=param.dtype, device=param.device)
     with torch.no_grad():
@@ -158,17 +149,18 @@ def level_fields(source, grid=None) -> dict[str, list[np.ndarray]]:
     return {"levels": list(np.cumsum(arrays, axis=0)), "residuals": arrays}
 
 
-def plot_levels(source, grid, path: str | os.PathLike) -> Path:
+def plot_levels(network: Network, grid, path: str | os.PathLike, *, image: bool = False) -> Path:
     """PNG of a PINs network's level-of-detail reconstructions (top) and residuals (bottom).
 
-    ``source``: a :class:`~pinr.solvers.NeuralSolution` (``grid=None`` uses its grid) or a
-    :class:`~pinr.backbones.Network`; ``grid``: a 1-D or 2-D :class:`~pinr.Grid`. Scalar fields
-    are drawn as colour maps; RGB fields as images (image problems' :math:`[-1, 1]`
-    intensities mapped to :math:`[0, 1]`; residuals centred on grey).
+    ``network``: a :class:`~pinr.backbones.Network` with a ``pins`` backbone (a solution's
+    ``.network``); ``grid``: a 1-D or 2-D :class:`~pinr.Grid` (a solution's ``.grid``). Scalar
+    fields are drawn as colour maps; RGB fields as images when ``image`` (an image problem's
+    :math:`[-1, 1]` intensities mapped to :math:`[0, 1]`; residuals centred on grey), else
+    stretched to their range.
     """
     from pinr.plotting import plot_fields
 
-    network, grid, image = _network_and_grid(source, grid)
+    _checked(network, grid)
     if len(grid.shape) not in (1, 2):
         raise ValueError(f"plot_levels draws 1-D or 2-D grids, got shape {grid.shape}; pass a 2-D grid")
     data = level_fields(network, grid)

@@ -283,14 +283,10 @@ class SAPE(AbstractBackbone):
 
 # ----------------------------------------------------------------------------- plots
 def _unwrap(source) -> SAPE:
-    from pinr.solvers import NeuralSolution
-
-    if isinstance(source, NeuralSolution):
-        source = source.network
     if isinstance(source, Network):
         source = source.backbone
     if not isinstance(source, SAPE):
-        raise TypeError(f"plot_masks needs a SAPE backbone (or a Network/NeuralSolution with one), "
+        raise TypeError(f"plot_masks needs a SAPE backbone (or a Network with one: a solution's .network), "
                         f"got {type(source).__name__}")
     return source
 
@@ -298,8 +294,8 @@ def _unwrap(source) -> SAPE:
 def plot_masks(source, path: str | os.PathLike) -> Path:
     r"""PNG of SAPE's mask maps over the backbone's :math:`[-1, 1]^d` inputs.
 
-    ``source``: a SAPE backbone, a :class:`~pinr.backbones.Network` or a
-    :class:`~pinr.solvers.NeuralSolution` with one. Panels: fraction of frequencies on
+    ``source``: a SAPE backbone or a :class:`~pinr.backbones.Network` with one (a solution's
+    ``.network``). Panels: fraction of frequencies on
     (blurred), frequency blocks on per node, and the masks of the frequencies at 25, 50 and
     75 % of the highest frequency switched on so far. 3-D masks are shown on their middle slice along the
     last axis; 1-D masks as curves; the global variant as the mask against frequency index.

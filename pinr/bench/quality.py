@@ -174,9 +174,9 @@ def fit(problem, target, name: str, *, steps: int, device, seed: int, evals: int
         from pinr.backbones.sape import plot_masks
 
         if name == "pins":
-            plot_levels(solution, None, plots / f"pins_levels_{tag}.png")
+            plot_levels(solution.network, solution.grid, plots / f"pins_levels_{tag}.png", image=solution.problem.image)
         if name == "sape":
-            plot_masks(solution, plots / f"sape_masks_{tag}.png")
+            plot_masks(solution.network, plots / f"sape_masks_{tag}.png")
     return dict(backbone=name, params=params, lr=lr, psnr=best["psnr"], ssim=best["ssim"],
                 best_step=best_step, final_psnr=evaluations[-1][2]["psnr"], ms=ms_per_step,
                 device=device_name(solver.device))

@@ -53,7 +53,7 @@ def run_sweep_bench(*, models: int = 16, width: int = 64, depth: int = 3, points
                     warmup: int = 2, device=None, dtype: str = "float32") -> SweepBench:
     """Time ``steps`` steps (after ``warmup``) of ``models`` models, vmapped and sequentially."""
     from pinr.solvers.pinn import resolve_device
-    from pinr.training.ensemble import _train_vmapped
+    from pinr.training.ensemble import train_vmapped
     from pinr.training.loop import train_step
 
     if models < 2 or steps < 1 or warmup < 0:
@@ -63,7 +63,7 @@ def run_sweep_bench(*, models: int = 16, width: int = 64, depth: int = 3, points
     solvers = _solvers(models, width=width, depth=depth, points=points, steps=total, device=dev, dtype=dtype)
     states = [s.build() for s in solvers]
     together: list[float] = []
-    _train_vmapped(solvers, states, shared_batches=False, step_seconds=together)
+    train_vmapped(solvers, states, shared_batches=False, step_seconds=together)
     solvers = _solvers(models, width=width, depth=depth, points=points, steps=total, device=dev, dtype=dtype)
     per_model = []
     for solver in solvers:

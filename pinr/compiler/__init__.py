@@ -1,4 +1,6 @@
-"""Problem → loss terms (see :mod:`pinr.compiler.compile`)."""
+"""Problem → loss terms (see :mod:`pinr.compiler.compile`).
+
+Floor: compiler (imports the statement and below)."""
 
 from .compile import Atom as Atom
 from .compile import Combo as Combo

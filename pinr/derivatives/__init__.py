@@ -9,7 +9,8 @@ The engines compute the same quantities and are held equal in float64 by the tes
   any ``nn.Module``.
 - ``func`` (never chosen by ``auto``): :mod:`torch.func` transforms per point under ``vmap``
   (:mod:`pinr.derivatives.func`); a third check, and usable under a ``vmap`` over models.
-"""
+
+Floor: derivatives (imports the compiler and below)."""
 
 from .engines import ENGINES as ENGINES
 from .engines import AbstractEngine as AbstractEngine

@@ -1,4 +1,6 @@
-"""Domains and regions (see :mod:`pinr.domains.base`)."""
+"""Domains and regions (see :mod:`pinr.domains.base`).
+
+Floor: domains (imports the symbolic expressions and the foundation only)."""
 
 from .base import AbstractBoundary as AbstractBoundary
 from .base import AbstractBoundaryPart as AbstractBoundaryPart

@@ -8,7 +8,9 @@ Everything works in the normalised box :math:`[-1, 1]^d`; each shape carries the
 ``pinr.Torus`` with ``| & -``; this module adds triangle meshes and oriented point clouds,
 their I/O, the built-in shapes, metrics, marching cubes and plots. Import as a namespace,
 ``from pinr import geometry as geo``.
-"""
+
+Floor: geometry, beside backbones and render (imports derivatives and below; a solution is taken
+as a callable of points)."""
 
 from ..domains.frame import Normalization as Normalization
 from .export import occupancy_metrics as occupancy_metrics

@@ -52,14 +52,18 @@ def _reference_slices(shape: AbstractSolid, res: int) -> list[np.ndarray]:
 
 
 def write_sdf_outputs(out, solution, shape: AbstractSolid, *, resolution: int | None = None,
-                      samples: int = 100_000, render_resolution: int = 128, seed: int = 0) -> dict:
-    """Write the files listed in the module notes into ``out``; return the shape metrics."""
+                      samples: int = 100_000, render_resolution: int = 128, seed: int = 0,
+                      gradient_norm=None) -> dict:
+    r"""Write the files listed in the module notes into ``out``; return the shape metrics.
+    ``solution``: a callable of points (a pinr solution) or a shape; ``gradient_norm``: its exact
+    :math:`|\nabla u|` for the eikonal residual (:func:`~pinr.geometry.metrics.shape_metrics`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     d = shape.dim
     res = int(resolution or DEFAULT_RESOLUTION[d])
     values = evaluate_grid(solution, res, d)
-    metrics = shape_metrics(solution, shape, resolution=res, samples=samples, seed=seed, values=values)
+    metrics = shape_metrics(solution, shape, resolution=res, samples=samples, seed=seed, values=values,
+                            gradient_norm=gradient_norm)
     norm = shape.normalization
     title = f"{shape.name}: IoU {metrics['iou']:.4f}, Chamfer {metrics['chamfer']:.2e}"
     if d == 2:

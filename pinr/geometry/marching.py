@@ -25,16 +25,17 @@ __all__ = ["as_field", "evaluate_grid", "marching_cubes", "contours", "sample_me
 
 
 def as_field(field) -> Callable[[np.ndarray], np.ndarray]:
-    """``points (n, d) → values (n,)`` for a solution (first field), a shape, or a callable."""
-    from pinr.solvers import AbstractSolution
-
-    if isinstance(field, AbstractSolution):
-        return lambda p: np.asarray(field(p))[:, 0]
+    """``points (n, d) → values (n,)`` for a shape or a callable of points (a pinr solution is
+    one): values ``(n,)``, or ``(n, fields)`` of which the first field is taken."""
     if isinstance(field, AbstractSolid):
         return field.signed_distance
     if callable(field):
-        return lambda p: np.asarray(field(p)).reshape(len(p))
+        return lambda p: _first_field(np.asarray(field(p)), len(p))
     raise TypeError(f"expected a pinr solution, a shape or a callable of points, got {type(field).__name__}")
+
+
+def _first_field(values: np.ndarray, n: int) -> np.ndarray:
+    return values[:, 0] if values.ndim == 2 else values.reshape(n)
 
 
 def evaluate_grid(field, resolution: int, dim: int, *, chunk: int = 1 << 18) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Cameras, rays and volume rendering: what turns a field of density and colour into pixels
-(NeRF and NeX problems observe their fields through it)."""
+(NeRF and NeX problems observe their fields through it).
+
+Floor: render, beside backbones and geometry (imports derivatives and below)."""
 
 from .cameras import Camera as Camera
 from .cameras import look_at as look_at

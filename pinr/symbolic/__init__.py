@@ -1,4 +1,8 @@
-"""pinr's problem language (sympy underneath)."""
+"""pinr's problem language (sympy underneath).
+
+Floor: statement — the package holds two floors: expressions and printing at the bottom (above the
+foundation), the statement (problem, parser, domain strings, data, hard conditions, problem files)
+above the domains."""
 
 from .data import Data as Data
 from .expressions import D as D

@@ -15,6 +15,7 @@ import sympy
 import torch
 from sympy.core.function import UndefinedFunction
 
+from ..domains.shapes import Grid
 from .expressions import DataFunction
 
 __all__ = ["Data", "DataSource"]
@@ -101,8 +102,6 @@ def Data(name: str, array, *, on):
     Returns ``g(x, y)`` for an array of shape ``on.shape``, or a column matrix of
     ``g_0(x, y), g_1(x, y), ...`` for an array of shape ``on.shape + (n_channels,)``.
     """
-    from ..domains.shapes import Grid
-
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"Data name must be an identifier such as 'g', got {name!r}")
     if not isinstance(on, Grid):

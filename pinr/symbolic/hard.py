@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sympy
 
+from ..domains.base import AbstractBoundary, AbstractBoundaryPart, AbstractInitial
 from ..errors import ProblemError
 from .expressions import DataFunction, Parameter
 
@@ -58,8 +59,6 @@ def _value_of(cond, problem):
 
 
 def _distance(cond, problem):
-    from ..domains.base import AbstractBoundary, AbstractBoundaryPart, AbstractInitial
-
     region, domain = cond.on, problem.domain
     if isinstance(region, AbstractInitial):
         t = domain.time
@@ -124,8 +123,6 @@ def harden(problem, *, initial_only: bool = False):
     agree where they meet); when the data disagree, only the boundary ones; else unchanged. With
     ``initial_only``, the initial slice's value conditions only. Returns ``(problem, names of the
     conditions made hard)``."""
-    from ..domains.base import AbstractBoundary, AbstractInitial
-
     def eligible(c, kinds):
         if c.hard or not isinstance(c.on, kinds):
             return False

@@ -43,7 +43,7 @@ else:  # Python 3.10: the same parser, as the package tomli (a dependency there)
 from ..errors import ProblemError
 from .domain_strings import parse_domain
 from .expressions import Parameter
-from .problem import Periodic, Problem, _resolve_region
+from .problem import Periodic, Problem, resolve_region
 
 __all__ = ["ProblemFile", "KEYS", "CONDITION_KEYS", "PARAMETER_KEYS", "MAX_BYTES"]
 
@@ -241,7 +241,7 @@ def _condition(i: int, table: Mapping, domain) -> dict:
             raise ValueError(f"{where}.{key}: expected {_TYPE_TEXT[kind]}, got {_toml_type(v)} {_preview(v)}")
     on = table["on"]
     try:
-        _resolve_region(domain, on)
+        resolve_region(domain, on)
     except (KeyError, ValueError, TypeError) as err:
         detail = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         sides = getattr(getattr(domain, "space", domain), "side_names", None)

@@ -11,7 +11,9 @@ Extension points, in DESIGN's terms:
   :class:`~.loop.AbstractCallback` with ``on_train_begin``, ``on_step_begin``, ``on_step_end``,
   ``on_train_end`` and ``close`` hooks, which read and change the :class:`~.loop.TrainState`;
 - **a new option** belongs to one of the frozen groups of :class:`~.config.TrainConfig`.
-"""
+
+Floor: training (imports the result type and below; never solvers, cases, run directories or the
+api)."""
 
 from .batch import Batch as Batch
 from .callbacks import BackboneSchedule as BackboneSchedule

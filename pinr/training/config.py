@@ -105,7 +105,7 @@ class DeviceConfig:
     ("auto", "jet", "autograd", "func"), ``compile`` (``torch.compile`` the loss; a string is the mode),
     ``tf32``, ``threads`` (CPU threads for the run; None: torch's setting), ``memory_budget``
     (bytes or a size such as "2GiB" that grid batches and evaluation chunks are planned in;
-    None: half the device's free memory, :mod:`pinr.training.memory`)."""
+    None: half the device's free memory, :mod:`pinr.memory`)."""
 
     device: object = None
     dtype: object = None
@@ -345,7 +345,7 @@ def _validate(problem, c: TrainConfig) -> None:
         v = getattr(r, name)
         if v is not None and (not isinstance(v, int) or v < 1):
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    from .memory import parse_budget
+    from ..memory import parse_budget
     from .sampling import sampling_rule
 
     parse_budget(c.device.memory_budget)

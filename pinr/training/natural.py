@@ -164,7 +164,7 @@ def unfit_reason(terms: Sequence, n_params: int, *, itemsize: int, budget: int |
     side = n_params if distributed else min(m, n_params)
     need = itemsize * (2 * m * n_params + 2 * side * side)  # J and its chunked intermediates, the system and its factor
     if budget is not None and need > budget:
-        from .memory import format_bytes
+        from ..memory import format_bytes
 
         return (f"its Jacobian ({m} residuals x {n_params} parameters) and system need about {format_bytes(need)}, "
                 f"more than the memory budget {format_bytes(budget)}; use fewer points (batch=) or a smaller network")

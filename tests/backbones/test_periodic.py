@@ -13,8 +13,8 @@ from pinr.backbones import Network, build_backbone
 from pinr.backbones.base import embedded_features
 from pinr.compiler import compile_problem
 from pinr.errors import ProblemError
+from pinr.solution import NeuralSolution, grid_of, load
 from pinr.solvers import PINNSolver
-from pinr.solvers.solution import NeuralSolution, grid_of, load
 
 A, B = 0.5, 2.0
 

@@ -67,16 +67,18 @@ def test_level_fields_and_plot(tmp_path):
     problem = pr.problems.get("image", image="astronaut", size=16)
     sol = pr.solve(problem, backbone="pins", backbone_options=dict(m=12, width=16, progressive=True), steps=4,
                    progress=False, reference_solution=None)
-    data = level_fields(sol)
+    data = level_fields(sol.network, sol.grid)
     assert len(data["levels"]) == 3 and data["levels"][0].shape == (16, 16, 3)
     np.testing.assert_allclose(data["levels"][-1], sol.on_grid(), atol=1e-5)
-    assert plot_levels(sol, None, tmp_path / "levels.png").stat().st_size > 1000
+    assert plot_levels(sol.network, sol.grid, tmp_path / "levels.png", image=True).stat().st_size > 1000
     gray = pr.problems.get("image", size=16)
     sol = pr.solve(gray, backbone="pins", backbone_options=dict(m=12, width=16), steps=2, progress=False,
                    reference_solution=None)
     assert plot_levels(sol.network, gray.domain, tmp_path / "gray.png").exists()
     with pytest.raises(ValueError, match="grid"):
         plot_levels(sol.network, None, tmp_path / "none.png")
+    with pytest.raises(TypeError, match="Network"):
+        plot_levels(sol, gray.domain, tmp_path / "solution.png")
     with pytest.raises(TypeError, match="pins"):
         plot_levels(Network(pr.build_backbone("siren", 2, 1), np.array([[0.0, 1.0], [0.0, 1.0]])),
                     gray.domain, tmp_path / "siren.png")

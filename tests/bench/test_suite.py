@@ -39,9 +39,9 @@ def test_exact_solution_satisfies_its_statement(name):
     values = {**problem.params, **({st.parameter[0]: st.parameter[1]} if st.parameter else {})}
     coords = problem.domain.coords
     regions = [(eq, problem.domain.interior) for eq in problem.equations]
-    from pinr.symbolic.problem import _resolve_region
+    from pinr.symbolic.problem import resolve_region
 
-    regions += [(c.eq, _resolve_region(problem.domain, c.on)) for c in problem.conditions]
+    regions += [(c.eq, resolve_region(problem.domain, c.on)) for c in problem.conditions]
     gen = torch.Generator().manual_seed(0)
     for eq, region in regions:
         r = _substituted(eq.lhs - eq.rhs, problem, values)

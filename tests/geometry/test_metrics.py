@@ -31,6 +31,38 @@ def test_concentric_circles_have_known_metrics():
     assert m["normal_consistency"] == pytest.approx(1, abs=1e-4)  # polyline segments vs the circle
 
 
+def test_eikonal_residual_reads_the_given_gradient_norm_else_differences():
+    """|∇u| = 1 exactly gives 0; a constant |∇u| = 3 gives exactly 2; without it, central
+    differences of u = |x|² (|∇u| = 2|x|) on the lattice."""
+    disk, u = pr.Disk((0, 0), 0.5), (lambda p: np.linalg.norm(p, axis=-1) ** 2 - 0.25)
+    ones = geo.shape_metrics(u, disk, resolution=64, samples=200, gradient_norm=lambda p: np.ones(len(p)))
+    threes = geo.shape_metrics(u, disk, resolution=64, samples=200, gradient_norm=lambda p: np.full(len(p), 3.0))
+    assert ones["eikonal_residual"] == 0.0 and threes["eikonal_residual"] == 2.0
+    grid = geo.evaluate_grid(u, 64, 2)
+    c = -1 + (np.arange(64) + 0.5) * 2 / 64
+    x, y = np.meshgrid(c, c, indexing="ij")
+    exact = np.abs(2 * np.hypot(x, y) - 1)[1:-1, 1:-1].mean()  # central differences of a quadratic are exact
+    assert geo.eikonal_residual(None, 2, grid=grid) == pytest.approx(exact, rel=1e-5)
+    with pytest.raises(ValueError, match="grid"):
+        geo.eikonal_residual(None, 2)
+
+
+def test_gradient_norm_of_a_neural_solution_is_its_exact_gradient():
+    from pinr.solution import GridSolution, NeuralSolution, gradient_norm
+
+    torch.manual_seed(0)
+    domain = pr.Rectangle(x=(0, 4), y=(-1, 1))  # not the unit box: the network's input scaling counts
+    net = pr.backbones.Network(pr.build_backbone("siren", 2, 1, width=8, depth=1), domain.bounds).double()
+    grid = pr.Grid((4, 4), x=(0, 4), y=(-1, 1))
+    sol = NeuralSolution(net, fields=("u",), coords=domain.coords, grid=grid, backbone="siren", options={})
+    pts = torch.rand(50, 2, dtype=torch.float64) * torch.tensor([4.0, 2.0], dtype=torch.float64) - torch.tensor(
+        [0.0, 1.0], dtype=torch.float64)
+    p = pts.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(net(p)[:, 0].sum(), p)
+    np.testing.assert_allclose(gradient_norm(sol)(pts.numpy()), g.norm(dim=1).numpy(), rtol=1e-10)
+    assert gradient_norm(GridSolution(np.zeros((4, 4, 1)), grid, fields=("u",))) is None
+
+
 def test_concentric_spheres_have_known_metrics():
     r, r2 = 0.6, 0.55
     m = geo.shape_metrics(lambda p: np.linalg.norm(p, axis=-1) - r2, pr.Ball((0, 0, 0), r), resolution=64,
@@ -74,7 +106,7 @@ def test_chunked_marching_cubes_is_one_closed_mesh():
 
 
 def test_regions_sample_the_surface_and_near_it():
-    domain = pr.Rectangle(x=(-1, 1), y=(-1, 1))
+    domain = pr.Rectangle(x=(0, 4), y=(-1, 1))  # not the unit box: the network's input scaling counts
     shape = geo.builtin_shape("star")
     surface = geo.SurfaceRegion(domain, shape)
     g = torch.Generator().manual_seed(0)

@@ -7,7 +7,8 @@ import pytest
 import pinr as pr
 from pinr.api import reference
 from pinr.problems.helmholtz import HelmholtzAnalytic, helmholtz_metrics, helmholtz_plots
-from pinr.solvers import FDSolver, GridSolution
+from pinr.solution import GridSolution
+from pinr.solvers import FDSolver
 
 
 def test_statement_and_its_references():

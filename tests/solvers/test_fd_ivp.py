@@ -7,7 +7,8 @@ import sympy
 
 import pinr as pr
 from pinr import Eq, dt
-from pinr.solvers import DenseSolution, FDSolver
+from pinr.solution import DenseSolution
+from pinr.solvers import FDSolver
 from pinr.solvers.fd_ivp import first_order_system, solve_ode
 
 

@@ -9,7 +9,8 @@ import torch
 
 import pinr as pr
 from pinr import D, Eq, cos, dn, dt, exp, lap, pi, sin, tanh
-from pinr.solvers import FDSolver, GridSolution
+from pinr.solution import GridSolution
+from pinr.solvers import FDSolver
 from pinr.solvers.fd_lines import is_evolution_1d, method_of_lines
 
 

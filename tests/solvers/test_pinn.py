@@ -351,3 +351,31 @@ def test_decay_holds_the_rate_then_decays_over_the_last_fraction(tmp_path):
     assert all(lrs[k] == pytest.approx(1e-2) for k in range(5, 14)) and lrs[20] == pytest.approx(1e-4)
     with pytest.raises(ValueError, match="decay is the fraction"):
         PINNSolver.from_options(p, decay=0.0)
+
+
+def test_the_backbone_is_built_once_and_the_engine_chosen_once(monkeypatch):
+    """The network a run starts from is built once, under the seed (its first state gets it, with
+    the random state building it left); a second fresh state builds the same weights again."""
+    import pinr.solvers.pinn as pinn
+
+    built, chosen = [], []
+    real_build, real_select = pinn.build_backbone, pinn.select_engine
+    def build(*args, **kwargs):  # the meta-device size check builds no weights: not counted
+        built.extend([1] if torch.empty(0).device.type != "meta" else [])
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(pinn, "build_backbone", build)
+    monkeypatch.setattr(pinn, "select_engine", lambda *a, **k: chosen.append(1) or real_select(*a, **k))
+    solver = PINNSolver.from_options(poisson_1d(), steps=2, progress=False, backbone_options=SMALL_SIREN, seed=3)
+    state = solver.build()
+    after_first = torch.get_rng_state()
+    assert len(built) == 1 and len(chosen) == 1
+    torch.manual_seed(3)
+    rebuilt = pinn.Network(real_build("siren", 1, 1, **SMALL_SIREN), solver.problem.domain.bounds)
+    assert torch.equal(torch.get_rng_state(), after_first)  # the run draws on from where building left it
+    for a, b in zip(state.model.network.parameters(), rebuilt.parameters()):
+        assert torch.equal(a, b.to(a.dtype))
+    again = solver.build()
+    assert len(built) == 2 and len(chosen) == 1 and again.model.engine is state.model.engine
+    for a, b in zip(state.model.network.parameters(), again.model.network.parameters()):
+        assert torch.equal(a, b)

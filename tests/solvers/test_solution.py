@@ -10,7 +10,8 @@ import torch
 
 import pinr as pr
 from pinr import D, Eq, lap
-from pinr.solvers import GridSolution, NeuralSolution, PINNSolver, load
+from pinr.solution import GridSolution, NeuralSolution, load
+from pinr.solvers import PINNSolver
 
 
 @pytest.fixture(scope="module")
@@ -181,5 +182,5 @@ def test_values_on_a_grid_are_computed_once_while_the_weights_are_unchanged(prob
         next(first.network.parameters()).add_(0.5)
     changed = first.values_on(grid)
     assert len(calls) == 3 and not np.array_equal(changed, a)
-    points = pr.solvers.solution.lattice_points(grid, 0, grid.size).numpy()
+    points = pr.solution.lattice_points(grid, 0, grid.size).numpy()
     assert np.array_equal(changed, first(points).reshape(changed.shape))

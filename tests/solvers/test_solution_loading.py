@@ -16,7 +16,8 @@ import torch
 import pinr as pr
 from pinr import Eq, lap
 from pinr.backbones import Network, available_backbones, build_backbone
-from pinr.solvers import NeuralSolution, PINNSolver, load
+from pinr.solution import NeuralSolution, load
+from pinr.solvers import PINNSolver
 from pinr.symbolic.expressions import Coordinate, TimeCoordinate
 
 

@@ -17,7 +17,7 @@ import pinr as pr
 from pinr import D, dn, dt, grad, lap
 from pinr.errors import ProblemError
 from pinr.symbolic import expressions as ex
-from pinr.symbolic.problem import _STRING_FUNCTIONS, MAX_CHARS, _parse
+from pinr.symbolic.parser import MAX_CHARS, STRING_FUNCTIONS, parse_expression
 
 DOMAIN = pr.Rectangle(x=(0, 1), y=(0, 1)) * pr.TimeInterval(0, 1)
 X, Y, T = DOMAIN.coords
@@ -25,7 +25,7 @@ U = DOMAIN.field("u")
 V = DOMAIN.field("v", ("re", "im"))
 C = pr.Parameter("c", 2.0)
 NS = {**{s.name: s for s in DOMAIN.coords}, **{f"n_{s.name}": ex.normal_symbol(s) for s in DOMAIN.coords},
-      "u": U, "v": V, "c": C, **_STRING_FUNCTIONS}
+      "u": U, "v": V, "c": C, **STRING_FUNCTIONS}
 ALLOWED = (ValueError, TypeError, ProblemError)
 FUZZ = settings(max_examples=300, deadline=2000, derandomize=True, database=None)
 
@@ -59,7 +59,7 @@ def test_token_soup_parses_or_raises_value_or_type_errors(tokens, sep):
     text = sep.join(tokens)
     t0 = time.perf_counter()
     try:
-        _parse(text, NS, text)
+        parse_expression(text, NS, text)
     except ALLOWED:
         pass
     assert time.perf_counter() - t0 < 2.0
@@ -75,7 +75,7 @@ def test_token_soup_parses_or_raises_value_or_type_errors(tokens, sep):
                     max_leaves=30))
 def test_well_formed_expressions_parse_or_raise_value_errors(text):
     try:
-        value = _parse(text, NS, text)
+        value = parse_expression(text, NS, text)
     except ALLOWED:
         return
     assert isinstance(value, sympy.Expr)
@@ -115,7 +115,7 @@ def test_ten_thousand_term_sum_is_refused_by_length_not_recursion():
                                   "sin(" * 150 + "x" + ")" * 150, "(" * 300 + "x" + ")" * 300])
 def test_long_chains_and_deep_nesting_are_refused_without_recursion_errors(text):
     with pytest.raises(ValueError, match="nodes|nests|nested|parse"):
-        _parse(text, NS, text)
+        parse_expression(text, NS, text)
 
 
 def test_long_flat_sums_within_the_limits_parse():
@@ -144,14 +144,14 @@ def test_infinite_or_undefined_constants_are_refused(text):
                                   "sin(*[x])", "atan2(x, y=1)", "v[0:1]", "v[x]", "v[-1]", "(x := 1)"])
 def test_anything_outside_the_grammar_is_refused_before_building(text):
     with pytest.raises(ValueError):
-        _parse(text, NS, text)
+        parse_expression(text, NS, text)
 
 
 @pytest.mark.parametrize("text, name", [("open(x)", "open"), ("eval(x)", "eval"), ("exec(x)", "exec"),
                                         ("q", "q"), ("globals()", "globals")])
 def test_names_outside_the_namespace_raise_problem_error_naming_them(text, name):
     with pytest.raises(ProblemError) as err:
-        _parse(text, NS, text)
+        parse_expression(text, NS, text)
     assert repr(name) in str(err.value)
     assert "\n" not in str(err.value)
 

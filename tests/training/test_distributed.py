@@ -146,7 +146,7 @@ def test_rank_zero_alone_writes_one_run_directory(runs):
     assert sorted(p.name for p in work.iterdir() if p.is_dir()) == ["collection", "dp", "single", "stopped"]
     assert sorted(p.name for p in (work / "dp").iterdir() if p.suffix == ".pt") == ["checkpoint.pt", "solution.pt"]
     assert not list((work / "dp").glob(".*partial"))
-    assert pr.api.read_record(work / "dp")["world_size"] == 2
+    assert pr.run.read_record(work / "dp")["world_size"] == 2
     assert load(work / "dp" / "checkpoint.pt")["step"] == STEPS
 
 

@@ -14,10 +14,9 @@ import sympy
 import torch
 
 import pinr as pr
-from pinr import Eq, lap
+from pinr import Eq, lap, memory
 from pinr.errors import OutOfMemory
 from pinr.solvers import PINNSolver
-from pinr.training import memory
 from pinr.training.loop import AbstractCallback
 
 SMALL = dict(width=16, depth=1)  # linear widths 16 + 16 + 1: W = 33
@@ -237,7 +236,7 @@ def test_the_planned_batch_is_recorded_and_a_resume_keeps_it(tmp_path):
              memory_budget=64 * per, checkpoint_every=2)
     record = json.loads((tmp_path / "run" / "config.json").read_text())
     assert record["batch"] == {"pde": 64} and record["chosen_by"]["batch"].startswith("memory budget")
-    options = {**pr.api.recorded_options(record), "memory_budget": None, "progress": False}
+    options = {**pr.run.recorded_options(record), "memory_budget": None, "progress": False}
     resumed = PINNSolver.from_options(_image(16), **options)  # what a resume builds, with all free memory
     assert resumed.terms[0].batch == 64 and resumed.grid_plans == {}
 

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 import pinr as pr
 from pinr import Eq, lap, pi, sin
 from pinr.cli import app
-from pinr.training.ensemble import StackedAdam, parse_over, parse_over_text
+from pinr.sweep import parse_over, parse_over_text
+from pinr.training.ensemble import StackedAdam
 from pinr.training.loop import AbstractCallback
 
 SMALL = dict(width=12, depth=2, omega0=3.0, omega_hidden=3.0)

@@ -28,7 +28,9 @@ the forward). Evaluation without a graph keeps a few layers alive at once:
 the budget, else on random batches of :math:`2^{\lfloor \log_2(\text{budget}/c_{train})
 \rfloor}` points per step (:func:`grid_batch`); evaluation runs in chunks of
 :func:`evaluation_chunk` points.
-"""
+
+Floor: foundation (imports only :mod:`pinr.errors`); the result type and training read their
+budgets here."""
 
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
-r"""Solutions: callables on points ``(N, d) → (N, n_fields)`` from a network or from an array on a grid."""
+r"""Solutions: callables on points ``(N, d) → (N, n_fields)`` from a network or from an array on a grid.
+Floor: the result type — above backbones, geometry and render, below training and the solvers
+that return it."""
 
 from __future__ import annotations
 
 import abc
 import os
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
@@ -19,12 +21,13 @@ from pinr.compiler import compile_expressions
 from pinr.derivatives import select_engine
 from pinr.domains import Grid
 from pinr.io import save_torch
+from pinr.memory import derivative_slots, evaluation_chunk, memory_guard
 from pinr.symbolic.data import DataSource
-from pinr.symbolic.expressions import Coordinate, TimeCoordinate, flatten
-from pinr.training.memory import derivative_slots, evaluation_chunk, memory_guard
+from pinr.symbolic.expressions import Coordinate, TimeCoordinate, flatten, grad, make_field, norm
+from pinr.symbolic.parser import STRING_FUNCTIONS, parse_expression
 
 __all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "DenseSolution", "ExactSolution", "load", "grid_of",
-           "lattice_points"]
+           "lattice_points", "gradient_norm"]
 
 FORMAT = "pinr-solution-1"
 
@@ -236,7 +239,7 @@ class NeuralSolution(AbstractSolution):
         ``engine`` is "jet", "autograd" or "auto" (:func:`~pinr.derivatives.select_engine`: jet for
         second derivatives when the backbone allows it, reverse mode for first derivatives).
         The points go through in chunks of ``chunk`` (default: what the memory budget allows at
-        the derivatives' cost per point, :mod:`pinr.training.memory`).
+        the derivatives' cost per point, :mod:`pinr.memory`).
         """
         exprs = flatten(expr)
         known = {**(self.problem.params if self.problem else {}), **self.parameters}
@@ -280,6 +283,16 @@ class NeuralSolution(AbstractSolution):
 
     def __repr__(self):
         return f"NeuralSolution({self.backbone}, fields={list(self.fields)}, grid={self.grid.shape})"
+
+
+def gradient_norm(solution) -> Callable[[np.ndarray], np.ndarray] | None:
+    r"""The exact :math:`|\nabla u|` of a neural solution's first field, as ``points (n, d) → (n,)``
+    (what :func:`pinr.geometry.shape_metrics` takes for the eikonal residual); ``None`` for other
+    solutions, whose residual is then taken by central differences on the grid values."""
+    if not isinstance(solution, NeuralSolution):
+        return None
+    expr = norm(grad(make_field(solution.fields[0], solution.coords)))
+    return lambda points: solution.evaluate(expr, points)[:, 0]
 
 
 def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
@@ -341,18 +354,16 @@ def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
 
 def _read_hard(saved: dict, coords) -> dict:
     """The hard-constraint forms of a saved solution, read by pinr's closed formula grammar
-    (:meth:`pinr.Problem.from_strings`'s parser: nothing in the file is executed)."""
-    from pinr.symbolic.problem import _STRING_FUNCTIONS, _parse
-
+    (:mod:`pinr.symbolic.parser`, as :meth:`pinr.Problem.from_strings`: nothing in the file is executed)."""
     if not isinstance(saved, dict):
         raise ValueError("hard must be a mapping field -> [G, phi]")
     ns = {c.name: c for c in coords}
-    ns.update({k: v for k, v in _STRING_FUNCTIONS.items() if k not in ("dt", "D", "grad", "div", "lap", "dn")})
+    ns.update({k: v for k, v in STRING_FUNCTIONS.items() if k not in ("dt", "D", "grad", "div", "lap", "dn")})
     out = {}
     for name, pair in saved.items():
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
             raise ValueError(f"hard[{name!r}] must be two formulas")
-        out[str(name)] = tuple(_parse(t, ns, t) for t in pair)
+        out[str(name)] = tuple(parse_expression(t, ns, t) for t in pair)
     return out
 
 
