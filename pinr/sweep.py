@@ -225,17 +225,43 @@ def sweep(target, *, over, out=None, reference_solution="auto", progress: bool =
 
 def _sweep(target, *, over, out, reference_solution, progress, **options) -> SweepResult:
     """:func:`sweep` in a sweep directory this process holds (or without one)."""
-    if isinstance(target, str):  # a catalogue name
-        target = get(target)
-    case = as_case(target)
+    case = as_case(get(target) if isinstance(target, str) else target)  # a catalogue name, or a problem/case
     over = parse_over(over)
+    directory = RunDirectory(out)
+    _check_sweep(case, over, options, directory)
+    combos = combinations(over)
+    ref = _reference(case, reference_solution)
+    solvers = [
+        PINNSolver.from_options(case, reference=ref, **{**_options_of(k, options), "progress": False}) for k in combos
+    ]
+    started = time.perf_counter()
+    states = [s.build() for s in solvers]
+    groups, notice = _groups(solvers, states, len(combos))
+    solutions, seconds = _train_groups(solvers, states, groups, shared_batches="seed" not in over, progress=progress)
+    rows = [_row(combo, solver, sol, case, ref, directory) for combo, solver, sol in zip(combos, solvers, solutions)]
+    result = SweepResult(
+        combos,
+        solutions,
+        rows,
+        any(len(g) > 1 for g in groups),
+        1000 * seconds / max(solvers[0].steps, 1),
+        directory.path,
+        notice,
+        list(over),
+    )
+    directory.finish(lambda path: _write_sweep(path, result, time.perf_counter() - started))
+    return result
+
+
+def _check_sweep(case, over, options, directory) -> None:
+    """Refuse per-model run options, a used directory, keys the backbone cannot sweep and keys
+    given twice, before any model is built."""
     for bad in ("out", "resume"):
         if options.get(bad) is not None:
             raise TypeError(
                 f"sweep: {bad}= is not a per-model option; give the sweep directory as out= "
                 "(each model gets a run directory in it)"
             )
-    directory = RunDirectory(out)
     directory.check_new(what="sweep directory", resumable=False)
     base = PINNSolver.from_options(case, **{**options, "progress": False})
     valid = swept_keys(base.backbone_name)
@@ -247,19 +273,23 @@ def _sweep(target, *, over, out, reference_solution, progress, **options) -> Swe
     given = set((options.get("backbone_options") or {})) & set(over)
     if given:
         raise ValueError(f"over: {sorted(given)} also given in backbone_options; give each once")
-    combos = combinations(over)
-    ref = reference_solution
-    if isinstance(ref, str) and ref == "auto":
-        try:
-            ref = reference(case)
-        except NotImplementedError as err:
-            log.info("no reference for %s: %s", case.problem.name, err)
-            ref = None
-    solvers = [
-        PINNSolver.from_options(case, reference=ref, **{**_options_of(k, options), "progress": False}) for k in combos
-    ]
-    started = time.perf_counter()
-    states = [s.build() for s in solvers]
+
+
+def _reference(case, reference_solution):
+    """The reference every model is compared with: ``"auto"`` is :func:`pinr.reference` (none
+    when the problem has none)."""
+    if not (isinstance(reference_solution, str) and reference_solution == "auto"):
+        return reference_solution
+    try:
+        return reference(case)
+    except NotImplementedError as err:
+        log.info("no reference for %s: %s", case.problem.name, err)
+        return None
+
+
+def _groups(solvers, states, count: int) -> tuple[list[list[int]], str | None]:
+    """The models that step together (one vmapped step per group) and the warning to show when
+    they cannot all."""
     groups = vmap_groups(states)
     notice = unsupported(solvers[0], states[0])
     if notice is None and len(groups) > 1:
@@ -268,61 +298,49 @@ def _sweep(target, *, over, out, reference_solution, progress, **options) -> Swe
             f"in {len(groups)} groups of sizes {[len(g) for g in groups]}, one step per group"
         )
     elif notice is not None:
-        notice = f"{notice}, so the {len(combos)} models train one after the other"
+        notice = f"{notice}, so the {count} models train one after the other"
         groups = [[i] for i in range(len(states))]
     if notice is not None:
         log.warning("sweep: %s", notice)
+    return groups, notice
+
+
+def _train_groups(solvers, states, groups, *, shared_batches: bool, progress: bool) -> tuple[list, float]:
+    """Train each group (a group of one by the ordinary loop pr.solve runs); the solutions and the
+    training seconds."""
     solutions, seconds = [None] * len(solvers), 0.0
     for group in groups:
-        if len(group) == 1:  # the ordinary loop of one model (what pr.solve runs)
+        if len(group) == 1:
             solver = solvers[group[0]]
             t0 = time.perf_counter()
             solutions[group[0]] = solver.run()
             seconds += time.perf_counter() - t0
             continue
         members = [solvers[i] for i in group]
-        seconds += train_vmapped(
-            members, [states[i] for i in group], shared_batches="seed" not in over, progress=progress
-        )
+        seconds += train_vmapped(members, [states[i] for i in group], shared_batches=shared_batches, progress=progress)
         for i in group:
             solvers[i].state = states[i]
             sol = solvers[i].solution(states[i])
             sol.metadata.update({"seconds": states[i].seconds, "engine": states[i].model.engine.name, "sweep": True})
             solutions[i] = sol
-    steps = solvers[0].steps
-    rows = []
-    for combo, solver, sol in zip(combos, solvers, solutions):
-        row = {**combo, "final_loss": solver.history["loss"][-1] if solver.history["loss"] else None}
-        if directory.path is not None:  # each model's run directory, as pr.solve writes it
-            model = RunDirectory(directory.path / run_name(combo))
-            model.write_record(solver, subject(case))
-            solver.save_checkpoint(solver.state, model.path / "checkpoint.pt")
-            metrics = model.finish(partial(write_run, case=case, solution=sol, ref=ref, solver="pinn",
-                                           seconds=solver.seconds, trainer=solver))
-        else:
-            metrics = _metrics(case, sol, ref)
-        row.update(
-            {
-                k: v
-                for k, v in metrics.items()
-                if isinstance(v, (int, float))
-                and not isinstance(v, bool)
-                and k not in ("seconds", "steps", "train_seconds", "ms_per_step", "final_loss")
-            }
-        )
-        rows.append(row)
-    result = SweepResult(
-        combos,
-        solutions,
-        rows,
-        any(len(g) > 1 for g in groups),
-        1000 * seconds / max(steps, 1),
-        directory.path,
-        notice,
-        list(over),
-    )
-    directory.finish(lambda path: _write_sweep(path, result, time.perf_counter() - started))
-    return result
+    return solutions, seconds
+
+
+def _row(combo, solver, sol, case, ref, directory) -> dict:
+    """One model's row of the result table; its run directory written as pr.solve writes one."""
+    row = {**combo, "final_loss": solver.history["loss"][-1] if solver.history["loss"] else None}
+    if directory.path is not None:
+        model = RunDirectory(directory.path / run_name(combo))
+        model.write_record(solver, subject(case))
+        solver.save_checkpoint(solver.state, model.path / "checkpoint.pt")
+        metrics = model.finish(partial(write_run, case=case, solution=sol, ref=ref, solver="pinn",
+                                       seconds=solver.seconds, trainer=solver))
+    else:
+        metrics = _metrics(case, sol, ref)
+    skip = ("seconds", "steps", "train_seconds", "ms_per_step", "final_loss")
+    row.update({k: v for k, v in metrics.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in skip})
+    return row
 
 
 def _metrics(case, solution, ref) -> dict:
