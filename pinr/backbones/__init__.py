@@ -4,8 +4,9 @@ The built-in backbones register themselves when this package is imported (their 
 imported below, after the registry), so the registry never imports its entries.
 """
 
-from . import ff, finer, gauss, mlp, nerf, nex, pins, sape, scone, siren, wire  # noqa: E402,F401  (registration)
+from . import ff, finer, gauss, hashgrid, mlp, nerf, nex, pins, sape, scone, siren, wire  # noqa: E402,F401  (registration)
 from .base import AbstractBackbone as AbstractBackbone
+from .base import AdamPart as AdamPart
 from .base import BackboneTraining as BackboneTraining
 from .base import Network as Network
 from .registry import available_backbones as available_backbones
