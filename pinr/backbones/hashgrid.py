@@ -69,8 +69,13 @@ PRIMES = (1, 2654435761, 805459861, 3674653429)
 KERNELS: dict[str, tuple[tuple[int, ...], tuple[tuple[float, ...], ...]]] = {
     "linear": ((0, 1), ((1.0, -1.0), (0.0, 1.0))),
     "smoothstep": ((0, 1), ((1.0, 0.0, 0.0, -10.0, 15.0, -6.0), (0.0, 0.0, 0.0, 10.0, -15.0, 6.0))),
-    "cubic": ((-1, 0, 1, 2), tuple(tuple(c / 6.0 for c in row) for row in (
-        (1.0, -3.0, 3.0, -1.0), (4.0, 0.0, -6.0, 3.0), (1.0, 3.0, 3.0, -3.0), (0.0, 0.0, 0.0, 1.0)))),
+    "cubic": (
+        (-1, 0, 1, 2),
+        tuple(
+            tuple(c / 6.0 for c in row)
+            for row in ((1.0, -3.0, 3.0, -1.0), (4.0, 0.0, -6.0, 3.0), (1.0, 3.0, 3.0, -3.0), (0.0, 0.0, 0.0, 1.0))
+        ),
+    ),
 }
 
 #: The paper's Adam: :math:`\beta_2 = 0.99`, :math:`\epsilon = 10^{-15}` (tables and MLP alike)
@@ -106,6 +111,14 @@ def kernel_weights(kind: str, t: Tensor) -> Tensor:
     return _powers(t, c.shape[1] - 1) @ c.T
 
 
+def _outer(terms: list[Tensor], op) -> Tensor:
+    """Per-axis ``(..., K)`` terms combined by ``op`` over every node ``(..., K^d)``, axis 0 slowest."""
+    out = terms[0]
+    for term in terms[1:]:
+        out = op(out.unsqueeze(-1), term.unsqueeze(-2)).flatten(-2)
+    return out
+
+
 @register_backbone("hashgrid")
 class HashGrid(AbstractBackbone):
     r"""Multiresolution hash grid (``levels`` × ``features``, :math:`2^{\text{log2\_table}}` rows a
@@ -121,26 +134,48 @@ class HashGrid(AbstractBackbone):
 
     recommended = BackboneTraining(lr=1e-2, source="Instant-NGP paper")
 
-    def __init__(self, in_features: int, out_features: int, *, levels: int = 16, features: int = 2,
-                 log2_table: int = 19, base_resolution: int = 16, max_resolution: int = 2048,
-                 interpolation: str = "linear", width: int = 64, depth: int = 2, activation: str = "relu",
-                 init_scale: float = 1e-4):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        levels: int = 16,
+        features: int = 2,
+        log2_table: int = 19,
+        base_resolution: int = 16,
+        max_resolution: int = 2048,
+        interpolation: str = "linear",
+        width: int = 64,
+        depth: int = 2,
+        activation: str = "relu",
+        init_scale: float = 1e-4,
+    ):
         super().__init__(in_features, out_features)
         if not 1 <= in_features <= len(PRIMES):
-            raise ValueError(f"hashgrid encodes 1 to {len(PRIMES)} input coordinates, got {in_features}; use another "
-                             f"backbone (siren, ff) for higher-dimensional inputs")
+            raise ValueError(
+                f"hashgrid encodes 1 to {len(PRIMES)} input coordinates, got {in_features}; use another "
+                f"backbone (siren, ff) for higher-dimensional inputs"
+            )
         if interpolation not in KERNELS:
             raise ValueError(f"hashgrid interpolation must be one of {', '.join(KERNELS)}, got {interpolation!r}")
-        for name, value, low in (("levels", levels, 1), ("features", features, 1), ("base_resolution",
-                                 base_resolution, 1), ("width", width, 1), ("depth", depth, 0)):
+        for name, value, low in (
+            ("levels", levels, 1),
+            ("features", features, 1),
+            ("base_resolution", base_resolution, 1),
+            ("width", width, 1),
+            ("depth", depth, 0),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"hashgrid {name} must be an integer >= {low}, got {value!r}")
         if isinstance(max_resolution, bool) or not isinstance(max_resolution, int) or max_resolution < base_resolution:
-            raise ValueError(f"hashgrid max_resolution must be an integer >= base_resolution ({base_resolution}), "
-                             f"got {max_resolution!r}")
+            raise ValueError(
+                f"hashgrid max_resolution must be an integer >= base_resolution ({base_resolution}), "
+                f"got {max_resolution!r}"
+            )
         if isinstance(log2_table, bool) or not isinstance(log2_table, int) or not 2 <= log2_table <= 30:
-            raise ValueError(f"hashgrid log2_table must be an integer in 2..30 (the paper uses 14..24), "
-                             f"got {log2_table!r}")
+            raise ValueError(
+                f"hashgrid log2_table must be an integer in 2..30 (the paper uses 14..24), got {log2_table!r}"
+            )
         if not (isinstance(init_scale, (int, float)) and math.isfinite(init_scale) and init_scale >= 0):
             raise ValueError(f"hashgrid init_scale must be a finite number >= 0, got {init_scale!r}")
         d = in_features
@@ -152,22 +187,28 @@ class HashGrid(AbstractBackbone):
         capacity = 1 << log2_table
         sizes = [min(capacity, n**d) for n in nodes]
         self.hashed = [n**d > capacity for n in nodes]
-        starts = [0, *itertools.accumulate(sizes)][:-1]
+        # hashed levels (the finest: a suffix) first, each at a multiple of 2^T, so that its first row is
+        # OR-ed into the hash; the dense levels after them
+        self.n_dense = sum(not h for h in self.hashed)
+        n_hashed = levels - self.n_dense
+        dense_starts = [n_hashed * capacity + s for s in itertools.accumulate([0, *sizes[: self.n_dense]])][:-1]
+        starts = dense_starts + [i * capacity for i in range(n_hashed)]
         self.table = nn.Parameter(torch.empty(sum(sizes), features).uniform_(-init_scale, init_scale))
         self.table.adam_part = TABLE_PART
         # per level: resolution, cell clamp, node shift, dense strides, row offset, hashed flag, mask
         res = torch.tensor(self.resolutions, dtype=torch.float64)
         self.register_buffer("scale", (res / 2).repeat_interleave(d), persistent=False)  # p = (x + 1) N / 2
         self.register_buffer("cell_max", (res - 1).repeat_interleave(d), persistent=False)
-        corners = torch.tensor(list(itertools.product(range(k), repeat=d)), dtype=torch.long)  # (K^d, d), axis 0 slowest
+        # (K^d, d), axis 0 slowest
+        corners = torch.tensor(list(itertools.product(range(k), repeat=d)), dtype=torch.long)
         self.register_buffer("corners", corners, persistent=False)
-        self.register_buffer("node_offsets", torch.tensor(offsets_o, dtype=torch.long) - min(offsets_o),
-                             persistent=False)  # nodes counted from 0
+        self.register_buffer(
+            "node_offsets", torch.tensor(offsets_o, dtype=torch.long) - min(offsets_o), persistent=False
+        )  # nodes counted from 0
         strides = torch.tensor([[n**a for a in range(d)] for n in nodes], dtype=torch.long)  # (L, d)
         self.register_buffer("strides", strides, persistent=False)
         self.register_buffer("primes", torch.tensor(PRIMES[:d], dtype=torch.long), persistent=False)
         self.register_buffer("row_offsets", torch.tensor(starts, dtype=torch.long), persistent=False)
-        self.register_buffer("hashed_mask", torch.tensor(self.hashed), persistent=False)
         self.register_buffer("coefs", torch.tensor(coefs, dtype=torch.float64), persistent=False)  # (K, M)
         # the jet path's maps: t (L d) → per-node copies (L d K) → per-axis corner weights (L K^d) each
         ld, kd = levels * d, k**d
@@ -190,18 +231,27 @@ class HashGrid(AbstractBackbone):
     # ------------------------------------------------------------------ lookup
     def rows(self, cell: Tensor) -> Tensor:
         r"""Table rows of every node a point reads: cells ``(N, L, d)`` (long) → ``(N, L, K^d)``
-        indices into ``table`` (dense levels :math:`\sum_k n_k s_k`, hashed ones
-        :math:`\bigoplus_k n_k \pi_k \bmod 2^T`, each plus its level's first row)."""
-        d = self.in_features
-        dense = hashed = None
-        for axis in range(d):
-            node = cell[:, :, axis, None] + self.node_offsets[self.corners[:, axis]]  # (N, L, K^d)
-            term = node * self.strides[:, axis, None]
-            dense = term if dense is None else dense + term
-            mixed = node * self.primes[axis]
-            hashed = mixed if hashed is None else torch.bitwise_xor(hashed, mixed)
-        hashed = torch.bitwise_and(hashed, (1 << self.log2_table) - 1)
-        return torch.where(self.hashed_mask[:, None], hashed, dense) + self.row_offsets[:, None]
+        indices into ``table``, nodes in ``itertools.product`` order (axis 0 slowest). Dense levels:
+        their first row plus :math:`\sum_k n_k s_k`; hashed ones: their first row (a multiple of
+        :math:`2^T`) OR :math:`\bigoplus_k (n_k \pi_k \bmod 2^T)`. Formed per axis on ``(N, L, K)``
+        and combined by broadcasting, so each node costs one add or XOR."""
+        n0, mask = self.n_dense, (1 << self.log2_table) - 1
+        parts = []
+        if n0:
+            terms = [
+                (cell[:, :n0, k, None] + self.node_offsets) * self.strides[:n0, k, None]
+                for k in range(self.in_features)
+            ]
+            terms[0] = terms[0] + self.row_offsets[:n0, None]
+            parts.append(_outer(terms, torch.add))
+        if n0 < self.levels:
+            terms = [
+                torch.bitwise_and((cell[:, n0:, k, None] + self.node_offsets) * self.primes[k], mask)
+                for k in range(self.in_features)
+            ]
+            terms[0] = torch.bitwise_or(terms[0], self.row_offsets[n0:, None])
+            parts.append(_outer(terms, torch.bitwise_xor))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
     def _cells(self, p: Tensor) -> Tensor:
         """Cells (as floats) of positions ``p`` ``(N, L d)``: ``floor``, clamped to the grid."""
@@ -223,8 +273,7 @@ class HashGrid(AbstractBackbone):
             cell = self._cells(p.value)
             t = p - cell
             tk = P.linear(t, self.repeat.to(dtype))  # (N, L d K): one copy per node offset
-            k, coefs = self.coefs.shape[0], self.coefs.to(dtype)
-            c = coefs.repeat(self.levels * d, 1)  # (L d K, M), the polynomial of each channel
+            c = self.coefs.to(dtype).repeat(self.levels * d, 1)  # (L d K, M), the polynomial of each channel
             deg = c.shape[1] - 1
             powers = _powers(tk.value, deg)  # (N, L d K, M)
             ar = torch.arange(deg + 1, dtype=dtype, device=c.device)
@@ -243,13 +292,13 @@ class HashGrid(AbstractBackbone):
         p = (x.repeat(1, self.levels) + 1.0) * scale  # (N, L d)
         cell = self._cells(p)
         t = (p - cell).view(n, self.levels, d)
-        a = kernel_weights(self.interpolation, t)  # (N, L, d, K)
-        w = None
-        for axis in range(d):
-            part = a[:, :, axis, self.corners[:, axis]]  # (N, L, K^d)
-            w = part if w is None else w * part
+        if self.interpolation == "linear":
+            a = torch.stack([1.0 - t, t], -1)  # (N, L, d, 2)
+        else:
+            a = kernel_weights(self.interpolation, t)  # (N, L, d, K)
+        w = _outer(list(a.unbind(2)), torch.mul)  # (N, L, K^d)
         e = self._gather(cell)
-        return torch.einsum("nlc,nlcf->nlf", w, e).reshape(n, self.levels * self.features)
+        return (e * w.unsqueeze(-1)).sum(2).reshape(n, self.levels * self.features)
 
     def forward(self, x):
         x = self.encode(x)
@@ -258,6 +307,8 @@ class HashGrid(AbstractBackbone):
         return self.head(x)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, levels={self.levels}, features={self.features}, "
-                f"resolutions={self.resolutions[0]}..{self.resolutions[-1]}, table_rows={self.table.shape[0]}, "
-                f"interpolation={self.interpolation!r}")
+        return (
+            f"in_features={self.in_features}, levels={self.levels}, features={self.features}, "
+            f"resolutions={self.resolutions[0]}..{self.resolutions[-1]}, table_rows={self.table.shape[0]}, "
+            f"interpolation={self.interpolation!r}"
+        )
