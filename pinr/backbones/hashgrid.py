@@ -228,6 +228,14 @@ class HashGrid(AbstractBackbone):
         for layer in [*self.layers, self.head]:
             layer.weight.adam_part, layer.bias.adam_part = MLP_PART, MLP_BIAS_PART
 
+    @property
+    def point_widths(self) -> tuple[int, ...]:
+        """What the encoding keeps per point for its backward, in values of the working dtype
+        (:func:`pinr.training.memory.layer_widths`): per level and node its F gathered features, its
+        weight and its row index (an int64: two float32 values)."""
+        nodes = self.levels * self.corners.shape[0]
+        return (nodes * (self.features + 3),)
+
     # ------------------------------------------------------------------ lookup
     def rows(self, cell: Tensor) -> Tensor:
         r"""Table rows of every node a point reads: cells ``(N, L, d)`` (long) → ``(N, L, K^d)``

@@ -262,3 +262,36 @@ def test_a_small_image_fits():
     table = solver.state.model.network.backbone.table
     group = next(g for g in solver.state.optimizer.param_groups if any(p is table for p in g["params"]))
     assert group["eps"] == 1e-15 and group["betas"] == (0.9, 0.99)
+
+
+@pytest.mark.parametrize("case", ["fit", "laplacian"])
+def test_the_memory_estimate_bounds_what_autograd_keeps(case):
+    """The encoding declares what it keeps per point (``point_widths``), so the memory plan's
+    k·S·W·b bounds what autograd saves for a hashgrid training step."""
+    from pinr import Eq, lap
+    from pinr.solvers import PINNSolver
+    from pinr.training import memory
+
+    dom = pr.Rectangle(x=(-1, 1), y=(-1, 1))
+    x, y = dom.coords
+    u = dom.field("u")
+    eq = {"fit": Eq(u, x * y), "laplacian": Eq(lap(u), x)}[case]
+    options = dict(levels=8, log2_table=10, max_resolution=256, interpolation="cubic", activation="softplus")
+    solver = PINNSolver.from_options(
+        pr.Problem(dom, [eq], name=case), backbone="hashgrid", backbone_options=options, steps=1, batch=256,
+        progress=False, hard=False,
+    )
+    state = solver.build()
+    term = solver.terms[0]
+    assert memory.layer_widths(state.model.network)[-1] == 8 * 16 * (2 + 3)
+    saved = {}
+
+    def pack(t):
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        term.loss(state.model, term.sample(state.generator))
+    per_point = sum(saved.values()) / 256
+    slots = memory.derivative_slots(term.expression, state.model.engine.name)
+    assert per_point <= memory.bytes_per_point(state.model.network, slots=slots)
