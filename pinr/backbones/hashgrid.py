@@ -32,8 +32,9 @@ they count from 0). A level whose dense grid fits is indexed densely,
 :math:`h = \sum_k n_k\, n_l^{k}`; a finer one is hashed,
 :math:`h = \bigoplus_k n_k \pi_k \bmod 2^T` with Instant-NGP's primes
 :math:`\pi = (1, 2654435761, 805459861, 3674653429)`. All levels' tables are one parameter
-(``table``, rows of level :math:`l` from ``offsets[l]``), so each step makes one gather and, in the
-backward, one scatter-add.
+(``table``; level :math:`l`'s rows from ``row_offsets[l]``: the hashed levels first, each at a
+multiple of :math:`2^T`, then the dense ones), so each step makes one gather and, in the backward,
+one scatter-add.
 
 The fraction :math:`t` and the kernel weights are built from pinr's jet primitives (an affine map,
 elementwise polynomials with exact :math:`f', f''`, products), and the gathered rows enter as a
