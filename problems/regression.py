@@ -66,10 +66,10 @@ IMAGE_BATCH = 1 << 16
 def image_training(height: int, width: int) -> TrainConfig:
     """The image fit's defaults: the hashgrid backbone with its finest level at the image's longest
     side (one grid node a pixel), Instant-NGP's rate 1e-2, batches of :data:`IMAGE_BATCH` random
-    pixels and 150 steps per 65,536 pixels (at least 300, at most 2,500). Chosen over SIREN (256 ×
+    pixels and 75 steps per 65,536 pixels (at least 300, at most 1,500). Chosen over SIREN (256 ×
     3 sine layers, every pixel each step, 500 steps at 1e-4) by the equal-CPU-time table of
     bench/RESULTS.md ("hashgrid")."""
     pixels = height * width
-    steps = int(min(2500, max(300, round(150 * pixels / IMAGE_BATCH))))
+    steps = int(min(1500, max(300, round(75 * pixels / IMAGE_BATCH))))
     return TrainConfig(model=ModelConfig(backbone="hashgrid", options={"max_resolution": max(16, height, width)}),
                        optim=OptimConfig(steps=steps, lr=1e-2), sampling=SamplingConfig(batch=min(pixels, IMAGE_BATCH)))
