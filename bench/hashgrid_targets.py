@@ -50,10 +50,15 @@ def image_row(name: str, size: int, steps, seconds: float, floor: float, threads
     options = {"threads": threads} | ({"steps": steps} if steps else {})
     before = load()
     m = run(case, work / name, backbone="hashgrid", **options)
-    return {"row": name, "psnr": m.get("psnr"), "train_s": m.get("train_seconds"), "steps": m.get("steps"),
-            "target": f">= {floor} dB in <= {seconds:g} s",
-            "met": bool(m.get("psnr", 0) >= floor and m.get("train_seconds", 1e9) <= seconds),
-            "load": f"{before} -> {load()}"}
+    return {
+        "row": name,
+        "psnr": m.get("psnr"),
+        "train_s": m.get("train_seconds"),
+        "steps": m.get("steps"),
+        "target": f">= {floor} dB in <= {seconds:g} s",
+        "met": bool(m.get("psnr", 0) >= floor and m.get("train_seconds", 1e9) <= seconds),
+        "load": f"{before} -> {load()}",
+    }
 
 
 def mesh_row(mesh: str, kernel: str, steps, threads: int, work: Path, quick: bool = False) -> dict:
@@ -66,9 +71,16 @@ def mesh_row(mesh: str, kernel: str, steps, threads: int, work: Path, quick: boo
     m = run(case, work / f"sdf-{kernel}", backbone="hashgrid", backbone_options=backbone, **options)
     iou, chamfer = m.get("iou"), m.get("chamfer")
     met = iou is not None and chamfer is not None and iou >= 0.97 and chamfer <= 2e-3 and m["train_seconds"] <= 600
-    return {"row": f"mesh-sdf ({kernel})", "iou": iou, "chamfer": chamfer, "train_s": m.get("train_seconds"),
-            "steps": m.get("steps"), "target": "IoU >= 0.97, Chamfer <= 2e-3 in <= 600 s", "met": met,
-            "load": f"{before} -> {load()}"}
+    return {
+        "row": f"mesh-sdf ({kernel})",
+        "iou": iou,
+        "chamfer": chamfer,
+        "train_s": m.get("train_seconds"),
+        "steps": m.get("steps"),
+        "target": "IoU >= 0.97, Chamfer <= 2e-3 in <= 600 s",
+        "met": met,
+        "load": f"{before} -> {load()}",
+    }
 
 
 def compare(size: int, seconds: float, threads: int, work: Path, probe_steps: int = 3) -> list[dict]:
@@ -84,9 +96,17 @@ def compare(size: int, seconds: float, threads: int, work: Path, probe_steps: in
         steps = max(1, int(seconds / per_step))
         before = load()
         m = run(case, work / f"cmp-{label}", steps=steps, threads=threads, **options)
-        rows.append({"row": f"image {size}² {label}", "psnr": m.get("psnr"), "ssim": m.get("ssim"),
-                     "train_s": m.get("train_seconds"), "steps": steps, "ms_per_step": round(1e3 * per_step, 1),
-                     "load": f"{before} -> {load()}"})
+        rows.append(
+            {
+                "row": f"image {size}² {label}",
+                "psnr": m.get("psnr"),
+                "ssim": m.get("ssim"),
+                "train_s": m.get("train_seconds"),
+                "steps": steps,
+                "ms_per_step": round(1e3 * per_step, 1),
+                "load": f"{before} -> {load()}",
+            }
+        )
     return rows
 
 
@@ -116,8 +136,9 @@ def main() -> None:
             else:
                 print("mesh-sdf: skipped (give --mesh PATH, e.g. the Stanford bunny)")
         if "compare" in only:
-            rows += compare(32 if q else args.compare, 2.0 if q else args.seconds, args.threads, work,
-                            probe_steps=1 if q else 3)
+            rows += compare(
+                32 if q else args.compare, 2.0 if q else args.seconds, args.threads, work, probe_steps=1 if q else 3
+            )
     print(f"\nhashgrid targets — threads {args.threads}, cpu count {os.cpu_count()}, {time.strftime('%Y-%m-%d %H:%M')}")
     keys = ["row", "psnr", "ssim", "iou", "chamfer", "train_s", "steps", "ms_per_step", "target", "met", "load"]
     keys = [k for k in keys if any(k in r for r in rows)]

@@ -122,12 +122,12 @@ def _outer(terms: list[Tensor], op) -> Tensor:
 
 @register_backbone("hashgrid")
 class HashGrid(AbstractBackbone):
-    r"""Multiresolution hash grid (``levels`` × ``features``, :math:`2^{\text{log2\_table}}` rows a
-    level at most, resolutions ``base_resolution`` → ``max_resolution``, kernel ``interpolation``:
+    r"""Multiresolution hash grid (``levels`` × ``features``, at most :math:`2^T` rows a level for
+    ``log2_table`` = T, resolutions ``base_resolution`` → ``max_resolution``, kernel ``interpolation``:
     ``linear`` | ``smoothstep`` | ``cubic``) read by an MLP of ``depth`` hidden layers of ``width``
     with ``activation``. Defaults are the paper's: 16 levels of 2 features, :math:`2^{19}` rows,
-    16 → 2048, linear, two hidden layers of 64 with ReLU; table entries :math:`U(\pm`
-    ``init_scale``\ :math:`)`. Inputs are the domain mapped to :math:`[-1, 1]^d`, ``d`` = 1..4;
+    16 → 2048, linear, two hidden layers of 64 with ReLU; table entries uniform in
+    ± ``init_scale`` (1e-4). Inputs are the domain mapped to :math:`[-1, 1]^d`, ``d`` = 1..4;
     points outside extrapolate from the border cells. Use ``smoothstep`` or ``cubic`` (and a smooth
     ``activation`` such as ``softplus``) when second derivatives enter the loss: a linear kernel's
     pure second derivatives are zero.

@@ -278,8 +278,13 @@ def test_the_memory_estimate_bounds_what_autograd_keeps(case):
     eq = {"fit": Eq(u, x * y), "laplacian": Eq(lap(u), x)}[case]
     options = dict(levels=8, log2_table=10, max_resolution=256, interpolation="cubic", activation="softplus")
     solver = PINNSolver.from_options(
-        pr.Problem(dom, [eq], name=case), backbone="hashgrid", backbone_options=options, steps=1, batch=256,
-        progress=False, hard=False,
+        pr.Problem(dom, [eq], name=case),
+        backbone="hashgrid",
+        backbone_options=options,
+        steps=1,
+        batch=256,
+        progress=False,
+        hard=False,
     )
     state = solver.build()
     term = solver.terms[0]
