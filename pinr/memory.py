@@ -110,9 +110,12 @@ def memory_budget(device, budget=None, *, fraction: float = FRACTION) -> int:
 
 
 def layer_widths(network: torch.nn.Module) -> list[int]:
-    """Output widths of the network's linear layers (every :class:`torch.nn.Linear`), in order;
-    a network without any counts as one layer as wide as its parameters are many (an upper bound)."""
+    """Output widths of the network's linear layers (every :class:`torch.nn.Linear`), in order,
+    then what other modules declare they keep per point (``point_widths``: a hash grid's gathered
+    table rows, kernel weights and row indices); a network without any counts as one layer as wide
+    as its parameters are many (an upper bound)."""
     widths = [m.out_features for m in network.modules() if isinstance(m, torch.nn.Linear)]
+    widths += [int(w) for m in network.modules() for w in getattr(m, "point_widths", ())]
     return widths or [max(1, sum(p.numel() for p in network.parameters()))]
 
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from . import primitives as P
 
-__all__ = ["AbstractBackbone", "BackboneTraining", "Network", "embedded_features", "output_scales"]
+__all__ = ["AbstractBackbone", "AdamPart", "BackboneTraining", "Network", "embedded_features", "output_scales"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,34 @@ class BackboneTraining:
             raise ValueError(f"BackboneTraining source must say where the lr comes from (e.g. 'SIREN paper'), "
                              f"got {self.source!r}")
         object.__setattr__(self, "lr", float(lr))  # a numpy or int figure compares and prints as a float
+
+
+@dataclass(frozen=True)
+class AdamPart:
+    r"""Adam's settings for one part of a backbone (a hash grid's tables, its MLP), where the part's
+    paper trains it unlike the rest: the group's rate is the run's :math:`\eta` times ``lr_scale``,
+    with its own ``betas``, ``eps`` and L2 ``weight_decay``. A backbone attaches one to a parameter
+    as ``param.adam_part``; pinr's Adam (:mod:`pinr.training.optimizers`) puts parameters with equal
+    parts in one group and the rest in the run's own."""
+
+    lr_scale: float = 1.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+    def __post_init__(self):
+        ok = (all(isinstance(v, (int, float)) and math.isfinite(v) for v in (self.lr_scale, self.eps,
+                                                                            self.weight_decay, *self.betas))
+              and self.lr_scale > 0 and self.eps > 0 and self.weight_decay >= 0 and len(self.betas) == 2
+              and all(0 <= b < 1 for b in self.betas))
+        if not ok:
+            raise ValueError(f"AdamPart needs lr_scale > 0, eps > 0, weight_decay >= 0 and two betas in [0, 1), got "
+                             f"{self!r}")
+
+    def group(self, lr: float) -> dict:
+        """Adam's parameter-group settings at the run's rate ``lr`` (without ``params``)."""
+        return {"lr": lr * self.lr_scale, "betas": tuple(self.betas), "eps": self.eps,
+                "weight_decay": self.weight_decay}
 
 
 class AbstractBackbone(nn.Module):

@@ -45,6 +45,7 @@ __all__ = [
     "cat",
     "pointwise_linear",
     "blockwise_linear",
+    "grouped_pointwise_linear",
     "cos",
     "exp",
     "gaussian",
@@ -255,6 +256,17 @@ def pointwise_linear(x: Field, m: Tensor) -> Field:
     if isinstance(x, Jet):
         return x.pointwise_linear(m)
     return torch.einsum("nw,nwc->nc", x, m)
+
+
+def grouped_pointwise_linear(x: Field, m: Tensor) -> Field:
+    r"""A per-point linear map on groups of channels, constant in x: ``x`` ``(N, G K)`` is ``G``
+    groups of ``K`` channels, ``m`` ``(N, G, K, C)``, :math:`y_{n,gC+c} = \sum_k x_{n,gK+k}\,
+    m_{n,g,k,c}` ``(N, G C)`` (a hash grid's kernel weights times the table rows they read, one group
+    a level: :func:`pointwise_linear` with a block-diagonal ``m``, without its zero blocks)."""
+    if isinstance(x, Jet):
+        return x.grouped_pointwise_linear(m)
+    n, g, k, c = m.shape
+    return torch.einsum("ngk,ngkc->ngc", x.reshape(n, g, k), m).reshape(n, g * c)
 
 
 def blockwise_linear(x: Field, m: Tensor) -> Field:

@@ -737,6 +737,18 @@ class Jet:
         inputs: a linear map, so every slot is mapped alike (``(N, W) → (N, C)``)."""
         return self._map_slots(lambda slot: torch.einsum("...nw,nwc->...nc", slot, m))
 
+    def grouped_pointwise_linear(self, m: Tensor) -> Jet:
+        r"""A per-point linear map on ``G`` groups of ``K`` channels, constant in the inputs:
+        ``m`` ``(N, G, K, C)``, :math:`y_{n,gC+c} = \sum_k x_{n,gK+k}\, m_{n,g,k,c}` on every slot
+        alike (``(N, G K) → (N, G C)``)."""
+        n, g, k, c = m.shape
+
+        def group(slot):  # a slot held for one point and broadcast is spread first
+            lead = slot.shape[:-2]
+            slot = slot.expand(*lead, n, g * k).reshape(*lead, n, g, k)
+            return torch.einsum("...ngk,ngkc->...ngc", slot, m).reshape(*lead, n, g * c)
+        return self._map_slots(group)
+
     def blockwise_linear(self, m: Tensor) -> Jet:
         r"""A linear map per block of points: the ``N = K n`` points are ``K`` consecutive blocks
         of ``n``, block :math:`k` mapped by ``m[k]`` (``m`` ``(K, W, C)``, constant in the

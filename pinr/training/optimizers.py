@@ -59,7 +59,7 @@ class Adam(AbstractOptimizer):
     description = "Adam with the rate held, then a cosine decay (first order)"
 
     def build(self, groups, optim):
-        optimizer = torch.optim.Adam(groups)
+        optimizer = torch.optim.Adam(split_parts(groups))
         schedule = self.schedule(optimizer, optim.steps, optim.decay, min(optim.lr_min, optim.lr))
         return optimizer, schedule, GradientStep()
 
@@ -99,6 +99,30 @@ class Natural(AbstractOptimizer):
         return ("Its steps only ever lower the loss on their own points, so the points drawn since reach values the "
                 "network cannot hold: rescale the problem (smaller data magnitudes, smaller omega0), or use "
                 "optimizer='adam'")
+
+
+def split_parts(groups: list[dict]) -> list[dict]:
+    """Adam's groups with the parameters that carry an :class:`~pinr.backbones.AdamPart`
+    (``param.adam_part``: a backbone part its paper trains with other settings) moved into a group
+    per part, after their own group: the first group keeps the run's rate, as the history records it."""
+    out = []
+    for group in groups:
+        plain, parts = [], {}
+        for p in group["params"]:
+            part = getattr(p, "adam_part", None)
+            if part is None:
+                plain.append(p)
+            else:
+                parts.setdefault(part, []).append(p)
+        if not parts:
+            out.append(group)
+            continue
+        ordered = sorted(parts.items(), key=lambda item: item[0].lr_scale != 1.0)
+        if plain:
+            out.append({**group, "params": plain})
+        for part, params in ordered:
+            out.append({**group, **part.group(group["lr"]), "params": params})
+    return out
 
 
 #: ``optimizer=`` name → its part

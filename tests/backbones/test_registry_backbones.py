@@ -22,7 +22,8 @@ from pinr.derivatives.jet import Jet
 BACKBONES = pr.available_backbones()
 #: Option variants with their own derivative rules: FINER's scale factor is detached by default
 #: (as in its paper's code); with scale_grad=True its derivatives enter the jet too.
-VARIANTS = {"finer:scale_grad": ("finer", dict(width=24, depth=2, scale_grad=True))}
+VARIANTS = {"finer:scale_grad": ("finer", dict(width=24, depth=2, scale_grad=True)),
+            "hashgrid:smoothstep": ("hashgrid", {**SMALL["hashgrid"], "interpolation": "smoothstep"})}
 BOUNDS = np.array([[-2.0, 3.0], [0.5, 1.5], [0.0, 4.0]])
 
 

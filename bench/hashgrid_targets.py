@@ -1,0 +1,155 @@
+"""The hashgrid targets of issue 25, each measured as a user runs it, and the image comparison at equal CPU time.
+
+``python bench/hashgrid_targets.py`` runs, one at a time, with the machine's load (``uptime``) printed
+before and after each:
+
+- ``image-512``: ``pinr solve image --backbone hashgrid --set size=512`` (camera); target ≥ 40 dB
+  within 3 minutes of training;
+- ``image-2048``: a 2048² image (camera) with the hashgrid backbone at the case's defaults; target
+  ≥ 35 dB within 15 minutes;
+- ``mesh-sdf`` (with ``--mesh PATH``, e.g. the Stanford bunny's 28k-vertex scan): ``pinr solve
+  eikonal-sdf --set shape=PATH --backbone hashgrid --option interpolation=KERNEL`` at the
+  defaults; target IoU ≥ 0.97, Chamfer ≤ 2e-3 (normalised box) within 10 minutes;
+- ``--compare SIZE``: the image case at ``SIZE`` (camera) with its SIREN defaults and with
+  hashgrid, side by side at the same training time (``--seconds``; each backbone's steps are
+  set from the ms/step of a 3-step probe run just before): PSNR reached.
+
+``--quick`` runs every row tiny (32² and 64² images, a few steps, a sphere for the mesh), in seconds;
+the test suite does not run it, so that it stays a benchmark. ``--threads N`` sets the CPU threads
+(default 1: on a loaded machine two threads contend; say so with the figures). The table prints
+train seconds from each run's own metrics (evaluation and set-up excluded) and whether the target
+was met; targets are for a quiet 2-core CPU, one run at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pinr as pr
+
+
+def load() -> str:
+    """The 1-minute load average, as ``uptime`` prints it."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip().split("load average:")[-1].strip()
+
+
+def run(case, out: Path, **options) -> dict:
+    """Solve ``case`` into ``out``; its metrics.json plus the PSNR against the case's reference."""
+    pr.solve(case, out=out, progress=False, **options)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def image_row(name: str, size: int, steps, seconds: float, floor: float, threads: int, work: Path) -> dict:
+    case = pr.problems.get("image", size=size)
+    options = {"threads": threads} | ({"steps": steps} if steps else {})
+    before = load()
+    m = run(case, work / name, backbone="hashgrid", **options)
+    return {
+        "row": name,
+        "psnr": m.get("psnr"),
+        "train_s": m.get("train_seconds"),
+        "steps": m.get("steps"),
+        "target": f">= {floor} dB in <= {seconds:g} s",
+        "met": bool(m.get("psnr", 0) >= floor and m.get("train_seconds", 1e9) <= seconds),
+        "load": f"{before} -> {load()}",
+    }
+
+
+def mesh_row(mesh: str, kernel: str, steps, threads: int, work: Path, quick: bool = False) -> dict:
+    case = pr.problems.get("eikonal-sdf", shape=mesh)
+    options = {"threads": threads} | ({"steps": steps} if steps else {})
+    backbone = {"interpolation": kernel} | ({"levels": 4, "log2_table": 12, "max_resolution": 64} if quick else {})
+    if quick:
+        options["batch"] = 256
+    before = load()
+    m = run(case, work / f"sdf-{kernel}", backbone="hashgrid", backbone_options=backbone, **options)
+    iou, chamfer = m.get("iou"), m.get("chamfer")
+    met = iou is not None and chamfer is not None and iou >= 0.97 and chamfer <= 2e-3 and m["train_seconds"] <= 600
+    return {
+        "row": f"mesh-sdf ({kernel})",
+        "iou": iou,
+        "chamfer": chamfer,
+        "train_s": m.get("train_seconds"),
+        "steps": m.get("steps"),
+        "target": "IoU >= 0.97, Chamfer <= 2e-3 in <= 600 s",
+        "met": met,
+        "load": f"{before} -> {load()}",
+    }
+
+
+def compare(size: int, seconds: float, threads: int, work: Path, probe_steps: int = 3) -> list[dict]:
+    """The image case at ``size``: SIREN (its defaults before hashgrid) and hashgrid (the case's
+    defaults), each trained for about ``seconds``."""
+    case = pr.problems.get("image", size=size)
+    rows = []
+    siren = {"backbone": "siren", "lr": 1e-4}  # SIREN's image defaults: 256 × 3 sine layers, lr 1e-4, every pixel
+    hashgrid = {"backbone": "hashgrid"}
+    for label, options in (("siren", siren), ("hashgrid", hashgrid)):
+        probe = run(case, work / f"probe-{label}", steps=probe_steps, threads=threads, **options)
+        per_step = probe["train_seconds"] / probe_steps
+        steps = max(1, int(seconds / per_step))
+        before = load()
+        m = run(case, work / f"cmp-{label}", steps=steps, threads=threads, **options)
+        rows.append(
+            {
+                "row": f"image {size}² {label}",
+                "psnr": m.get("psnr"),
+                "ssim": m.get("ssim"),
+                "train_s": m.get("train_seconds"),
+                "steps": steps,
+                "ms_per_step": round(1e3 * per_step, 1),
+                "load": f"{before} -> {load()}",
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and steps, seconds in all")
+    parser.add_argument("--only", nargs="*", default=None, help="rows to run: image-512 image-2048 mesh-sdf compare")
+    parser.add_argument("--mesh", default=None, help="a scanned mesh (.obj/.ply/.stl/.off) for the SDF row")
+    parser.add_argument("--kernel", default="cubic", help="hashgrid interpolation for the SDF row")
+    parser.add_argument("--compare", type=int, default=256, help="image size of the equal-time comparison")
+    parser.add_argument("--seconds", type=float, default=120.0, help="training seconds each in the comparison")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", default=None, help="also write the rows here")
+    args = parser.parse_args()
+    only = set(args.only) if args.only is not None else {"image-512", "image-2048", "mesh-sdf", "compare"}
+    q = args.quick
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if "image-512" in only:
+            rows.append(image_row("image-512", 32 if q else 512, 20 if q else None, 180.0, 40.0, args.threads, work))
+        if "image-2048" in only:
+            rows.append(image_row("image-2048", 64 if q else 2048, 10 if q else None, 900.0, 35.0, args.threads, work))
+        if "mesh-sdf" in only:
+            if args.mesh or q:
+                rows.append(mesh_row(args.mesh or "sphere", args.kernel, 5 if q else None, args.threads, work, q))
+            else:
+                print("mesh-sdf: skipped (give --mesh PATH, e.g. the Stanford bunny)")
+        if "compare" in only:
+            rows += compare(
+                32 if q else args.compare, 2.0 if q else args.seconds, args.threads, work, probe_steps=1 if q else 3
+            )
+    print(f"\nhashgrid targets — threads {args.threads}, cpu count {os.cpu_count()}, {time.strftime('%Y-%m-%d %H:%M')}")
+    keys = ["row", "psnr", "ssim", "iou", "chamfer", "train_s", "steps", "ms_per_step", "target", "met", "load"]
+    keys = [k for k in keys if any(k in r for r in rows)]
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for r in rows:
+        cells = [r.get(k, "") for k in keys]
+        print("| " + " | ".join(f"{c:.4g}" if isinstance(c, float) else str(c) for c in cells) + " |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
