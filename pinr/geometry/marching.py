@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..domains.csg import AbstractSolid
 from ..domains.frame import grid_points
@@ -38,16 +39,24 @@ def _first_field(values: np.ndarray, n: int) -> np.ndarray:
     return values[:, 0] if values.ndim == 2 else values.reshape(n)
 
 
+#: lattices of this many points or more show a progress bar while a field is evaluated on them
+PROGRESS_POINTS = 1 << 22
+
+
 def evaluate_grid(field, resolution: int, dim: int, *, chunk: int = 1 << 18) -> np.ndarray:
     """``field`` at the cell centres of the ``resolution^dim`` lattice of :math:`[-1, 1]^d`
-    ("ij" order), float32."""
+    ("ij" order), float32, slab by slab; a lattice of :data:`PROGRESS_POINTS` points or more shows
+    a progress bar with its time estimate."""
     fn = as_field(field)
     res = int(resolution)
     out = np.empty((res,) * dim, dtype=np.float32)
     per = max(1, chunk // res ** (dim - 1))
-    for i in range(0, res, per):
-        sl = slice(i, min(res, i + per))
-        out[sl] = fn(grid_points(res, dim, first=sl)).reshape((sl.stop - sl.start,) + (res,) * (dim - 1))
+    with tqdm(total=res, unit="slab", leave=False, disable=res ** dim < PROGRESS_POINTS,
+              desc=f"evaluating on the {res}^{dim} lattice") as bar:
+        for i in range(0, res, per):
+            sl = slice(i, min(res, i + per))
+            out[sl] = fn(grid_points(res, dim, first=sl)).reshape((sl.stop - sl.start,) + (res,) * (dim - 1))
+            bar.update(sl.stop - sl.start)
     return out
 
 
