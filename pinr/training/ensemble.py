@@ -144,6 +144,9 @@ def unsupported(solver, state) -> str | None:
                 "per model)")
     if c.optim.optimizer != "adam":
         return f"optimizer {c.optim.optimizer!r} solves one model's Gauss-Newton system at a time"
+    if any(getattr(p, "adam_part", None) is not None for p in state.model.network.parameters()):
+        return (f"{c.model.backbone} trains parts with their own Adam settings (its paper's), which the stacked "
+                "Adam does not carry")
     if c.optim.balance == "self-adaptive":
         return "self-adaptive weights belong to one run's fixed points"
     if AdaptiveSampling.wanted(solver.terms):

@@ -202,3 +202,18 @@ def test_parse_over_bounds_the_number_of_models_without_listing_a_range():
     with pytest.raises(ValueError, match="with the keys before it makes 2,048 models"):
         parse_over({"omega0": [1.0, 2.0], "seed": range(1024)})
     assert len(parse_over({"seed": range(1024)})["seed"]) == 1024
+
+
+def test_a_backbone_with_its_own_adam_parts_trains_each_model_as_pr_solve_does(tmp_path):
+    """hashgrid's tables train with the paper's Adam (ε 1e-15, β₂ 0.99), which the stacked Adam
+    does not carry: a sweep says so and trains each model by the ordinary loop, so each equals
+    pr.solve with the same options."""
+    from pinr.problems import get
+
+    case = get("image", size=16)
+    options = dict(levels=2, log2_table=8, base_resolution=4, max_resolution=16, width=8, depth=1)
+    result = pr.sweep(case, over={"seed": [0, 1]}, steps=3, backbone_options=options, progress=False)
+    assert not result.vmapped and "own Adam settings" in result.notice
+    alone = pr.solve(case, steps=3, seed=1, backbone_options=options, progress=False)
+    for a, b in zip(result.solutions[1].network.parameters(), alone.network.parameters()):
+        assert torch.equal(a, b)
