@@ -41,6 +41,18 @@ def reference(target, *, resolution: int | None = None):
     return ref
 
 
+def reference_of(case, reference_solution, *, resolution: int | None = None):
+    """The reference a run of ``case`` is compared with: ``reference_solution`` itself, or for
+    ``"auto"`` :func:`reference` (``None`` when the problem has none)."""
+    if not (isinstance(reference_solution, str) and reference_solution == "auto"):
+        return reference_solution
+    try:
+        return reference(case, resolution=resolution)
+    except NotImplementedError as err:
+        log.info("no reference for %s: %s", case.problem.name, err)
+        return None
+
+
 def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
           resolution: int | None = None, reference_solution="auto", validate_metrics=None, callbacks=(), **options):
     r"""Solve ``target`` (a :class:`~pinr.Problem`, or a catalogue case from
@@ -111,13 +123,7 @@ def _solve(target, *, solver, out, resolution, reference_solution, validate_metr
         directory.finish(lambda path: write_run(path, case, sol, None, solver=solver,
                                                 seconds=time.perf_counter() - started), main=is_main_process())
         return sol
-    ref = reference_solution
-    if isinstance(ref, str) and ref == "auto":
-        try:
-            ref = reference(case, resolution=resolution)
-        except NotImplementedError as err:
-            log.info("no reference for %s: %s", problem.name, err)
-            ref = None
+    ref = reference_of(case, reference_solution, resolution=resolution)
     if directory.path is not None:
         options["out"] = directory.path
     pinn = PINNSolver(case, TrainConfig.from_options(**options), reference=ref, validate_metrics=validate_metrics,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from .api import reference
+from .api import reference_of
 from .backbones import backbone_options
 from .case import as_case
 from .comparison import compare
@@ -230,7 +230,7 @@ def _sweep(target, *, over, out, reference_solution, progress, **options) -> Swe
     directory = RunDirectory(out)
     _check_sweep(case, over, options, directory)
     combos = combinations(over)
-    ref = _reference(case, reference_solution)
+    ref = reference_of(case, reference_solution)
     solvers = [
         PINNSolver.from_options(case, reference=ref, **{**_options_of(k, options), "progress": False}) for k in combos
     ]
@@ -273,18 +273,6 @@ def _check_sweep(case, over, options, directory) -> None:
     given = set((options.get("backbone_options") or {})) & set(over)
     if given:
         raise ValueError(f"over: {sorted(given)} also given in backbone_options; give each once")
-
-
-def _reference(case, reference_solution):
-    """The reference every model is compared with: ``"auto"`` is :func:`pinr.reference` (none
-    when the problem has none)."""
-    if not (isinstance(reference_solution, str) and reference_solution == "auto"):
-        return reference_solution
-    try:
-        return reference(case)
-    except NotImplementedError as err:
-        log.info("no reference for %s: %s", case.problem.name, err)
-        return None
 
 
 def _groups(solvers, states, count: int) -> tuple[list[list[int]], str | None]:
