@@ -87,3 +87,22 @@ def make_icosphere():
 @pytest.fixture
 def make_box_mesh():
     return box_mesh
+
+
+@pytest.fixture
+def saved_bytes_per_point():
+    """``f(state, term, batch)``: the bytes autograd saves for the backward of ``term``'s loss on
+    one sampled batch of ``batch`` points, per point (each storage counted once)."""
+
+    def measure(state, term, batch: int) -> float:
+        saved = {}
+
+        def pack(t):
+            saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            term.loss(state.model, term.sample(state.generator))
+        return sum(saved.values()) / batch
+
+    return measure

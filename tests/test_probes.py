@@ -20,6 +20,13 @@ from pinr.cli import app
 
 runner = CliRunner()
 
+#: a two-step Adam run: the probes are about what happens around training, not its result
+QUICK = """[training]
+steps = 2
+optimizer = "adam"
+batch = 32
+"""
+
 HEAT = """domain = "Interval(x=(0, 1)) * TimeInterval(0, 0.1)"
 equations = ["D(u, t) = D(u, x, x) / 2"]
 exact = "exp(-2*pi**2*t)*sin(2*pi*x)"
@@ -29,22 +36,14 @@ on = "initial"
 [[conditions]]
 equation = "u = 0"
 on = "boundary"
-[training]
-steps = 2
-optimizer = "adam"
-batch = 32
-"""
+""" + QUICK
 
 SOURCE = """domain = "Interval(x=(0, 1))"
 equations = ["-D(u, x, x) = sin(pi**2*x)"]
 [[conditions]]
 equation = "u = 0"
 on = "boundary"
-[training]
-steps = 2
-optimizer = "adam"
-batch = 32
-"""
+""" + QUICK
 
 ORDER_EIGHT = """domain = "Rectangle(x=(0, 1), y=(0, 1))"
 equations = ["lap(lap(lap(lap(u)))) = 1"]

@@ -265,7 +265,7 @@ def test_a_small_image_fits():
 
 
 @pytest.mark.parametrize("case", ["fit", "laplacian"])
-def test_the_memory_estimate_bounds_what_autograd_keeps(case):
+def test_the_memory_estimate_bounds_what_autograd_keeps(case, saved_bytes_per_point):
     """The encoding declares what it keeps per point (``point_widths``), so the memory plan's
     k·S·W·b bounds what autograd saves for a hashgrid training step."""
     from pinr import Eq, lap, memory
@@ -288,14 +288,6 @@ def test_the_memory_estimate_bounds_what_autograd_keeps(case):
     state = solver.build()
     term = solver.terms[0]
     assert memory.layer_widths(state.model.network)[-1] == 8 * 16 * (2 + 3)
-    saved = {}
-
-    def pack(t):
-        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        term.loss(state.model, term.sample(state.generator))
-    per_point = sum(saved.values()) / 256
+    per_point = saved_bytes_per_point(state, term, 256)
     slots = memory.derivative_slots(term.expression, state.model.engine.name)
     assert per_point <= memory.bytes_per_point(state.model.network, slots=slots)

@@ -82,7 +82,7 @@ def test_cost_per_point_is_k_slots_widths_bytes():
 
 
 @pytest.mark.parametrize("case", ["fit", "laplacian", "gradient"])
-def test_the_estimate_bounds_what_autograd_keeps(case):
+def test_the_estimate_bounds_what_autograd_keeps(case, saved_bytes_per_point):
     """Bytes autograd saves for the backward of a training loss, per point, stay below the
     estimate k·S·W·b (and above a third of it: the estimate is not vacuous)."""
     dom = pr.Rectangle(x=(-1, 1), y=(-1, 1))
@@ -93,15 +93,7 @@ def test_the_estimate_bounds_what_autograd_keeps(case):
                                      steps=1, batch=256, progress=False, optimizer="adam")
     state = solver.build()
     term = solver.terms[0]
-    saved = {}
-
-    def pack(t):
-        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        term.loss(state.model, term.sample(state.generator))
-    per_point = sum(saved.values()) / 256
+    per_point = saved_bytes_per_point(state, term, 256)
     estimate = memory.bytes_per_point(state.model.network,
                                       slots=memory.derivative_slots(term.expression, state.model.engine.name))
     assert estimate / 3 < per_point <= estimate
