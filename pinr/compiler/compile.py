@@ -23,6 +23,7 @@ import torch
 from sympy.core.function import AppliedUndef
 
 from ..symbolic.expressions import DataFunction, FieldFunction, Parameter, normal_symbol
+from ..symbolic.known import derivative_app
 
 __all__ = ["Atom", "Combo", "atom_of", "CompiledExpression", "CompiledTerm", "CompiledObservation", "CompiledProblem",
            "fold_constants", "compile_problem", "compile_expressions"]
@@ -111,6 +112,17 @@ def _hard_form(expr, hard: Mapping):
     swap = {a: hard[a.func.__name__][0] + hard[a.func.__name__][1] * a
             for a in expr.atoms(FieldFunction) if a.func.__name__ in hard}
     return expr.xreplace(swap).doit() if swap else expr
+
+
+def _real_imag(e) -> tuple:
+    """The real and imaginary parts of ``e`` (its symbols real). Real functions of real arguments
+    (``exp(-5000 (x + 0.35)^2)``) are kept whole while the rest is expanded: expanded, that Gaussian
+    became ``1.6e-263 * exp(-5000 x^2 - 3500 x)``, 0 times infinity in float32."""
+    whole = {f: sympy.Dummy(f"r{i}", real=True) for i, f in enumerate(
+        a for a in e.atoms(sympy.Function) if not a.has(sympy.I) and all(s.is_real for s in a.free_symbols))}
+    parts = sympy.expand_complex(e.xreplace(whole)).as_real_imag()
+    back = {v: k for k, v in whole.items()}
+    return tuple(p.xreplace(back) for p in parts)
 
 
 def atom_of(app_or_derivative, fields: Sequence[str], coords) -> Atom:
@@ -264,6 +276,8 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
         for d in e.atoms(sympy.Derivative):
             if isinstance(d.expr, FieldFunction):
                 mapping[d] = atom_symbol(atom_of(d, fields, coords))
+            elif (known := derivative_app(d)) is not None:
+                mapping[d] = known  # a known part's derivative: evaluated exactly, like data
         e = e.xreplace(mapping)
         mapping = {}
         for a in e.atoms(AppliedUndef):
@@ -277,7 +291,7 @@ def compile_expressions(exprs: Sequence, *, fields: Sequence[str], coords: Seque
         if e.has(sympy.I):
             # complex statement over real unknowns (e.g. u = u_re + I*u_im): one real residual for
             # the real part and one for the imaginary part
-            replaced.extend(sympy.expand_complex(e).as_real_imag())
+            replaced.extend(_real_imag(e))
         else:
             replaced.append(e)
 
