@@ -12,6 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+import sympy
 import torch
 from tqdm.auto import tqdm
 
@@ -24,6 +25,7 @@ from pinr.io import save_torch
 from pinr.memory import derivative_slots, evaluation_chunk, memory_guard
 from pinr.symbolic.data import DataSource
 from pinr.symbolic.expressions import Coordinate, TimeCoordinate, flatten, grad, make_field, norm
+from pinr.symbolic.known import known_apps, known_field_of, known_from_spec
 from pinr.symbolic.parser import STRING_FUNCTIONS, parse_expression
 
 __all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "DenseSolution", "ExactSolution", "load", "grid_of",
@@ -273,7 +275,9 @@ class NeuralSolution(AbstractSolution):
             "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
             "parameters": dict(self.parameters), "metadata": self.metadata,
             "periodic": list(self.network.periodic),
-            "hard": {k: [str(g), str(phi)] for k, (g, phi) in self.hard.items()},
+            "hard": {k: [str(g), str(phi)] for k, (g, phi) in self.hard.items() if known_field_of(g) is None},
+            "known": {k: {"spec": known_field_of(g).spec(), "channel": int(g.func.channel)}
+                      for k, (g, _) in self.hard.items() if known_field_of(g) is not None},
         }
         return save_torch(path, state)
 
@@ -341,7 +345,7 @@ def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
                                   **state["options"])
         net = Network(backbone, grid.bounds, periodic=periodic).to(dtype=getattr(torch, state["dtype"]))
         net.load_state_dict(state["state_dict"])
-        hard = _read_hard(state.get("hard", {}), coords)
+        hard = {**_read_hard(state.get("hard", {}), coords), **_read_known(state.get("known", {}), coords)}
     except (TypeError, ValueError, KeyError, RuntimeError) as err:
         reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
         raise ValueError(f"{path} is a pinr solution that cannot be rebuilt ({reason}); save it again with "
@@ -364,6 +368,23 @@ def _read_hard(saved: dict, coords) -> dict:
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
             raise ValueError(f"hard[{name!r}] must be two formulas")
         out[str(name)] = tuple(parse_expression(t, ns, t) for t in pair)
+    return out
+
+
+def _read_known(saved: dict, coords) -> dict:
+    """The known parts of a saved solution (field → ``(K, 1)``), rebuilt by kind from their numbers
+    (:func:`~pinr.symbolic.known.known_from_spec`); one known field per distinct spec."""
+    if not isinstance(saved, dict):
+        raise ValueError("known must be a mapping field -> {spec, channel}")
+    built, out = {}, {}
+    for name, entry in saved.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("spec"), dict)
+                and isinstance(entry.get("channel"), int)):
+            raise ValueError(f"known[{name!r}] must hold a spec and a channel")
+        key = repr(sorted(entry["spec"].items()))
+        if key not in built:
+            built[key] = known_apps(known_from_spec(entry["spec"]), coords)
+        out[str(name)] = (built[key][entry["channel"]], sympy.Integer(1))
     return out
 
 

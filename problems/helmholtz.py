@@ -76,14 +76,13 @@ from pathlib import Path
 import numpy as np
 import sympy
 import torch
-from scipy import special
-from scipy.integrate import cumulative_trapezoid
 from sympy import Abs, I, Max, exp, pi
 
 from pinr.case import Case
 from pinr.domains import DiskPatch, Rectangle
 from pinr.solution import AbstractSolution, grid_of
 from pinr.symbolic import Condition, D, Eq, Parameter, Problem
+from pinr.symbolic.known import HelmholtzSource, known_apps
 from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
 from . import register_problem
@@ -92,6 +91,7 @@ __all__ = ["helmholtz", "HelmholtzAnalytic", "helmholtz_reference", "helmholtz_m
            "squared_slowness", "SLOWNESS"]
 
 SLOWNESS = ("uniform", "square", "circle")
+SINGULAR = ("subtract", "none")
 
 
 def squared_slowness(kind: str, x, y):
@@ -126,13 +126,16 @@ class _Spec:
 @register_problem("helmholtz")
 def helmholtz(k: float = 20.0, slowness: str = "uniform", pml_width: float = 0.5, a0: float = 5.0,
               variance: float = 1e-4, source_re: float = 1.0, source_im: float = 1.0,
-              fd_resolution: int = 512) -> Case:
+              fd_resolution: int = 512, singular: str = "subtract") -> Case:
     """SIREN's Helmholtz problem: wavenumber ``k``, squared slowness ``slowness`` ("uniform",
     "square", "circle"), PML of width ``pml_width`` and strength ``a0``, Gaussian source of
     ``variance`` and amplitude ``source_re + i·source_im``; ``fd_resolution`` cells per side for
-    the FD reference."""
+    the FD reference; ``singular`` "subtract" (the source's field in the medium at the source, through
+    the layer, is a known part of the answer: the network learns the rest) or "none"."""
     if slowness not in SLOWNESS:
         raise ValueError(f"helmholtz slowness must be one of {SLOWNESS}, got {slowness!r}")
+    if singular not in SINGULAR:
+        raise ValueError(f"helmholtz singular must be one of {SINGULAR}, got {singular!r}")
     if not 0 < pml_width < 1:
         raise ValueError(f"helmholtz pml_width must be in (0, 1), got {pml_width}")
     if not variance > 0:
@@ -155,76 +158,56 @@ def helmholtz(k: float = 20.0, slowness: str = "uniform", pml_width: float = 0.5
     # the residual is O(k² |u|) away from the source: divide it by k²; the source disk, where it is
     # O(1/(2π σ²)), a hundredth of that
     w_pde = 1.0 / k**4
-    conditions = [
-        Condition(pde, on=DiskPatch(domain, center, spec.exclude), weight=w_pde * 1e-2, name="source"),
-        Condition(Eq(U, 0), on=domain.boundary, weight=1.0, name="outer"),
-    ]
+    conditions = [Condition(pde, on=domain.interior, weight=w_pde, name="pde"),
+                  Condition(Eq(U, 0), on=domain.boundary, weight=1.0, name="outer")]
+    known, batch = {}, {"pde": 4096, "outer": 512}
+    if singular == "subtract":
+        # the source's own field in the medium at the source (local wavenumber k·sqrt(m(x0))), through the
+        # layer: what is left for the network is the field scattered by the medium's variation
+        m0 = float(m.subs({x: center[0], y: center[1]}))
+        field = HelmholtzSource(k=k * math.sqrt(m0), center=center, source=s, variance=variance, a0=a0,
+                                width=pml_width)
+        known = {a.func.__name__: K for a, K in zip(u, known_apps(field, (x, y)))}
+    else:  # extra equation points where the source lives
+        conditions.insert(1, Condition(pde, on=DiskPatch(domain, center, spec.exclude), weight=w_pde * 1e-2,
+                                       name="source"))
+        batch["source"] = 512
     problem = Problem(
-        domain, conditions=[Condition(pde, on=domain.interior, weight=w_pde, name="pde"), *conditions],
-        name="helmholtz",
+        domain, conditions=conditions, name="helmholtz", known=known,
         description=f"Helmholtz k={k:g} with a PML ({slowness} slowness), complex field as (re, im)")
     training = TrainConfig(
         model=ModelConfig(backbone="siren", options={"width": 128, "depth": 3, "omega0": 30.0, "omega_hidden": 30.0}),
         optim=OptimConfig(steps=1500, lr=2e-4, lr_min=1e-6),
-        sampling=SamplingConfig(batch={"pde": 4096, "source": 512, "outer": 512}))
+        sampling=SamplingConfig(batch=batch))
     return Case(problem, training, reference=partial(helmholtz_reference, spec=spec, fd_resolution=int(fd_resolution)),
                 metrics=partial(helmholtz_metrics, inner=spec.inner, exclude=spec.exclude, center=center),
                 outputs=helmholtz_plots, fd={"resolution": int(fd_resolution)})
 
 
 # --------------------------------------------------------------------------- references
-def _stretch(x: np.ndarray, a0: float, width: float) -> np.ndarray:
-    r"""Complex coordinate :math:`\tilde x = x - i a_0\,\mathrm{sign}(x)\,d^3/(3L^2)` of the layer."""
-    d = np.maximum(np.abs(x) - (1 - width), 0.0)
-    return x - 1j * a0 * np.sign(x) * d**3 / (3 * width**2)
-
-
 class HelmholtzAnalytic(AbstractSolution):
-    r"""Exact field of the Gaussian source in the PML-stretched free space (uniform slowness).
+    r"""Exact field of the Gaussian source in the PML-stretched free space (uniform slowness):
+    :class:`~pinr.symbolic.known.HelmholtzSource` (see the module docstring for the formula).
 
-    ``solution(points (N, 2)) -> (N, 2)`` real and imaginary parts; see the module docstring
-    for the formula. ``grid`` is the 256² lattice used to plot and compare.
+    ``solution(points (N, 2)) -> (N, 2)`` real and imaginary parts. ``grid`` is the 256² lattice
+    used to plot and compare.
     """
 
     def __init__(self, *, k: float, source: complex = 1 + 1j, variance: float = 1e-4, a0: float = 5.0,
                  width: float = 0.5, center=(0.0, 0.0), fields=("u_re", "u_im"), coords=None, shape=256,
                  domain=None):
         domain = domain if domain is not None else Rectangle(x=(-1, 1), y=(-1, 1))
-        self.k, self.source, self.variance, self.a0, self.width = float(k), complex(source), float(variance), \
-            float(a0), float(width)
-        self.center = tuple(float(c) for c in center)
+        self.field = HelmholtzSource(k=k, center=center, source=source, variance=variance, a0=a0, width=width)
+        self.k, self.source, self.variance = self.field.k, self.field.source, self.field.variance
+        self.center, self.far_factor = self.field.center, self.field.far_factor
         self.fields = tuple(fields)
         self.coords = tuple(coords) if coords is not None else domain.coords
         self.grid = grid_of(domain, shape)
         self.bounds = self.grid.bounds
-        sigma = math.sqrt(self.variance)
-        self._r_max = 12 * sigma  # the Gaussian is e^-72 of its peak beyond
-        rho = np.linspace(0.0, self._r_max, 20001)
-        g = rho * np.exp(-rho**2 / (2 * self.variance)) / self.variance  # 2πρ G(ρ)
-        hh = np.zeros(rho.shape, dtype=np.complex128)
-        hh[1:] = special.hankel2(0, self.k * rho[1:]) * g[1:]
-        inside = cumulative_trapezoid(special.j0(self.k * rho) * g, rho, initial=0.0)
-        outside = np.trapezoid(hh, rho) - cumulative_trapezoid(hh, rho, initial=0.0)
-        prof = np.empty(rho.shape, dtype=np.complex128)
-        prof[0] = outside[0]
-        prof[1:] = special.hankel2(0, self.k * rho[1:]) * inside[1:] + special.j0(self.k * rho[1:]) * outside[1:]
-        self._rho, self._profile = rho, 0.25j * self.source * prof
-        self.far_factor = float(inside[-1])  # = exp(-k²σ²/2)
 
     def complex_values(self, points: np.ndarray) -> np.ndarray:
         """Complex field ``(N,)`` at points ``(N, 2)``."""
-        p = np.asarray(points, dtype=np.float64)
-        dx, dy = p[:, 0] - self.center[0], p[:, 1] - self.center[1]
-        r = np.hypot(dx, dy)
-        near = r <= self._r_max
-        out = np.empty(len(p), dtype=np.complex128)
-        out[near] = np.interp(r[near], self._rho, self._profile.real) + \
-            1j * np.interp(r[near], self._rho, self._profile.imag)
-        xs = _stretch(p[~near, 0], self.a0, self.width) - self.center[0]
-        ys = _stretch(p[~near, 1], self.a0, self.width) - self.center[1]
-        rt = np.sqrt(xs**2 + ys**2)
-        out[~near] = 0.25j * self.source * self.far_factor * special.hankel2(0, self.k * rt)
-        return out
+        return self.field.complex_values(points)
 
     def _values(self, points):
         z = self.complex_values(points.detach().cpu().double().numpy())

@@ -99,7 +99,9 @@ class FDSolver:
             "lines" if is_evolution_1d(problem) else "lowering"
         if self.kind == "lowering":
             _space_of(problem)  # boxes only: every lowering below works on the bounding-box lattice
-        self.problem = problem
+        # the reference solves the statement for the whole field: a known part (a subtracted singular
+        # part, pinr.symbolic.known) only shapes what a network learns
+        self.problem = problem.replace(known={}) if problem.known else problem
         self.resolution = resolution
         self.dt = dt
         self.cfl = float(cfl if cfl is not None else 0.5)

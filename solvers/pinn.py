@@ -50,6 +50,7 @@ from pinr.training.setup import (
     resolve_device,
     resolve_dtype,
     resolve_options,
+    start_at_known,
 )
 from pinr.training.strategy import AbstractStrategy, MainOnlyValidation, from_environment
 from pinr.training.terms import Model, SelfAdaptive, build_terms, term_losses
@@ -152,8 +153,9 @@ class PINNSolver:
                     raise
                 raise type(err)(f"backbone {c.model.backbone!r} cannot be built with options {options}: {err}; "
                                 f"`pinr list backbones` shows each option's default") from None
-            return Network(net, self.problem.domain.bounds, c.model.output_scale,
-                           periodic=periodic).to(device=self.device, dtype=self.dtype)
+            network = Network(net, self.problem.domain.bounds, c.model.output_scale, periodic=periodic)
+            start_at_known(network, self.problem)
+            return network.to(device=self.device, dtype=self.dtype)
 
     def optimizer_groups(self, network: torch.nn.Module, params: ParameterSet) -> list[dict]:
         """Adam's parameter groups: the network at ``lr``, the problem's trainable parameters at

@@ -185,6 +185,21 @@ class Network(nn.Module):
         # the scale is kept in float64 until the module is converted; use it in the working dtype
         return P.scale(out, self.output_scale.to(self.scale_weight.dtype))
 
+    def start_from_zero_(self, outputs) -> bool:
+        """Zero the backbone's last layer (its ``head``) for the output channels ``outputs``, so that
+        those outputs start at exactly 0 and are learned from there (a field with a known part starts
+        as that part); False, changing nothing, for a backbone without a linear head."""
+        head = getattr(self.backbone, "head", None)
+        weight, bias = getattr(head, "weight", None), getattr(head, "bias", None)
+        if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.shape[0] != self.output_scale.numel():
+            return False
+        with torch.no_grad():
+            for i in outputs:
+                weight[i].zero_()
+                if isinstance(bias, torch.Tensor):
+                    bias[i].zero_()
+        return True
+
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """As :class:`torch.nn.Module`'s; states saved before output scales existed (solutions,
         checkpoints) load with the scale 1 they were trained with."""

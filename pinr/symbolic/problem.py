@@ -18,6 +18,7 @@ from .data import DataSource
 from .domain_strings import parse_domain
 from .expressions import DataFunction, FieldFunction, NormalComponent, Parameter
 from .hard import hard_transforms
+from .known import known_field_of
 from .parser import exact_from_strings, located, namespace, parse_expression, shorten
 from .printing import to_latex, to_text
 
@@ -457,14 +458,18 @@ class Problem:
     trainable one). ``exact`` optionally gives the true solution per field component (sympy
     expressions of the coordinates or ``pr.Data``), used as the reference; ``align`` says how
     solutions are compared when the answer is defined only up to a constant ("constant") or an
-    affine map ("affine"); ``image`` marks fields that are pictures (plotted and scored as images).
+    affine map ("affine"); ``image`` marks fields that are pictures (plotted and scored as images);
+    ``known`` (field name → expression of known parts, :mod:`pinr.symbolic.known`) writes those fields
+    as a known function plus the network's output, substituted into every residual (a point source's
+    singular part, subtracted).
     Training settings are not part of a problem: pass them to ``pr.solve``, or find them with a
     catalogue entry (:class:`pinr.Case`).
     """
 
     def __init__(self, domain, equations: Sequence[Equation] = (), conditions: Sequence[Condition] = (), *,
                  observations: Sequence[Observation] = (), params: Mapping[str, float] | None = None, exact=None,
-                 align: str | None = None, name: str = "problem", description: str = "", image: bool = False):
+                 align: str | None = None, name: str = "problem", description: str = "", image: bool = False,
+                 known: Mapping | None = None):
         if not isinstance(domain, AbstractDomain):
             raise TypeError("Problem: first argument must be a pr domain (Rectangle, Grid, ...), "
                             f"got {type(domain).__name__}")
@@ -507,8 +512,15 @@ class Problem:
         for o in obs:
             o.check(self)
         self._set("exact", self._validate_exact(exact))
-        #: field name → (G, φ) of the hard conditions: the field is G + φ·(network output)
-        self._set("hard", MappingProxyType(hard_transforms(self, conds)))
+        #: field name → known part (:mod:`pinr.symbolic.known`): the field is it plus the network's output
+        self._set("known", MappingProxyType(self._validate_known(known)))
+        hard = hard_transforms(self, conds)
+        both = sorted(set(hard) & set(self.known))
+        if both:
+            raise ProblemError(f"field {both[0]} has a known part and a hard condition; make the condition soft "
+                               "(hard=False)")
+        #: field name → (G, φ) of the hard conditions and known parts: the field is G + φ·(network output)
+        self._set("hard", MappingProxyType({**hard, **{k: (v, sympy.Integer(1)) for k, v in self.known.items()}}))
 
     # ------------------------------------------------------------------ validation helpers
     def _set(self, k, v):
@@ -614,6 +626,33 @@ class Problem:
             raise ProblemError(f"exact is missing fields {sorted(missing)}")
         return MappingProxyType(out)
 
+    def _validate_known(self, known) -> dict:
+        if not known:
+            return {}
+        if not isinstance(known, Mapping):
+            raise ProblemError("known must map field names to known parts, e.g. {'u_re': K[0], 'u_im': K[1]} "
+                               "from pr.known_apps")
+        out = {}
+        for k, v in known.items():
+            if k not in self.fields:
+                raise ProblemError(f"known: {k!r} is not a field; fields are {list(self.fields)}")
+            v = sympy.sympify(v)
+            if known_field_of(v) is None or any(v.func.known_orders):
+                raise ProblemError(f"known part of {k}: {v} is not a known field's channel; build known parts with "
+                                   "pr.known_apps(...) and give one channel per field")
+            if tuple(v.args) != tuple(self.domain.coords):
+                raise ProblemError(f"known part of {k} is a function of {v.args}, the domain's coordinates are "
+                                   f"{self.domain.coords}; build it with pr.known_apps(field, domain.coords)")
+            out[k] = v
+        return out
+
+    def describe_known(self) -> str:
+        """One line per field with a known part: what it is."""
+        fields = {}
+        for k, v in self.known.items():
+            fields.setdefault(known_field_of(v).describe(), []).append(k)
+        return "; ".join(f"{', '.join(names)} = {what} + network" for what, names in fields.items())
+
     # ---------------------------------------------------------------------------- views
     @property
     def n_outputs(self) -> int:
@@ -633,7 +672,8 @@ class Problem:
         """A copy with constructor arguments changed (``conditions``, ``observations``, ``params``,
         ``name``, ...), validated like a new problem. The equations become conditions of the copy."""
         kw = dict(conditions=self.conditions, observations=self.observations, params=self.params, exact=self.exact,
-                  align=self.align, name=self.name, description=self.description, image=self.image)
+                  align=self.align, name=self.name, description=self.description, image=self.image,
+                  known=self.known)
         unknown = set(changes) - set(kw)
         if unknown:
             raise TypeError(f"Problem.replace: unknown fields {sorted(unknown)}; valid: {sorted(kw)}")
@@ -665,7 +705,7 @@ class Problem:
         return Problem(self.domain, [c.eq for c in conds[:n]], [*conds[n:], *self.periodic], observations=obs,
                        params=params,
                        exact=self.exact, align=self.align, name=self.name, description=self.description,
-                       image=self.image)
+                       image=self.image, known=self.known)
 
     def _parameter_atoms(self) -> dict:
         exprs = [r for c in self.conditions for r in c.eq.residuals] + [e for o in self.observations for e in o.exprs]
@@ -685,6 +725,8 @@ class Problem:
             lines.append(f"  [{c.name}] {c.eq}   on {c.on.name}   {how}")
         for p in self.periodic:
             lines.append(f"  periodic in {p.coord}")
+        if self.known:
+            lines.append(f"  known part: {self.describe_known()}")
         for o in self.observations:
             lines.append(f"  [{o.name}] {o.describe()}")
         return "\n".join(lines)

@@ -252,7 +252,20 @@ class Residual(AbstractTerm):
         return Batch(self.region.windowed(batch.points, window, self._t0), batch.normals, batch.data)
 
     def sample(self, generator, *, window=1.0):
-        return self.sampler.sample(self, generator, window=window)
+        return self.with_known(self.sampler.sample(self, generator, window=window))
+
+    def with_known(self, batch: Batch) -> Batch:
+        """``batch`` carrying the values of the known parts its residuals read
+        (:mod:`pinr.symbolic.known`), evaluated once at its final points: the residuals then read them
+        as data, also under :func:`torch.func.vmap` (the natural-gradient step), where a numerical
+        function of the points could not run."""
+        known = {app.func.source for app in self.expression.data if getattr(app.func.source, "known_at_points", False)}
+        if not known:
+            return batch
+        data = dict(batch.data)
+        for source in known:
+            data[source] = torch.stack([source.interpolate(batch.points, c) for c in range(source.channels)], dim=-1)
+        return Batch(batch.points, batch.normals, data, batch.targets, batch.sigma)
 
     def loss(self, model, batch):
         res = model.residuals(self.expression, batch)

@@ -1,0 +1,299 @@
+r"""Known parts of an answer: a function with exact derivatives that a field includes, so that the
+network learns only the rest.
+
+A point source makes the answer of a wave problem singular (or, for a narrow Gaussian, nearly so)
+where it sits: a network sized for the wavelength cannot draw it, and one sized for the source is
+too costly for the wavelength. The singularity-subtraction remedy of the PINN literature writes the
+answer as :math:`u = K + w` with :math:`K` the field the source makes in the background medium and
+:math:`w` a smooth remainder the network learns; the compiler substitutes :math:`K + w` into every
+residual (as it does a hard condition's form), so what the network sees is the source's effect
+*beyond* the background — the scattered field, for a medium that varies.
+
+``Problem(..., known={"u_re": K_re, "u_im": K_im})`` states it; ``K`` is an expression of the
+coordinates made by :func:`known_apps` from a :class:`KnownField` (values and derivatives computed
+numerically, e.g. by scipy's Hankel functions). Derivatives of the known part up to second order are
+evaluated exactly where residuals need them. A solution saves a known part as its kind and numbers
+(:meth:`KnownField.spec`), rebuilt by name from :data:`KNOWN_KINDS` — nothing in a file runs code.
+
+Built in: :class:`HelmholtzSource`, the outgoing field of a 2-D Helmholtz operator
+:math:`\nabla\cdot(\ldots\nabla u) + k^2 u = s\,G_\sigma(x - x_0)` for a Gaussian (or point) source,
+with a perfectly matched layer's complex coordinate stretch where it reaches.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import sympy
+import torch
+from scipy import special
+from scipy.integrate import cumulative_trapezoid
+from sympy.core.function import UndefinedFunction
+
+from .expressions import DataFunction
+
+__all__ = ["KnownField", "HelmholtzSource", "KNOWN_KINDS", "known_apps", "known_from_spec", "derivative_app",
+           "known_field_of", "ORDERS"]
+
+_IDS = itertools.count()
+
+#: derivative orders a known part provides in 2-D: value, first and second derivatives
+ORDERS = ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))
+
+
+class KnownField:
+    """A known function of the coordinates with ``channels`` real outputs and exact derivatives.
+
+    Subclasses set ``kind`` (their name in :data:`KNOWN_KINDS`) and implement :meth:`derivatives`
+    (values and derivatives at points, as numpy) and :meth:`spec` (the numbers that rebuild it).
+    """
+
+    kind = ""
+    channels = 1
+    dims = 2
+
+    def __init__(self):
+        self._last = None  # (points, {orders: (N, channels)}) of the last evaluation
+
+    def derivatives(self, points: np.ndarray) -> dict[tuple[int, ...], np.ndarray]:
+        """Orders → values ``(N, channels)`` at ``points`` ``(N, dims)`` for every entry of :data:`ORDERS`."""
+        raise NotImplementedError
+
+    def spec(self) -> dict:
+        """``{"kind": ..., numbers...}``: what :func:`known_from_spec` rebuilds it from."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.kind
+
+    def evaluate(self, points: torch.Tensor, channel: int, orders: tuple[int, ...]) -> torch.Tensor:
+        """The derivative ``orders`` of output ``channel`` at ``points`` ``(N, dims)`` → ``(N,)``; the
+        last points' values of every order are kept, so the residual's many atoms cost one evaluation."""
+        orders = tuple(int(o) for o in orders)
+        if orders not in ORDERS:
+            raise ValueError(f"{self.describe()}: derivatives up to second order are known, not {orders}")
+        last = self._last
+        if last is None or last[0].shape != points.shape or last[0].dtype != points.dtype \
+                or last[0].device != points.device or not torch.equal(last[0], points):
+            values = self.derivatives(points.detach().cpu().double().numpy())
+            table = {k: torch.as_tensor(v, dtype=points.dtype, device=points.device) for k, v in values.items()}
+            self._last = last = (points.detach().clone(), table)
+        return last[1][orders][:, channel]
+
+    def __repr__(self):
+        return self.describe()
+
+
+class _KnownSource:
+    """A data source (as :class:`~pinr.symbolic.data.DataSource` is to the compiler) that is one
+    derivative of a :class:`KnownField`."""
+
+    known_at_points = True  #: a function of the points alone: a batch carries its values (training.terms)
+
+    def __init__(self, field: KnownField, orders: tuple[int, ...]):
+        self.field, self.orders = field, tuple(orders)
+        self.name = field.kind
+
+    @property
+    def channels(self) -> int:
+        return self.field.channels
+
+    def interpolate(self, points: torch.Tensor, channel: int = 0) -> torch.Tensor:
+        return self.field.evaluate(points, channel, self.orders)
+
+    def __repr__(self):
+        return f"{self.field.describe()} d{self.orders}"
+
+
+def _app(field: KnownField, orders, channel: int, coords, uid: int, base: str):
+    """The application of one derivative ``orders`` of a known part's ``channel``, named ``base``
+    with the derivative's variables appended (``K_0_xx``)."""
+    suffix = "".join(str(c) * o for c, o in zip(coords, orders))
+    # the uid enters sympy's equality key (as pr.Data's does): two known parts never share a function
+    cls = UndefinedFunction(f"{base}_{suffix}" if suffix else base, bases=(DataFunction,),
+                            __dict__={"source": _KnownSource(field, orders), "channel": channel, "known": field,
+                                      "known_orders": tuple(orders), "known_uid": uid, "known_base": base},
+                            pinr_known=uid)
+    return cls(*coords)
+
+
+def known_apps(field: KnownField, coords, name: str = "K") -> list:
+    """The known part's channels as expressions of ``coords`` (``name_0(x, y), name_1(x, y), ...``):
+    put them in ``Problem(known=...)``. Derivatives of them are compiled to the field's exact ones."""
+    if len(coords) != field.dims:
+        raise ValueError(f"{field.describe()} is a function of {field.dims} coordinates, not of {tuple(coords)}")
+    uid = next(_IDS)
+    return [_app(field, (0,) * field.dims, c, tuple(coords), uid, f"{name}_{c}" if field.channels > 1 else name)
+            for c in range(field.channels)]
+
+
+def known_field_of(app) -> KnownField | None:
+    """The :class:`KnownField` behind a known part's application, else None."""
+    return getattr(app.func, "known", None) if isinstance(app, DataFunction) else None
+
+
+def derivative_app(derivative: sympy.Derivative):
+    """The application standing for ``derivative`` of a known part's application (what the
+    compiler evaluates in its place), or None when it is not one."""
+    app = derivative.expr
+    field = known_field_of(app)
+    if field is None:
+        return None
+    counts = dict.fromkeys(app.args, 0)
+    for v, n in derivative.variable_count:
+        counts[v] = counts.get(v, 0) + int(n)
+    base = app.func.known_orders
+    orders = tuple(b + counts[c] for b, c in zip(base, app.args))
+    return _app(field, orders, app.func.channel, app.args, app.func.known_uid, app.func.known_base)
+
+
+# ------------------------------------------------------------------------------ Helmholtz
+def _stretch(x: np.ndarray, a0: float, width: float, edge: float):
+    r"""The layer's complex coordinate :math:`\tilde x = x - i a_0\,\mathrm{sign}(x)\,d^3/(3L^2)`,
+    :math:`d = \max(|x| - e, 0)`, with :math:`\tilde x' = e_x = 1 - i a_0 (d/L)^2` and
+    :math:`\tilde x'' = -2 i a_0\,\mathrm{sign}(x)\, d / L^2`."""
+    d = np.maximum(np.abs(x) - edge, 0.0)
+    if width <= 0 or a0 == 0:
+        zero = np.zeros_like(x, dtype=np.complex128)
+        return x.astype(np.complex128), zero + 1, zero
+    s = np.sign(x)
+    return x - 1j * a0 * s * d**3 / (3 * width**2), 1 - 1j * a0 * (d / width) ** 2, -2j * a0 * s * d / width**2
+
+
+class HelmholtzSource(KnownField):
+    r"""The outgoing field of :math:`\Delta u + k^2 u = s\,G_\sigma(x - x_0)` in free space (unit-mass
+    Gaussian :math:`G_\sigma` of variance ``variance``; 0 for a point source :math:`s\,\delta`), seen
+    through a perfectly matched layer of width ``width`` and strength ``a0`` on the sides of the box
+    :math:`[-b, b]^2` (``half``; the layer starts at :math:`b - L`), as two channels (real, imaginary).
+
+    With the layer's stretch :math:`\tilde x`, the field is :math:`p(\tilde r)` for the radial profile
+
+    .. math:: p(r) = \frac{i s}{4}\Big[H_0^{(2)}(kr)\int_0^r J_0(k\rho)\,g(\rho)\,d\rho
+                   + J_0(kr)\int_r^\infty H_0^{(2)}(k\rho)\,g(\rho)\,d\rho\Big],\qquad g = 2\pi\rho\,G_\sigma,
+
+    (Graf's addition theorem) which beyond :math:`12\sigma` is :math:`\tfrac{is}{4}e^{-k^2\sigma^2/2}
+    H_0^{(2)}(k\tilde r)`. It satisfies the stretched operator
+    :math:`\partial_x(\tfrac{e_y}{e_x}\partial_x u) + \partial_y(\tfrac{e_x}{e_y}\partial_y u) + e_x e_y k^2 u
+    = s\,G_\sigma` exactly: inside the source by construction (:math:`p'' = sG - p'/r - k^2 p`), and
+    outside it because :math:`H_0^{(2)}(k\tilde r)` solves the stretched equation. The source must sit
+    outside the layer."""
+
+    kind = "helmholtz-source"
+    channels = 2
+
+    def __init__(self, *, k: float, center=(0.0, 0.0), source: complex = 1.0, variance: float = 0.0,
+                 a0: float = 0.0, width: float = 0.0, half: float = 1.0):
+        super().__init__()
+        self.k, self.center, self.source = float(k), tuple(float(c) for c in center), complex(source)
+        self.variance, self.a0, self.width, self.half = float(variance), float(a0), float(width), float(half)
+        if not self.k > 0:
+            raise ValueError(f"HelmholtzSource: the wavenumber k must be positive, got {k}")
+        if self.variance < 0:
+            raise ValueError(f"HelmholtzSource: variance must be >= 0, got {variance}")
+        edge = self.half - self.width
+        if self.width > 0 and any(abs(c) > edge for c in self.center):
+            raise ValueError(f"HelmholtzSource: the source {self.center} sits in the absorbing layer "
+                             f"(|x|, |y| > {edge:g}); move it inside")
+        self._edge = edge
+        self.amplitude = 0.25j * self.source
+        self.far_factor, self._near = 1.0, None
+        if self.variance > 0:
+            sigma = math.sqrt(self.variance)
+            self.r_max = 12 * sigma  # the Gaussian is e^-72 of its peak beyond
+            rho = np.linspace(0.0, self.r_max, 20001)
+            g = rho * np.exp(-rho**2 / (2 * self.variance)) / self.variance  # 2πρ G(ρ)
+            hh = np.zeros(rho.shape, dtype=np.complex128)
+            hh[1:] = special.hankel2(0, self.k * rho[1:]) * g[1:]
+            inside = cumulative_trapezoid(special.j0(self.k * rho) * g, rho, initial=0.0)
+            outside = np.trapezoid(hh, rho) - cumulative_trapezoid(hh, rho, initial=0.0)
+            self._near = (rho, inside, outside)
+            self.far_factor = float(inside[-1])  # = exp(-k²σ²/2)
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "k": self.k, "center": list(self.center), "source": [self.source.real,
+                self.source.imag], "variance": self.variance, "a0": self.a0, "width": self.width, "half": self.half}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "HelmholtzSource":
+        re, im = spec["source"]
+        return cls(k=float(spec["k"]), center=tuple(float(c) for c in spec["center"]), source=complex(re, im),
+                   variance=float(spec["variance"]), a0=float(spec["a0"]), width=float(spec["width"]),
+                   half=float(spec["half"]))
+
+    def describe(self) -> str:
+        what = f"Gaussian source of variance {self.variance:g}" if self.variance else "point source"
+        layer = f", PML {self.width:g} wide (a0 = {self.a0:g})" if self.width else ""
+        return f"outgoing field of a {what} at {self.center}, k = {self.k:g}{layer}"
+
+    def profile(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""The radial profile :math:`p(r)` and its first two derivatives at complex radii ``r``
+        (real inside the source, where the layer does not reach)."""
+        r = np.asarray(r, dtype=np.complex128)
+        k, a = self.k, self.amplitude
+        p, dp, ddp = (np.empty(r.shape, dtype=np.complex128) for _ in range(3))
+        near = np.zeros(r.shape, dtype=bool) if self._near is None else (np.abs(r) <= self.r_max)
+        far = ~near
+        z = k * r[far]
+        h0, h1 = special.hankel2(0, z), special.hankel2(1, z)
+        A = a * self.far_factor
+        p[far], dp[far], ddp[far] = A * h0, -A * k * h1, -A * k**2 * (h0 - h1 / z)
+        if near.any():
+            rho, inside, outside = self._near
+            rr = r[near].real
+            i_in = np.interp(rr, rho, inside)
+            i_out = np.interp(rr, rho, outside.real) + 1j * np.interp(rr, rho, outside.imag)
+            kr = k * rr
+            pos = rr > 0
+            h0n = np.where(pos, special.hankel2(0, np.where(pos, kr, 1.0)), 0)
+            h1n = np.where(pos, special.hankel2(1, np.where(pos, kr, 1.0)), 0)
+            pn = a * (h0n * i_in + special.j0(kr) * i_out)
+            pn[~pos] = a * outside[0]
+            dpn = -a * k * (h1n * i_in + special.j1(kr) * i_out)  # the integrals' own terms cancel
+            dpn[~pos] = 0
+            f = self.source * np.exp(-rr**2 / (2 * self.variance)) / (2 * np.pi * self.variance)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ddpn = np.where(pos, f - dpn / np.where(pos, rr, 1.0) - k**2 * pn, (f - k**2 * pn) / 2)
+            p[near], dp[near], ddp[near] = pn, dpn, ddpn
+        return p, dp, ddp
+
+    def complex_values(self, points: np.ndarray) -> np.ndarray:
+        """The complex field ``(N,)`` at ``points`` ``(N, 2)``."""
+        a, b, *_ = self._stretched(np.asarray(points, dtype=np.float64))
+        return self.profile(np.sqrt(a**2 + b**2))[0]
+
+    def _stretched(self, p):
+        xs, ex, dex = _stretch(p[:, 0], self.a0, self.width, self._edge)
+        ys, ey, dey = _stretch(p[:, 1], self.a0, self.width, self._edge)
+        return xs - self.center[0], ys - self.center[1], ex, ey, dex, dey
+
+    def derivatives(self, points: np.ndarray) -> dict:
+        a, b, ea, eb, da, db = self._stretched(points)
+        r = np.sqrt(a**2 + b**2)
+        p, dp, ddp = self.profile(r)
+        zero = np.abs(r) == 0
+        rs = np.where(zero, 1.0, r)
+        rx, ry = a * ea / rs, b * eb / rs
+        rxx = (ea**2 + a * da) / rs - (a * ea) ** 2 / rs**3
+        ryy = (eb**2 + b * db) / rs - (b * eb) ** 2 / rs**3
+        rxy = -(a * ea) * (b * eb) / rs**3
+        out = {(0, 0): p, (1, 0): dp * rx, (0, 1): dp * ry, (2, 0): ddp * rx**2 + dp * rxx,
+               (1, 1): ddp * rx * ry + dp * rxy, (0, 2): ddp * ry**2 + dp * ryy}
+        if zero.any():  # the source's centre: the smooth profile's limits (p'(r)/r -> p''(0))
+            for key, v in (((1, 0), 0), ((0, 1), 0), ((1, 1), 0), ((2, 0), ddp[zero]), ((0, 2), ddp[zero])):
+                out[key][zero] = v
+        return {key: np.stack([v.real, v.imag], axis=-1) for key, v in out.items()}
+
+
+#: kind → class of the known parts a saved solution may name
+KNOWN_KINDS: dict[str, type[KnownField]] = {HelmholtzSource.kind: HelmholtzSource}
+
+
+def known_from_spec(spec: dict) -> KnownField:
+    """The known part a solution saved as ``spec`` (:meth:`KnownField.spec`); only the kinds of
+    :data:`KNOWN_KINDS` are rebuilt."""
+    if not isinstance(spec, dict) or spec.get("kind") not in KNOWN_KINDS:
+        raise ValueError(f"unknown known-part kind {spec.get('kind') if isinstance(spec, dict) else spec!r}; "
+                         f"pinr rebuilds {sorted(KNOWN_KINDS)}")
+    return KNOWN_KINDS[spec["kind"]].from_spec(spec)
