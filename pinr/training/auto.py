@@ -324,7 +324,9 @@ def _batch(compiled, interior: int, other: int) -> dict[str, int]:
 def _natural(problem, compiled, device, kind, why, omega0, oscillating, output_scale):
     r"""Defaults for the natural-gradient step (:mod:`pinr.training.natural`): a small SIREN in
     float64 (the step reaches errors float32 cannot hold), fresh uniform points each step, the
-    initial slice's value conditions imposed exactly (heat 4.8e-6 → 1.9e-6, Allen–Cahn 1.4e-3) and
+    initial slice's value conditions imposed exactly (heat 4.8e-6 → 1.9e-6, Allen–Cahn 1.4e-3), with the
+    initial velocity of a second-order-in-time field (the 1-D wave of the suite: 8.9e-5 in 173 s → 6.5e-5
+    in 129 s, one run each, side by side) and
     the boundary's as loss terms (through a boundary's distance function the 2-D Poisson case was
     1e3 times worse), no balancing and no L-BFGS finish, every CPU thread (the dense algebra gains
     from them). Measured on the suite (``bench/RESULTS.md``)."""
@@ -357,8 +359,8 @@ def _natural(problem, compiled, device, kind, why, omega0, oscillating, output_s
                "optimizer": reason,
                "dtype": "float64: natural-gradient steps reach errors below float32's resolution",
                "method": f"chosen for natural-gradient steps on a {kind}",
-               "hard": "the initial slice's value conditions imposed exactly (distance t - t0), the boundary's left "
-                       "as loss terms (the natural-gradient step does better so)"}
+               "hard": "the initial slice's value conditions (and initial velocities) imposed exactly, the boundary's "
+                       "left as loss terms (the natural-gradient step does better so)"}
     return config, sources
 
 

@@ -97,7 +97,7 @@ def test_bad_uses_are_refused_in_one_line():
     x, t = d.coords
     u = d.field("u")
     pde = Eq(dt(u, 2), D(u, x, x))
-    with pytest.raises(ProblemError, match="only value conditions u = g can be hard"):
+    with pytest.raises(ProblemError, match="hard only with that field's initial value"):
         pr.Problem(d, [pde], [pr.Initial(Eq(dt(u), 0), hard=True)])
     with pytest.raises(ProblemError, match="disagree where they meet"):
         pr.Problem(d, [pde], [pr.Boundary(Eq(u, 1), hard=True), pr.Initial(Eq(u, sin(pi * x)), hard=True)])
@@ -121,3 +121,37 @@ def test_hard_lshape_poisson_reaches_a_bound():
     v = sol(torch.tensor(grid, dtype=torch.float32)).numpy().reshape(-1)
     assert np.linalg.norm(v - ref) / np.linalg.norm(ref) < 0.1
     assert math.isfinite(float(v.sum()))
+
+
+def test_initial_value_and_velocity_are_hard_together():
+    """u = g and u_t = v at t0 (and their restatements on a patch of the initial slice) become the
+    form g + ε tanh(τ/ε) v + tanh²(τ/ε) N: any network output satisfies both exactly."""
+    import sympy
+
+    from pinr.symbolic.hard import harden
+
+    d = pr.Interval(x=(0, 1)) * pr.TimeInterval(0, 1)
+    x, t = d.coords
+    u = d.field("u")
+    g, v = sin(pi * x), 3 * sin(2 * pi * x)
+    p = pr.Problem(d, [Eq(dt(u, 2), D(u, x, x))], [pr.Initial(Eq(u, g)), pr.Initial(Eq(dt(u), v)),
+                                                   pr.Boundary(Eq(u, 0))])
+    hardened, names = harden(p, initial_only=True)
+    assert len(names) == 2
+    G, phi = hardened.hard["u"]
+    N = sympy.Function("N")(x, t)
+    form = G + phi * N
+    for x0 in (0.2, 0.7):
+        assert sympy.simplify(form.subs(t, 0).subs(x, x0) - g.subs(x, x0)) == 0
+        assert sympy.simplify(sympy.diff(form, t).subs(t, 0).subs(x, x0) - v.subs(x, x0)) == 0
+    # the compiled problem has no initial terms left, only the equation and the boundary
+    assert len(compile_problem(hardened).terms) == 2
+
+
+def test_restatements_on_a_patch_of_the_initial_slice_are_implied():
+    from pinr.symbolic.hard import harden
+
+    wave = pr.problems.get("wave").problem
+    hardened, names = harden(wave, initial_only=True)
+    assert set(names) == {"u0", "v0", "u0_pulse", "v0_pulse"}
+    assert [t.name for t in compile_problem(hardened).terms] == ["pde", "pde_front", "wall"]
