@@ -211,9 +211,43 @@ def wave() -> Stated:
                   _lattice(np.linspace(0, 1, 101), np.linspace(0, 2, 101)))
 
 
+def _fd(problem, resolution: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The FD lowering of the statement, solved once when first asked."""
+    kept = []
+
+    def reference(points):
+        if not kept:
+            kept.append(pr.solve(problem, solver="fd", resolution=resolution))
+        return np.asarray(kept[0](points)).reshape(len(points), -1)
+
+    return reference
+
+
+def _gaussian(x, y, center, sigma):
+    return exp(-((x - center[0]) ** 2 + (y - center[1]) ** 2) / (2 * sigma**2)) / (2 * pi * sigma**2)
+
+
+def point_source() -> Stated:
+    d = pr.Rectangle(x=(-1, 1), y=(-1, 1))
+    x, y = d.coords
+    u = d.field("u")
+    p = pr.Problem(d, [Eq(-lap(u), _gaussian(x, y, (0.3, -0.2), 0.02))], [pr.Boundary(Eq(u, 0))])
+    g = _lattice(np.linspace(-1, 1, 101), np.linspace(-1, 1, 101))
+    return Stated("Poisson with a narrow source, -Δu = G_0.02(x - x0), u = 0 (FD 512²)", p, _fd(p, 512), g)
+
+
+def helmholtz_box() -> Stated:
+    d = pr.Rectangle(x=(-1, 1), y=(-1, 1))
+    x, y = d.coords
+    u = d.field("u")
+    p = pr.Problem(d, [Eq(lap(u) + 10**2 * u, _gaussian(x, y, (0.2, 0.1), 0.03))], [pr.Boundary(Eq(u, 0))])
+    g = _lattice(np.linspace(-1, 1, 101), np.linspace(-1, 1, 101))
+    return Stated("Helmholtz k = 10 in a box, Gaussian source of width 0.03, u = 0 (FD 512²)", p, _fd(p, 512), g)
+
+
 PROBLEMS = Catalogue("stated problem")  #: the problems by name, in the order they run
 for _f in (oscillator, logistic, lotka_volterra, damped, boundary_layer, neumann_sides, robin, reaction, heat,
-           advection, cubic, disk, hole, kovasznay, wave):
+           advection, cubic, disk, hole, kovasznay, wave, point_source, helmholtz_box):
     PROBLEMS.add(_f.__name__.replace("_", "-"), _f)
 
 

@@ -13,6 +13,9 @@ from .symbolic import D as D
 from .symbolic import Boundary as Boundary
 from .symbolic import Condition as Condition
 from .symbolic import Data as Data
+from .symbolic import HelmholtzSource as HelmholtzSource
+from .symbolic import KnownField as KnownField
+from .symbolic import known_apps as known_apps
 from .symbolic import Eq as Eq
 from .symbolic import Equation as Equation
 from .symbolic import Initial as Initial

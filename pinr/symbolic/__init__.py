@@ -14,6 +14,9 @@ from .expressions import dt as dt
 from .expressions import grad as grad
 from .expressions import lap as lap
 from .expressions import norm as norm
+from .known import HelmholtzSource as HelmholtzSource
+from .known import KnownField as KnownField
+from .known import known_apps as known_apps
 from .problem import AbstractObservation as AbstractObservation
 from .problem import Boundary as Boundary
 from .problem import Condition as Condition

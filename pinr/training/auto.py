@@ -53,7 +53,7 @@ its reason is returned, printed above the progress bar and recorded with the run
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import sympy
@@ -62,7 +62,7 @@ import torch
 from ..compiler import compile_expressions
 from ..domains.base import AbstractInterior
 from ..render.observation import Planes, Rendered
-from ..symbolic.expressions import DataFunction
+from ..symbolic.expressions import DataFunction, Parameter
 from ..symbolic.hard import value_condition
 from .config import DeviceConfig, ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
@@ -80,6 +80,7 @@ class Scales:
     frequency: tuple[float, ...]
     amplitude: float | None
     reasons: tuple[str, ...]
+    localized: tuple[str, ...] = ()  #: interior conditions whose source is localized (a point-like source)
 
     @property
     def max_frequency(self) -> float:
@@ -106,14 +107,34 @@ def _evaluate(exprs, problem, region, generator) -> np.ndarray | None:
     return out if np.all(np.isfinite(out)) else None
 
 
+#: a source is localized when it exceeds 1 % of its peak on less than this share of the region
+LOCALIZED_SHARE = 0.05
+
+
+def _share(expr, problem, region, generator) -> float | None:
+    """The share of sampled points of ``region`` where ``expr`` (free of fields) exceeds 1 % of its
+    largest value there."""
+    s = region.sample(_PROBE_POINTS, generator=generator, dtype=torch.float64)
+    compiled = compile_expressions([expr], fields=problem.fields, coords=problem.domain.coords, params=problem.params)
+    with torch.no_grad():
+        v = compiled(s.points, s.normals, [], [], data=s.data).square().sum(0).sqrt()
+    if not torch.isfinite(v).all() or not v.max() > 0:
+        return None
+    return float((v > 1e-2 * v.max()).double().mean())
+
+
 def scales(problem) -> Scales:
-    """Estimate the frequency and amplitude of ``problem``'s answer from its statement."""
+    """Estimate the frequency and amplitude of ``problem``'s answer from its statement. An interior
+    source that lives on a small part of the region (a narrow Gaussian, :data:`LOCALIZED_SHARE`) is
+    a point-like source: its width is not the answer's, which the operator's wavenumber sets; it is
+    listed in ``localized`` (and its points drawn where it lives, :class:`~pinr.training.sampling.Source`)."""
     coords, bounds = problem.domain.coords, problem.domain.bounds
     half = (bounds[:, 1] - bounds[:, 0]) / 2
     generator = torch.Generator().manual_seed(0)
     freq = np.zeros(len(coords))
-    reasons, amplitudes = [], []
+    reasons, amplitudes, localized = [], [], []
     time_axis = coords.index(problem.domain.time) if problem.domain.time is not None else None
+    point_like = set()  # residuals whose source is localized in the interior (restated on a patch too)
     for cond in problem.conditions:
         for r in cond.eq.residuals:
             s = _known_part(r, problem, 0)
@@ -125,6 +146,14 @@ def scales(problem) -> Scales:
             rms = math.sqrt(vals[0])
             if rms < 1e-12:
                 continue
+            if r not in point_like and isinstance(cond.on, AbstractInterior) and value_condition(r, problem) is None:
+                share = _share(s, problem, cond.on, generator)
+                if share is not None and share < LOCALIZED_SHARE:
+                    point_like.add(r)
+                    reasons.append(f"{cond.name}'s source is localized ({100 * share:.2g} % of the region)")
+            if r in point_like:
+                localized.append(cond.name)
+                continue
             k = np.sqrt(vals[1:]) * half / rms
             freq = np.maximum(freq, k)
             reasons.append(f"{cond.name}'s data at {_fmt(k)}")
@@ -135,24 +164,36 @@ def scales(problem) -> Scales:
         if isinstance(cond.on, AbstractInterior):
             freq = np.maximum(freq, _operator_frequency(cond, problem, half, data_freq, time_axis, reasons))
     amplitude = max(amplitudes) if amplitudes else None
-    return Scales(tuple(float(f) for f in freq), amplitude, tuple(reasons))
+    return Scales(tuple(float(f) for f in freq), amplitude, tuple(reasons), tuple(dict.fromkeys(localized)))
 
 
 def _operator_frequency(cond, problem, half, freq, time_axis, reasons) -> np.ndarray:
     r"""Frequencies a linear second-order interior operator sets by itself: :math:`\sqrt{|a_0/a_2|}`
-    (Helmholtz), and the wave speed's map of space frequencies into time."""
+    (Helmholtz), and the wave speed's map of space frequencies into time. One field, or one complex
+    equation of a field's real and imaginary parts (read through the first)."""
     coords = problem.domain.coords
     out = np.zeros(len(coords))
-    if len(problem.fields) != 1:
+    if len(cond.eq.residuals) != 1:
         return out
     r = cond.eq.residuals[0]
-    base = _known_part(r, problem, 0)
-    a0 = sympy.simplify(_known_part(r, problem, 1) - base)
-    a2 = [sympy.simplify(_known_part(r, problem, c**2 / 2) - base - a0 * c**2 / 2) for c in coords]
-    terms = [a0] + a2
-    if not all(t.is_number for t in terms):  # nonlinear or varying coefficients: the data decide
+    if len(problem.fields) != 1 and not sympy.sympify(r).has(sympy.I):
         return out
-    a0, a2 = float(a0), [float(a) for a in a2]
+    first = problem.field_apps[0]
+
+    def with_first(value):
+        return sympy.sympify(r).subs({app: (value if app == first else 0) for app in problem.field_apps}).doit()
+
+    base = with_first(0)
+    a0 = sympy.simplify(with_first(1) - base)
+    a2 = [sympy.simplify(with_first(c**2 / 2) - base - a0 * c**2 / 2) for c in coords]
+    terms = [a0] + a2
+    if not all(t.is_number for t in terms):
+        values = _typical_coefficients(terms, problem, cond.on)
+        if values is None:  # nonlinear, or coefficients that cannot be evaluated: the data decide
+            return out
+        a0, a2 = values[0], list(values[1:])
+    else:
+        a0, a2 = float(a0), [float(a) for a in a2]
     space = [i for i in range(len(coords)) if i != time_axis]
     curv = [abs(a2[i]) for i in space if a2[i] != 0]
     if a0 != 0 and curv and a0 * a2[space[0]] > 0:  # u'' + k² u: oscillates at k
@@ -167,6 +208,38 @@ def _operator_frequency(cond, problem, half, freq, time_axis, reasons) -> np.nda
             out[time_axis] = max(out[time_axis], c * freq[j] / half[j] * half[time_axis])
             reasons.append(f"{cond.name}'s wave speed {c:.3g}")
     return out
+
+
+def _typical_coefficients(terms, problem, region) -> list[float] | None:
+    r"""Varying coefficients (a PML's complex stretch, an inclusion's slowness) at their typical
+    value: the median over sampled points of the region where all of them are real (outside an
+    absorbing layer; everywhere when there is no such point), signed by the median's sign; None
+    when they hold the unknowns."""
+    fields = set(problem.field_apps)
+    if any(sympy.sympify(t).atoms(sympy.Derivative) or sympy.sympify(t).has(*fields) for t in terms):
+        return None
+    s = region.sample(_PROBE_POINTS, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    cols = s.points.numpy().T
+    vals = []
+    for t in terms:
+        f = sympy.lambdify(problem.domain.coords, _fold(t, problem), modules=["numpy", {"Heaviside": _np_heaviside}])
+        vals.append(np.broadcast_to(np.asarray(f(*cols), dtype=np.complex128), (cols.shape[1],)))
+    v = np.stack(vals)
+    if not np.isfinite(v).all():
+        return None
+    real = np.all(np.abs(v.imag) <= 1e-9 * (1 + np.abs(v.real)), axis=0)
+    pick = v[:, real].real if real.any() else np.abs(v)
+    return [float(np.median(row)) for row in pick]
+
+
+def _np_heaviside(x, h0=0.5):
+    return np.heaviside(x, 0.5 if h0 is None else h0)
+
+
+def _fold(expr, problem):
+    """``expr`` with the problem's parameters by value and exact constants as floats."""
+    subs = {p: problem.params.get(p.name, p.value) for p in sympy.sympify(expr).atoms(Parameter)}
+    return sympy.N(sympy.sympify(expr).xreplace(subs))
 
 
 def _fmt(k) -> str:
@@ -312,6 +385,13 @@ def choose(problem, compiled, device: torch.device, *, given: TrainConfig | None
     sources["omega0"] = f"2 x the answer's frequency, at least 3 ({'; '.join(sc.reasons) or 'no data'})"
     if output_scale is not None:
         sources["output_scale"] = f"the value data's size {sc.amplitude:.3g}"
+    if sc.localized and config.sampling.sampling is None and problem.domain.time is None:
+        if problem.known:
+            sources["sampling"] = "uniform: the localized source's own field is a known part of the answer"
+        else:
+            config = replace(config, sampling=replace(config.sampling, sampling="source"))
+            sources["sampling"] = (f"a quarter of the points where the localized source of {', '.join(sc.localized)} "
+                                   "lives, weighted to keep the loss the uniform one (importance sampling)")
     return config, sources
 
 

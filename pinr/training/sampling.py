@@ -41,8 +41,8 @@ import torch
 from .batch import Batch
 from .loop import AbstractCallback, StepOutput
 
-__all__ = ["AbstractSampling", "Uniform", "RAD", "RARD", "R3", "Fixed", "SAMPLINGS", "sampling_rule", "Pool",
-           "AdaptiveSampling"]
+__all__ = ["AbstractSampling", "Uniform", "RAD", "RARD", "R3", "Fixed", "Source", "SAMPLINGS", "IMPORTANCE",
+           "source_size", "sampling_rule", "Pool", "AdaptiveSampling"]
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +178,72 @@ class Fixed(AbstractSampling):
         """Nothing: the points stay."""
 
 
+#: the batch data key of per-point importance weights (:class:`Source`); mean-square reductions read it
+IMPORTANCE = "importance"
+
+
+def source_size(term, points: torch.Tensor, data=None) -> torch.Tensor | None:
+    """``|s(x)|`` ``(N,)``: the size of what a term's residuals are with every field at zero (an
+    equation's source), or None when it cannot be evaluated so (trainable parameters in it)."""
+    e = term.expression
+    if e.parameters:
+        return None
+    n = points.shape[0]
+    zeros = [torch.zeros(n, dtype=points.dtype, device=points.device)]
+    with torch.no_grad():
+        r = e(points, None, zeros * len(e.atoms), zeros * len(e.combos), data=data or {})
+    return r.square().sum(0).sqrt()
+
+
+@dataclass(frozen=True)
+class Source(AbstractSampling):
+    r"""Fresh points every step, a ``fraction`` of them drawn where the equation's source
+    :math:`s` (its residual with the fields at zero) is large: from ``candidates`` × the batch
+    uniform points with probability :math:`\propto |s|` (sampling-importance-resampling), the rest
+    uniform. Each point carries the importance weight
+
+    .. math:: w(x) = rac{1}{(1 - lpha) + lpha\,|s(x)| / \overline{|s|}},
+
+    :math:`lpha` the fraction and :math:`\overline{|s|}` the candidates' mean, the ratio of the
+    uniform density to the mixture's: a weighted mean square over the batch estimates the uniform
+    one without bias (to the candidates' estimate of the mean), so the loss is the stated one while
+    a narrow source gets points. For stationary problems (a time window would move the points off
+    their weights)."""
+
+    adaptive: ClassVar[bool] = False
+    fraction: float = 0.25
+    candidates: int = 8
+
+    def __post_init__(self):
+        if not 0 < self.fraction < 1:
+            raise ValueError(f"Source fraction must be in (0, 1), got {self.fraction}")
+        if not isinstance(self.candidates, int) or self.candidates < 1:
+            raise ValueError(f"Source candidates must be a positive integer, got {self.candidates!r}")
+
+    def update(self, pool, term, model, per_point, generator):
+        """Nothing: there is no pool."""
+
+    def draw(self, term, n: int, generator: torch.Generator) -> Batch:
+        m = int(round(self.fraction * n))
+        cand = term.draw(self.candidates * n, generator)
+        size = source_size(term, cand.points, cand.data)
+        if size is None or not torch.isfinite(size).all() or not size.sum() > 0 or m == 0:
+            return term.draw(n, generator)
+        mean = size.mean()
+        pick = torch.multinomial((size / size.sum()).to(torch.float64), m, replacement=True,
+                                 generator=generator).to(cand.points.device)
+        rest = term.draw(n - m, generator)
+        batch = _cat(rest, cand.subset(pick))
+        alpha = m / n
+        own = torch.cat([source_size(term, rest.points, rest.data), size[pick]])
+        data = dict(batch.data)
+        data[IMPORTANCE] = 1.0 / ((1 - alpha) + alpha * own / mean)
+        return Batch(batch.points, batch.normals, data)
+
+
 #: ``sampling=`` names → rules
 SAMPLINGS: dict[str, AbstractSampling] = {"uniform": Uniform(), "rad": RAD(), "rar-d": RARD(), "r3": R3(),
-                                          "fixed": Fixed()}
+                                          "fixed": Fixed(), "source": Source()}
 
 
 def sampling_rule(value) -> AbstractSampling:
@@ -212,7 +275,9 @@ class Pool:
     def sample(self, term, generator: torch.Generator, *, window: float = 1.0):
         """The term's batch for one step: fresh points, or the pool (moved into the window)."""
         if not self.rule.adaptive:
-            return term.windowed(term.draw(term.batch, generator), window)
+            draw = getattr(self.rule, "draw", None)
+            batch = draw(term, term.batch, generator) if draw is not None else term.draw(term.batch, generator)
+            return term.windowed(batch, window)
         if self.batch is None:
             self.batch = term.draw(term.batch, generator)
         return term.windowed(self.batch, window)

@@ -41,8 +41,12 @@ def resolve_options(case, config: TrainConfig | None, *, choose: Callable) -> Re
     defaults, reasons = case.training, None
     if defaults == TrainConfig():  # a problem stated without defaults: choose them from it
         defaults, reasons = choose(resolve_device(config.device.device), given=config)
-    return resolve(case.problem, config, defaults, case_name=case.source.get("name", case.problem.name),
-                   reasons=reasons)
+    resolved = resolve(case.problem, config, defaults, case_name=case.source.get("name", case.problem.name),
+                       reasons=reasons)
+    if case.problem.known:  # say what the network learns (printed with the options, recorded in chosen_by)
+        return Resolved(resolved.config, MappingProxyType({
+            **resolved.sources, "known part": f"the statement: {case.problem.describe_known()}"}))
+    return resolved
 
 
 def answer_form(problem, compiled, hard):

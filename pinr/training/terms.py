@@ -31,7 +31,7 @@ from ..render.observation import Rendered
 from .abstract import AbstractTerm
 from .batch import Batch
 from .rendering import RenderedTerm
-from .sampling import Fixed, Pool, Uniform, sampling_rule
+from .sampling import IMPORTANCE, Fixed, Pool, Uniform, sampling_rule
 
 __all__ = ["Batch", "Model", "AbstractTerm", "Residual", "Observation", "AbstractReduction", "MeanSquare",
            "MeanAbs", "SumSquare", "Causal", "BinaryCrossEntropy", "SelfAdaptive", "REDUCTIONS", "build_terms"]
@@ -103,16 +103,25 @@ class AbstractReduction(abc.ABC):
 
 
 class MeanSquare(AbstractReduction):
-    r""":math:`\sum_k \frac1N \sum_i r_{k,i}^2`."""
+    r""":math:`\sum_k \frac1N \sum_i w_i r_{k,i}^2`, :math:`w_i` the points' importance weights when
+    the sampling rule gives them (:class:`~pinr.training.sampling.Source`), else 1."""
 
     least_squares = True
 
     def __call__(self, residuals, batch):
-        return residuals.square().mean(dim=1).sum()
+        w = _importance(batch)
+        return (residuals.square().mean(dim=1) if w is None else (residuals.square() * w).mean(dim=1)).sum()
 
     def row_weights(self, residuals, batch):
         n = residuals.shape[1]
+        w = _importance(batch)
+        if w is not None:
+            return w / n
         return torch.full((n,), 1.0 / n, dtype=residuals.dtype, device=residuals.device)
+
+
+def _importance(batch):
+    return None if batch is None else batch.data.get(IMPORTANCE)
 
 
 class MeanAbs(AbstractReduction):

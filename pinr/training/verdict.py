@@ -7,7 +7,8 @@ square of :math:`\sqrt{\sum_k a_k^2}` (:meth:`~pinr.compiler.CompiledExpression.
 for :math:`-\Delta u = f` that is the size of :math:`f`; where the data are zero (a boundary
 value :math:`u = 0`, Allen–Cahn's :math:`u_t - \epsilon u_{xx} - u + u^3`) the size of the terms
 themselves, and never less than the size the condition's unknowns have inside the domain (so
-that :math:`u = 0` on the boundary is measured against :math:`u` in the domain). Observations are
+that :math:`u = 0` on the boundary is measured against :math:`u` in the domain; a known part of a
+field counts as part of its size there). Observations are
 measured against their data. A reference (an exact solution, the finite-difference or
 ``solve_ivp`` answer), when there is one, is the strongest check: its relative L2 error.
 
@@ -145,10 +146,15 @@ def _unknowns_inside(model, term, inside: Batch | None, size: int) -> float:
     atoms = term.expression.atoms
     if inside is None or not atoms:
         return 0.0
+    # a field with a known part (pinr.symbolic.known) is that part plus the network's output: count its values
+    known = [app for app in term.expression.data
+             if getattr(app.func.source, "known_at_points", False) and not any(app.func.source.orders)]
     values = []
     for b in _chunks(inside, size):
         av, _ = model.engine.evaluate(model.network, b.points, atoms, (), [])
-        values.append(torch.stack([a.detach().reshape(-1) for a in av]))
+        rows = [a.detach().reshape(-1) for a in av]
+        rows += [app.func.source.interpolate(b.points, app.func.channel).detach().reshape(-1) for app in known]
+        values.append(torch.stack(rows))
     return _rms(torch.cat(values, dim=1))
 
 

@@ -80,3 +80,6 @@ def test_subtracted_source_leaves_a_remainder_that_starts_and_stays_near_zero():
     sol = pr.solve(p, steps=20, batch=256, backbone_options=dict(width=32, depth=2), progress=False)
     m = helmholtz_metrics(sol, p.reference(p.problem, 64), resolution=64)
     assert m["rel_l2"] < 1e-2, m
+    # the wall's u = 0 is judged against the whole field inside (known part included), not the network's
+    # near-zero share of it: the relative residual there was 0.88 before
+    assert sol.verdict.checks["residual/outer"].value < 0.1, sol.verdict.checks

@@ -28,7 +28,8 @@ def _statement(k=20.0, a0=5.0, width=0.5, center=(0.0, 0.0), variance=1e-4, extr
     f = (1 + sympy.I) * sympy.exp(-r2 / (2 * variance)) / (2 * sympy.pi * variance) if variance else 0
 
     def op(v):
-        return sympy.diff(ey / ex * sympy.diff(v, x), x) + sympy.diff(ex / ey * sympy.diff(v, y), y) + ex * ey * k**2 * v
+        return (sympy.diff(ey / ex * sympy.diff(v, x), x) + sympy.diff(ex / ey * sympy.diff(v, y), y)
+                + ex * ey * k**2 * v)
 
     pde = pr.Eq(pr.D(ey / ex * pr.D(U, x), x) + pr.D(ex / ey * pr.D(U, y), y) + ex * ey * k**2 * U,
                 f + (op(extra) if extra != 0 else 0))

@@ -41,6 +41,26 @@ def test_helmholtz_operator_gives_its_wavenumber():
     assert "operator wavenumber 6" in sources["omega0"]
 
 
+def test_a_localized_source_is_a_source_and_the_pml_operator_sets_the_frequency():
+    """The catalogue's Helmholtz statement: its Gaussian source (on 0.05 % of the square) is listed as
+    localized, not read as the answer's frequency; the PML's varying coefficients are read where they
+    are real, giving k = 20 exactly. A narrow-source Poisson problem gets importance sampling."""
+    sc = scales(pr.problems.get("helmholtz", singular="none").problem)
+    assert sc.localized == ("pde", "source")  # the source disk restates the equation where the source lives
+    assert sc.frequency == pytest.approx((20.0, 20.0), rel=1e-9)
+    d = pr.Rectangle(x=(-1, 1), y=(-1, 1))
+    x, y = d.coords
+    u = d.field("u")
+    p = pr.Problem(d, [Eq(-lap(u), exp(-((x - 0.3) ** 2 + y**2) / 8e-4))], [pr.Boundary(Eq(u, 0))])
+    config, why = choose(p, compile_problem(p), torch.device("cpu"))
+    assert config.sampling.sampling == "source" and "localized" in why["sampling"]
+    assert config.model.options["omega0"] == 3.0  # not 30: the source's width is not the answer's
+    # a broad source is data like any other
+    wide = pr.Problem(d, [Eq(-lap(u), exp(-(x**2 + y**2)))], [pr.Boundary(Eq(u, 0))])
+    assert not scales(wide).localized
+    assert choose(wide, compile_problem(wide), torch.device("cpu"))[0].sampling.sampling is None
+
+
 def test_wave_speed_carries_the_space_frequency_into_time():
     d = pr.Interval(x=(0, 1)) * pr.TimeInterval(0, 2)
     x, t = d.coords
