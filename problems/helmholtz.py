@@ -62,8 +62,11 @@ uniform points and 512 on the wall (and 512 in the source disk without the subtr
 :math:`1/k^4` on the equation (residual :math:`\sim k^2|u|`), :math:`10^{-2}/k^4` on the source
 disk, 1 on the wall.
 
-Measured with the subtraction (2-core CPU, one run at a time; ``bench/RESULTS.md``, issue 26): see
-the table there for the uniform medium, the inclusions and the statement with its training cleared.
+Measured with the subtraction (2-core CPU, one run at a time; ``bench/RESULTS.md``, issue 26): the
+defaults 2.6e-8 in 245 s in the uniform medium (the network's share of the answer; against the FD
+lowering, which solves for the whole field, 1.3e-3 at 512² and 3.6e-4 at 1024², the FD's own error),
+the statement with its training cleared 1.1e-8 in 269 s; the square inclusion 0.31 and the circle
+0.15 in 232 s each (SIREN's statement, ``singular="none"``: 0.72 on the square).
 
 Measured without it (before issue 26; 1 thread, other jobs sharing the 2 cores): the defaults reach an inner-box
 relative L2 of 0.755 in 1500 steps (434 s; ``pinr validate helmholtz``); 4000 steps reach 0.596

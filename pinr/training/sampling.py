@@ -202,9 +202,9 @@ class Source(AbstractSampling):
     uniform points with probability :math:`\propto |s|` (sampling-importance-resampling), the rest
     uniform. Each point carries the importance weight
 
-    .. math:: w(x) = rac{1}{(1 - lpha) + lpha\,|s(x)| / \overline{|s|}},
+    .. math:: w(x) = \frac{1}{(1 - \alpha) + \alpha\,|s(x)| / \overline{|s|}},
 
-    :math:`lpha` the fraction and :math:`\overline{|s|}` the candidates' mean, the ratio of the
+    :math:`\alpha` the fraction and :math:`\overline{|s|}` the candidates' mean, the ratio of the
     uniform density to the mixture's: a weighted mean square over the batch estimates the uniform
     one without bias (to the candidates' estimate of the mean), so the loss is the stated one while
     a narrow source gets points. For stationary problems (a time window would move the points off
