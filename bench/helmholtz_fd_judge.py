@@ -13,6 +13,7 @@ import argparse
 import time
 
 import pinr as pr
+from pinr.cli import _parse_pairs
 from pinr.problems.helmholtz import HelmholtzAnalytic, helmholtz_metrics
 from pinr.solvers import FDSolver
 
@@ -23,8 +24,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="the case's parameters, key=value")
     parser.add_argument("--resolutions", nargs="*", type=int, default=[256, 512, 1024])
     args = parser.parse_args()
-    params = {k: float(v) if v.replace(".", "", 1).replace("e-", "", 1).isdigit() else v
-              for k, v in (kv.split("=", 1) for kv in args.set)}
+    params = _parse_pairs(args.set, "--set")  # as `pinr solve --set` reads them
     case = pr.problems.get("helmholtz", **params)
     sol = pr.load(args.solution)
     exact = case.reference(case.problem, 256)

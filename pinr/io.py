@@ -137,6 +137,17 @@ def save_torch(path, obj) -> Path:
     return atomic_write(path, lambda p: torch.save(obj, p))
 
 
+def saved_file(path, *, name: str, missing: str) -> Path:
+    """The file :func:`save_torch` wrote: ``path`` itself or, for a folder (a run directory), its file
+    ``name``; one that is not there raises ``FileNotFoundError`` with ``missing`` and the path."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / name
+    if not path.exists():
+        raise FileNotFoundError(f"{missing} {path}")
+    return path
+
+
 def save_npz(path, **arrays) -> Path:
     def w(p):
         with open(p, "wb") as f:

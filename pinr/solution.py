@@ -21,7 +21,7 @@ from pinr.backbones.base import embedded_features
 from pinr.compiler import compile_expressions
 from pinr.derivatives import select_engine
 from pinr.domains import Grid
-from pinr.io import save_torch
+from pinr.io import save_torch, saved_file
 from pinr.memory import derivative_slots, evaluation_chunk, memory_guard
 from pinr.symbolic.data import DataSource
 from pinr.symbolic.expressions import Coordinate, TimeCoordinate, flatten, grad, make_field, norm
@@ -309,11 +309,7 @@ def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
     """
     import pickle
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / "solution.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"no saved solution at {path}")
+    path = saved_file(path, name="solution.pt", missing="no saved solution at")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:

@@ -62,7 +62,7 @@ import torch
 from ..compiler import compile_expressions
 from ..domains.base import AbstractInterior
 from ..render.observation import Planes, Rendered
-from ..symbolic.expressions import DataFunction, Parameter
+from ..symbolic.expressions import DataFunction
 from ..symbolic.hard import value_condition
 from .config import DeviceConfig, ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
@@ -214,32 +214,24 @@ def _typical_coefficients(terms, problem, region) -> list[float] | None:
     r"""Varying coefficients (a PML's complex stretch, an inclusion's slowness) at their typical
     value: the median over sampled points of the region where all of them are real (outside an
     absorbing layer; everywhere when there is no such point), signed by the median's sign; None
-    when they hold the unknowns."""
+    when they hold the unknowns. Evaluated by the compiler (a complex one as its real and
+    imaginary rows)."""
     fields = set(problem.field_apps)
     if any(sympy.sympify(t).atoms(sympy.Derivative) or sympy.sympify(t).has(*fields) for t in terms):
         return None
     s = region.sample(_PROBE_POINTS, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    cols = s.points.numpy().T
-    vals = []
+    rows = []
     for t in terms:
-        f = sympy.lambdify(problem.domain.coords, _fold(t, problem), modules=["numpy", {"Heaviside": _np_heaviside}])
-        vals.append(np.broadcast_to(np.asarray(f(*cols), dtype=np.complex128), (cols.shape[1],)))
-    v = np.stack(vals)
+        compiled = compile_expressions([t], fields=problem.fields, coords=problem.domain.coords, params=problem.params)
+        with torch.no_grad():
+            r = compiled(s.points, s.normals, [], [], data=s.data).numpy()
+        rows.append(r[0] + 1j * (r[1] if len(r) > 1 else 0.0))
+    v = np.stack(rows)
     if not np.isfinite(v).all():
         return None
     real = np.all(np.abs(v.imag) <= 1e-9 * (1 + np.abs(v.real)), axis=0)
     pick = v[:, real].real if real.any() else np.abs(v)
     return [float(np.median(row)) for row in pick]
-
-
-def _np_heaviside(x, h0=0.5):
-    return np.heaviside(x, 0.5 if h0 is None else h0)
-
-
-def _fold(expr, problem):
-    """``expr`` with the problem's parameters by value and exact constants as floats."""
-    subs = {p: problem.params.get(p.name, p.value) for p in sympy.sympify(expr).atoms(Parameter)}
-    return sympy.N(sympy.sympify(expr).xreplace(subs))
 
 
 def _fmt(k) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..io import save_torch
+from ..io import save_torch, saved_file
 from .loop import TrainState
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "replanned"]
@@ -43,11 +43,7 @@ def load_checkpoint(path, state: TrainState, terms, *, backbone: str, config, op
     ``checkpoint.pt``), trained on ``terms`` with ``backbone`` (another raises ``ValueError``);
     when ``config`` asks for another number of steps than the checkpoint's, the schedule of the
     rest is re-planned (:func:`replanned`) for the ``optimizer`` part."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"resume: no checkpoint at {path}")
+    path = saved_file(path, name="checkpoint.pt", missing="resume: no checkpoint at")
     try:
         saved = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # noqa: BLE001  (any unreadable file is a bad checkpoint)
