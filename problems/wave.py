@@ -21,6 +21,17 @@ Training choices (the case's ``training``), measured on CPU (SIREN 128 × 3, 100
 the default 3000 steps reach 0.350 in 319 s — 0.04 at :math:`t = 0`, 0.19 at 0.08, 0.25 at
 0.16, 0.32 at 0.24, 0.46 at 0.32, 0.66 at 0.40, the causal front still advancing):
 
+- ``time_scale`` = :data:`TIME_SCALE` / :math:`c`: the network sees :math:`t \in [0, 0.4]` as
+  :math:`[-0.4, 0.4]` rather than the box's :math:`[-1, 1]` (:func:`~pinr.backbones.base.input_box`).
+  Through the box a SIREN sized for the pulse in space starts 2.5 times rougher in time than the
+  wave. Measured at the default 3000 steps, one run each in one sitting (2-core CPU, load 1.5–2):
+  the box 0.300 (0.04 at :math:`t = 0`, 0.57 at 0.40), 0.5 **0.200** (0.02, 0.34), 1 (as fine in
+  time as in space) 0.334. On a window :math:`t \in [0, 0.1]` (1000 steps) the box lost the pulse
+  (1.03); 0.5 gave 0.142, 1 gave 0.129. Not kept: 8000 steps at the same rate (the loss jumped at
+  step 2000 and the field collapsed to zero, 1.06), 5000 steps at half the rate (0.372), fitting
+  the initial pulse before the equation (1.15 on the window), ten times the initial conditions'
+  weights (0.28 on the window).
+
 - ``output_scale`` = :math:`a`: the network's outputs are multiplied by the amplitude, so the
   backbone works at unit size. Without it a fresh SIREN's own output (rms ≈ 0.03) swamps the
   0.02 pulse: relative L2 2.51 after 1000 steps, worse than a zero field.
@@ -69,7 +80,12 @@ from pinr.training import ModelConfig, OptimConfig, SamplingConfig, ScheduleConf
 from . import register_problem
 from .helmholtz import SLOWNESS, squared_slowness
 
-__all__ = ["wave", "wave_metrics", "wave_plots", "wave_animation"]
+__all__ = ["wave", "wave_metrics", "wave_plots", "wave_animation", "TIME_SCALE"]
+
+#: the network's unit of time, times the speed (``time_scale = TIME_SCALE / c``): the network sees
+#: :math:`t \in [0, 0.4]` as :math:`[-0.4, 0.4]` instead of the box's :math:`[-1, 1]`
+#: (:func:`~pinr.backbones.base.input_box`); measured in the module's docstring
+TIME_SCALE = 0.5
 
 
 @register_problem("wave")
@@ -82,6 +98,8 @@ def wave(c: float = 1.0, slowness: str = "uniform", t_end: float = 0.4, amplitud
         raise ValueError(f"wave slowness must be one of {SLOWNESS}, got {slowness!r}")
     if not 0 < t_end:
         raise ValueError(f"wave t_end must be positive, got {t_end}")
+    if not 0 < c:
+        raise ValueError(f"wave speed c must be positive, got {c}")
     domain = Rectangle(x=(-1, 1), y=(-1, 1)) * TimeInterval(0, t_end)
     x, y, t = domain.coords
     u = domain.field("u")
@@ -109,7 +127,7 @@ def wave(c: float = 1.0, slowness: str = "uniform", t_end: float = 0.4, amplitud
         description=f"wave equation from a Gaussian pulse, {slowness} slowness, t in [0, {t_end:g}]")
     training = TrainConfig(
         model=ModelConfig(backbone="siren", options={"width": 128, "depth": 3, "omega0": 30.0, "omega_hidden": 30.0},
-                          output_scale=float(amplitude)),
+                          output_scale=float(amplitude), time_scale=TIME_SCALE / c),
         optim=OptimConfig(steps=3000, lr=3e-4, lr_min=1e-6),
         sampling=SamplingConfig(batch={"pde": 2048, "u0": 512, "v0": 512, "u0_pulse": 512, "v0_pulse": 512,
                                        "pde_front": 1024, "wall": 256}),

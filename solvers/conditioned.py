@@ -39,6 +39,7 @@ from pinr.training.config import DEFAULT_BATCH, TrainConfig
 from pinr.training.instances import CodeRegularizer, InstanceTerm
 from pinr.training.loop import Loop, TrainState, lr_schedule
 from pinr.training.parameters import ParameterSet
+from pinr.training.setup import network_box
 from pinr.training.terms import Model, build_terms, term_losses
 
 from .pinn import PINNSolver
@@ -133,7 +134,7 @@ class ConditionedSolver(PINNSolver):
     def make_network(self) -> ConditionedNetwork:
         c, problem = self.config, self.collection.problem
         net = ConditionedNetwork(_build(self.codes, problem, c.model.backbone, dict(c.model.options or {})),
-                                 problem.domain.bounds, len(self.collection), code_std=self.codes.std,
+                                 network_box(problem.domain, c.model.time_scale), len(self.collection), code_std=self.codes.std,
                                  output_scale=c.model.output_scale)
         return net.to(device=self.device, dtype=self.dtype)
 

@@ -46,6 +46,7 @@ from pinr.training.sampling import AdaptiveSampling
 from pinr.training.setup import (
     InitialNetwork,
     answer_form,
+    network_box,
     planned_batches,
     resolve_device,
     resolve_dtype,
@@ -153,7 +154,8 @@ class PINNSolver:
                     raise
                 raise type(err)(f"backbone {c.model.backbone!r} cannot be built with options {options}: {err}; "
                                 f"`pinr list backbones` shows each option's default") from None
-            network = Network(net, self.problem.domain.bounds, c.model.output_scale, periodic=periodic)
+            network = Network(net, network_box(self.problem.domain, c.model.time_scale), c.model.output_scale,
+                              periodic=periodic)
             start_at_known(network, self.problem)
             return network.to(device=self.device, dtype=self.dtype)
 

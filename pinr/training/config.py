@@ -32,12 +32,17 @@ class ModelConfig:
     per field) its outputs are multiplied by, and ``hard``: impose every value condition that can
     be imposed exactly in the form of the answer (:func:`pinr.symbolic.hard.harden`; conditions
     stated with ``hard=True`` always are), or with ``"initial"`` those on the initial slice only
-    (their distance :math:`t - t_0` is smooth, a boundary's need not be)."""
+    (their distance :math:`t - t_0` is smooth, a boundary's need not be). ``time_scale``: the
+    network sees time as :math:`(t - t_{mid}) /` ``time_scale`` (:func:`~pinr.backbones.base.input_box`;
+    None: the time interval's half-length, like every other axis). For a wave of speed :math:`c`
+    across a space box of half-width :math:`L`, ``time_scale`` :math:`= L / c` shows the network the
+    same frequencies in time as in space."""
 
     backbone: str | None = None
     options: Mapping | None = None
     output_scale: object = None
     hard: bool | str | None = None
+    time_scale: float | None = None
 
     def __post_init__(self):
         if self.options is not None and not (isinstance(self.options, Mapping)
@@ -230,6 +235,8 @@ class Resolved:
                 line += f", optimizer {c.optim.optimizer} ({s['optimizer']})"
         if "omega0" in s:
             line += f"; omega0 {dict(c.model.options)['omega0']:g} ({s['omega0']})"
+        if "time_scale" in s and c.model.time_scale is not None:
+            line += f"; time scale {c.model.time_scale:g} ({s['time_scale']})"
         if "method" in s:
             b = c.sampling.batch
             points = "/".join(map(str, dict(b).values())) if isinstance(b, Mapping) else str(b)
@@ -314,6 +321,14 @@ def _validate(problem, c: TrainConfig) -> None:
         raise ValueError(f"lr_min must be a number >= 0, got {o.lr_min!r}")
     if not isinstance(o.lbfgs_steps, int) or o.lbfgs_steps < 0:
         raise ValueError(f"lbfgs_steps must be an integer >= 0, got {o.lbfgs_steps!r}")
+    ts = c.model.time_scale
+    if ts is not None:
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not (math.isfinite(ts) and ts > 0):
+            raise ValueError(f"time_scale must be a positive number (the time the network sees as one unit), got {ts!r}")
+        if problem.domain.time is None:
+            raise ValueError("time_scale needs a time axis (space * pr.TimeInterval); drop it for this problem")
+        if problem.domain.coords.index(problem.domain.time) in problem.periodic_axes:
+            raise ValueError("time_scale does not apply to a periodic time axis (the network sees its angle); drop it")
     if not (isinstance(c.model.hard, bool) or c.model.hard == "initial"):
         raise ValueError(f"hard must be True, False or 'initial' (the initial slice's value conditions only), got "
                          f"{c.model.hard!r}")

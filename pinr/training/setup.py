@@ -24,13 +24,14 @@ from types import MappingProxyType
 
 import torch
 
+from ..backbones.base import input_box
 from ..compiler import compile_problem
 from ..memory import GridPlan, format_bytes, memory_budget, plan_grid_batches
 from ..symbolic.hard import harden
 from .config import Resolved, TrainConfig, resolve
 
-__all__ = ["resolve_options", "answer_form", "start_at_known", "resolve_device", "resolve_dtype", "InitialNetwork",
-           "planned_batches"]
+__all__ = ["resolve_options", "answer_form", "start_at_known", "network_box", "resolve_device", "resolve_dtype",
+           "InitialNetwork", "planned_batches"]
 
 
 def resolve_options(case, config: TrainConfig | None, *, choose: Callable) -> Resolved:
@@ -70,6 +71,13 @@ def start_at_known(network, problem) -> bool:
     the square inclusion, where the network has a scattered field to learn)."""
     outputs = [i for i, name in enumerate(problem.fields) if name in problem.known]
     return bool(outputs) and network.start_from_zero_(outputs)
+
+
+def network_box(domain, time_scale=None):
+    """The box a network of ``domain`` maps onto :math:`[-1, 1]^d`: the domain's own, with its time
+    axis spanning :math:`t_{mid} \\pm` ``time_scale`` when one is given (:func:`~pinr.backbones.base.input_box`)."""
+    axis = domain.coords.index(domain.time) if domain.time is not None else None
+    return input_box(domain.bounds, axis, time_scale)
 
 
 def resolve_device(device) -> torch.device:

@@ -17,6 +17,10 @@ def test_statement_and_training_options():
     assert p.training.schedule.causal == 1.0 and p.fd["resolution"] == 1024
     assert p.training.model.output_scale == 0.02  # the network works at the pulse's size
     solver = PINNSolver.from_options(p, steps=1, progress=False)
+    # the network's unit of time is half the space box's half-width over c: t in [0, 0.4] is seen as [-0.4, 0.4]
+    z = solver.initial.network.embed(torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.4]]))
+    assert torch.allclose(z[:, 2], torch.tensor([-0.4, 0.4]))
+    assert pr.problems.get("wave", c=2.0).training.model.time_scale == 0.25
     assert solver.config.schedule.causal == 1.0 and not solver.config.schedule.time_window
     assert isinstance(solver.terms[0].reduction, Causal) and solver.terms[0].name == "pde"
     later = PINNSolver.from_options(p, steps=1, progress=False, time_window=0.5)  # the paper's curriculum
@@ -28,6 +32,8 @@ def test_statement_and_training_options():
     assert torch.all((r - pts[:, 2]).abs() <= 3 / 1000**0.5 + 1e-12)
     with pytest.raises(ValueError, match="slowness"):
         pr.problems.get("wave", slowness="triangle")
+    with pytest.raises(ValueError, match="speed c must be positive"):
+        pr.problems.get("wave", c=0.0)
 
 
 def test_fd_reference_of_a_wide_pulse_converges_at_second_order():

@@ -85,6 +85,26 @@ def test_space_time_solution_round_trip(tmp_path):
     assert np.array_equal(loaded(p), sol(p))
 
 
+def test_a_time_scale_is_the_network_s_and_survives_a_round_trip(tmp_path):
+    """``time_scale`` maps t_mid ± time_scale (not the interval's ends) onto ±1; a saved solution keeps it."""
+    dom = pr.Interval(x=(0, 1)) * pr.TimeInterval(0, 0.2)
+    x, t = dom.coords
+    u = dom.field("u")
+    problem = pr.Problem(dom, [Eq(pr.dt(u, 2), D(u, (x, 2)))], [pr.Initial(Eq(u, sympy.sin(sympy.pi * x)))])
+    sol = PINNSolver.from_options(problem, backbone="siren", backbone_options=dict(width=8, depth=1), steps=1,
+                                  batch=16, dtype="float64", device="cpu", progress=False, time_scale=0.5).run()
+    z = sol.network.embed(torch.tensor([[0.0, 0.1 - 0.5], [1.0, 0.1 + 0.5]], dtype=torch.float64))
+    assert torch.allclose(z, torch.tensor([[-1.0, -1.0], [1.0, 1.0]], dtype=torch.float64))
+    loaded = load(sol.save(tmp_path / "st.pt"))
+    p = np.random.default_rng(1).uniform(size=(50, 2)) * [1.0, 0.2]
+    assert np.array_equal(loaded(p), sol(p))
+    with pytest.raises(ValueError, match="time_scale must be a positive number"):
+        PINNSolver.from_options(problem, time_scale=0.0, progress=False)
+    still = pr.Problem(pr.Interval(x=(0, 1)), [Eq(D(u.func(x), x, x), 0)])
+    with pytest.raises(ValueError, match="time_scale needs a time axis"):
+        PINNSolver.from_options(still, time_scale=1.0, progress=False)
+
+
 def test_evaluate_matches_across_engines(solution, problem, pts):
     u = problem.domain.field("u")
     x, y = problem.domain.coords

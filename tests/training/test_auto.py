@@ -72,6 +72,39 @@ def test_wave_speed_carries_the_space_frequency_into_time():
     assert kt == pytest.approx(3 * 4 * 1.0, rel=1e-9)  # speed 3, half-width of t 1
 
 
+def test_a_wave_on_a_short_interval_sees_time_in_the_units_of_its_speed():
+    """c = 2 over t in [0, 0.2] against [-1, 1]^2: the half-length 0.1 is shorter than the time to cross
+    half the box's half-width, h_x / 2c = 0.25, which becomes the network's time unit, and the time
+    frequency is read in it; over [0, 2] the box stays."""
+    def stated(t_end):
+        d = pr.Rectangle(x=(-1, 1), y=(-1, 1)) * pr.TimeInterval(0, t_end)
+        x, y, t = d.coords
+        u = d.field("u")
+        return pr.Problem(d, [Eq(dt(u, 2), 4 * lap(u))], [pr.Initial(Eq(u, exp(-20 * (x**2 + y**2)))),
+                                                           pr.Initial(Eq(dt(u), 0)), pr.Boundary(Eq(u, 0))])
+    short = stated(0.2)
+    config, why = choose(short, compile_problem(short), torch.device("cpu"))
+    assert config.model.time_scale == pytest.approx(0.25)
+    assert "wave of speed 2" in why["time_scale"]
+    kx, ky, kt = scales(short).frequency
+    assert kt == pytest.approx(2 * max(kx, ky) * 0.1, rel=1e-9)  # in the box's units: speed 2, half-length 0.1
+    omega0 = config.model.options["omega0"]
+    assert kt * 0.25 / 0.1 == pytest.approx(max(kx, ky) / 2)  # seen at half the space frequency
+    assert omega0 == pytest.approx(min(30.0, max(3.0, round(2 * max(kx, ky), 1))))  # space sizes the network
+    long = stated(2.0)
+    config, why = choose(long, compile_problem(long), torch.device("cpu"))
+    assert config.model.time_scale is None and "time_scale" not in why
+    # a heat equation on the same short interval has no speed: u_t is not a wave's u_tt
+    d = pr.Rectangle(x=(-1, 1), y=(-1, 1)) * pr.TimeInterval(0, 0.2)
+    x, y, t = d.coords
+    u = d.field("u")
+    heat = pr.Problem(d, [Eq(dt(u), lap(u) / 10)], [pr.Initial(Eq(u, exp(-20 * (x**2 + y**2)))), pr.Boundary(Eq(u, 0))])
+    sc = scales(heat)
+    assert sc.speed is None and sc.frequency[2] == 0.0 and not any("speed" in r for r in sc.reasons)
+    config, why = choose(heat, compile_problem(heat), torch.device("cpu"))
+    assert config.model.time_scale is None
+
+
 def test_catalogue_cases_and_fitting_problems_keep_their_defaults():
     case = pr.problems.get("poisson-image", size=16)
     s = PINNSolver.from_options(case, steps=1, progress=False)
