@@ -134,8 +134,8 @@ class ConditionedSolver(PINNSolver):
     def make_network(self) -> ConditionedNetwork:
         c, problem = self.config, self.collection.problem
         net = ConditionedNetwork(_build(self.codes, problem, c.model.backbone, dict(c.model.options or {})),
-                                 network_box(problem.domain, c.model.time_scale), len(self.collection), code_std=self.codes.std,
-                                 output_scale=c.model.output_scale)
+                                 network_box(problem.domain, c.model.time_scale), len(self.collection),
+                                 code_std=self.codes.std, output_scale=c.model.output_scale)
         return net.to(device=self.device, dtype=self.dtype)
 
     def optimizer_groups(self, network: ConditionedNetwork, params) -> list[dict]:

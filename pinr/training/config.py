@@ -324,7 +324,8 @@ def _validate(problem, c: TrainConfig) -> None:
     ts = c.model.time_scale
     if ts is not None:
         if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not (math.isfinite(ts) and ts > 0):
-            raise ValueError(f"time_scale must be a positive number (the time the network sees as one unit), got {ts!r}")
+            raise ValueError(f"time_scale must be a positive number (the time the network sees as one unit), "
+                             f"got {ts!r}")
         if problem.domain.time is None:
             raise ValueError("time_scale needs a time axis (space * pr.TimeInterval); drop it for this problem")
         if problem.domain.coords.index(problem.domain.time) in problem.periodic_axes:
