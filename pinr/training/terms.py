@@ -268,12 +268,14 @@ class Residual(AbstractTerm):
         (:mod:`pinr.symbolic.known`), evaluated once at its final points: the residuals then read them
         as data, also under :func:`torch.func.vmap` (the natural-gradient step), where a numerical
         function of the points could not run."""
-        known = {app.func.source for app in self.expression.data if getattr(app.func.source, "known_at_points", False)}
+        known = {app.func.source: app for app in self.expression.data
+                 if getattr(app.func.source, "known_at_points", False)}
         if not known:
             return batch
         data = dict(batch.data)
-        for source in known:
-            data[source] = torch.stack([source.interpolate(batch.points, c) for c in range(source.channels)], dim=-1)
+        for source, app in known.items():  # a known part of (x, y) in an (x, y, t) problem reads its own columns
+            points = batch.points[:, [self.expression.coords.index(a) for a in app.args]]
+            data[source] = torch.stack([source.interpolate(points, c) for c in range(source.channels)], dim=-1)
         return Batch(batch.points, batch.normals, data, batch.targets, batch.sigma)
 
     def loss(self, model, batch):

@@ -138,6 +138,34 @@ def test_known_parts_are_checked_saved_and_rebuilt(tmp_path):
     assert np.allclose(again(pts).numpy(), np.stack([z.real, z.imag], -1), atol=0.05 * np.abs(z).max())
 
 
+def test_a_known_part_of_space_in_a_space_time_problem_reads_its_own_columns():
+    """K(x, y) as data of an (x, y, t) problem (here the initial value a network hands to the next
+    time window): the field is evaluated at the points' (x, y) columns, not at all three."""
+    from pinr.symbolic.known import ORDERS, KnownField
+    from pinr.training.terms import build_terms
+
+    class Plane(KnownField):  # x + 2y and its derivatives, of exactly two coordinates
+        kind = "plane"
+
+        def derivatives(self, points):
+            assert points.shape[1] == 2, points.shape
+            value = points[:, :1] + 2 * points[:, 1:2]
+            first = {(1, 0): 1.0, (0, 1): 2.0}
+            return {o: value if o == (0, 0) else np.full_like(value, first.get(o, 0.0)) for o in ORDERS}
+
+    domain = pr.Rectangle(x=(-1, 1), y=(-1, 1)) * pr.TimeInterval(0.5, 1.0)
+    x, y, t = domain.coords
+    u = domain.field("u")
+    (K,) = known_apps(Plane(), (x, y))
+    problem = pr.Problem(domain, [pr.Eq(pr.dt(u, 2), pr.lap(u))], [pr.Initial(pr.Eq(u, K), name="handover")])
+    (term,) = [tm for tm in build_terms(compile_problem(problem), batch=32, dtype=torch.float64, device="cpu",
+                                        default_batch=32) if tm.name == "handover"]
+    batch = term.sample(torch.Generator().manual_seed(0))
+    carried = next(iter(batch.data.values()))
+    assert torch.allclose(carried[:, 0], batch.points[:, 0] + 2 * batch.points[:, 1])
+    assert torch.all(batch.points[:, 2] == 0.5)
+
+
 def test_the_fd_reference_solves_for_the_whole_field():
     problem, field = _statement(k=6.0, variance=4e-3)
     fd = pr.solve(problem, solver="fd", resolution=96)
