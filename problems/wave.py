@@ -30,9 +30,9 @@ the default 3000 steps reach 0.350 in 319 s — 0.04 at :math:`t = 0`, 0.19 at 0
   So the first tenth of the time is about twice as accurate, and the whole is within the seeds'
   spread (mean 0.304 → 0.286). On a window :math:`t \in [0, 0.1]` (1000 steps) the box lost the pulse
   (1.03); 0.5 gave 0.142, 1 gave 0.129. Not kept: 8000 steps at the same rate (the loss jumped at
-  step 2000 and the field collapsed to zero, 1.06), 5000 steps at half the rate (0.372), fitting
-  the initial pulse before the equation (1.15 on the window), ten times the initial conditions'
-  weights (0.28 on the window).
+  step 2000 and the field collapsed to zero, 1.06), 5000 steps at half the rate (0.372); on the
+  window at time scale 1 (0.129), fitting the initial pulse before the equation (0.78) and ten times
+  the initial conditions' weights (0.28).
 
 - ``output_scale`` = :math:`a`: the network's outputs are multiplied by the amplitude, so the
   backbone works at unit size. Without it a fresh SIREN's own output (rms ≈ 0.03) swamps the

@@ -36,7 +36,8 @@ class ModelConfig:
     network sees time as :math:`(t - t_{mid}) /` ``time_scale`` (:func:`~pinr.backbones.base.input_box`;
     None: the time interval's half-length, like every other axis). For a wave of speed :math:`c`
     across a space box of half-width :math:`L`, ``time_scale`` :math:`= L / c` shows the network the
-    same frequencies in time as in space."""
+    same frequencies in time as in space; :func:`pinr.training.auto.wave_time_scale` picks
+    :math:`L / 2c` for a short time interval (measured better on the 2-D pulse)."""
 
     backbone: str | None = None
     options: Mapping | None = None
