@@ -274,7 +274,8 @@ def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *,
     sources = {}
     for key, mine, theirs in (("backbone", options.model.backbone, case.model.backbone),
                               ("steps", options.optim.steps, case.optim.steps),
-                              ("lr", options.optim.lr, case.optim.lr)):
+                              ("lr", options.optim.lr, case.optim.lr),
+                              ("time_scale", options.model.time_scale, case.model.time_scale)):
         if mine is None and theirs is not None:
             sources[key] = reasons.get(key, label)
     mine = options.model.options or {}
@@ -283,6 +284,7 @@ def resolve(problem, options: TrainConfig, case: TrainConfig | None = None, *,
     for k, v in reasons.items():  # the rest of what the case chose for you, and why
         if (k == "omega0" and (case.model.backbone is None or "omega0" in mine) or k == "method" and not open_method
                 or k == "hard" and options.model.hard is not None
+                or k == "time_scale" and options.model.time_scale is not None
                 or k == "optimizer" and options.optim.optimizer is not None
                 or k == "dtype" and options.device.dtype is not None):
             continue

@@ -21,6 +21,7 @@ def test_statement_and_training_options():
     z = solver.initial.network.embed(torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.4]]))
     assert torch.allclose(z[:, 2], torch.tensor([-0.4, 0.4]))
     assert pr.problems.get("wave", c=2.0).training.model.time_scale == 0.25
+    assert solver.resolved.sources["time_scale"] == "problem 'wave'"  # said with what was chosen
     assert solver.config.schedule.causal == 1.0 and not solver.config.schedule.time_window
     assert isinstance(solver.terms[0].reduction, Causal) and solver.terms[0].name == "pde"
     later = PINNSolver.from_options(p, steps=1, progress=False, time_window=0.5)  # the paper's curriculum

@@ -91,6 +91,10 @@ def test_a_wave_on_a_short_interval_sees_time_in_the_units_of_its_speed():
     omega0 = config.model.options["omega0"]
     assert kt * 0.25 / 0.1 == pytest.approx(max(kx, ky) / 2)  # seen at half the space frequency
     assert omega0 == pytest.approx(min(30.0, max(3.0, round(2 * max(kx, ky), 1))))  # space sizes the network
+    mine = PINNSolver.from_options(short, time_scale=0.3, steps=1, progress=False)  # yours wins, said as yours
+    assert mine.config.model.time_scale == 0.3 and "time_scale" not in mine.resolved.sources
+    chosen = PINNSolver.from_options(short, steps=1, progress=False)
+    assert chosen.config.model.time_scale == 0.25 and "wave of speed 2" in chosen.resolved.sources["time_scale"]
     long = stated(2.0)
     config, why = choose(long, compile_problem(long), torch.device("cpu"))
     assert config.model.time_scale is None and "time_scale" not in why
