@@ -79,6 +79,10 @@ class AbstractSampling(abc.ABC):
         """Change ``pool`` after a step whose batch (the pool, windowed) had squared residuals
         ``per_point`` ``(N,)`` (summed over the term's residual components)."""
 
+    def draw(self, term, n: int, generator: torch.Generator) -> Batch:
+        """``n`` fresh points of ``term``'s region (a rule that places them otherwise overrides this)."""
+        return term.draw(n, generator)
+
 
 @dataclass(frozen=True)
 class Uniform(AbstractSampling):
@@ -275,9 +279,7 @@ class Pool:
     def sample(self, term, generator: torch.Generator, *, window: float = 1.0):
         """The term's batch for one step: fresh points, or the pool (moved into the window)."""
         if not self.rule.adaptive:
-            draw = getattr(self.rule, "draw", None)
-            batch = draw(term, term.batch, generator) if draw is not None else term.draw(term.batch, generator)
-            return term.windowed(batch, window)
+            return term.windowed(self.rule.draw(term, term.batch, generator), window)
         if self.batch is None:
             self.batch = term.draw(term.batch, generator)
         return term.windowed(self.batch, window)
