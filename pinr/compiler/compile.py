@@ -170,6 +170,11 @@ class CompiledExpression:
         orders = [a.order for a in self.atoms] + [2 for _ in self.combos]
         return max(orders, default=0)
 
+    def data_points(self, app, points: torch.Tensor) -> torch.Tensor:
+        """The columns of ``points`` that the data function ``app`` (one of :attr:`data`) is a function
+        of: ``D(x, y)`` in an ``(x, y, t)`` expression reads ``x`` and ``y``."""
+        return points[:, [self.coords.index(a) for a in app.args]]
+
     def inputs(self, points: torch.Tensor, normals: torch.Tensor | None, data: Mapping | None = None):
         """Coordinate columns, normal columns and data at ``points`` ``(N, d)``: the values the
         samples carry for a data source (``data[source]``, ``(N,)`` or ``(N, C)``), else the
@@ -187,8 +192,7 @@ class CompiledExpression:
             if carried is not None:
                 dvals.append(carried if carried.dim() == 1 else carried[:, app.func.channel])
                 continue
-            idx = [self.coords.index(a) for a in app.args]
-            dvals.append(app.func.source.interpolate(points[:, idx], app.func.channel))
+            dvals.append(app.func.source.interpolate(self.data_points(app, points), app.func.channel))
         return cols, ncols, dvals
 
     def coefficients(self, points, normals, data: Mapping | None = None) -> list:

@@ -127,8 +127,8 @@ class InstanceTerm(AbstractTerm):
                 if carried is not None:
                     values.append(carried if carried.dim() == 1 else carried[:, own.func.channel])
                 else:
-                    idx = [term.expression.coords.index(a) for a in own.args]
-                    values.append(own.func.source.interpolate(b.points[:, idx], own.func.channel))
+                    values.append(own.func.source.interpolate(term.expression.data_points(own, b.points),
+                                                              own.func.channel))
             columns[key] = torch.cat(values)
         data: dict = {}
         for (source, channel), v in columns.items():

@@ -274,7 +274,7 @@ class Residual(AbstractTerm):
             return batch
         data = dict(batch.data)
         for source, app in known.items():  # a known part of (x, y) in an (x, y, t) problem reads its own columns
-            points = batch.points[:, [self.expression.coords.index(a) for a in app.args]]
+            points = self.expression.data_points(app, batch.points)
             data[source] = torch.stack([source.interpolate(points, c) for c in range(source.channels)], dim=-1)
         return Batch(batch.points, batch.normals, data, batch.targets, batch.sigma)
 

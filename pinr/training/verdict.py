@@ -153,7 +153,7 @@ def _unknowns_inside(model, term, inside: Batch | None, size: int) -> float:
     for b in _chunks(inside, size):
         av, _ = model.engine.evaluate(model.network, b.points, atoms, (), [])
         rows = [a.detach().reshape(-1) for a in av]
-        rows += [app.func.source.interpolate(b.points[:, [term.expression.coords.index(a) for a in app.args]],
+        rows += [app.func.source.interpolate(term.expression.data_points(app, b.points),
                                              app.func.channel).detach().reshape(-1) for app in known]
         values.append(torch.stack(rows))
     return _rms(torch.cat(values, dim=1))
