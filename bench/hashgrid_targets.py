@@ -7,9 +7,13 @@ before and after each:
   within 3 minutes of training;
 - ``image-2048``: a 2048² image (camera) with the hashgrid backbone at the case's defaults; target
   ≥ 35 dB within 15 minutes;
-- ``mesh-sdf`` (with ``--mesh PATH``, e.g. the Stanford bunny's 28k-vertex scan): ``pinr solve
-  eikonal-sdf --set shape=PATH --backbone hashgrid --option interpolation=KERNEL`` at the
-  defaults; target IoU ≥ 0.97, Chamfer ≤ 2e-3 (normalised box) within 10 minutes;
+- ``mesh-sdf`` (with ``--mesh PATH``, e.g. the Stanford bunny's 28k-vertex scan, ``bunny.obj`` in
+  the pymeshlab wheel's ``pymeshlab/tests/sample_meshes``): ``pinr solve eikonal-sdf --set
+  shape=PATH`` at the defaults (``--kernel`` forces the hash grid's interpolation); target IoU ≥
+  0.97, Chamfer ≤ 2e-3 (normalised box) within 10 minutes;
+- ``mesh-compare`` (with ``--mesh PATH``): the SDF by SIREN's eikonal loss and by the regression on
+  exact distances, each with SIREN (the 3-D defaults before) and the hash grid, at the same
+  training time (``--mesh-seconds``; steps from two probes each, 5 and 15 steps);
 - ``--compare SIZE``: the image case at ``SIZE`` (camera) with its SIREN defaults and with
   hashgrid, side by side at the same training time (``--seconds``; each backbone's steps are
   set from the ms/step of a 3-step probe run just before): PSNR reached.
@@ -61,26 +65,61 @@ def image_row(name: str, size: int, steps, seconds: float, floor: float, threads
     }
 
 
-def mesh_row(mesh: str, kernel: str, steps, threads: int, work: Path, quick: bool = False) -> dict:
+def mesh_row(mesh: str, kernel, steps, threads: int, work: Path, quick: bool = False) -> dict:
+    """``pinr solve eikonal-sdf --set shape=MESH`` at the case's defaults (``kernel`` forces the
+    hash grid's interpolation)."""
     case = pr.problems.get("eikonal-sdf", shape=mesh)
     options = {"threads": threads} | ({"steps": steps} if steps else {})
-    backbone = {"interpolation": kernel} | ({"levels": 4, "log2_table": 12, "max_resolution": 64} if quick else {})
+    backbone = ({"interpolation": kernel} if kernel else {}) | (
+        {"levels": 4, "log2_table": 12, "max_resolution": 64} if quick else {})
     if quick:
         options["batch"] = 256
     before = load()
-    m = run(case, work / f"sdf-{kernel}", backbone="hashgrid", backbone_options=backbone, **options)
+    m = run(case, work / "sdf-defaults", **options, **({"backbone_options": backbone} if backbone else {}))
     iou, chamfer = m.get("iou"), m.get("chamfer")
     met = iou is not None and chamfer is not None and iou >= 0.97 and chamfer <= 2e-3 and m["train_seconds"] <= 600
     return {
-        "row": f"mesh-sdf ({kernel})",
+        "row": f"mesh-sdf ({m.get('backbone')}{', ' + kernel if kernel else ''})",
         "iou": iou,
         "chamfer": chamfer,
+        "rel_l2": m.get("rel_l2"),
+        "eikonal_residual": m.get("eikonal_residual"),
         "train_s": m.get("train_seconds"),
         "steps": m.get("steps"),
         "target": "IoU >= 0.97, Chamfer <= 2e-3 in <= 600 s",
         "met": met,
         "load": f"{before} -> {load()}",
     }
+
+
+def mesh_compare(mesh: str, seconds: float, threads: int, work: Path, probe_steps: int = 5,
+                 modes=("eikonal", "supervised")) -> list[dict]:
+    """The SDF of ``mesh`` by each mode (SIREN's eikonal loss, the regression on exact distances)
+    and backbone (SIREN 256 × 3 at ω 10 and lr 1e-3, the 3-D eikonal defaults before the hash grid;
+    the hash grid of the supervised defaults), each trained for about ``seconds`` (validation only at
+    the end)."""
+    siren = {"backbone": "siren", "lr": 1e-3,
+             "backbone_options": {"width": 256, "depth": 3, "omega0": 10.0, "omega_hidden": 10.0}}
+    hashgrid = {"backbone": "hashgrid", "lr": 1e-2, "backbone_options": {"max_resolution": 512}}
+    rows = []
+    for mode in modes:
+        case = pr.problems.get("eikonal-sdf", shape=mesh, mode=mode)
+        for label, options in (("siren", siren), ("hashgrid", hashgrid)):
+            options = options | {"threads": threads, "batch": 256 if seconds < 10 else 8192, "validate_every": 10**9}
+            # the step's cost from two probes after a warm-up that fills the case's caches (a mesh's pool of
+            # distances): 3 × probe_steps less probe_steps, so that set-up and first steps cancel
+            run(case, work / f"warm-{mode}-{label}", steps=1, **options)
+            short, long = (run(case, work / f"probe-{mode}-{label}-{n}", steps=n, **options)["train_seconds"]
+                           for n in (probe_steps, 3 * probe_steps))
+            per_step = max(long - short, 0.1 * long) / (2 * probe_steps)
+            steps = max(1, int(seconds / per_step))
+            before = load()
+            m = run(case, work / f"sdf-{mode}-{label}", steps=steps, **options)
+            rows.append({"row": f"mesh {mode} {label}", "iou": m.get("iou"), "chamfer": m.get("chamfer"),
+                         "rel_l2": m.get("rel_l2"), "eikonal_residual": m.get("eikonal_residual"),
+                         "train_s": m.get("train_seconds"), "steps": steps, "ms_per_step": round(1e3 * per_step, 1),
+                         "load": f"{before} -> {load()}"})
+    return rows
 
 
 def compare(size: int, seconds: float, threads: int, work: Path, probe_steps: int = 3) -> list[dict]:
@@ -113,9 +152,11 @@ def compare(size: int, seconds: float, threads: int, work: Path, probe_steps: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and steps, seconds in all")
-    parser.add_argument("--only", nargs="*", default=None, help="rows to run: image-512 image-2048 mesh-sdf compare")
+    parser.add_argument("--only", nargs="*", default=None, help="rows to run: image-512 image-2048 mesh-sdf mesh-compare compare")
     parser.add_argument("--mesh", default=None, help="a scanned mesh (.obj/.ply/.stl/.off) for the SDF row")
-    parser.add_argument("--kernel", default="cubic", help="hashgrid interpolation for the SDF row")
+    parser.add_argument("--kernel", default=None, help="force the hash grid's interpolation in the SDF row")
+    parser.add_argument("--mesh-modes", nargs="*", default=["eikonal", "supervised"], help="modes in mesh-compare")
+    parser.add_argument("--mesh-seconds", type=float, default=165.0, help="training seconds each in mesh-compare")
     parser.add_argument("--compare", type=int, default=256, help="image size of the equal-time comparison")
     parser.add_argument("--seconds", type=float, default=120.0, help="training seconds each in the comparison")
     parser.add_argument("--threads", type=int, default=1)
@@ -135,12 +176,18 @@ def main() -> None:
                 rows.append(mesh_row(args.mesh or "sphere", args.kernel, 5 if q else None, args.threads, work, q))
             else:
                 print("mesh-sdf: skipped (give --mesh PATH, e.g. the Stanford bunny)")
+        if "mesh-compare" in only:
+            if args.mesh or q:
+                rows += mesh_compare(args.mesh or "sphere", 2.0 if q else args.mesh_seconds, args.threads, work,
+                                     probe_steps=1 if q else 5, modes=args.mesh_modes)
+            else:
+                print("mesh-compare: skipped (give --mesh PATH)")
         if "compare" in only:
             rows += compare(
                 32 if q else args.compare, 2.0 if q else args.seconds, args.threads, work, probe_steps=1 if q else 3
             )
     print(f"\nhashgrid targets — threads {args.threads}, cpu count {os.cpu_count()}, {time.strftime('%Y-%m-%d %H:%M')}")
-    keys = ["row", "psnr", "ssim", "iou", "chamfer", "train_s", "steps", "ms_per_step", "target", "met", "load"]
+    keys = ["row", "psnr", "ssim", "iou", "chamfer", "rel_l2", "eikonal_residual", "train_s", "steps", "ms_per_step", "target", "met", "load"]
     keys = [k for k in keys if any(k in r for r in rows)]
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))

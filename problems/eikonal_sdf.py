@@ -16,7 +16,20 @@ points with exact normals, uniform points of the box.
 
 ``mode="supervised"`` is the regression protocol of SCONE and BACON: :math:`u = \phi` at
 surface points moved by Laplace noise of scales :math:`10^{-1}` and :math:`10^{-3}` (half
-the batch each), with the exact signed distances :math:`\phi`, mean squared error.
+the near-surface points each), with the exact signed distances :math:`\phi`, mean squared
+error; a share ``uniform`` (default 0.2) of the points is drawn anywhere in the box, so that
+the answer is a distance away from the surface too (without it the bunny's field was 0.58 off
+over the box, relative L2, with an exact surface).
+
+**The mode by default** (:func:`default_mode`): supervised, with a hash grid, for a 3-D shape
+whose distance is exact (a triangle mesh, a built-in shape); SIREN's eikonal loss for 2-D shapes
+and point clouds (their distance is only an estimate). The Stanford bunny's 28k-vertex scan
+(``bunny.obj`` of the pymeshlab wheel's test meshes) at the defaults, 2-core CPU: IoU 0.9974,
+Chamfer 4.1e-4, relative L2 7.3e-3 over the box, in 164 s of training (3 min 9 s for
+``pinr solve eikonal-sdf --set shape=bunny.obj``); the 3-D eikonal defaults (SIREN 256 × 3,
+5000 steps of 8192 points) would train for about half an hour there at 0.37–0.41 s a step, and
+at equal time (150 s) reached IoU 0.973 and Chamfer 1.1e-2. Comparison at equal time in
+bench/RESULTS.md ("Scanned meshes").
 
 Shapes: a built-in analytic shape (``pinr.geometry.available_shapes()``; 2-D: circle,
 rectangle, star, ring, lens, two-circles; 3-D: sphere, box, torus, hollow-box, snowman), a
@@ -51,7 +64,7 @@ from pinr.training import ModelConfig, OptimConfig, SamplingConfig, TrainConfig
 
 from . import register_problem
 
-__all__ = ["eikonal_sdf", "sdf_domain", "SDFOutputs", "check_lattice"]
+__all__ = ["eikonal_sdf", "sdf_domain", "default_mode", "SDFOutputs", "check_lattice", "SUPERVISED_3D_STEPS"]
 
 #: bytes per lattice point that writing the outputs holds at once: the values, the reference's
 #: distances and inside set, the metrics' and marching cubes' work arrays. Measured with
@@ -60,19 +73,37 @@ OUTPUT_BYTES_PER_POINT = 96
 
 MODES = ("eikonal", "supervised")
 
-#: Solver defaults per dimension. 2-D: a SIREN of 2 hidden layers of 128 at omega 10, Adam at
-#: 1e-3, 1000 steps of 1024 points per term (33 s on an idle 2-core CPU; IoU > 0.998 on the
-#: star). 3-D: SIREN's SDF network (3 hidden layers of 256) at omega 10 and 1e-3 for 5000 steps
-#: of 8192 points per term, sized for a GPU. omega 30 at 1e-4 (SIREN's paper values) needs
-#: many more steps: 1000 of them leave spurious zero level sets (IoU 0.27 on the star).
+#: Solver defaults per dimension and mode. 2-D: a SIREN of 2 hidden layers of 128 at omega 10, Adam
+#: at 1e-3, 1000 steps of 1024 points per term (33 s on an idle 2-core CPU; IoU > 0.998 on the
+#: star). 3-D eikonal (point clouds, or when asked): SIREN's SDF network (3 hidden layers of 256)
+#: at omega 10 and 1e-3 for 5000 steps of 8192 points per term, sized for a GPU. omega 30 at 1e-4
+#: (SIREN's paper values) needs many more steps: 1000 of them leave spurious zero level sets (IoU
+#: 0.27 on the star). 3-D supervised (the default where the distance is exact): a hash grid
+#: (:class:`~pinr.backbones.HashGrid`, 16 levels of 2 features, 16 → 512, 2^19 rows, linear, an MLP
+#: of 2 × 64) at its own rate 1e-2, :data:`SUPERVISED_3D_STEPS` steps of 8192 points; measured in
+#: bench/RESULTS.md ("Scanned meshes").
+SUPERVISED_3D_STEPS = 1000
+_SIREN_2D = TrainConfig(model=ModelConfig(backbone="siren", options={"width": 128, "depth": 2, "omega0": 10.0,
+                                                                      "omega_hidden": 10.0}),
+                        optim=OptimConfig(steps=1000, lr=1e-3), sampling=SamplingConfig(batch=1024))
 _DEFAULTS = {
-    2: TrainConfig(model=ModelConfig(backbone="siren", options={"width": 128, "depth": 2, "omega0": 10.0,
-                                                                "omega_hidden": 10.0}),
-                   optim=OptimConfig(steps=1000, lr=1e-3), sampling=SamplingConfig(batch=1024)),
+    2: _SIREN_2D,
     3: TrainConfig(model=ModelConfig(backbone="siren", options={"width": 256, "depth": 3, "omega0": 10.0,
                                                                 "omega_hidden": 10.0}),
                    optim=OptimConfig(steps=5000, lr=1e-3), sampling=SamplingConfig(batch=8192)),
 }
+_SUPERVISED = {
+    2: _SIREN_2D,
+    3: TrainConfig(model=ModelConfig(backbone="hashgrid", options={"max_resolution": 512}),
+                   optim=OptimConfig(steps=SUPERVISED_3D_STEPS, lr=1e-2), sampling=SamplingConfig(batch=8192)),
+}
+
+
+def default_mode(shape) -> str:
+    """The mode a case takes when none is given: ``"supervised"`` for a 3-D shape whose signed
+    distance is exact (a mesh or a built-in shape: a regression on the distances, minutes on a CPU),
+    ``"eikonal"`` otherwise (2-D shapes, and point clouds, whose distance is only an estimate)."""
+    return "supervised" if shape.dim == 3 and shape.exact else "eikonal"
 
 
 def sdf_domain(dim: int):
@@ -83,22 +114,26 @@ def sdf_domain(dim: int):
 
 
 @register_problem("eikonal-sdf")
-def eikonal_sdf(shape="star", mode: str = "eikonal", alpha: float = 100.0, surface_weight: float = 3e3,
+def eikonal_sdf(shape="star", mode: str | None = None, alpha: float = 100.0, surface_weight: float = 3e3,
                 normal_weight: float = 1e2, off_surface_weight: float = 1e2, eikonal_weight: float = 5e1,
                 batch: int | None = None, padding: float = 0.1, resolution: int | None = None,
-                scales: Sequence[float] = (1e-1, 1e-3)) -> Case:
+                scales: Sequence[float] = (1e-1, 1e-3), uniform: float = 0.2) -> Case:
     r"""Signed distance of ``shape`` (built-in name, mesh or point-cloud path, or a solid such
     as ``pinr.Disk(...) - pinr.Disk(...)`` or a ``pinr.TriangleMesh``): ``mode`` "eikonal"
-    (SIREN) or "supervised" (SCONE/BACON).
+    (SIREN) or "supervised" (SCONE/BACON; ``uniform`` the share of its points drawn in the whole
+    box); by default (:func:`default_mode`) supervised for a 3-D shape with an exact distance,
+    eikonal otherwise.
 
     ``batch`` points per term per step (default 1024 in 2-D, 8192 in 3-D); ``resolution`` of
     the metric lattice (default 256² / 128³; 256³ and 512³ on a GPU); ``scales`` of the
     supervised mode's Laplace noise.
     """
-    if mode not in MODES:
+    if mode is not None and mode not in MODES:
         raise ValueError(f"eikonal-sdf mode must be one of {MODES}, got {mode!r}")
     sh = geo.load_shape(shape, padding=padding)
     d = sh.dim
+    chosen = "" if mode is not None else ", the default for this shape"
+    mode = mode or default_mode(sh)
     domain = sdf_domain(d)
     u = domain.field("u")
     dist = geo.signed_distance_data("d", sh, domain)
@@ -114,12 +149,13 @@ def eikonal_sdf(shape="star", mode: str = "eikonal", alpha: float = 100.0, surfa
             Condition(Eq(exp(-a * sympy.Abs(u)), 0), on=domain.interior, weight=off_surface_weight,
                       name="off_surface", reduction="mae"),
         ]
-        description = f"eikonal signed distance of {sh.name} (SIREN's loss)"
+        description = f"eikonal signed distance of {sh.name} (SIREN's loss{chosen})"
     else:
-        near = geo.NearSurfaceRegion(domain, sh, dist, scales=scales)
+        near = geo.NearSurfaceRegion(domain, sh, dist, scales=scales, uniform=uniform)
         conditions = [Condition(Eq(u, dist), on=near, name="sdf", reduction="mse")]
-        description = f"signed distance of {sh.name} regressed at near-surface points (Laplace scales {scales})"
-    training = _DEFAULTS[d]
+        description = (f"signed distance of {sh.name} regressed at near-surface points (Laplace scales "
+                       f"{tuple(scales)}) and {uniform:.0%} in the box{chosen}")
+    training = (_DEFAULTS if mode == "eikonal" else _SUPERVISED)[d]
     if batch is not None:
         training = training.replace(sampling=SamplingConfig(batch=int(batch)))
     problem = Problem(domain, conditions=conditions, exact=dist if sh.exact else None, name="eikonal-sdf",

@@ -117,7 +117,9 @@ def _source_of(data) -> SignedDistanceSource:
 class NearSurfaceRegion(AbstractPatch):
     r"""Points :math:`x_s + \varepsilon` near the surface of ``shape``: :math:`x_s` uniform on the
     surface, :math:`\varepsilon_i \sim \mathrm{Laplace}(0, b)` per coordinate, the batch split
-    evenly over ``scales`` :math:`b`; points are clipped to the domain's box.
+    evenly over ``scales`` :math:`b`; points are clipped to the domain's box. A share ``uniform``
+    of the points (default none) is drawn uniformly in the domain's box instead, so that a fit to
+    the distances holds away from the surface too.
 
     The samples carry the exact signed distances of the drawn points for ``data`` (from
     :func:`signed_distance_data`). Shapes whose distance is cheap (analytic) are sampled afresh each step;
@@ -128,8 +130,11 @@ class NearSurfaceRegion(AbstractPatch):
     has_normals = False
 
     def __init__(self, domain, shape: AbstractSolid, data, *, scales: Sequence[float] = (1e-1, 1e-3),
-                 pool: int = 1 << 18):
+                 uniform: float = 0.0, pool: int = 1 << 18):
         _check(domain, shape, "NearSurfaceRegion")
+        if not (isinstance(uniform, (int, float)) and 0 <= uniform < 1):
+            raise ValueError(f"NearSurfaceRegion uniform is the share of box points, in [0, 1), got {uniform!r}")
+        self.uniform = float(uniform)
         self.domain, self.shape, self.source = domain, shape, _source_of(data)
         self.scales = tuple(float(s) for s in scales)
         if not self.scales or not all(s > 0 for s in self.scales):
@@ -139,11 +144,15 @@ class NearSurfaceRegion(AbstractPatch):
         self._fresh = shape.analytic
 
     def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        pts, _ = self.shape.sample_surface(n, rng)
-        which = np.arange(n) % len(self.scales)
-        noise = rng.laplace(0.0, 1.0, pts.shape) * np.asarray(self.scales)[which][:, None]
         b = self.domain.bounds
-        return np.clip(pts + noise, b[:, 0], b[:, 1])
+        box = round(self.uniform * n)
+        inside = rng.uniform(b[:, 0], b[:, 1], (box, len(b)))
+        if box == n:
+            return inside
+        pts, _ = self.shape.sample_surface(n - box, rng)
+        which = np.arange(n - box) % len(self.scales)
+        noise = rng.laplace(0.0, 1.0, pts.shape) * np.asarray(self.scales)[which][:, None]
+        return np.concatenate([np.clip(pts + noise, b[:, 0], b[:, 1]), inside])
 
     def _sample(self, n, *, method, generator, dtype, device):
         if method != "uniform":
