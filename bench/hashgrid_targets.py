@@ -14,6 +14,8 @@ before and after each:
 - ``mesh-compare`` (with ``--mesh PATH``): the SDF by SIREN's eikonal loss and by the regression on
   exact distances, each with SIREN (the 3-D defaults before) and the hash grid, at the same
   training time (``--mesh-seconds``; steps from two probes each, 5 and 15 steps);
+- ``poisson``: ``poisson-image`` (camera 96²) from its gradient and from its Laplacian, SIREN at the
+  case's defaults and the hash grid with smooth and linear kernels at about the same time;
 - ``--compare SIZE``: the image case at ``SIZE`` (camera) with its SIREN defaults and with
   hashgrid, side by side at the same training time (``--seconds``; each backbone's steps are
   set from the ms/step of a 3-step probe run just before): PSNR reached.
@@ -149,10 +151,34 @@ def compare(size: int, seconds: float, threads: int, work: Path, probe_steps: in
     return rows
 
 
+#: the Poisson-image rows: (mode, backbone, kernel, steps); the hash grid's steps give about SIREN's time
+POISSON_ROWS = (("gradient", "siren", None, 400), ("gradient", "hashgrid", "cubic", 500),
+                ("gradient", "hashgrid", "linear", 1100), ("laplacian", "siren", None, 400),
+                ("laplacian", "hashgrid", "cubic", 1250), ("laplacian", "hashgrid", "smoothstep", 2200))
+
+
+def poisson_rows(threads: int, work: Path, quick: bool = False) -> list[dict]:
+    """``poisson-image`` (camera 96²) at its SIREN defaults and with the hash grid as the PDE backbone
+    (8 levels × 2 features, 16 → 96, 2^16 rows, softplus MLP, smooth or linear kernel)."""
+    rows = []
+    for mode, backbone, kernel, steps in POISSON_ROWS:
+        case = pr.problems.get("poisson-image", mode=mode, size=24 if quick else 96)
+        options = {"threads": threads, "validate_every": 10**9, "steps": 3 if quick else steps}
+        if backbone == "hashgrid":
+            options |= {"backbone": "hashgrid", "backbone_options": {
+                "interpolation": kernel, "levels": 8, "log2_table": 16, "max_resolution": 96, "activation": "softplus"}}
+        before = load()
+        m = run(case, work / f"poisson-{mode}-{backbone}-{kernel}", **options)
+        rows.append({"row": f"poisson-image {mode} {backbone}{' ' + kernel if kernel else ''}", "psnr": m.get("psnr"),
+                     "rel_l2": m.get("rel_l2"), "train_s": m.get("train_seconds"), "steps": m.get("steps"),
+                     "load": f"{before} -> {load()}"})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and steps, seconds in all")
-    parser.add_argument("--only", nargs="*", default=None, help="rows to run: image-512 image-2048 mesh-sdf mesh-compare compare")
+    parser.add_argument("--only", nargs="*", default=None, help="rows to run: image-512 image-2048 mesh-sdf mesh-compare poisson compare")
     parser.add_argument("--mesh", default=None, help="a scanned mesh (.obj/.ply/.stl/.off) for the SDF row")
     parser.add_argument("--kernel", default=None, help="force the hash grid's interpolation in the SDF row")
     parser.add_argument("--mesh-modes", nargs="*", default=["eikonal", "supervised"], help="modes in mesh-compare")
@@ -182,6 +208,8 @@ def main() -> None:
                                      probe_steps=1 if q else 5, modes=args.mesh_modes)
             else:
                 print("mesh-compare: skipped (give --mesh PATH)")
+        if "poisson" in only:
+            rows += poisson_rows(args.threads, work, q)
         if "compare" in only:
             rows += compare(
                 32 if q else args.compare, 2.0 if q else args.seconds, args.threads, work, probe_steps=1 if q else 3

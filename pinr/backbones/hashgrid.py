@@ -130,7 +130,10 @@ class HashGrid(AbstractBackbone):
     ± ``init_scale`` (1e-4). Inputs are the domain mapped to :math:`[-1, 1]^d`, ``d`` = 1..4;
     points outside extrapolate from the border cells. Use ``smoothstep`` or ``cubic`` (and a smooth
     ``activation`` such as ``softplus``) when second derivatives enter the loss: a linear kernel's
-    pure second derivatives are zero.
+    pure second derivatives are zero. As a PDE backbone it trails SIREN (bench/RESULTS.md, "The hash
+    grid as a PDE backbone"): ``poisson-image`` from its gradient with ``cubic`` reached 1.5× SIREN's
+    error in four fifths of its time, from its Laplacian neither learned in 160 s and the grid was
+    worse; it is the default for signals and 3-D shapes, not for equations.
     """
 
     recommended = BackboneTraining(lr=1e-2, source="Instant-NGP paper")
