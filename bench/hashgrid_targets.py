@@ -178,7 +178,8 @@ def poisson_rows(threads: int, work: Path, quick: bool = False) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and steps, seconds in all")
-    parser.add_argument("--only", nargs="*", default=None, help="rows to run: image-512 image-2048 mesh-sdf mesh-compare poisson compare")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="rows to run: image-512 image-2048 mesh-sdf mesh-compare poisson compare")
     parser.add_argument("--mesh", default=None, help="a scanned mesh (.obj/.ply/.stl/.off) for the SDF row")
     parser.add_argument("--kernel", default=None, help="force the hash grid's interpolation in the SDF row")
     parser.add_argument("--mesh-modes", nargs="*", default=["eikonal", "supervised"], help="modes in mesh-compare")
@@ -215,7 +216,8 @@ def main() -> None:
                 32 if q else args.compare, 2.0 if q else args.seconds, args.threads, work, probe_steps=1 if q else 3
             )
     print(f"\nhashgrid targets — threads {args.threads}, cpu count {os.cpu_count()}, {time.strftime('%Y-%m-%d %H:%M')}")
-    keys = ["row", "psnr", "ssim", "iou", "chamfer", "rel_l2", "eikonal_residual", "train_s", "steps", "ms_per_step", "target", "met", "load"]
+    keys = ["row", "psnr", "ssim", "iou", "chamfer", "rel_l2", "eikonal_residual", "train_s", "steps", "ms_per_step",
+            "target", "met", "load"]
     keys = [k for k in keys if any(k in r for r in rows)]
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))
