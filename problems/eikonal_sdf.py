@@ -130,6 +130,9 @@ def eikonal_sdf(shape="star", mode: str | None = None, alpha: float = 100.0, sur
     """
     if mode is not None and mode not in MODES:
         raise ValueError(f"eikonal-sdf mode must be one of {MODES}, got {mode!r}")
+    if isinstance(uniform, bool) or not isinstance(uniform, (int, float)) or not 0 <= uniform < 1:
+        raise ValueError(f"eikonal-sdf uniform is the share of points drawn anywhere in the box, in [0, 1); "
+                         f"got {uniform!r} (e.g. --set uniform=0.2)")
     sh = geo.load_shape(shape, padding=padding)
     d = sh.dim
     chosen = "" if mode is not None else ", the default for this shape"

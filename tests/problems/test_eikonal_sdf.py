@@ -147,6 +147,8 @@ def test_near_surface_points_keep_a_uniform_share_in_the_box(shape, tmp_path, ma
     assert np.all(np.abs(p) <= 1)
     with pytest.raises(ValueError, match="uniform"):
         geo.NearSurfaceRegion(domain, solid, dist, uniform=1.0)
+    with pytest.raises(ValueError, match="eikonal-sdf uniform"):
+        pr.problems.get("eikonal-sdf", shape="sphere", uniform=1)
 
 
 def test_short_3d_supervised_run_with_the_hash_grid():
