@@ -42,7 +42,7 @@ from pinr.case import Case
 from pinr.domains import AbstractSolid
 from pinr.geometry.metrics import DEFAULT_RESOLUTION
 from pinr.symbolic import Condition, Eq, Problem
-from pinr.training import SamplingConfig
+from pinr.training import OptimConfig, SamplingConfig
 
 from . import register_problem
 from .eikonal_sdf import _DEFAULTS as SDF_DEFAULTS
@@ -53,9 +53,13 @@ __all__ = ["occupancy", "occupancy_labels", "OccupancyOutputs"]
 #: Solver defaults per dimension. 2-D: a SIREN of 2 hidden layers of 128 at omega 10, Adam at
 #: 1e-3, 1000 steps of 1024 points per term: IoU 0.9968, accuracy 0.9993 on the star (256²) in
 #: 27 s of training, 42 s wall for ``pinr solve occupancy`` with its outputs, on a 2-core CPU
-#: shared at load ~4. 3-D: 3 hidden layers of 256 and 5000 steps of 8192 points per term, sized
-#: for a GPU; on that CPU 300 steps of 2048 points per term gave IoU 0.998 on the torus (128³) in 49 s.
-_DEFAULTS = SDF_DEFAULTS  # the same network and schedule as the signed distance of the same shapes
+#: shared at load ~4. 3-D: the SDF's SIREN of 3 hidden layers of 256 with 8192 points per term for
+#: :data:`STEPS_3D` steps: IoU 0.9952, accuracy 0.9993 on the Stanford bunny's 28k-vertex scan in 312 s
+#: on that CPU (the hash grid: 0.9925 in 451 s, 1000 steps; bench/RESULTS.md, "Scanned meshes"); it
+#: was 5000 steps, about 24 minutes there. On that CPU 300 steps of 2048 points per term gave IoU
+#: 0.998 on the torus (128³) in 49 s.
+STEPS_3D = 1100
+_DEFAULTS = {2: SDF_DEFAULTS[2], 3: SDF_DEFAULTS[3].replace(optim=OptimConfig(steps=STEPS_3D, lr=1e-3))}
 
 
 def occupancy_labels(shape: AbstractSolid, domain):
