@@ -33,7 +33,7 @@ classification is not an equation a grid solver solves.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy
 
@@ -42,7 +42,7 @@ from pinr.case import Case
 from pinr.domains import AbstractSolid
 from pinr.geometry.metrics import DEFAULT_RESOLUTION
 from pinr.symbolic import Condition, Eq, Problem
-from pinr.training import OptimConfig, SamplingConfig
+from pinr.training import SamplingConfig
 
 from . import register_problem
 from .eikonal_sdf import _DEFAULTS as SDF_DEFAULTS
@@ -59,7 +59,7 @@ __all__ = ["occupancy", "occupancy_labels", "OccupancyOutputs"]
 #: was 5000 steps, about 24 minutes there. On that CPU 300 steps of 2048 points per term gave IoU
 #: 0.998 on the torus (128³) in 49 s.
 STEPS_3D = 1100
-_DEFAULTS = {2: SDF_DEFAULTS[2], 3: SDF_DEFAULTS[3].replace(optim=OptimConfig(steps=STEPS_3D, lr=1e-3))}
+_DEFAULTS = {2: SDF_DEFAULTS[2], 3: SDF_DEFAULTS[3].replace(optim=replace(SDF_DEFAULTS[3].optim, steps=STEPS_3D))}
 
 
 def occupancy_labels(shape: AbstractSolid, domain):

@@ -267,6 +267,11 @@ class AbstractDomain(abc.ABC):
     def time(self) -> TimeCoordinate | None:
         return next((c for c in self.coords if isinstance(c, TimeCoordinate)), None)
 
+    @property
+    def time_axis(self) -> int | None:
+        """The index of the time coordinate among :attr:`coords` (the column of points), or None."""
+        return next((i for i, c in enumerate(self.coords) if isinstance(c, TimeCoordinate)), None)
+
     def field(self, name: str, components: int | Sequence[str] = 1):
         """The unknown field ``name`` over this domain's coordinates (a column matrix if vector)."""
         return make_field(name, self.coords, components)

@@ -134,7 +134,7 @@ def scales(problem) -> Scales:
     generator = torch.Generator().manual_seed(0)
     freq = np.zeros(len(coords))
     reasons, amplitudes, localized = [], [], []
-    time_axis = coords.index(problem.domain.time) if problem.domain.time is not None else None
+    time_axis = problem.domain.time_axis
     point_like = set()  # residuals whose source is localized in the interior (restated on a patch too)
     for cond in problem.conditions:
         for r in cond.eq.residuals:
@@ -428,7 +428,7 @@ def wave_time_scale(problem, sc: Scales) -> float | None:
     if sc.speed is None or domain.time is None or domain.dim < 2:
         return None
     half = (domain.bounds[:, 1] - domain.bounds[:, 0]) / 2
-    t = domain.coords.index(domain.time)
+    t = domain.time_axis
     if t in problem.periodic_axes:
         return None
     crossing = TIME_SHARE * max(float(h) for i, h in enumerate(half) if i != t) / sc.speed
@@ -440,7 +440,7 @@ def wave_time_scale(problem, sc: Scales) -> float | None:
 def _rescaled_time(problem, sc: Scales, time_scale: float) -> Scales:
     """``sc`` with its time frequency in the units of ``time_scale`` instead of the half-length."""
     domain = problem.domain
-    t = domain.coords.index(domain.time)
+    t = domain.time_axis
     half_t = float(domain.bounds[t, 1] - domain.bounds[t, 0]) / 2
     freq = list(sc.frequency)
     freq[t] *= time_scale / half_t

@@ -331,7 +331,7 @@ def _validate(problem, c: TrainConfig) -> None:
                              f"got {ts!r}")
         if problem.domain.time is None:
             raise ValueError("time_scale needs a time axis (space * pr.TimeInterval); drop it for this problem")
-        if problem.domain.coords.index(problem.domain.time) in problem.periodic_axes:
+        if problem.domain.time_axis in problem.periodic_axes:
             raise ValueError("time_scale does not apply to a periodic time axis (the network sees its angle); drop it")
     if not (isinstance(c.model.hard, bool) or c.model.hard == "initial"):
         raise ValueError(f"hard must be True, False or 'initial' (the initial slice's value conditions only), got "

@@ -76,8 +76,7 @@ def start_at_known(network, problem) -> bool:
 def network_box(domain, time_scale=None):
     """The box a network of ``domain`` maps onto :math:`[-1, 1]^d`: the domain's own, with its time
     axis spanning :math:`t_{mid} \\pm` ``time_scale`` when one is given (:func:`~pinr.backbones.base.input_box`)."""
-    axis = domain.coords.index(domain.time) if domain.time is not None else None
-    return input_box(domain.bounds, axis, time_scale)
+    return input_box(domain.bounds, domain.time_axis, time_scale)
 
 
 def resolve_device(device) -> torch.device:

@@ -331,3 +331,9 @@ def test_cone_patch_follows_the_front_and_shrinks_about_its_apex_in_a_time_windo
         pr.domains.ConePatch(pr.Rectangle(x=(-1, 1), y=(-1, 1)), (0, 0), 1.0, 0.1)
     with pytest.raises(ValueError, match="speeds"):
         pr.domains.ConePatch(st, (0, 0), (2.0, 1.0), 0.1)
+
+
+def test_time_axis_is_the_time_coordinates_column():
+    st = pr.Rectangle(x=(0, 1), y=(-1, 1)) * pr.TimeInterval(0.5, 2)
+    assert st.time_axis == 2 and st.coords[st.time_axis] is st.time
+    assert pr.TimeInterval(0, 1).time_axis == 0 and pr.Rectangle(x=(0, 1), y=(0, 1)).time_axis is None
