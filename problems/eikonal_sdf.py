@@ -22,8 +22,9 @@ the answer is a distance away from the surface too (without it the bunny's field
 over the box, relative L2, with an exact surface).
 
 **The mode by default** (:func:`default_mode`): supervised, with a hash grid, for a 3-D shape
-whose distance is exact (a triangle mesh, a built-in shape); SIREN's eikonal loss for 2-D shapes
-and point clouds (their distance is only an estimate). The Stanford bunny's 28k-vertex scan
+whose distance is exact (a triangle mesh; the built-in sphere, box and torus); SIREN's eikonal loss
+for 2-D shapes, point clouds and solids whose distance is only a bound or an estimate (the
+snowman's and hollow box's unions and differences, CSG solids). The Stanford bunny's 28k-vertex scan
 (``bunny.obj`` of the pymeshlab wheel's test meshes) at the defaults, 2-core CPU: IoU 0.9974,
 Chamfer 4.1e-4, relative L2 7.3e-3 over the box, in 164 s of training (3 min 9 s for
 ``pinr solve eikonal-sdf --set shape=bunny.obj``); the 3-D eikonal defaults (SIREN 256 × 3,
@@ -101,8 +102,9 @@ _SUPERVISED = {
 
 def default_mode(shape) -> str:
     """The mode a case takes when none is given: ``"supervised"`` for a 3-D shape whose signed
-    distance is exact (a mesh or a built-in shape: a regression on the distances, minutes on a CPU),
-    ``"eikonal"`` otherwise (2-D shapes, and point clouds, whose distance is only an estimate)."""
+    distance is exact (``shape.exact``: a mesh, the built-in sphere, box and torus; a regression on the
+    distances, minutes on a CPU), ``"eikonal"`` otherwise (2-D shapes, point clouds, and solids whose
+    distance is only a bound, such as the snowman and CSG solids)."""
     return "supervised" if shape.dim == 3 and shape.exact else "eikonal"
 
 

@@ -162,3 +162,13 @@ def test_short_3d_supervised_run_with_the_hash_grid():
     pts = np.random.default_rng(0).uniform(-1, 1, (20000, 3))
     err = sol(pts)[:, 0] - p.outputs.shape.signed_distance(pts)
     assert np.linalg.norm(err) / np.linalg.norm(p.outputs.shape.signed_distance(pts)) < 0.05
+
+
+def test_a_solid_whose_distance_is_only_a_bound_keeps_the_eikonal_loss():
+    """The snowman (a union) and CSG solids report a bound, not the distance: no exact labels to
+    regress, so they keep SIREN's statement even in 3-D."""
+    from pinr.problems.eikonal_sdf import default_mode
+
+    assert not geo.load_shape("snowman").exact and default_mode(geo.load_shape("snowman")) == "eikonal"
+    solid = pr.Ball((0, 0, 0), 0.7) - pr.Box(x=(0, 1), y=(0, 1), z=(-1, 1))
+    assert "eikonal" in {c.name for c in pr.problems.get("eikonal-sdf", shape=solid).conditions}
