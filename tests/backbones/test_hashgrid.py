@@ -13,7 +13,7 @@ import torch
 
 import pinr as pr
 from pinr.backbones import AdamPart, Network
-from pinr.backbones.hashgrid import KERNELS, HashGrid, level_resolutions
+from pinr.backbones.hashgrid import KERNELS, PRIMES, HashGrid, level_resolutions
 from pinr.compiler import Atom
 from pinr.derivatives import AutogradEngine, JetEngine
 from pinr.derivatives.jet import Jet
@@ -291,3 +291,34 @@ def test_the_memory_estimate_bounds_what_autograd_keeps(case, saved_bytes_per_po
     per_point = saved_bytes_per_point(state, term, 256)
     slots = memory.derivative_slots(term.expression, state.model.engine.name)
     assert per_point <= memory.bytes_per_point(state.model.network, slots=slots)
+
+
+@pytest.mark.parametrize("kind", ["linear", "cubic"])
+def test_the_fused_lookup_gives_autograds_values_and_table_gradients(kind):
+    """Inputs without derivatives take the fused lookup (a flat scatter-add for the table's
+    gradient); it agrees with the autograd path that inputs with derivatives take, in float64."""
+    b = grid(3, levels=4, base_resolution=3, max_resolution=40, log2_table=8, width=8, interpolation=kind,
+             init_scale=0.3).double()
+    assert any(b.hashed) and b.index_dtype == torch.int32
+    x = torch.rand(64, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 2 - 1
+    fused = b(x)
+    fused.pow(2).sum().backward()
+    g_fused, b.table.grad = b.table.grad.clone(), None
+    tracked = b(x.clone().requires_grad_(True))
+    tracked.pow(2).sum().backward()
+    assert torch.allclose(fused, tracked, rtol=0, atol=1e-13)
+    assert torch.allclose(g_fused, b.table.grad, rtol=0, atol=1e-13) and g_fused.abs().sum() > 0
+
+
+def test_indices_stay_int64_where_int32_would_overflow():
+    """A prime enters modulo 2^T; with 2^T times the node count past 2^31 the rows are int64,
+    and both give the same rows where both fit."""
+    big = HashGrid(3, 1, levels=2, log2_table=22, base_resolution=16, max_resolution=1024, width=4)
+    small = HashGrid(3, 1, levels=2, log2_table=14, base_resolution=16, max_resolution=1024, width=4)
+    assert big.index_dtype == torch.long and small.index_dtype == torch.int32
+    cells = torch.tensor([[[3, 700, 1023], [5, 9, 1000]]])
+    mask = (1 << 14) - 1
+    by_hand = 0
+    for axis, prime in enumerate(PRIMES[:3]):
+        by_hand ^= ((int(cells[0, 1, axis]) + 1) * prime) & mask  # node (1, 1, 1) of the hashed level 1
+    assert small.rows(cells)[0, 1, -1].item() == small.row_offsets[1].item() | by_hand
