@@ -6,7 +6,7 @@ imported below, after the registry), so the registry never imports its entries.
 Floor: backbones, beside geometry and render (imports derivatives and below; what they need from a
 solution they take as a ``Network``)."""
 
-from . import ff, finer, gauss, hashgrid, mlp, nerf, nex, pins, sape, scone, siren, wire  # noqa: E402,F401  (registration)
+from . import ff, finer, gauss, hashgrid, mlp, nerf, nex, ngp, pins, sape, scone, siren, wire  # noqa: E402,F401  (registration)
 from .base import AbstractBackbone as AbstractBackbone
 from .base import AdamPart as AdamPart
 from .base import BackboneTraining as BackboneTraining
