@@ -151,6 +151,32 @@ def compare(size: int, seconds: float, threads: int, work: Path, probe_steps: in
     return rows
 
 
+def media_compare(seconds: float, threads: int, work: Path, quick: bool = False) -> list[dict]:
+    """The ``audio`` and ``video`` cases at their SIREN defaults and with the hash grid (finest level at
+    the signal's own sample spacing: every sample of the clip, 128 for 64² frames; 2^19 rows, lr
+    1e-2), each trained for about ``seconds`` (steps from a probe of 3 steps after one)."""
+    from pinr.problems.media import load_audio
+
+    samples = len(load_audio("house", seconds=0.05 if quick else 1.0)[0])
+    cases = {"audio": ({"seconds": 0.05} if quick else {}, {"max_resolution": samples, "base_resolution": 16}),
+             "video": ({"frames": 2, "size": 16} if quick else {}, {"max_resolution": 128})}
+    rows = []
+    for name, (params, grid) in cases.items():
+        case = pr.problems.get(name, **params)
+        for label, options in (("siren", {}), ("hashgrid", {"backbone": "hashgrid", "lr": 1e-2,
+                                                            "backbone_options": grid})):
+            run(case, work / f"{name}-warm-{label}", steps=1, threads=threads, **options)
+            probe = run(case, work / f"{name}-probe-{label}", steps=3, threads=threads, **options)
+            per_step = probe["train_seconds"] / 3
+            steps = max(1, int(seconds / per_step))
+            before = load()
+            m = run(case, work / f"{name}-{label}", steps=steps, threads=threads, **options)
+            rows.append({"row": f"{name} {label}", "psnr": m.get("psnr"), "ssim": m.get("ssim"),
+                         "train_s": m.get("train_seconds"), "steps": steps, "ms_per_step": round(1e3 * per_step, 1),
+                         "load": f"{before} -> {load()}"})
+    return rows
+
+
 #: the Poisson-image rows: (mode, backbone, kernel, steps); the hash grid's steps give about SIREN's time
 POISSON_ROWS = (("gradient", "siren", None, 400), ("gradient", "hashgrid", "cubic", 500),
                 ("gradient", "hashgrid", "linear", 1100), ("laplacian", "siren", None, 400),
@@ -175,17 +201,71 @@ def poisson_rows(threads: int, work: Path, quick: bool = False) -> list[dict]:
     return rows
 
 
+def still_life():
+    """A second scene for the Blender-layout row: six solids on a table top, none of them the
+    ``nerf`` case's own."""
+    from pinr.render import scene as S
+
+    return S.Scene((
+        S.Box((0.0, 0.0, -0.75), (0.9, 0.9, 0.08), rounding=0.03, albedo=(0.55, 0.5, 0.45)),
+        S.Box((-0.35, -0.25, -0.45), (0.22, 0.22, 0.22), rounding=0.05, albedo=(0.2, 0.6, 0.8)),
+        S.Sphere((0.35, -0.3, -0.4), 0.27, albedo=(0.9, 0.5, 0.1)),
+        S.Cylinder((0.3, 0.4, -0.67), (0.3, 0.4, 0.2), 0.16, albedo=(0.8, 0.15, 0.4)),
+        S.Torus((-0.35, 0.4, -0.55), 0.25, 0.08, axis=(0.0, 0.0, 1.0), albedo=(0.3, 0.8, 0.3)),
+        S.Capsule((-0.6, -0.6, -0.6), (0.6, 0.6, 0.5), 0.07, albedo=(0.95, 0.9, 0.3)),
+    ))
+
+
+def blender_dataset(directory: Path, size: int) -> Path:
+    """:func:`still_life` rendered at ``size``² (100 training views on the hemisphere, 8 held out on a
+    turntable) and written in the Blender layout, RGBA pictures and ``transforms_*.json``."""
+    from pinr.render import synthetic_views
+    from pinr.render.data import write_blender
+
+    views = synthetic_views(still_life(), size=size, n_train=100, n_test=8)
+    return write_blender(directory, {"train": views["train"], "test": views["test"]})
+
+
+def radiance_rows(threads: int, work: Path, quick: bool = False, mlp: bool = True) -> list[dict]:
+    """``pinr solve nerf`` at the defaults, on pinr's scene and on a Blender-layout dataset of another
+    scene (``--set data=DIR``, rendered at 128² and read at the case's 64²); target ≥ 28 dB held out
+    within 10 minutes of training. With ``mlp``, also the scene with NeRF's MLP at the defaults before
+    the hash grid (3000 steps at 2e-3), validated every 250 steps so that its held-out PSNR (two views)
+    can be read at the hash grid's training time."""
+    small = {"size": 12, "views": 8, "test_views": 2, "samples": 16, "occupancy": 16} if quick else {}
+    steps = {"steps": 20} if quick else {}
+    data = blender_dataset(work / "still-life", 24 if quick else 128)
+    runs = [("nerf", {}, {}), ("nerf-blender", {"data": str(data)}, {})]
+    if mlp:
+        runs.append(("nerf-mlp (before)", {}, {"backbone": "nerf", "lr": 2e-3, "validate_every": 5 if quick else 250,
+                                                **({} if quick else {"steps": 3000})}))
+    rows = []
+    for name, params, options in runs:
+        case = pr.problems.get("nerf", **params, **small)
+        before = load()
+        m = run(case, work / name.split()[0], threads=threads, **steps, **options)
+        psnr, seconds = m.get("psnr"), m.get("train_seconds")
+        curve = work / name.split()[0] / "validation.csv"  # (step, seconds, PSNR of two held-out views)
+        rows.append({"row": f"{name} ({m.get('backbone')})", "psnr": psnr, "ssim": m.get("ssim"), "train_s": seconds,
+                     "steps": m.get("steps"), "target": ">= 28 dB in <= 600 s",
+                     "met": bool(psnr is not None and psnr >= 28 and seconds <= 600), "load": f"{before} -> {load()}",
+                     "curve": curve.read_text() if curve.is_file() else None})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and steps, seconds in all")
     parser.add_argument("--only", nargs="*", default=None,
-                        help="rows to run: image-512 image-2048 mesh-sdf mesh-compare poisson compare")
+                        help="rows to run: image-512 image-2048 mesh-sdf mesh-compare poisson compare media radiance")
     parser.add_argument("--mesh", default=None, help="a scanned mesh (.obj/.ply/.stl/.off) for the SDF row")
     parser.add_argument("--kernel", default=None, help="force the hash grid's interpolation in the SDF row")
     parser.add_argument("--mesh-modes", nargs="*", default=["eikonal", "supervised"], help="modes in mesh-compare")
     parser.add_argument("--mesh-seconds", type=float, default=165.0, help="training seconds each in mesh-compare")
     parser.add_argument("--compare", type=int, default=256, help="image size of the equal-time comparison")
     parser.add_argument("--seconds", type=float, default=120.0, help="training seconds each in the comparison")
+    parser.add_argument("--no-mlp", action="store_true", help="radiance: skip NeRF's MLP (the defaults before)")
+    parser.add_argument("--media-seconds", type=float, default=60.0, help="training seconds each in media")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default=None, help="also write the rows here")
     args = parser.parse_args()
@@ -211,6 +291,10 @@ def main() -> None:
                 print("mesh-compare: skipped (give --mesh PATH)")
         if "poisson" in only:
             rows += poisson_rows(args.threads, work, q)
+        if "media" in only:
+            rows += media_compare(2.0 if q else args.media_seconds, args.threads, work, q)
+        if "radiance" in only:
+            rows += radiance_rows(args.threads, work, q, mlp=not args.no_mlp)
         if "compare" in only:
             rows += compare(
                 32 if q else args.compare, 2.0 if q else args.seconds, args.threads, work, probe_steps=1 if q else 3

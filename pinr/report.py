@@ -160,6 +160,11 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
         steps = [(t, x) for t, x in zip(v.get("step", []), v.get(key, [])) if x is not None]  # None: undefined
         if len(steps) > 1:
             plot_metric_curve(out / f"validation_{key}.png", *map(list, zip(*steps)), name=key)
+        if v.get("step"):  # the numbers behind the plot, with the training seconds where the history has the step
+            at = dict(zip(h["step"], h["seconds"]))
+            columns = {"step": v["step"], "seconds": [at.get(t) for t in v["step"]]}
+            columns.update({k: x for k, x in v.items() if k not in columns and len(x) == len(v["step"])})
+            write_csv(out / "validation.csv", columns)
         params = {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("param/")}
         if params:
             plot_parameters(out / "parameters.png", h["step"], params)

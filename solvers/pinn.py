@@ -286,7 +286,8 @@ class PINNSolver:
         parts += [cb.DivergenceGuard(c.run.log_every, advice=self.optimizer.divergence_advice(c.optim)), history,
                   progress]
         if main:
-            parts.append(cb.TimeEstimate(progress, lbfgs_steps=c.optim.lbfgs_steps))
+            parts.append(cb.TimeEstimate(progress, lbfgs_steps=c.optim.lbfgs_steps,
+                                         settling=any(getattr(t, "settles", False) for t in self.terms)))
         parts.append(cb.LBFGSFinish(c.optim.lbfgs_steps))
         score = self._score()
         if score is not None:

@@ -3,7 +3,8 @@ r"""Radiance-field benchmark: fields and representations side by side on pinr's 
 Two comparisons, each run in one process, one after the other, on the same data and device:
 
 - **fields** — the ``nerf`` case (hemisphere of views, occupancy grid) with different backbones
-  as the field: ``nerf`` (NeRF's MLP, view-dependent), ``siren`` and ``ff`` (position only);
+  as the field: ``ngp`` (Instant-NGP's hash grid, view-dependent; the case's own), ``nerf``
+  (NeRF's MLP, view-dependent), ``siren`` and ``ff`` (position only);
 - **multiplane** — forward-facing views: ``nex`` (multiplane image + neural basis) against the
   ``nerf`` case on the same pictures (``rig="forward"``).
 
@@ -25,9 +26,13 @@ __all__ = ["RadianceRecord", "run_radiance_bench", "format_radiance_table", "COM
 
 #: comparison → (case name, case parameters, backbones)
 COMPARISONS = {
-    "fields": ("nerf", {}, ("nerf", "siren", "ff")),
+    "fields": ("nerf", {}, ("ngp", "nerf", "siren", "ff")),
     "multiplane": (None, {"views": 25}, ("nex", "nerf")),
 }
+
+
+#: small fields for ``quick`` (the others: width 32, depth 2)
+QUICK_OPTIONS = {"ngp": {"levels": 4, "log2_table": 12, "max_resolution": 32, "width": 16}}
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ def run_radiance_bench(comparisons=tuple(COMPARISONS), *, steps: int | None = No
             case = pr.problems.get(this, **kw)
             own = case.training.model.backbone == backbone
             lr = case.training.optim.lr if own else backbone_training(backbone).lr
-            options = {"width": 32, "depth": 2} if quick else {}
+            options = (QUICK_OPTIONS.get(backbone, {"width": 32, "depth": 2})) if quick else {}
             n = 20 if quick and steps is None else steps or case.training.optim.steps
             echo(f"[{name}] {this} with the {backbone} field: {n} steps at lr {lr:g} on {dev}")
             t0 = time.perf_counter()

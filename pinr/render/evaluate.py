@@ -5,7 +5,9 @@ density by marching cubes.
 Evaluation renders with the training quadrature's samples doubled, at the bin centres (no
 randomness), with no occupancy grid, so a score never depends on a grid's state. The mesh is the
 level set :math:`\sigma = \sigma^*` of the density at which a lattice cell of side :math:`h` is
-half opaque, :math:`1 - e^{-\sigma^* h} = \tfrac12`, i.e. :math:`\sigma^* = \ln 2 / h`.
+half opaque, :math:`1 - e^{-\sigma^* h} = \tfrac12`, i.e. :math:`\sigma^* = \ln 2 / h` — or half
+the density's peak on the lattice where it is lower: a field trained with march steps longer than
+:math:`h` need only be opaque over a few of those, and may never get that dense.
 """
 
 from __future__ import annotations
@@ -130,7 +132,8 @@ def _density_mesh(solution, observation: Rendered, resolution: int):
 
     values = evaluate_grid(density, resolution, 3)
     h = float(np.min(2 * half / resolution))
-    level = math.log(2.0) / h
+    # a field trained with march steps longer than h need not get that dense: half its peak then
+    level = min(math.log(2.0) / h, 0.5 * float(np.max(values)))
     v, f = marching_cubes(values, level=level)
     return centre + half * v, f, level
 

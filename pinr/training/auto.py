@@ -250,10 +250,11 @@ def _fmt(k) -> str:
     return "(" + ", ".join(f"{v:.3g}" for v in k) + ")"
 
 
-#: Defaults for pictures rendered from a radiance field (NeRF's MLP, 1024 rays per step): the
-#: ``nerf`` case at these reaches 31.2 dB on held-out views of the synthetic scene at 64² in
-#: 6.2 min on an idle 2-core CPU.
-RENDERED = TrainConfig(model=ModelConfig(backbone="nerf"), optim=OptimConfig(steps=3000, lr=2e-3, decay=1.0),
+#: Defaults for pictures rendered from a radiance field (Instant-NGP's hash-grid field at the
+#: paper's rate, 1024 rays per step): the ``nerf`` case at these reaches 31.3 dB on held-out views
+#: of the synthetic scene at 64² in 288 s of training on a 2-core CPU (bench/RESULTS.md, "Radiance
+#: fields in ten CPU minutes").
+RENDERED = TrainConfig(model=ModelConfig(backbone="ngp"), optim=OptimConfig(steps=2000, lr=1e-2, decay=1.0),
                        sampling=SamplingConfig(batch=1024))
 #: Defaults for pictures of a multiplane image (:class:`~pinr.render.Planes`): NeX's field.
 NEX = TrainConfig(model=ModelConfig(backbone="nex"), optim=OptimConfig(steps=3000, lr=2e-3, decay=1.0),

@@ -157,10 +157,13 @@ class TimeEstimate(AbstractCallback):
     rate is measured again over the steps since the first estimate, and a revised estimate is said
     when it differs by more than a quarter —
     runs whose first steps are not typical (an occupancy grid that prunes empty space, a growing
-    pool of points) get an honest figure."""
+    pool of points) get an honest figure. With ``settling`` (a term says its first steps cost more
+    than the rest: ``settles``), the warning waits for that second measurement."""
 
-    def __init__(self, progress: Progress | None, *, after: int = 20, lbfgs_steps: int = 0, limit: float = 600.0):
+    def __init__(self, progress: Progress | None, *, after: int = 20, lbfgs_steps: int = 0, limit: float = 600.0,
+                 settling: bool = False):
         self.progress, self.after, self.lbfgs, self.limit = progress, int(after), int(lbfgs_steps), float(limit)
+        self.settling = bool(settling)
         self._start = None
         self._first = None
         self.estimate: float | None = None  #: seconds the run is estimated to take, once known
@@ -189,19 +192,30 @@ class TimeEstimate(AbstractCallback):
                     + (f" and {self.lbfgs} L-BFGS steps" if self.lbfgs else "") + f" on {device.type} "
                     f"({per_step * 1e3:.3g} ms/step)")
             self._say(text)
-            if device.type == "cpu" and self.estimate > self.limit:
-                fits = max(1, int((self.limit - loop.elapsed()) / per_step - 1.5 * self.lbfgs))
-                log.warning("%s: longer than %s on this CPU; steps=%d (--steps %d) fits, or run it on a GPU",
-                            text, _duration(self.limit), fits, fits)
+            if not self.settling:
+                self._warn(loop, text, per_step)
         elif self._first is not None and self.revised is None and \
                 done == max(2 * self.after, 2 * ((s.total - loop.first_step) // 10)) + 1:
             t1, step1 = self._first
             per_step = (time.perf_counter() - t1) / (s.step - step1)
             estimate = per_step * (s.total - s.step + 1.5 * self.lbfgs) + loop.elapsed()
+            text = f"estimated {_duration(self.estimate)} in all"
             if abs(estimate - self.estimate) > 0.25 * self.estimate:
                 self.revised = self.estimate = estimate
-                self._say(f"revised estimate: {_duration(estimate)} in all ({per_step * 1e3:.3g} ms/step since "
-                          f"step {step1})")
+                text = (f"revised estimate: {_duration(estimate)} in all ({per_step * 1e3:.3g} ms/step "
+                        f"since step {step1})")
+                self._say(text)
+            if self.settling:
+                self._warn(loop, text, per_step)
+
+    def _warn(self, loop, text: str, per_step: float) -> None:
+        """On a CPU, a run estimated past ``limit`` is warned about, with the steps that fit."""
+        if loop.state.generator.device.type == "cpu" and self.estimate > self.limit:
+            left = loop.state.total - loop.state.step
+            fits = max(1, int(loop.state.step + (self.limit - loop.elapsed()) / per_step - 1.5 * self.lbfgs))
+            fits = min(fits, loop.state.step + left)
+            log.warning("%s: longer than %s on this CPU; steps=%d (--steps %d) fits, or run it on a GPU",
+                        text, _duration(self.limit), fits, fits)
 
 
 def _duration(seconds: float) -> str:

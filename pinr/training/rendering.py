@@ -85,6 +85,13 @@ class RenderedTerm(AbstractTerm):
     def callbacks(self, progress):
         return [OccupancyRefresh(self, progress)]
 
+    @property
+    def settles(self) -> bool:
+        """Whether the first steps cost more than the rest: an occupancy grid starts all occupied
+        and prunes empty space as the density forms (:class:`~pinr.training.callbacks.TimeEstimate`
+        waits for the rate after that before warning about a run's length)."""
+        return self.grid is not None
+
     def state_dict(self) -> dict:
         return {} if self.grid is None else {"occupancy": self.grid.state_dict()}
 

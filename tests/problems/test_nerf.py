@@ -3,6 +3,7 @@ run directory holds the renders, a resumed run with an occupancy grid continues 
 statements are refused in one line."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from pinr.errors import ProblemError
 from pinr.render import Quadrature, Rendered, synthetic_views
 from pinr.render.evaluate import render_held_out
 
-SMALL = {"width": 32, "depth": 2, "levels": 6, "direction_levels": 2}
+SMALL = {"width": 32, "depth": 2, "levels": 6, "direction_levels": 2}  # NeRF's MLP, small
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +27,19 @@ def tiny():
 def test_training_raises_held_out_psnr(tiny):
     torch.manual_seed(0)
     obs = tiny.problem.observations[0]
-    sol0 = pr.solve(tiny, steps=1, seed=0, progress=False, backbone_options=SMALL, batch=256, device="cpu")
+    sol0 = pr.solve(tiny, steps=1, seed=0, progress=False, backbone="nerf", backbone_options=SMALL, batch=256,
+                    device="cpu")
     before = render_held_out(sol0, obs)["psnr"]
-    sol = pr.solve(tiny, steps=150, seed=0, progress=False, backbone_options=SMALL, batch=256, lr=5e-3,
-                   device="cpu")
+    sol = pr.solve(tiny, steps=150, seed=0, progress=False, backbone="nerf", backbone_options=SMALL, batch=256,
+                   lr=5e-3, device="cpu")
     after = render_held_out(sol, obs)["psnr"]
     assert after > before + 3.0, (before, after)
+    # its mesh: where a lattice cell is half opaque, or at half the peak density of a field that never
+    # gets that dense (trained with march steps longer than the cell)
+    from pinr.render.evaluate import _density_mesh
+
+    v, f, level = _density_mesh(sol, obs, 32)
+    assert len(f) > 0 and 0 < level <= math.log(2) / (2 / 32)
 
 
 @pytest.mark.parametrize("quadrature", [Quadrature(samples=16), Quadrature(samples=8, fine=8)])
@@ -49,7 +57,7 @@ def test_stratified_and_hierarchical_terms_train(quadrature):
 
 
 def test_resume_with_occupancy_grid_is_exact(tiny, tmp_path):
-    opts = dict(seed=0, progress=False, backbone_options=SMALL, batch=128, device="cpu", steps=40)
+    opts = dict(seed=0, progress=False, backbone="nerf", backbone_options=SMALL, batch=128, device="cpu", steps=40)
     whole = pr.solvers.PINNSolver.from_options(tiny, **opts)
     a = whole.run()
     first = pr.solvers.PINNSolver.from_options(tiny, out=tmp_path, **opts)
@@ -65,7 +73,7 @@ def test_cli_writes_renders_and_scores(tmp_path):
     out = tmp_path / "run"
     r = CliRunner().invoke(app, ["-q", "solve", "nerf", "--steps", "3", "--batch", "64", "--set", "size=8",
                                  "--set", "views=3", "--set", "test_views=2", "--option", "width=16",
-                                 "--option", "depth=1", "--out", str(out)])
+                                 "--option", "levels=3", "--option", "max_resolution=16", "--out", str(out)])
     assert r.exit_code == 0, r.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["psnr_views"]) == 2 and np.isfinite(metrics["psnr"]) and 0 < metrics["ssim"] <= 1
@@ -97,4 +105,4 @@ def test_a_stated_nerf_problem_gets_the_rendering_defaults():
     problem = pr.Problem(box, observations=[Rendered(views, density=box.field("density"),
                                                      colour=box.field("rgb", components=3))])
     c = pr.solvers.PINNSolver.from_options(problem, progress=False).config
-    assert (c.model.backbone, c.optim.steps, c.sampling.batch) == ("nerf", 3000, 1024)
+    assert (c.model.backbone, c.optim.steps, c.optim.lr, c.sampling.batch) == ("ngp", 2000, 1e-2, 1024)

@@ -251,3 +251,33 @@ def test_nonlinear_equations_get_residual_based_refinement_linear_ones_fresh_poi
     # a collection of them, stated without options, draws uniformly (no adaptive pools per instance)
     col = ConditionedSolver(Collection([burgers, problem(Eq(dt(u) + u * ux, 0.01 * lap(u)), k=2)]))
     assert col.config.sampling.sampling is None and "sampling" not in col.resolved.sources
+
+
+def test_time_estimate_of_a_settling_run_warns_from_the_later_rate(caplog):
+    """A run whose first steps cost more (an occupancy grid before it prunes) is not warned about
+    from them: the warning waits for the rate measured after, and says nothing when that fits."""
+    import time as _time
+
+    from pinr.training import callbacks as cb
+    from pinr.training.loop import AbstractCallback
+
+    class FastLater(AbstractCallback):  # the steps of the first estimate take 100 ms longer
+        def on_step_end(self, loop, out):
+            if loop.state.step <= 4:
+                _time.sleep(0.1)
+
+    d = pr.Interval(x=(0, 1))
+    (x,) = d.coords
+    u = d.field("u")
+    p = pr.Problem(d, [Eq(lap(u), -math.pi**2 * sin(math.pi * x))], [pr.Boundary(Eq(u, 0))])
+    opts = dict(steps=60, lbfgs_steps=0, progress=False, backbone_options={"width": 8})
+    runs = {}
+    for settling in (False, True):
+        est = cb.TimeEstimate(None, after=3, lbfgs_steps=0, limit=3.0, settling=settling)
+        with caplog.at_level(logging.WARNING):
+            caplog.clear()
+            PINNSolver.from_options(p, callbacks=[FastLater(), est], **opts).run()
+        runs[settling] = (est, caplog.text)
+    assert "longer than 3 s on this CPU" in runs[False][1]  # 60 × 100 ms from the first steps' rate
+    est, text = runs[True]
+    assert est.revised is not None and est.revised < 3.0 and "longer than" not in text
