@@ -14,6 +14,7 @@ from .symbolic import Boundary as Boundary
 from .symbolic import Condition as Condition
 from .symbolic import Data as Data
 from .symbolic import HelmholtzSource as HelmholtzSource
+from .symbolic import WavePulse as WavePulse
 from .symbolic import KnownField as KnownField
 from .symbolic import known_apps as known_apps
 from .symbolic import Eq as Eq

@@ -67,6 +67,7 @@ H100; not measured with this code yet; the paper's network is 512 wide)::
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -77,12 +78,16 @@ from pinr.case import Case
 from pinr.domains import ConePatch, DiskPatch, Rectangle, TimeInterval
 from pinr.io import atomic_write
 from pinr.symbolic import Boundary, Condition, Eq, Initial, Parameter, Problem, dt, lap
+from pinr.symbolic.known import WavePulse, known_apps
 from pinr.training import ModelConfig, OptimConfig, SamplingConfig, ScheduleConfig, TrainConfig
 
 from . import register_problem
 from .helmholtz import SLOWNESS, squared_slowness
 
-__all__ = ["wave", "wave_metrics", "wave_plots", "wave_animation", "TIME_SCALE"]
+__all__ = ["wave", "wave_metrics", "wave_plots", "wave_animation", "TIME_SCALE", "SINGULAR"]
+
+#: ``singular``: the pulse's free-space wave as a known part, or SIREN's statement as it is
+SINGULAR = ("subtract", "none")
 
 #: the network's unit of time, times the speed (``time_scale = TIME_SCALE / c``): the network sees
 #: :math:`t \in [0, 0.4]` as :math:`[-0.4, 0.4]` instead of the box's :math:`[-1, 1]`
@@ -92,10 +97,15 @@ TIME_SCALE = 0.5
 
 @register_problem("wave")
 def wave(c: float = 1.0, slowness: str = "uniform", t_end: float = 0.4, amplitude: float = 0.02,
-         beta: float = 1000.0, fd_resolution: int = 1024) -> Case:
+         beta: float = 1000.0, fd_resolution: int = 1024, singular: str = "subtract") -> Case:
     """SIREN's wave problem: speed ``c`` (times the inverse square root of ``slowness``:
     "uniform", "square", "circle"), initial pulse ``amplitude·exp(-beta·|x|²)`` at rest, up to
-    ``t_end``; ``fd_resolution`` cells per side for the FD reference."""
+    ``t_end``; ``fd_resolution`` cells per side for the FD reference; ``singular`` "subtract" (the
+    pulse's free-space wave in the medium at its centre is a known part of the answer: the network
+    learns what the medium scatters) or "none" (SIREN's statement)."""
+    singular = "none" if singular is None else singular  # `--set singular=none` reads as None
+    if singular not in SINGULAR:
+        raise ValueError(f"wave singular must be one of {SINGULAR}, got {singular!r}")
     if slowness not in SLOWNESS:
         raise ValueError(f"wave slowness must be one of {SLOWNESS}, got {slowness!r}")
     if not 0 < t_end:
@@ -124,8 +134,15 @@ def wave(c: float = 1.0, slowness: str = "uniform", t_end: float = 0.4, amplitud
         Condition(pde, on=front, weight=w_pde, name="pde_front"),
         Boundary(Eq(u, 0), weight=w_val, name="wall"),
     ]
+    known = {}
+    if singular == "subtract":
+        # the pulse's own wave in the medium where it starts (speed c / sqrt(m(0))): what is left for the
+        # network is the field the medium's variation scatters (nothing, in a uniform medium)
+        m0 = float(m.subs({x: 0, y: 0}))
+        pulse = WavePulse(amplitude=amplitude, beta=beta, speed=c / math.sqrt(m0), t_end=t_end, reach=math.sqrt(2.0))
+        known = {"u": known_apps(pulse, (x, y, t))[0]}
     problem = Problem(
-        domain, conditions=conditions, name="wave",
+        domain, conditions=conditions, name="wave", known=known,
         description=f"wave equation from a Gaussian pulse, {slowness} slowness, t in [0, {t_end:g}]")
     training = TrainConfig(
         model=ModelConfig(backbone="siren", options={"width": 128, "depth": 3, "omega0": 30.0, "omega_hidden": 30.0},

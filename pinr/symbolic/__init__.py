@@ -16,6 +16,7 @@ from .expressions import lap as lap
 from .expressions import norm as norm
 from .known import HelmholtzSource as HelmholtzSource
 from .known import KnownField as KnownField
+from .known import WavePulse as WavePulse
 from .known import known_apps as known_apps
 from .problem import AbstractObservation as AbstractObservation
 from .problem import Boundary as Boundary

@@ -146,9 +146,10 @@ def _unknowns_inside(model, term, inside: Batch | None, size: int) -> float:
     atoms = term.expression.atoms
     if inside is None or not atoms:
         return 0.0
-    # a field with a known part (pinr.symbolic.known) is that part plus the network's output: count its values
-    known = [app for app in term.expression.data
-             if getattr(app.func.source, "known_at_points", False) and not any(app.func.source.orders)]
+    # a field with a known part (pinr.symbolic.known) is that part plus the network's output: count the
+    # part's values and derivatives that the condition reads (an initial velocity reads K_t, which is
+    # the size there while the network's share is nothing)
+    known = [app for app in term.expression.data if getattr(app.func.source, "known_at_points", False)]
     values = []
     for b in _chunks(inside, size):
         av, _ = model.engine.evaluate(model.network, b.points, atoms, (), [])

@@ -151,7 +151,7 @@ def test_initial_value_and_velocity_are_hard_together():
 def test_restatements_on_a_patch_of_the_initial_slice_are_implied():
     from pinr.symbolic.hard import harden
 
-    wave = pr.problems.get("wave").problem
+    wave = pr.problems.get("wave", singular="none").problem  # SIREN's statement: no known part
     hardened, names = harden(wave, initial_only=True)
     assert set(names) == {"u0", "v0", "u0_pulse", "v0_pulse"}
     assert [t.name for t in compile_problem(hardened).terms] == ["pde", "pde_front", "wall"]

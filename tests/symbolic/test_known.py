@@ -173,3 +173,58 @@ def test_the_fd_reference_solves_for_the_whole_field():
     z = field.complex_values(pts)
     got = fd(pts)
     assert np.allclose(got[:, 0] + 1j * got[:, 1], z, atol=0.03 * np.abs(z).max())
+
+
+# ------------------------------------------------------------------------------ the wave's pulse
+def _pulse(**kw):
+    from pinr.symbolic.known import WavePulse
+
+    return WavePulse(**{"amplitude": 0.02, "beta": 300.0, "speed": 1.5, "t_end": 0.3, "reach": 1.5, **kw})
+
+
+def test_wave_pulse_starts_as_the_pulse_at_rest_and_solves_the_wave_equation():
+    """At t = 0 the Gaussian at rest; everywhere u_tt = c² Δu to 1e-5 of u_tt's size (the splines'
+    accuracy: the quadrature itself is exact to rounding); symmetric about its centre."""
+    field = _pulse(center=(0.1, -0.2))
+    rng = np.random.default_rng(0)
+    p = np.c_[rng.uniform(-1, 1, (3000, 2)), rng.uniform(0, 0.3, 3000)]
+    p[:200, :2] = (0.1, -0.2) + rng.normal(0, 0.02, (200, 2))  # near the centre, where q and A take limits
+    d = field.derivatives(p)
+    residual = d[(0, 0, 2)] - 1.5**2 * (d[(2, 0, 0)] + d[(0, 2, 0)])
+    assert np.abs(residual).max() < 1e-5 * np.abs(d[(0, 0, 2)]).max()
+    p0 = p.copy()
+    p0[:, 2] = 0.0
+    d0 = field.derivatives(p0)
+    g = 0.02 * np.exp(-300.0 * ((p0[:, 0] - 0.1) ** 2 + (p0[:, 1] + 0.2) ** 2))
+    assert np.abs(d0[(0, 0, 0)][:, 0] - g).max() < 1e-6 * 0.02 and np.abs(d0[(0, 0, 1)]).max() < 1e-9 * 0.02
+    mirrored = p.copy()
+    mirrored[:, 0] = 0.2 - p[:, 0]
+    assert np.allclose(field.derivatives(mirrored)[(0, 0, 0)], d[(0, 0, 0)], atol=1e-12)
+
+
+def test_wave_pulse_derivatives_match_finite_differences():
+    field = _pulse()
+    rng = np.random.default_rng(1)
+    p = np.c_[rng.uniform(-0.6, 0.6, (300, 2)), rng.uniform(0.02, 0.28, 300)]
+    d = field.derivatives(p)
+    h = 1e-4
+    for axis in range(3):
+        e = np.zeros(3)
+        e[axis] = h
+        for base in [(0, 0, 0), *[tuple(int(i == j) for i in range(3)) for j in range(3)]]:
+            if sum(base) + 1 > 2:
+                continue
+            key = tuple(b + (i == axis) for i, b in enumerate(base))
+            fd = (field.derivatives(p + e)[base] - field.derivatives(p - e)[base]) / (2 * h)
+            scale = np.abs(d[key]).max()
+            assert np.abs(fd - d[key]).max() < 2e-4 * scale, (base, axis)
+
+
+def test_wave_pulse_is_saved_and_rebuilt():
+    field = _pulse(center=(0.0, 0.3))
+    again = known_from_spec(field.spec())
+    assert again.spec() == field.spec()
+    p = np.array([[0.1, 0.2, 0.1], [0.5, -0.4, 0.25]])
+    assert all(np.array_equal(field.derivatives(p)[k], again.derivatives(p)[k]) for k in field.derivatives(p))
+    with pytest.raises(ValueError, match="beta must be a positive number"):
+        _pulse(beta=0.0)
