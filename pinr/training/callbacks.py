@@ -156,14 +156,15 @@ class TimeEstimate(AbstractCallback):
     (or ``2 * after`` steps, whichever is later; two validations, if every tenth, fall inside) the
     rate is measured again over the steps since the first estimate, and a revised estimate is said
     when it differs by more than a quarter —
-    runs whose first steps are not typical (an occupancy grid that prunes empty space, a growing
-    pool of points) get an honest figure. With ``settling`` (a term says its first steps cost more
-    than the rest: ``settles``), the warning waits for that second measurement."""
+    runs whose first steps are not typical (a growing pool of points) get an honest figure. A run
+    whose terms say for how many steps they cost more than later (``settle``: an occupancy grid
+    refreshed in full and sampled everywhere until it prunes) measures its second rate over the
+    ``max(after, steps / 20)`` steps after those, and only then warns."""
 
     def __init__(self, progress: Progress | None, *, after: int = 20, lbfgs_steps: int = 0, limit: float = 600.0,
-                 settling: bool = False):
+                 settle: int = 0):
         self.progress, self.after, self.lbfgs, self.limit = progress, int(after), int(lbfgs_steps), float(limit)
-        self.settling = bool(settling)
+        self.settle = max(0, int(settle))
         self._start = None
         self._first = None
         self.estimate: float | None = None  #: seconds the run is estimated to take, once known
@@ -175,6 +176,14 @@ class TimeEstimate(AbstractCallback):
         else:
             log.info(text)
 
+    def _second(self, loop) -> tuple[int, int]:
+        """The steps (counted from the run's first) that open and close the second measurement."""
+        total = loop.state.total - loop.first_step
+        if self.settle:
+            opens = max(self.after, self.settle) + 1
+            return opens, opens + max(self.after, total // 20)
+        return self.after + 1, max(2 * self.after, 2 * (total // 10)) + 1
+
     def on_step_end(self, loop, out):
         s = loop.state
         done = s.step - loop.first_step
@@ -182,20 +191,23 @@ class TimeEstimate(AbstractCallback):
             self._start = (time.perf_counter(), s.step)
         if self._start is None or s.step >= s.total:
             return
+        opens, closes = self._second(loop)
+        if done == opens and self.settle:
+            self._first = (time.perf_counter(), s.step)
         if done == self.after + 1:
             t0, step0 = self._start
             per_step = (time.perf_counter() - t0) / (s.step - step0)
-            self._first = (time.perf_counter(), s.step)
+            if not self.settle:
+                self._first = (time.perf_counter(), s.step)
             self.estimate = per_step * (s.total - s.step + 1.5 * self.lbfgs) + loop.elapsed()
             device = s.generator.device
             text = (f"estimated {_duration(self.estimate)} for {s.total} steps"
                     + (f" and {self.lbfgs} L-BFGS steps" if self.lbfgs else "") + f" on {device.type} "
                     f"({per_step * 1e3:.3g} ms/step)")
             self._say(text)
-            if not self.settling:
+            if not self.settle:
                 self._warn(loop, text, per_step)
-        elif self._first is not None and self.revised is None and \
-                done == max(2 * self.after, 2 * ((s.total - loop.first_step) // 10)) + 1:
+        elif self._first is not None and self.revised is None and done == closes:
             t1, step1 = self._first
             per_step = (time.perf_counter() - t1) / (s.step - step1)
             estimate = per_step * (s.total - s.step + 1.5 * self.lbfgs) + loop.elapsed()
@@ -205,15 +217,14 @@ class TimeEstimate(AbstractCallback):
                 text = (f"revised estimate: {_duration(estimate)} in all ({per_step * 1e3:.3g} ms/step "
                         f"since step {step1})")
                 self._say(text)
-            if self.settling:
+            if self.settle:
                 self._warn(loop, text, per_step)
 
     def _warn(self, loop, text: str, per_step: float) -> None:
         """On a CPU, a run estimated past ``limit`` is warned about, with the steps that fit."""
         if loop.state.generator.device.type == "cpu" and self.estimate > self.limit:
-            left = loop.state.total - loop.state.step
             fits = max(1, int(loop.state.step + (self.limit - loop.elapsed()) / per_step - 1.5 * self.lbfgs))
-            fits = min(fits, loop.state.step + left)
+            fits = min(fits, loop.state.total - 1)
             log.warning("%s: longer than %s on this CPU; steps=%d (--steps %d) fits, or run it on a GPU",
                         text, _duration(self.limit), fits, fits)
 

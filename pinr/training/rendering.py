@@ -86,11 +86,12 @@ class RenderedTerm(AbstractTerm):
         return [OccupancyRefresh(self, progress)]
 
     @property
-    def settles(self) -> bool:
-        """Whether the first steps cost more than the rest: an occupancy grid starts all occupied
-        and prunes empty space as the density forms (:class:`~pinr.training.callbacks.TimeEstimate`
-        waits for the rate after that before warning about a run's length)."""
-        return self.grid is not None
+    def settles(self) -> int:
+        """For how many steps a step costs more than later: an occupancy grid starts all occupied,
+        is refreshed in full for :class:`OccupancyRefresh`'s first 256 steps and prunes empty space
+        as the density forms (:class:`~pinr.training.callbacks.TimeEstimate` measures the rate after
+        that before warning about a run's length); 0 without a grid."""
+        return OccupancyRefresh.WARMUP if self.grid is not None else 0
 
     def state_dict(self) -> dict:
         return {} if self.grid is None else {"occupancy": self.grid.state_dict()}
@@ -108,7 +109,9 @@ class OccupancyRefresh(AbstractCallback):
     ``quadrature.refresh`` steps — every cell for the first 256 steps, a quarter of them after —
     and shows rays/s, samples per ray and the occupied fraction in the progress bar."""
 
-    def __init__(self, term: RenderedTerm, progress=None, *, warmup: int = 256):
+    WARMUP = 256  #: steps of full refreshes
+
+    def __init__(self, term: RenderedTerm, progress=None, *, warmup: int = WARMUP):
         self.term, self.progress, self.warmup = term, progress, int(warmup)
         self._t, self._rays, self._samples = None, 0, 0
 

@@ -106,3 +106,14 @@ def test_a_stated_nerf_problem_gets_the_rendering_defaults():
                                                      colour=box.field("rgb", components=3))])
     c = pr.solvers.PINNSolver.from_options(problem, progress=False).config
     assert (c.model.backbone, c.optim.steps, c.optim.lr, c.sampling.batch) == ("ngp", 2000, 1e-2, 1024)
+
+
+def test_a_grid_says_its_first_steps_cost_more_and_the_time_estimate_waits_for_them(tiny):
+    from pinr.training.callbacks import TimeEstimate
+
+    solver = pr.solvers.PINNSolver.from_options(tiny, steps=2, progress=False, device="cpu")
+    assert solver.terms[0].settles == 256  # the occupancy grid's full refreshes
+    (estimate,) = [p for p in solver.callbacks(solver.build()) if isinstance(p, TimeEstimate)]
+    assert estimate.settle == 256
+    no_grid = pr.problems.get("nerf", size=8, views=2, test_views=1, occupancy=0)
+    assert pr.solvers.PINNSolver.from_options(no_grid, steps=2, progress=False).terms[0].settles == 0

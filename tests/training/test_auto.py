@@ -273,7 +273,7 @@ def test_time_estimate_of_a_settling_run_warns_from_the_later_rate(caplog):
     opts = dict(steps=60, lbfgs_steps=0, progress=False, backbone_options={"width": 8})
     runs = {}
     for settling in (False, True):
-        est = cb.TimeEstimate(None, after=3, lbfgs_steps=0, limit=3.0, settling=settling)
+        est = cb.TimeEstimate(None, after=3, lbfgs_steps=0, limit=3.0, settle=4 if settling else 0)
         with caplog.at_level(logging.WARNING):
             caplog.clear()
             PINNSolver.from_options(p, callbacks=[FastLater(), est], **opts).run()
