@@ -17,6 +17,7 @@ SMALL = {
     "hashgrid": dict(levels=4, features=2, log2_table=8, base_resolution=3, max_resolution=40, width=16, depth=2,
                      interpolation="cubic", activation="softplus", init_scale=0.1),
     "ngp": dict(levels=3, log2_table=8, base_resolution=3, max_resolution=12, width=16, geometry=4,
-                colour_depth=1, direction_levels=2, interpolation="cubic", activation="softplus"),
+                colour_depth=1, direction_levels=2, interpolation="cubic", activation="softplus",
+                init_scale=0.1),
     "nex": dict(width=24, depth=2, levels=3, basis=3, basis_width=8, direction_levels=2, activation="softplus"),
 }

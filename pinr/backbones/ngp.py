@@ -5,7 +5,8 @@ The position :math:`x \in [-1, 1]^3` is encoded by a multiresolution hash grid
 (:class:`~pinr.backbones.hashgrid.HashGrid`: ``levels`` × 2 features, at most :math:`2^T` rows a
 level for ``log2_table`` = T, resolutions ``base_resolution`` → ``max_resolution``, kernel
 ``interpolation``) and read by one hidden layer of ``width`` into ``geometry`` values :math:`g`,
-of which :math:`g_0` is the density output — independent of the direction by construction. The
+of which :math:`g_0` is the density output — independent of the direction by construction (table
+entries start uniform in ± ``init_scale``, the paper's 1e-4). The
 colour outputs come from ``colour_depth`` hidden layers of ``width`` reading :math:`g` beside the
 direction's encoding :math:`\gamma_4(d)` (NeRF's, :mod:`pinr.backbones.nerf`; the paper uses
 spherical harmonics up to degree 4). Hidden layers use ``activation`` (ReLU).
@@ -46,7 +47,7 @@ class NGP(AbstractBackbone):
     def __init__(self, in_features: int, out_features: int, *, levels: int = 16, log2_table: int = 18,
                  base_resolution: int = 16, max_resolution: int = 256, width: int = 64, geometry: int = 16,
                  colour_depth: int = 2, direction_levels: int = 4, interpolation: str = "linear",
-                 activation: str = "relu"):
+                 activation: str = "relu", init_scale: float = 1e-4):
         super().__init__(in_features, out_features)
         for name, value, low in (("geometry", geometry, 1), ("colour_depth", colour_depth, 0),
                                  ("direction_levels", direction_levels, 0)):
@@ -55,7 +56,7 @@ class NGP(AbstractBackbone):
         self.n_colour = out_features - 1
         self.grid = HashGrid(in_features, geometry if self.n_colour else 1, levels=levels, log2_table=log2_table,
                              base_resolution=base_resolution, max_resolution=max_resolution, width=width, depth=1,
-                             interpolation=interpolation, activation=activation)
+                             interpolation=interpolation, activation=activation, init_scale=init_scale)
         if self.n_colour:
             self.direction_encoding = positional_encoding(3, direction_levels)
             sizes = [geometry + self.direction_encoding.out_features] + [width] * colour_depth
@@ -64,6 +65,9 @@ class NGP(AbstractBackbone):
             for layer in [*self.colour_layers, self.colour]:
                 layer.weight.adam_part, layer.bias.adam_part = MLP_PART, MLP_BIAS_PART
         self.act = P.Activation(activation)
+        first = torch.zeros(1, geometry if self.n_colour else 1)
+        first[0, 0] = 1.0
+        self.register_buffer("first", first, persistent=False)  # g -> g_0, as a jet-aware linear map
 
     def forward(self, x, directions: torch.Tensor | None = None):
         g = self.grid(x)
@@ -72,8 +76,11 @@ class NGP(AbstractBackbone):
         h = P.cat([g, self.direction_encoding(view_directions(x, directions))])
         for layer in self.colour_layers:
             h = self.act(layer(h))
-        return P.cat([g[:, :1], self.colour(h)])
+        return P.cat([self._density(g), self.colour(h)])
+
+    def _density(self, g):
+        return P.linear(g, self.first.to(g.dtype if isinstance(g, torch.Tensor) else g.value.dtype))
 
     def density(self, x):
-        """The density output alone ``(N, 1)`` (no colour network): what the occupancy grid reads."""
-        return self.grid(x)[:, :1]
+        """The density output alone ``(N, 1)`` (no colour network)."""
+        return self._density(self.grid(x))

@@ -296,16 +296,16 @@ class HelmholtzSource(KnownField):
 # ------------------------------------------------------------------------------ wave
 class WavePulse(KnownField):
     r"""The free-space field of :math:`u_{tt} = c^2 \Delta u` in the plane from the initial pulse
-    :math:`u(x, 0) = a\,e^{-eta\lVert x - x_0Vert^2}`, :math:`u_t(x, 0) = 0`, as a function of
+    :math:`u(x, 0) = a\,e^{-\beta\lVert x - x_0\rVert^2}`, :math:`u_t(x, 0) = 0`, as a function of
     :math:`(x, y, t)`. By the Hankel transform of the Gaussian,
 
-    .. math:: u(r, t) = rac{a}{2eta}\int_0^\infty k\,e^{-k^2/4eta}\,J_0(kr)\cos(ckt)\,dk,
+    .. math:: u(r, t) = \frac{a}{2\beta}\int_0^\infty k\,e^{-k^2/4\beta}\,J_0(kr)\cos(ckt)\,dk,
 
     and with :math:`q = u_r/r` and :math:`A = (u_{rr} - u_r/r)/r^2` (both smooth at the centre:
     :math:`J_1(z)/z`, :math:`J_2(z)/z^2`) the Cartesian derivatives are :math:`u_x = q\,\delta x`,
     :math:`u_{xx} = q + A\,\delta x^2`, :math:`u_{xy} = A\,\delta x\,\delta y`,
-    :math:`u_{xt} = q_t\,\delta x`, :math:`u_{tt} = -	frac{a}{2eta}\int c^2k^3 e^{-k^2/4eta}
-    J_0\cos\,dk`. Gauss–Legendre quadrature on :math:`[0, 12\sqrteta]` (the Gaussian is
+    :math:`u_{xt} = q_t\,\delta x`, :math:`u_{tt} = -\tfrac{a}{2\beta}\int c^2k^3 e^{-k^2/4\beta}
+    J_0\cos\,dk`. Gauss–Legendre quadrature on :math:`[0, 12\sqrt\beta]` (the Gaussian is
     :math:`e^{-36}` beyond) is exact to rounding for :math:`r + ct` up to ``reach``; it fills a table
     on :math:`r \in [0, \mathrm{reach}]`, :math:`t \in [0, t_{end}]` at a sixteenth of the pulse's
     width, and bicubic splines of :math:`u, u_t, u_{tt}, q, q_t, A` give the values at points

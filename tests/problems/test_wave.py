@@ -84,8 +84,11 @@ def test_the_pulses_free_wave_is_a_known_part_and_the_fd_reference_agrees_with_i
     p = pr.problems.get("wave", beta=100.0, t_end=0.3, fd_resolution=256)
     pulse = known_field_of(p.problem.known["u"])
     assert pulse.kind == "wave-pulse" and pulse.speed == 1.0 and "known part" in str(p.problem)
-    assert known_field_of(pr.problems.get("wave", slowness="square").problem.known["u"]).speed == 2.0
+    square = pr.problems.get("wave", slowness="square", singular="subtract")
+    assert known_field_of(square.problem.known["u"]).speed == 2.0  # the speed where the pulse starts
+    assert not pr.problems.get("wave", slowness="square").problem.known  # "auto": only a uniform medium
     assert not pr.problems.get("wave", singular="none").problem.known
+    assert not pr.problems.get("wave", singular=None).problem.known  # `--set singular=none` reads as None
     with pytest.raises(ValueError, match="wave singular must be one of"):
         pr.problems.get("wave", singular="gabor")
     ref = pr.reference(p)
