@@ -16,6 +16,12 @@ before and after each:
   training time (``--mesh-seconds``; steps from two probes each, 5 and 15 steps);
 - ``poisson``: ``poisson-image`` (camera 96²) from its gradient and from its Laplacian, SIREN at the
   case's defaults and the hash grid with smooth and linear kernels at about the same time;
+- ``suite`` (``--suite NAMES``): suite cases at pinr's defaults and with the hash grid (cubic,
+  softplus, Adam) for 2000 steps;
+- ``media``: ``audio`` and ``video`` at their SIREN defaults and with the hash grid at equal time;
+- ``radiance``: ``pinr solve nerf`` at the defaults on pinr's scene and on a Blender-layout dataset of
+  another scene (target ≥ 28 dB within 10 minutes), and NeRF's MLP at the defaults before (``--no-mlp``
+  skips it);
 - ``--compare SIZE``: the image case at ``SIZE`` (camera) with its SIREN defaults and with
   hashgrid, side by side at the same training time (``--seconds``; each backbone's steps are
   set from the ms/step of a 3-step probe run just before): PSNR reached.
@@ -177,6 +183,29 @@ def media_compare(seconds: float, threads: int, work: Path, quick: bool = False)
     return rows
 
 
+#: the hash grid as a PDE backbone on the suite: C² kernel, smooth activation, Adam (natural-gradient
+#: steps cannot afford its 2^16-row tables)
+SUITE_GRID = {"backbone": "hashgrid", "optimizer": "adam", "lr": 1e-2,
+              "backbone_options": {"levels": 8, "base_resolution": 4, "max_resolution": 64, "log2_table": 16,
+                                   "interpolation": "cubic", "activation": "softplus", "init_scale": 0.1}}
+
+
+def suite_rows(names, quick: bool = False) -> list[dict]:
+    """Suite cases (``pinr bench suite``) at pinr's defaults and with :data:`SUITE_GRID` for 2000 steps,
+    one after the other; relative L2 on each case's grid."""
+    from pinr.bench.suite import CASES, _run_pinr
+
+    rows = []
+    for name in names:
+        st = CASES[name].build()
+        for label, options in (("defaults", {}), ("hashgrid cubic", dict(SUITE_GRID, steps=20 if quick else 2000))):
+            before = load()
+            r = _run_pinr(CASES[name], st, quick, **options)
+            rows.append({"row": f"suite {name} {label}", "rel_l2": r.rel_l2, "train_s": round(r.seconds, 1),
+                         "steps": r.steps, "met": r.trusted, "load": f"{before} -> {load()}"})
+    return rows
+
+
 #: the Poisson-image rows: (mode, backbone, kernel, steps); the hash grid's steps give about SIREN's time
 POISSON_ROWS = (("gradient", "siren", None, 400), ("gradient", "hashgrid", "cubic", 500),
                 ("gradient", "hashgrid", "linear", 1100), ("laplacian", "siren", None, 400),
@@ -257,7 +286,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and steps, seconds in all")
     parser.add_argument("--only", nargs="*", default=None,
-                        help="rows to run: image-512 image-2048 mesh-sdf mesh-compare poisson compare media radiance")
+                        help="rows to run: image-512 image-2048 mesh-sdf mesh-compare poisson suite compare media "
+                             "radiance")
     parser.add_argument("--mesh", default=None, help="a scanned mesh (.obj/.ply/.stl/.off) for the SDF row")
     parser.add_argument("--kernel", default=None, help="force the hash grid's interpolation in the SDF row")
     parser.add_argument("--mesh-modes", nargs="*", default=["eikonal", "supervised"], help="modes in mesh-compare")
@@ -266,6 +296,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0, help="training seconds each in the comparison")
     parser.add_argument("--no-mlp", action="store_true", help="radiance: skip NeRF's MLP (the defaults before)")
     parser.add_argument("--media-seconds", type=float, default=60.0, help="training seconds each in media")
+    parser.add_argument("--suite", nargs="*", default=["poisson-2d", "helmholtz-2d"], help="suite cases in suite")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default=None, help="also write the rows here")
     args = parser.parse_args()
@@ -291,6 +322,8 @@ def main() -> None:
                 print("mesh-compare: skipped (give --mesh PATH)")
         if "poisson" in only:
             rows += poisson_rows(args.threads, work, q)
+        if "suite" in only:
+            rows += suite_rows(args.suite, q)
         if "media" in only:
             rows += media_compare(2.0 if q else args.media_seconds, args.threads, work, q)
         if "radiance" in only:
