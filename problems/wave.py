@@ -98,8 +98,9 @@ from .helmholtz import SLOWNESS, squared_slowness
 
 __all__ = ["wave", "wave_metrics", "wave_plots", "wave_animation", "TIME_SCALE", "SINGULAR"]
 
-#: ``singular``: the pulse's free-space wave as a known part, or SIREN's statement as it is
-SINGULAR = ("subtract", "none")
+#: ``singular``: the pulse's free-space wave as a known part where the medium is uniform ("auto"), always
+#: ("subtract"), or never (SIREN's statement as it is)
+SINGULAR = ("auto", "subtract", "none")
 
 #: the network's unit of time, times the speed (``time_scale = TIME_SCALE / c``): the network sees
 #: :math:`t \in [0, 0.4]` as :math:`[-0.4, 0.4]` instead of the box's :math:`[-1, 1]`
@@ -118,8 +119,8 @@ def wave(c: float = 1.0, slowness: str = "uniform", t_end: float = 0.4, amplitud
     medium, where that wave is the answer; not where the medium varies, where it did not help: see
     the module docstring)."""
     singular = "none" if singular is None else singular  # `--set singular=none` reads as None
-    if singular not in (*SINGULAR, "auto"):
-        raise ValueError(f"wave singular must be one of {(*SINGULAR, 'auto')}, got {singular!r}")
+    if singular not in SINGULAR:
+        raise ValueError(f"wave singular must be one of {SINGULAR}, got {singular!r}")
     if singular == "auto":
         singular = "subtract" if slowness == "uniform" else "none"
     if slowness not in SLOWNESS:
@@ -155,7 +156,8 @@ def wave(c: float = 1.0, slowness: str = "uniform", t_end: float = 0.4, amplitud
         # the pulse's own wave in the medium where it starts (speed c / sqrt(m(0))): what is left for the
         # network is the field the medium's variation scatters (nothing, in a uniform medium)
         m0 = float(m.subs({x: 0, y: 0}))
-        pulse = WavePulse(amplitude=amplitude, beta=beta, speed=c / math.sqrt(m0), t_end=t_end, reach=math.sqrt(2.0))
+        reach = float(np.linalg.norm(np.abs(domain.bounds[:2]).max(axis=1)))  # the farthest corner from (0, 0)
+        pulse = WavePulse(amplitude=amplitude, beta=beta, speed=c / math.sqrt(m0), t_end=t_end, reach=reach)
         known = {"u": known_apps(pulse, (x, y, t))[0]}
     problem = Problem(
         domain, conditions=conditions, name="wave", known=known,

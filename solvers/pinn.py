@@ -287,7 +287,7 @@ class PINNSolver:
                   progress]
         if main:
             parts.append(cb.TimeEstimate(progress, lbfgs_steps=c.optim.lbfgs_steps,
-                                         settle=max([int(getattr(t, "settles", 0)) for t in self.terms], default=0)))
+                                         settle=max([t.settles for t in self.terms], default=0)))
         parts.append(cb.LBFGSFinish(c.optim.lbfgs_steps))
         score = self._score()
         if score is not None:

@@ -76,11 +76,4 @@ class NGP(AbstractBackbone):
         h = P.cat([g, self.direction_encoding(view_directions(x, directions))])
         for layer in self.colour_layers:
             h = self.act(layer(h))
-        return P.cat([self._density(g), self.colour(h)])
-
-    def _density(self, g):
-        return P.linear(g, self.first.to(g.dtype if isinstance(g, torch.Tensor) else g.value.dtype))
-
-    def density(self, x):
-        """The density output alone ``(N, 1)`` (no colour network)."""
-        return self._density(self.grid(x))
+        return P.cat([P.linear(g, self.first), self.colour(h)])

@@ -28,6 +28,9 @@ class AbstractTerm(abc.ABC):
     expression: object  # the compiled expression (its derivative orders choose the engine)
     sampler: Pool | None = None  #: where the term's points come from, when it draws them from a region
     least_squares: bool = False  #: whether the loss is ``sum_i row_weights_i * sum_k rows_ki**2``
+    #: for how many first steps a step costs more than later (an occupancy grid before it prunes):
+    #: :class:`~pinr.training.callbacks.TimeEstimate` measures its second rate after them
+    settles: int = 0
 
     @abc.abstractmethod
     def sample(self, generator: torch.Generator, *, window: float = 1.0) -> Batch: ...

@@ -192,13 +192,11 @@ class TimeEstimate(AbstractCallback):
         if self._start is None or s.step >= s.total:
             return
         opens, closes = self._second(loop)
-        if done == opens and self.settle:
+        if done == opens:
             self._first = (time.perf_counter(), s.step)
         if done == self.after + 1:
             t0, step0 = self._start
             per_step = (time.perf_counter() - t0) / (s.step - step0)
-            if not self.settle:
-                self._first = (time.perf_counter(), s.step)
             self.estimate = per_step * (s.total - s.step + 1.5 * self.lbfgs) + loop.elapsed()
             device = s.generator.device
             text = (f"estimated {_duration(self.estimate)} for {s.total} steps"

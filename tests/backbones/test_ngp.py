@@ -21,7 +21,6 @@ def test_density_ignores_the_direction_and_colour_follows_it():
     assert out_a.shape == (32, 4) and net.view_dependent
     assert torch.equal(out_a[:, 0], out_b[:, 0])
     assert (out_a[:, 1:] - out_b[:, 1:]).abs().max() > 1e-6
-    assert torch.equal(net.density(x), out_a[:, :1])
     assert torch.equal(net(x)[:, 0], out_a[:, 0])  # without directions: the zero vector's colour
 
 
