@@ -24,6 +24,7 @@ import numpy as np
 import sympy
 import torch
 
+from ..errors import ProblemError
 from ..symbolic.expressions import Coordinate, TimeCoordinate, make_field
 
 __all__ = ["Samples", "AbstractRegion", "AbstractInterior", "AbstractBoundary", "AbstractInitial",
@@ -107,6 +108,13 @@ class AbstractRegion(abc.ABC):
         Regions that are fixed in time (initial slices) are left alone by their time column
         being ``t0``; regions whose shape depends on time override this."""
         return torch.cat([points[:, :-1], t0 + (points[:, -1:] - t0) * fraction], dim=-1)
+
+    def in_window(self, domain: "AbstractDomain") -> "AbstractRegion":
+        """This region on ``domain``, a time window of its own domain (the same space, a shorter
+        interval; :mod:`pinr.solvers.marching`). Regions that live in space-time implement it; the
+        others cannot be marched."""
+        raise ProblemError(f"{self!r} cannot be moved into a time window; state the condition on the domain's "
+                           "interior, boundary or initial slice, or solve without windows")
 
     def __repr__(self) -> str:
         return f"{self.domain!r}.{self.name}"
@@ -214,6 +222,9 @@ class BoundaryWhere(AbstractBoundaryPart):
 
     def windowed(self, points, fraction, t0):
         return self.base.windowed(points, fraction, t0)
+
+    def in_window(self, domain):
+        return BoundaryWhere(self.base.in_window(domain), self.predicate)
 
 
 class AbstractInitial(AbstractRegion):

@@ -480,6 +480,9 @@ class _TimeInterior(AbstractInterior):
         u = unit_samples(n, 1, method=method, generator=generator, dtype=dtype, device=device)
         return Samples(t0 + (t1 - t0) * u)
 
+    def in_window(self, domain):
+        return domain.interior
+
 
 class _TimeStart(AbstractInitial):
     name = "initial"
@@ -489,6 +492,9 @@ class _TimeStart(AbstractInitial):
 
     def _sample(self, n, *, method, generator, dtype, device):
         return Samples(torch.full((n, 1), self.domain.t0, dtype=dtype, device=device))
+
+    def in_window(self, domain):
+        return domain.initial
 
 
 class TimeInterval(AbstractDomain):
@@ -546,6 +552,12 @@ class _SpaceTimeRegion(AbstractRegion):
         if s.normals is not None:
             normals = torch.cat([s.normals, torch.zeros_like(t.points)], dim=-1)
         return Samples(torch.cat([s.points, t.points], dim=-1), normals)
+
+    def in_window(self, domain):
+        """The same spatial region times ``domain``'s interval (its start, for an initial slice)."""
+        if not isinstance(domain, SpaceTime) or domain.space != self.domain.space:
+            raise ValueError(f"{self!r}: a time window is the same space times another interval, got {domain!r}")
+        return type(self)(domain, self.space_region, self.time_region.in_window(domain.time_interval), self.name)
 
 
 class _SpaceTimeInterior(_SpaceTimeRegion, AbstractInterior):
