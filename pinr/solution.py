@@ -25,13 +25,14 @@ from pinr.io import save_torch, saved_file
 from pinr.memory import derivative_slots, evaluation_chunk, memory_guard
 from pinr.symbolic.data import DataSource
 from pinr.symbolic.expressions import Coordinate, TimeCoordinate, flatten, grad, make_field, norm
-from pinr.symbolic.known import known_apps, known_field_of, known_from_spec
+from pinr.symbolic.known import derivative_app, known_apps, known_field_of, known_from_spec
 from pinr.symbolic.parser import STRING_FUNCTIONS, parse_expression
 
-__all__ = ["AbstractSolution", "NeuralSolution", "GridSolution", "DenseSolution", "ExactSolution", "load", "grid_of",
-           "lattice_points", "gradient_norm"]
+__all__ = ["AbstractSolution", "NeuralSolution", "MarchedSolution", "GridSolution", "DenseSolution", "ExactSolution",
+           "load", "grid_of", "lattice_points", "gradient_norm"]
 
 FORMAT = "pinr-solution-1"
+MARCHED_FORMAT = "pinr-marched-1"  #: a time-marched solution: one network state per window
 
 #: grids of this many points or more show a progress bar while a solution is evaluated on them
 PROGRESS_POINTS = 1 << 22
@@ -266,7 +267,11 @@ class NeuralSolution(AbstractSolution):
 
     def save(self, path: str | os.PathLike) -> Path:
         """Save weights and everything needed to rebuild the network (see :func:`load`)."""
-        state = {
+        return save_torch(path, self.state())
+
+    def state(self) -> dict:
+        """What :meth:`save` writes: tensors and plain containers only (see :func:`load`)."""
+        return {
             "format": FORMAT, "backbone": self.backbone, "options": self.options,
             "fields": list(self.fields),
             "coords": [(c.name, isinstance(c, TimeCoordinate)) for c in self.coords],
@@ -275,11 +280,10 @@ class NeuralSolution(AbstractSolution):
             "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
             "parameters": dict(self.parameters), "metadata": self.metadata,
             "periodic": list(self.network.periodic),
-            "hard": {k: [str(g), str(phi)] for k, (g, phi) in self.hard.items() if known_field_of(g) is None},
             "known": {k: {"spec": known_field_of(g).spec(), "channel": int(g.func.channel)}
                       for k, (g, _) in self.hard.items() if known_field_of(g) is not None},
+            **_hard_forms({k: v for k, v in self.hard.items() if known_field_of(v[0]) is None}),
         }
-        return save_torch(path, state)
 
     def to(self, device) -> "NeuralSolution":
         self.network.to(device)
@@ -287,6 +291,94 @@ class NeuralSolution(AbstractSolution):
 
     def __repr__(self):
         return f"NeuralSolution({self.backbone}, fields={list(self.fields)}, grid={self.grid.shape})"
+
+
+def _hard_forms(hard: dict) -> dict:
+    """The saved entries of hard forms (field → ``(G, φ)``): ``hard``, their formulas, with any known
+    part in them (a marched window's start, :mod:`pinr.solvers.marching`) written as a name
+    ``pinr_known_i`` that ``hard_known`` defines by its field (an index into ``known_fields``, whose
+    specs rebuild them), channel and coordinates."""
+    apps = sorted({a for pair in hard.values() for e in pair for a in sympy.sympify(e).atoms(sympy.Function)
+                   if known_field_of(a) is not None}, key=str)
+    fields = list({id(known_field_of(a)): known_field_of(a) for a in apps}.values())
+    names = {a: sympy.Symbol(f"pinr_known_{i}") for i, a in enumerate(apps)}
+    out = {"hard": {k: [str(sympy.sympify(e).xreplace(names)) for e in pair] for k, pair in hard.items()}}
+    if apps:
+        out["known_fields"] = [f.spec() for f in fields]
+        out["hard_known"] = {str(names[a]): {"field": next(i for i, f in enumerate(fields) if f is known_field_of(a)),
+                                             "channel": int(a.func.channel), "orders": list(a.func.known_orders),
+                                             "coords": [str(c) for c in a.args]} for a in apps}
+    return out
+
+
+class MarchedSolution(AbstractSolution):
+    """A time-marched answer (:mod:`pinr.solvers.marching`): one :class:`NeuralSolution` per window
+    of time, ``edges`` :math:`t_0 < t_1 < \\ldots < t_K` their bounds. A point at time :math:`t` is
+    answered by the window :math:`(t_{k-1}, t_k]` that holds it (the first from :math:`t_0`), so the
+    value at an edge is the earlier window's, where the later one starts."""
+
+    def __init__(self, windows: Sequence[NeuralSolution], edges: Sequence[float], *, case=None,
+                 metadata: dict | None = None, grid_shape: Sequence[int] | None = None):
+        if len(windows) < 1 or len(edges) != len(windows) + 1 or any(b <= a for a, b in zip(edges, edges[1:])):
+            raise ValueError(f"a marched solution needs K windows and K + 1 increasing edges, got {len(windows)} "
+                             f"and {list(edges)}")
+        self.windows, self.edges = list(windows), [float(e) for e in edges]
+        first = self.windows[0]
+        self.fields, self.coords, self.case = first.fields, first.coords, case
+        bounds = np.array(first.grid.bounds, dtype=np.float64)
+        bounds[-1] = self.edges[0], self.edges[-1]
+        shape = list(grid_shape) if grid_shape is not None else [*first.grid.shape[:-1],
+                                                                   first.grid.shape[-1] * len(self.windows)]
+        self.grid = Grid(tuple(int(n) for n in shape), **{c.name: tuple(b) for c, b in zip(self.coords, bounds)})
+        self.bounds = self.grid.bounds
+        self.parameters = {}
+        self.metadata = dict(metadata or {})
+        self.verdict = None  #: the verdict on the whole run (:mod:`pinr.solvers.marching`)
+
+    def window_of(self, times: torch.Tensor) -> torch.Tensor:
+        """The window index of each time (``(N,)``)."""
+        inner = torch.as_tensor(self.edges[1:-1], dtype=times.dtype, device=times.device)
+        return torch.bucketize(times.contiguous(), inner, right=False)
+
+    def _dispatch(self, points: torch.Tensor, fn) -> torch.Tensor:
+        which = self.window_of(points[:, -1])
+        out = None
+        for k, w in enumerate(self.windows):
+            rows = (which == k).nonzero().reshape(-1)
+            if len(rows) == 0:
+                continue
+            part = fn(w, points[rows])
+            if out is None:
+                out = torch.empty((len(points), part.shape[1]), dtype=part.dtype, device=part.device)
+            out[rows.to(part.device)] = part
+        return out
+
+    def _values(self, points):
+        return self._dispatch(points, lambda w, p: w._values(p))
+
+    def evaluate(self, expr, points, *, engine: str = "auto", params=None, chunk: int | None = None) -> np.ndarray:
+        """:meth:`NeuralSolution.evaluate` of each window at its points."""
+        is_np = not isinstance(points, torch.Tensor)
+        p = torch.as_tensor(np.asarray(points, dtype=np.float64) if is_np else points)
+        out = self._dispatch(p, lambda w, q: w.evaluate(expr, q, engine=engine, params=params, chunk=chunk))
+        return out.cpu().numpy() if is_np else out
+
+    def state(self) -> dict:
+        return {"format": MARCHED_FORMAT, "edges": list(self.edges), "metadata": self.metadata,
+                "grid_shape": list(self.grid.shape),
+                "windows": [w.state() for w in self.windows]}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save every window (:func:`load` reads it back)."""
+        return save_torch(path, self.state())
+
+    def to(self, device) -> "MarchedSolution":
+        for w in self.windows:
+            w.to(device)
+        return self
+
+    def __repr__(self):
+        return f"MarchedSolution({len(self.windows)} windows, fields={list(self.fields)}, edges={self.edges})"
 
 
 def gradient_norm(solution) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -323,9 +415,25 @@ def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
         reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
         raise ValueError(f"{path} cannot be read as a torch file ({reason}): it is truncated, damaged or not "
                          "written by torch.save; save the solution again with NeuralSolution.save") from None
+    if isinstance(state, dict) and state.get("format") == MARCHED_FORMAT:
+        windows, edges = state.get("windows"), state.get("edges")
+        if not (isinstance(windows, list) and windows and isinstance(edges, list) and len(edges) == len(windows) + 1):
+            raise ValueError(f"{path} is a damaged marched pinr solution: its windows and edges do not match; save it "
+                             "again with MarchedSolution.save")
+        shape = state.get("grid_shape")
+        return MarchedSolution([_rebuilt(w, path, device) for w in windows], [float(e) for e in edges],
+                               metadata=state.get("metadata"),
+                               grid_shape=[int(n) for n in shape] if isinstance(shape, list) else None)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is not a pinr solution (expected format {FORMAT!r}); pass a file written by "
                          "NeuralSolution.save")
+    return _rebuilt(state, path, device)
+
+
+def _rebuilt(state, path, device) -> NeuralSolution:
+    """The network solution a saved ``state`` (:meth:`NeuralSolution.state`) describes."""
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is a damaged pinr solution (a part is not of format {FORMAT!r}); save it again")
     kinds = {"backbone": str, "options": dict, "fields": list, "coords": list, "grid_shape": list,
              "bounds": list, "dtype": str, "state_dict": dict}
     bad = [k for k, kind in kinds.items() if not isinstance(state.get(k), kind)]
@@ -341,7 +449,8 @@ def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
                                   **state["options"])
         net = Network(backbone, grid.bounds, periodic=periodic).to(dtype=getattr(torch, state["dtype"]))
         net.load_state_dict(state["state_dict"])
-        hard = {**_read_hard(state.get("hard", {}), coords), **_read_known(state.get("known", {}), coords)}
+        hard = {**_read_hard(state.get("hard", {}), coords, _read_hard_known(state, coords)),
+                **_read_known(state.get("known", {}), coords)}
     except (TypeError, ValueError, KeyError, RuntimeError) as err:
         reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
         raise ValueError(f"{path} is a pinr solution that cannot be rebuilt ({reason}); save it again with "
@@ -352,12 +461,35 @@ def load(path: str | os.PathLike, *, device="cpu") -> NeuralSolution:
                           hard=hard)
 
 
-def _read_hard(saved: dict, coords) -> dict:
+def _read_hard_known(state: dict, coords) -> dict:
+    """Name → known-part application for the names that a saved solution's hard forms hold
+    (:func:`_hard_forms`), each rebuilt from its field's spec."""
+    entries, specs = state.get("hard_known", {}), state.get("known_fields", [])
+    if not isinstance(entries, dict) or not isinstance(specs, list):
+        raise ValueError("hard_known must be a mapping and known_fields a list")
+    fields = [known_from_spec(s) for s in specs]
+    by_name = {c.name: c for c in coords}
+    out = {}
+    for name, e in entries.items():
+        if not (isinstance(e, dict) and isinstance(e.get("field"), int) and 0 <= e["field"] < len(fields)
+                and isinstance(e.get("channel"), int) and all(c in by_name for c in e.get("coords", ()))):
+            raise ValueError(f"hard_known[{name!r}] must name a saved field, a channel and the solution's coordinates")
+        app = known_apps(fields[e["field"]], tuple(by_name[c] for c in e["coords"]))[e["channel"]]
+        orders = tuple(e.get("orders", (0,) * len(e["coords"])))
+        for c, n in zip(app.args, orders):  # a derivative of the part, as a derivative of its application
+            app = sympy.Derivative(app, (c, n)) if n else app
+        out[str(name)] = derivative_app(app) if isinstance(app, sympy.Derivative) else app
+    return out
+
+
+def _read_hard(saved: dict, coords, known: dict | None = None) -> dict:
     """The hard-constraint forms of a saved solution, read by pinr's closed formula grammar
-    (:mod:`pinr.symbolic.parser`, as :meth:`pinr.Problem.from_strings`: nothing in the file is executed)."""
+    (:mod:`pinr.symbolic.parser`, as :meth:`pinr.Problem.from_strings`: nothing in the file is executed);
+    ``known`` names the known parts in them (:func:`_read_hard_known`)."""
     if not isinstance(saved, dict):
         raise ValueError("hard must be a mapping field -> [G, phi]")
     ns = {c.name: c for c in coords}
+    ns.update(known or {})
     ns.update({k: v for k, v in STRING_FUNCTIONS.items() if k not in ("dt", "D", "grad", "div", "lap", "dn")})
     out = {}
     for name, pair in saved.items():

@@ -30,6 +30,7 @@ import sympy
 from ..domains.base import AbstractBoundary, AbstractBoundaryPart, AbstractInitial
 from ..errors import ProblemError
 from .expressions import DataFunction, Parameter
+from .known import known_field_of
 
 __all__ = ["hard_transforms", "harden", "value_condition", "velocity_condition", "HARD_TOLERANCE"]
 
@@ -93,12 +94,33 @@ def _value_of(cond, problem):
         raise ProblemError(f"{label}: only value conditions u = g can be hard (no derivatives, one field, "
                            "linear); make it soft (hard=False)")
     a, g = value
-    if g.atoms(DataFunction):
-        raise ProblemError(f"{label}: hard conditions take formulas, not data arrays; make it soft")
+    if _arrays(g):
+        raise ProblemError(f"{label}: hard conditions take formulas (or known parts), not data arrays; make it soft")
     values = {p: problem.params.get(p.name, p.value) for p in g.atoms(Parameter)}
     if any(p.name in problem.trainable for p in g.atoms(Parameter)):
         raise ProblemError(f"{label}: its data hold a trainable parameter; make it soft")
     return a, g.xreplace(values)
+
+
+def _arrays(expr) -> list:
+    """The data arrays in ``expr``: data functions that are not known parts, whose derivatives the
+    hard form would need and which have none (a known part's are exact)."""
+    return [a for a in sympy.sympify(expr).atoms(DataFunction) if known_field_of(a) is None]
+
+
+def _numeric(expr, coords):
+    """``expr`` of ``coords`` as a numpy function, its known parts evaluated by their fields."""
+    import numpy as np
+
+    known = {a.func.__name__: a for a in sympy.sympify(expr).atoms(DataFunction) if known_field_of(a) is not None}
+
+    def call(app):
+        def f(*columns):
+            points = np.stack(np.broadcast_arrays(*columns), axis=-1).astype(np.float64)
+            return known_field_of(app).derivatives(points)[app.func.known_orders][:, app.func.channel]
+        return f
+
+    return sympy.lambdify(coords, expr, [{name: call(app) for name, app in known.items()}, "numpy"])
 
 
 def _distance(cond, problem):
@@ -133,11 +155,11 @@ def _takes_values(G, g, cond, problem) -> bool:
     if diff == 0:
         return True
     coords = problem.domain.coords
-    f = sympy.lambdify(coords, diff, "numpy")
+    f = _numeric(diff, coords)
     s = cond.on.sample(_CHECK_POINTS, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     p = s.points.numpy()
     values = np.broadcast_to(np.asarray(f(*p.T), dtype=float), (p.shape[0],))
-    scale = 1.0 + float(np.abs(np.asarray(sympy.lambdify(coords, g, "numpy")(*p.T), dtype=float)).max())
+    scale = 1.0 + float(np.abs(np.asarray(_numeric(g, coords)(*p.T), dtype=float)).max())
     return bool(np.all(np.abs(values) <= HARD_TOLERANCE * scale))
 
 
@@ -164,7 +186,7 @@ def hard_transforms(problem, conditions) -> dict:
                                f"{app.func.__name__}: it is hard only with that field's initial value and no other "
                                "hard condition on it; make it soft")
         c, g, tau = items[0]
-        if any(p.name in problem.trainable for p in v.atoms(Parameter)) or v.atoms(DataFunction):
+        if any(p.name in problem.trainable for p in v.atoms(Parameter)) or _arrays(v):
             raise ProblemError(f"hard condition '{vc.name}': its data hold a trainable parameter or data; make it soft")
         v = v.xreplace({p: problem.params.get(p.name, p.value) for p in v.atoms(Parameter)})
         t = problem.domain.time

@@ -35,7 +35,7 @@ from sympy.core.function import UndefinedFunction
 
 from .expressions import DataFunction
 
-__all__ = ["KnownField", "HelmholtzSource", "WavePulse", "KNOWN_KINDS", "known_apps", "known_from_spec",
+__all__ = ["KnownField", "HelmholtzSource", "WavePulse", "WindowStart", "KNOWN_KINDS", "known_apps", "known_from_spec",
            "derivative_app", "known_field_of", "ORDERS", "orders_of"]
 
 _IDS = itertools.count()
@@ -77,10 +77,17 @@ class KnownField:
 
     def evaluate(self, points: torch.Tensor, channel: int, orders: tuple[int, ...]) -> torch.Tensor:
         """The derivative ``orders`` of output ``channel`` at ``points`` ``(N, dims)`` → ``(N,)``; the
-        last points' values of every order are kept, so the residual's many atoms cost one evaluation."""
+        last points' values of every order are kept, so the residual's many atoms cost one evaluation.
+        Differentiable in ``points`` (by the next order's values) where they require a gradient, as
+        nested autograd through a hard form does (:meth:`pinr.solution.NeuralSolution.answer`)."""
         orders = tuple(int(o) for o in orders)
         if len(orders) != self.dims or sum(orders) > 2 or min(orders) < 0:
             raise ValueError(f"{self.describe()}: derivatives up to second order are known, not {orders}")
+        if points.requires_grad and torch.is_grad_enabled():
+            return _Known.apply(points, self, channel, orders)
+        return self._table(points, channel, orders)
+
+    def _table(self, points: torch.Tensor, channel: int, orders: tuple[int, ...]) -> torch.Tensor:
         last = self._last
         if last is None or last[0].shape != points.shape or last[0].dtype != points.dtype \
                 or last[0].device != points.device or not torch.equal(last[0], points):
@@ -91,6 +98,29 @@ class KnownField:
 
     def __repr__(self):
         return self.describe()
+
+
+class _Known(torch.autograd.Function):
+    """A known part's derivative as a function of the points whose gradient is the next order's
+    values (itself differentiable the same way, up to the second order a known part holds)."""
+
+    @staticmethod
+    def forward(ctx, points, field, channel, orders):
+        ctx.save_for_backward(points)
+        ctx.field, ctx.channel, ctx.orders = field, channel, orders
+        return field._table(points.detach(), channel, orders)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (points,) = ctx.saved_tensors
+        if sum(ctx.orders) >= 2:
+            raise ValueError(f"{ctx.field.describe()}: derivatives up to second order are known, not beyond "
+                             f"{ctx.orders}")
+        columns = []
+        for i in range(len(ctx.orders)):
+            up = tuple(o + (j == i) for j, o in enumerate(ctx.orders))
+            columns.append(grad * ctx.field.evaluate(points, ctx.channel, up))
+        return torch.stack(columns, dim=-1), None, None, None
 
 
 class _KnownSource:
@@ -371,8 +401,69 @@ class WavePulse(KnownField):
         return {key: val[:, None] for key, val in out.items()}
 
 
+# ------------------------------------------------------------------------- time marching
+def _interpolating_spline(axes, values):
+    """The tensor-product cubic B-spline through ``values`` ``(n_1, …, n_d, channels)`` on the lattice
+    ``axes`` (one 1-D interpolation per axis, each on the coefficients of the ones before)."""
+    from scipy.interpolate import NdBSpline, make_interp_spline
+
+    coefficients, knots = values, []
+    for a, axis in enumerate(axes):
+        b = make_interp_spline(axis, coefficients, k=3, axis=a)
+        coefficients = np.moveaxis(b.c, 0, a)
+        knots.append(b.t)
+    return NdBSpline(tuple(knots), coefficients, 3)
+
+
+class WindowStart(KnownField):
+    r"""Where a time window of a marched run starts: the previous window's fields and time
+    derivatives at its end, :math:`u(x, t_k), u_t(x, t_k), \ldots`, as functions of the space
+    (:mod:`pinr.solvers.marching`). They are tabulated on ``axes`` (a lattice over the spatial box,
+    ``values`` ``(n_1, …, n_d, channels)``) and read through a tensor-product cubic spline, whose
+    derivatives up to second order the window's conditions may need (a hard initial value
+    :math:`u = g + \ldots` puts :math:`\Delta g` into the equation). The spline interpolates the
+    lattice exactly and errs by :math:`O(h^4)` between its nodes; ``labels`` name the channels
+    (``"u"``, ``"u_t"``). A window's start is thereby independent of the network before it, so a
+    window's answer costs the same however many windows came before."""
+
+    kind = "window-start"
+
+    def __init__(self, *, axes, values, labels=(), time: float = 0.0):
+        super().__init__()
+        self.axes = [np.asarray(a, dtype=np.float64).reshape(-1) for a in axes]
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == len(self.axes):
+            values = values[..., None]
+        if values.shape[:-1] != tuple(len(a) for a in self.axes) or any(len(a) < 4 for a in self.axes):
+            raise ValueError(f"WindowStart: values of shape {values.shape} do not fit lattice axes of "
+                             f"{[len(a) for a in self.axes]} nodes (at least 4 per axis), one channel per last index")
+        if not np.isfinite(values).all():
+            raise ValueError("WindowStart: the start values are not finite (the window before diverged)")
+        self.values, self.dims, self.channels = values, len(self.axes), values.shape[-1]
+        self.labels, self.time = tuple(str(n) for n in labels) or tuple(map(str, range(self.channels))), float(time)
+        self._spline = _interpolating_spline(self.axes, values)
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "axes": [torch.as_tensor(a) for a in self.axes],
+                "values": torch.as_tensor(self.values), "labels": list(self.labels), "time": self.time}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "WindowStart":
+        return cls(axes=[np.asarray(a, dtype=np.float64) for a in spec["axes"]],
+                   values=np.asarray(spec["values"], dtype=np.float64), labels=tuple(spec["labels"]),
+                   time=float(spec["time"]))
+
+    def describe(self) -> str:
+        return f"the window before at t={self.time:g} ({', '.join(self.labels)})"
+
+    def derivatives(self, points: np.ndarray) -> dict:
+        p = np.asarray(points, dtype=np.float64).reshape(-1, self.dims)
+        return {o: self._spline(p, nu=o).reshape(len(p), self.channels) for o in orders_of(self.dims)}
+
+
 #: kind → class of the known parts a saved solution may name
-KNOWN_KINDS: dict[str, type[KnownField]] = {HelmholtzSource.kind: HelmholtzSource, WavePulse.kind: WavePulse}
+KNOWN_KINDS: dict[str, type[KnownField]] = {HelmholtzSource.kind: HelmholtzSource, WavePulse.kind: WavePulse,
+                                            WindowStart.kind: WindowStart}
 
 
 def known_from_spec(spec: dict) -> KnownField:
