@@ -93,7 +93,7 @@ def solve(target, *, solver: str = "pinn", out: str | os.PathLike | None = None,
 
 def _solve(target, *, solver, out, resolution, reference_solution, validate_metrics, callbacks, **options):
     """:func:`solve` in a run directory this process holds (or without one)."""
-    from pinr.solvers import FDSolver, PINNSolver
+    from pinr.solvers import FDSolver, MarchingSolver, PINNSolver
 
     from .collection import Collection
     from .report import write_run
@@ -126,8 +126,11 @@ def _solve(target, *, solver, out, resolution, reference_solution, validate_metr
     ref = reference_of(case, reference_solution, resolution=resolution)
     if directory.path is not None:
         options["out"] = directory.path
-    pinn = PINNSolver(case, TrainConfig.from_options(**options), reference=ref, validate_metrics=validate_metrics,
-                      callbacks=callbacks)
+    if (options.get("windows") or case.training.schedule.windows or 1) > 1:  # time marching: a network per window
+        pinn = MarchingSolver(case, reference=ref, validate_metrics=validate_metrics, callbacks=callbacks, **options)
+    else:
+        pinn = PINNSolver(case, TrainConfig.from_options(**options), reference=ref, validate_metrics=validate_metrics,
+                          callbacks=callbacks)
     sol = pinn.run(state=directory.start(pinn, subject(case)))
     directory.finish(lambda path: write_run(path, case, sol, ref, solver=solver,
                                             seconds=time.perf_counter() - started, trainer=pinn),

@@ -86,7 +86,7 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
     from pinr.case import as_case
     from pinr.comparison import compare
     from pinr.metrics import affine_align
-    from pinr.solution import NeuralSolution
+    from pinr.solution import MarchedSolution, NeuralSolution
 
     case = as_case(case)
     problem = case.problem
@@ -128,7 +128,7 @@ def write_run(out: Path, case, solution, ref, *, solver: str, seconds: float, tr
         arrays["reference"] = refv
     save_npz(out / "fields.npz", **arrays)
     _write_paraview(out, problem, grid, pred, refv)
-    if isinstance(solution, NeuralSolution):
+    if isinstance(solution, (NeuralSolution, MarchedSolution)):
         solution.save(out / "solution.pt")
 
     dims = len(grid.shape)

@@ -84,6 +84,9 @@ class PINNSolver:
         self.problem, self.compiled = self.case.problem, compile_problem(self.case.problem)
         self.resolved = resolve_options(self.case, config, choose=self.choose_defaults)
         self.config = c = self.resolved.config
+        if c.schedule.windows > 1:
+            raise ValueError(f"windows={c.schedule.windows} marches in time, window by window: solve with pr.solve or "
+                             "pinr.solvers.MarchingSolver (a PINNSolver trains one network)")
         # value conditions imposed exactly where they can be: another form of the answer
         self.problem, self.compiled = problem, compiled = answer_form(self.problem, self.compiled, c.model.hard)
         output_scales(c.model.output_scale, problem.n_outputs)  # validate now, not at the first step

@@ -97,12 +97,15 @@ class ScheduleConfig:
     r"""Time-dependent problems: ``time_window`` (fraction of the steps over which the sampled
     time interval grows from ``time_window_start`` of it to all of it; 0 or None: off) and
     ``causal`` (:math:`\epsilon` of causal weighting over ``causal_chunks`` time bins of the
-    interior terms)."""
+    interior terms); ``windows``: time marching — the interval cut into that many equal windows, each
+    trained in turn (a share of the steps each) from where the one before ends
+    (:mod:`pinr.solvers.marching`; 1: one network for the whole interval)."""
 
     time_window: float | None = None
     time_window_start: float | None = None
     causal: float | None = None
     causal_chunks: int | None = None
+    windows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ class TrainConfig:
 DEFAULTS = TrainConfig(
     model=ModelConfig(backbone="siren", options={}, hard=False),
     optim=OptimConfig(optimizer="adam", steps=2000, lr_min=1e-6, parameter_lr=1e-2, lbfgs_steps=0, balance="none"),
-    schedule=ScheduleConfig(time_window=0.0, time_window_start=0.1, causal=0.0, causal_chunks=16),
+    schedule=ScheduleConfig(time_window=0.0, time_window_start=0.1, causal=0.0, causal_chunks=16, windows=1),
     device=DeviceConfig(device="auto", dtype="float32", engine="auto", compile=False, tf32=False),
     run=RunConfig(seed=0, progress=True, log_every=10),
 )
@@ -353,6 +356,11 @@ def _validate(problem, c: TrainConfig) -> None:
                          f"got {s.time_window}")
     if not 0 < s.time_window_start <= 1:
         raise ValueError(f"time_window_start must be in (0, 1], got {s.time_window_start}")
+    if not isinstance(s.windows, int) or isinstance(s.windows, bool) or s.windows < 1:
+        raise ValueError(f"windows (time marching) must be a positive integer, got {s.windows!r}")
+    if s.windows > 1 and problem.domain.time is None:
+        raise ValueError("windows (time marching) needs a time axis (space * pr.TimeInterval); drop it for this "
+                         "problem")
     if not s.causal >= 0:
         raise ValueError(f"causal (the epsilon of causal weighting) must be >= 0, got {s.causal}")
     if not isinstance(s.causal_chunks, int) or s.causal_chunks < 1:
