@@ -216,7 +216,9 @@ class MarchingSolver:
         self.count = int(whole.config.schedule.windows)
         if self.count < 2:
             raise ValueError(f"MarchingSolver needs windows >= 2, got {self.count}; solve one window with PINNSolver")
-        time_orders(problem)  # a problem without time derivatives fails at the first window's end, see window_start
+        if not any(time_orders(problem).values()):
+            raise ValueError(f"{problem.name!r} has no time derivative in its equations: nothing carries from one "
+                             "window to the next; solve it without windows")
         lo, hi = (float(b) for b in problem.domain.bounds[-1])
         self.edges = [lo + (hi - lo) * k / self.count for k in range(self.count + 1)]
         total = int(whole.config.optim.steps)
@@ -225,7 +227,7 @@ class MarchingSolver:
             raise ValueError(f"steps={total} cannot be shared among {self.count} windows; give more steps or fewer "
                              "windows")
         self.options, self.reference, self.validate_metrics = dict(options), reference, validate_metrics
-        self.extra_callbacks, self.out = list(callbacks), options.get("out")
+        self.extra_callbacks = list(callbacks)
         device = resolve_device(whole.config.device.device)
         self.strategy = strategy if strategy is not None else from_environment(device)
         self.solvers: list[PINNSolver] = [self._solver(0, None)]  # bad options fail here, before any file

@@ -182,6 +182,10 @@ def test_marching_refusals(tmp_path):
         PINNSolver.from_options(heat_1d(), windows=2)
     with pytest.raises(ValueError, match="resume"):
         MarchingSolver(heat_1d(), windows=2, resume=str(tmp_path))
+    dom = pr.Interval(x=(0, 1)) * pr.TimeInterval(0, 1)
+    u = dom.field("u")
+    with pytest.raises(ValueError, match="no time derivative"):
+        MarchingSolver(pr.Problem(dom, [Eq(lap(u), 0)], [pr.Boundary(Eq(u, 0))]), windows=2)
     with pytest.raises(ValueError, match="positive integer"):
         pr.solve(heat_1d(), windows=0)
     assert START_NODES > 0
