@@ -145,7 +145,7 @@ def test_windows_hand_over_continuous_values_and_velocities():
 
 def test_marched_heat_reaches_the_exact_solution():
     p = heat_1d()
-    sol = pr.solve(p, windows=3, steps=90, progress=False)
+    sol = pr.solve(p, windows=3, steps=60, progress=False)
     err = pr.compare(sol, pr.solvers.ExactSolution(p))["rel_l2"]
     assert err < 1e-4
     assert sol.verdict.ok, sol.verdict.line()
