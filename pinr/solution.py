@@ -25,7 +25,7 @@ from pinr.io import save_torch, saved_file
 from pinr.memory import derivative_slots, evaluation_chunk, memory_guard
 from pinr.symbolic.data import DataSource
 from pinr.symbolic.expressions import Coordinate, TimeCoordinate, flatten, grad, make_field, norm
-from pinr.symbolic.known import derivative_app, known_apps, known_field_of, known_from_spec
+from pinr.symbolic.known import known_apps, known_field_of, known_from_spec
 from pinr.symbolic.parser import STRING_FUNCTIONS, parse_expression
 
 __all__ = ["AbstractSolution", "NeuralSolution", "MarchedSolution", "GridSolution", "DenseSolution", "ExactSolution",
@@ -280,9 +280,7 @@ class NeuralSolution(AbstractSolution):
             "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
             "parameters": dict(self.parameters), "metadata": self.metadata,
             "periodic": list(self.network.periodic),
-            "known": {k: {"spec": known_field_of(g).spec(), "channel": int(g.func.channel)}
-                      for k, (g, _) in self.hard.items() if known_field_of(g) is not None},
-            **_hard_forms({k: v for k, v in self.hard.items() if known_field_of(v[0]) is None}),
+            **_hard_forms(self.hard),
         }
 
     def to(self, device) -> "NeuralSolution":
@@ -294,10 +292,10 @@ class NeuralSolution(AbstractSolution):
 
 
 def _hard_forms(hard: dict) -> dict:
-    """The saved entries of hard forms (field → ``(G, φ)``): ``hard``, their formulas, with any known
-    part in them (a marched window's start, :mod:`pinr.solvers.marching`) written as a name
-    ``pinr_known_i`` that ``hard_known`` defines by its field (an index into ``known_fields``, whose
-    specs rebuild them), channel and coordinates."""
+    """The saved entries of the forms of the answer (field → ``(G, φ)``: hard conditions, and known
+    parts as ``(K, 1)``): ``hard``, their formulas, with every known part in them (a point source's
+    field, a marched window's start) written as a name ``pinr_known_i`` that ``hard_known`` defines by
+    its field (an index into ``known_fields``, whose specs rebuild them), channel and coordinates."""
     apps = sorted({a for pair in hard.values() for e in pair for a in sympy.sympify(e).atoms(sympy.Function)
                    if known_field_of(a) is not None}, key=str)
     fields = list({id(known_field_of(a)): known_field_of(a) for a in apps}.values())
@@ -306,8 +304,8 @@ def _hard_forms(hard: dict) -> dict:
     if apps:
         out["known_fields"] = [f.spec() for f in fields]
         out["hard_known"] = {str(names[a]): {"field": next(i for i, f in enumerate(fields) if f is known_field_of(a)),
-                                             "channel": int(a.func.channel), "orders": list(a.func.known_orders),
-                                             "coords": [str(c) for c in a.args]} for a in apps}
+                                             "channel": int(a.func.channel), "coords": [str(c) for c in a.args]}
+                              for a in apps}
     return out
 
 
@@ -469,16 +467,15 @@ def _read_hard_known(state: dict, coords) -> dict:
         raise ValueError("hard_known must be a mapping and known_fields a list")
     fields = [known_from_spec(s) for s in specs]
     by_name = {c.name: c for c in coords}
-    out = {}
+    built, out = {}, {}  # one application set per field and coordinates: a field's channels stay one part
     for name, e in entries.items():
         if not (isinstance(e, dict) and isinstance(e.get("field"), int) and 0 <= e["field"] < len(fields)
                 and isinstance(e.get("channel"), int) and all(c in by_name for c in e.get("coords", ()))):
             raise ValueError(f"hard_known[{name!r}] must name a saved field, a channel and the solution's coordinates")
-        app = known_apps(fields[e["field"]], tuple(by_name[c] for c in e["coords"]))[e["channel"]]
-        orders = tuple(e.get("orders", (0,) * len(e["coords"])))
-        for c, n in zip(app.args, orders):  # a derivative of the part, as a derivative of its application
-            app = sympy.Derivative(app, (c, n)) if n else app
-        out[str(name)] = derivative_app(app) if isinstance(app, sympy.Derivative) else app
+        key = (e["field"], tuple(e["coords"]))
+        if key not in built:
+            built[key] = known_apps(fields[e["field"]], tuple(by_name[c] for c in e["coords"]))
+        out[str(name)] = built[key][e["channel"]]
     return out
 
 
@@ -500,7 +497,8 @@ def _read_hard(saved: dict, coords, known: dict | None = None) -> dict:
 
 
 def _read_known(saved: dict, coords) -> dict:
-    """The known parts of a saved solution (field → ``(K, 1)``), rebuilt by kind from their numbers
+    """The known parts of a solution saved before they joined the hard forms' entries
+    (:func:`_hard_forms`): field → ``(K, 1)``, rebuilt by kind from their numbers
     (:func:`~pinr.symbolic.known.known_from_spec`); one known field per distinct spec."""
     if not isinstance(saved, dict):
         raise ValueError("known must be a mapping field -> {spec, channel}")

@@ -13,7 +13,7 @@ from pinr import Eq, cos, dt, exp, lap, pi, sin
 from pinr.domains import ConePatch, DiskPatch
 from pinr.errors import ProblemError
 from pinr.solvers import MarchedSolution, MarchingSolver, PINNSolver
-from pinr.solvers.marching import START_NODES, time_orders, window_problem, window_start
+from pinr.solvers.marching import time_orders, window_problem, window_start
 from pinr.symbolic.known import WindowStart, known_apps
 
 
@@ -188,4 +188,3 @@ def test_marching_refusals(tmp_path):
         MarchingSolver(pr.Problem(dom, [Eq(lap(u), 0)], [pr.Boundary(Eq(u, 0))]), windows=2)
     with pytest.raises(ValueError, match="positive integer"):
         pr.solve(heat_1d(), windows=0)
-    assert START_NODES > 0

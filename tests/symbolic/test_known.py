@@ -133,6 +133,12 @@ def test_known_parts_are_checked_saved_and_rebuilt(tmp_path):
     again = pr.load(path)
     pts = torch.tensor([[0.3, -0.2], [0.7, 0.8], [0.01, 0.02]], dtype=torch.float64)
     assert torch.allclose(sol(pts), again(pts), atol=1e-6)
+    # a file written before known parts joined the hard forms' entries ("known": spec and channel) still loads
+    state = sol.state()
+    state["known"] = {k: {"spec": field.spec(), "channel": c} for c, k in enumerate(("u_re", "u_im"))}
+    state["hard"], state["hard_known"], state["known_fields"] = {}, {}, []
+    torch.save(state, tmp_path / "old.pt")
+    assert torch.allclose(sol(pts), pr.load(tmp_path / "old.pt")(pts), atol=1e-6)
     # the values are the known part's plus the network's (which starts at zero)
     z = field.complex_values(pts.numpy())
     assert np.allclose(again(pts).numpy(), np.stack([z.real, z.imag], -1), atol=0.05 * np.abs(z).max())
